@@ -1,0 +1,751 @@
+//! The envelope header in front of the C2SP body.
+//!
+//! ```text
+//!  0        8            12                                         header_len
+//!  +--------+------------+------------------------------------+-------------+
+//!  | magic  | header_len | bound section                      | key block   |
+//!  | 8 B    | u32 BE     | version u8, suite u8, context pairs| records     |
+//!  +--------+------------+------------------------------------+-------------+
+//!                        \______ C2SP `context` input ________/
+//! ```
+//!
+//! The bound section is fed to the body's key derivation, so changing the
+//! version, the suite or any context pair makes the commitment check fail.
+//! The key block is outside that binding: re-wrapping replaces it without
+//! touching the body (docs/FORMAT.md, "Header").
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+
+use crate::error::{Error, Result};
+use crate::suite::Suite;
+
+/// The eight magic bytes every sealstream object starts with.
+pub const MAGIC: [u8; 8] = [0x89, b'S', b'L', b'S', 0x0D, 0x0A, 0x1A, 0x0A];
+/// The format version this crate writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+/// Bytes before the bound section: magic and `header_len`.
+pub const FIXED_PREFIX_LEN: usize = 12;
+/// Bytes a reader needs to check magic, length, version and suite.
+pub const PEEK_LEN: usize = FIXED_PREFIX_LEN + 2;
+/// Largest allowed header, in bytes.
+pub const MAX_HEADER_LEN: usize = 65_536;
+/// Most context pairs in one header.
+pub const MAX_CONTEXT_PAIRS: usize = 64;
+/// Longest context key, in bytes.
+pub const MAX_CONTEXT_KEY_LEN: usize = 128;
+/// Longest context value, in bytes.
+pub const MAX_CONTEXT_VALUE_LEN: usize = 1024;
+/// Most key records in one header.
+pub const MAX_KEY_RECORDS: usize = 32;
+/// Longest provider id, in bytes.
+pub const MAX_PROVIDER_LEN: usize = 32;
+/// Longest key id, in bytes.
+pub const MAX_KEY_ID_LEN: usize = 2048;
+/// Longest wrapped key, in bytes.
+pub const MAX_WRAPPED_LEN: usize = 8192;
+/// Context keys starting with this prefix are reserved for sealstream.
+pub const RESERVED_PREFIX: &str = "sealstream:";
+/// The smallest possible header: an empty context and one record with a
+/// one-byte provider id, an empty key id and one wrapped byte.
+pub const MIN_HEADER_LEN: usize = FIXED_PREFIX_LEN + 4 + 2 + (1 + 1) + 2 + (2 + 1);
+
+/// The encryption context: UTF-8 key/value pairs bound to the body.
+///
+/// Keys are unique and kept sorted (bytewise), which is also their order on
+/// the wire. Context is authenticated but **not** encrypted: anyone holding
+/// the object can read it. Do not put secrets in it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct EncryptionContext(BTreeMap<String, String>);
+
+impl EncryptionContext {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a pair, checking the limits of docs/FORMAT.md. A key may be set
+    /// only once; keys starting with `sealstream:` are reserved.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<()> {
+        let key = key.into();
+        let value = value.into();
+        check_context_key(&key).map_err(|reason| Error::InvalidInput {
+            what: "encryption context key",
+            reason,
+        })?;
+        if value.len() > MAX_CONTEXT_VALUE_LEN {
+            return Err(Error::LimitExceeded {
+                what: "encryption context value length",
+                actual: value.len() as u64,
+                limit: MAX_CONTEXT_VALUE_LEN as u64,
+            });
+        }
+        if self.0.contains_key(&key) {
+            return Err(Error::InvalidInput {
+                what: "encryption context",
+                reason: "a key was given twice",
+            });
+        }
+        if self.0.len() >= MAX_CONTEXT_PAIRS {
+            return Err(Error::LimitExceeded {
+                what: "encryption context pair count",
+                actual: self.0.len() as u64 + 1,
+                limit: MAX_CONTEXT_PAIRS as u64,
+            });
+        }
+        self.0.insert(key, value);
+        Ok(())
+    }
+
+    /// Builds a context from pairs; fails on the first invalid or repeated key.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let mut ctx = Self::new();
+        for (k, v) in pairs {
+            ctx.insert(k, v)?;
+        }
+        Ok(ctx)
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Pairs in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The canonical encoding of the pairs alone (count, then each pair), as
+    /// it appears in the bound section. Key providers use it as AAD.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "insert() bounds keys to 128 bytes"
+    )]
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        put_u16(out, self.0.len());
+        for (k, v) in &self.0 {
+            out.push(k.len() as u8);
+            out.extend_from_slice(k.as_bytes());
+            put_u16(out, v.len());
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
+}
+
+impl fmt::Debug for EncryptionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter()).finish()
+    }
+}
+
+fn check_context_key(key: &str) -> Result<(), &'static str> {
+    if key.is_empty() {
+        return Err("a context key must not be empty");
+    }
+    if key.len() > MAX_CONTEXT_KEY_LEN {
+        return Err("a context key is at most 128 bytes");
+    }
+    if key.starts_with(RESERVED_PREFIX) {
+        return Err("keys starting with `sealstream:` are reserved");
+    }
+    Ok(())
+}
+
+/// One wrapped copy of the data key: who wrapped it and the wrapped bytes.
+///
+/// The format crate does not interpret `wrapped`; the provider named by
+/// `provider` (see docs/FORMAT.md, "Key records") does.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    provider: String,
+    key_id: String,
+    wrapped: Vec<u8>,
+}
+
+impl KeyRecord {
+    /// A record, checked against the limits of docs/FORMAT.md.
+    pub fn new(
+        provider: impl Into<String>,
+        key_id: impl Into<String>,
+        wrapped: Vec<u8>,
+    ) -> Result<Self> {
+        let provider = provider.into();
+        let key_id = key_id.into();
+        check_provider(provider.as_bytes()).map_err(|reason| Error::InvalidInput {
+            what: "key record provider id",
+            reason,
+        })?;
+        if key_id.len() > MAX_KEY_ID_LEN {
+            return Err(Error::LimitExceeded {
+                what: "key id length",
+                actual: key_id.len() as u64,
+                limit: MAX_KEY_ID_LEN as u64,
+            });
+        }
+        if wrapped.is_empty() || wrapped.len() > MAX_WRAPPED_LEN {
+            return Err(Error::LimitExceeded {
+                what: "wrapped key length (1 to 8192)",
+                actual: wrapped.len() as u64,
+                limit: MAX_WRAPPED_LEN as u64,
+            });
+        }
+        Ok(KeyRecord {
+            provider,
+            key_id,
+            wrapped,
+        })
+    }
+
+    /// The provider id (`aws-kms`, `local`, `x25519`, ...).
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The key id: a KMS key ARN, a local key's id, a recipient fingerprint.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The wrapped data key, opaque to this crate.
+    pub fn wrapped(&self) -> &[u8] {
+        &self.wrapped
+    }
+}
+
+impl fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("provider", &self.provider)
+            .field("key_id", &self.key_id)
+            .field("wrapped_len", &self.wrapped.len())
+            .finish()
+    }
+}
+
+fn check_provider(p: &[u8]) -> Result<(), &'static str> {
+    if p.is_empty() || p.len() > MAX_PROVIDER_LEN {
+        return Err("a provider id is 1 to 32 bytes");
+    }
+    let ok_first = p.first().is_some_and(u8::is_ascii_lowercase);
+    let ok_rest = p
+        .iter()
+        .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if ok_first && ok_rest {
+        Ok(())
+    } else {
+        Err("a provider id is lowercase ASCII letters, digits, '-' and '.', starting with a letter")
+    }
+}
+
+/// A parsed or freshly built header: suite, context and key block.
+///
+/// The encoding is canonical: [`Header::encode`] of a parsed header gives
+/// back exactly the bytes that were parsed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Header {
+    suite: Suite,
+    context: EncryptionContext,
+    records: Vec<KeyRecord>,
+    bound: Vec<u8>,
+}
+
+impl fmt::Debug for Header {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Header")
+            .field("version", &FORMAT_VERSION)
+            .field("suite", &self.suite)
+            .field("context", &self.context)
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+/// The outcome of [`Header::parse_prefix`] on a buffer that may hold only
+/// the start of an object.
+#[derive(Debug)]
+pub enum HeaderParse {
+    /// The header is complete; the body starts at `len`.
+    Complete {
+        /// The header.
+        header: Header,
+        /// Its encoded length (the body's offset in the object).
+        len: usize,
+    },
+    /// The buffer is a valid prefix so far; at least `needed` bytes in total
+    /// are required to go on.
+    NeedMore {
+        /// The total number of bytes needed (not the number missing).
+        needed: usize,
+    },
+}
+
+impl Header {
+    /// A header for a new object. Fails if the key block is empty, has more
+    /// than 32 records, or the encoding would exceed 64 KiB.
+    pub fn new(suite: Suite, context: EncryptionContext, records: Vec<KeyRecord>) -> Result<Self> {
+        if records.is_empty() {
+            return Err(Error::InvalidInput {
+                what: "key block",
+                reason: "at least one wrapped key record is required",
+            });
+        }
+        if records.len() > MAX_KEY_RECORDS {
+            return Err(Error::LimitExceeded {
+                what: "key record count",
+                actual: records.len() as u64,
+                limit: MAX_KEY_RECORDS as u64,
+            });
+        }
+        let bound = encode_bound(suite, &context);
+        let header = Header {
+            suite,
+            context,
+            records,
+            bound,
+        };
+        let len = header.encoded_len();
+        if len > MAX_HEADER_LEN {
+            return Err(Error::LimitExceeded {
+                what: "header length",
+                actual: len as u64,
+                limit: MAX_HEADER_LEN as u64,
+            });
+        }
+        Ok(header)
+    }
+
+    /// The same header with another key block (re-wrapping). The bound
+    /// section, and therefore the body, stay valid.
+    pub fn with_records(&self, records: Vec<KeyRecord>) -> Result<Self> {
+        Header::new(self.suite, self.context.clone(), records)
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.suite
+    }
+
+    /// The format version (always 1 in this build).
+    pub fn version(&self) -> u8 {
+        FORMAT_VERSION
+    }
+
+    /// The encryption context.
+    pub fn context(&self) -> &EncryptionContext {
+        &self.context
+    }
+
+    /// The key block's records, in header order.
+    pub fn records(&self) -> &[KeyRecord] {
+        &self.records
+    }
+
+    /// The bound section: the exact bytes fed to the body's key derivation
+    /// as the C2SP `context`.
+    pub fn bound_section(&self) -> &[u8] {
+        &self.bound
+    }
+
+    /// The length of [`Header::encode`]'s output.
+    pub fn encoded_len(&self) -> usize {
+        FIXED_PREFIX_LEN
+            + self.bound.len()
+            + 2
+            + self
+                .records
+                .iter()
+                .map(|r| 1 + r.provider.len() + 2 + r.key_id.len() + 2 + r.wrapped.len())
+                .sum::<usize>()
+    }
+
+    /// The canonical encoding.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "Header::new and KeyRecord::new bound every length"
+    )]
+    pub fn encode(&self) -> Vec<u8> {
+        let len = self.encoded_len();
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(&MAGIC);
+        // `Header::new` checked len <= 64 KiB.
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+        out.extend_from_slice(&self.bound);
+        put_u16(&mut out, self.records.len());
+        for r in &self.records {
+            out.push(r.provider.len() as u8);
+            out.extend_from_slice(r.provider.as_bytes());
+            put_u16(&mut out, r.key_id.len());
+            out.extend_from_slice(r.key_id.as_bytes());
+            put_u16(&mut out, r.wrapped.len());
+            out.extend_from_slice(&r.wrapped);
+        }
+        debug_assert_eq!(out.len(), len);
+        out
+    }
+
+    /// The total header length declared by the first [`PEEK_LEN`] bytes of
+    /// an object, after checking the magic, version, suite and the length's
+    /// bounds. `Ok(None)` if fewer than 12 bytes are given (and those match
+    /// the magic so far).
+    pub fn peek_len(prefix: &[u8]) -> Result<Option<usize>> {
+        let magic_part = prefix.get(..MAGIC.len().min(prefix.len())).unwrap_or(&[]);
+        if magic_part != MAGIC.get(..magic_part.len()).unwrap_or(&[]) {
+            return Err(Error::NotSealstream);
+        }
+        // Version and suite come before the length check so that a future
+        // version with a larger header is reported as such.
+        if let Some(&version) = prefix.get(FIXED_PREFIX_LEN)
+            && version != FORMAT_VERSION
+        {
+            return Err(Error::UnsupportedVersion(version));
+        }
+        if let Some(&suite) = prefix.get(FIXED_PREFIX_LEN + 1) {
+            Suite::from_id(suite)?;
+        }
+        let Some(len_bytes) = prefix.get(8..12) else {
+            return Ok(None);
+        };
+        let mut be = [0u8; 4];
+        be.copy_from_slice(len_bytes);
+        let len = u32::from_be_bytes(be) as usize;
+        if len > MAX_HEADER_LEN {
+            return Err(Error::LimitExceeded {
+                what: "declared header length",
+                actual: len as u64,
+                limit: MAX_HEADER_LEN as u64,
+            });
+        }
+        if len < MIN_HEADER_LEN {
+            return Err(Error::malformed(
+                "header_len",
+                "is below the minimum of 25 bytes",
+            ));
+        }
+        Ok(Some(len))
+    }
+
+    /// Parses a header at the start of `bytes`, telling a valid but
+    /// incomplete prefix apart from malformed input.
+    pub fn parse_prefix(bytes: &[u8]) -> Result<HeaderParse> {
+        let Some(len) = Header::peek_len(bytes)? else {
+            return Ok(HeaderParse::NeedMore {
+                needed: FIXED_PREFIX_LEN,
+            });
+        };
+        match bytes.get(..len) {
+            None => Ok(HeaderParse::NeedMore { needed: len }),
+            Some(h) => Ok(HeaderParse::Complete {
+                header: parse_exact(h, len)?,
+                len,
+            }),
+        }
+    }
+
+    /// Parses exactly one header; `bytes` must hold the header and nothing
+    /// else.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        match Header::parse_prefix(bytes)? {
+            HeaderParse::Complete { header, len } if len == bytes.len() => Ok(header),
+            HeaderParse::Complete { .. } => Err(Error::malformed(
+                "header_len",
+                "is shorter than the bytes given (trailing bytes after the header)",
+            )),
+            HeaderParse::NeedMore { .. } => Err(Error::Truncated {
+                detail: "the header is incomplete",
+            }),
+        }
+    }
+
+    /// Reads one header from a stream, consuming exactly its bytes.
+    /// Returns the header and its encoded length.
+    pub fn read_from<R: Read + ?Sized>(reader: &mut R) -> Result<(Self, usize)> {
+        let mut buf = vec![0u8; PEEK_LEN];
+        let got = read_full(reader, &mut buf)?;
+        let prefix = buf.get(..got).unwrap_or(&[]);
+        let Some(len) = Header::peek_len(prefix)? else {
+            return Err(if got == 0 {
+                Error::Truncated {
+                    detail: "the object is empty",
+                }
+            } else {
+                Error::Truncated {
+                    detail: "the header is incomplete",
+                }
+            });
+        };
+        if got < PEEK_LEN {
+            return Err(Error::Truncated {
+                detail: "the header is incomplete",
+            });
+        }
+        buf.resize(len, 0);
+        let rest = buf.get_mut(PEEK_LEN..).unwrap_or(&mut []);
+        let want = rest.len();
+        if read_full(reader, rest)? != want {
+            return Err(Error::Truncated {
+                detail: "the header is incomplete",
+            });
+        }
+        Ok((parse_exact(&buf, len)?, len))
+    }
+}
+
+/// Reads until `buf` is full or EOF; returns the number of bytes read.
+pub(crate) fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while let Some(rest) = buf.get_mut(filled..) {
+        if rest.is_empty() {
+            break;
+        }
+        match reader.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+    Ok(filled)
+}
+
+fn encode_bound(suite: Suite, context: &EncryptionContext) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.push(FORMAT_VERSION);
+    out.push(suite.id());
+    context.encode_into(&mut out);
+    out
+}
+
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "every length passed here was checked against a limit below 2^16"
+)]
+fn put_u16(out: &mut Vec<u8>, v: usize) {
+    out.extend_from_slice(&(v as u16).to_be_bytes());
+}
+
+/// A bounded cursor over header bytes.
+struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8]> {
+        let (head, tail) = self
+            .rest
+            .split_at_checked(n)
+            .ok_or(Error::malformed(field, "runs past the declared header_len"))?;
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8> {
+        let b = self.take(1, field)?;
+        Ok(b.first().copied().unwrap_or(0))
+    }
+
+    fn u16(&mut self, field: &'static str) -> Result<usize> {
+        let b = self.take(2, field)?;
+        let mut be = [0u8; 2];
+        be.copy_from_slice(b);
+        Ok(usize::from(u16::from_be_bytes(be)))
+    }
+
+    fn utf8(&mut self, n: usize, field: &'static str) -> Result<&'a str> {
+        let b = self.take(n, field)?;
+        std::str::from_utf8(b).map_err(|_| Error::malformed(field, "is not valid UTF-8"))
+    }
+}
+
+fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
+    let body = bytes
+        .get(FIXED_PREFIX_LEN..len)
+        .ok_or(Error::malformed("header_len", "is below the minimum"))?;
+    let mut c = Cursor { rest: body };
+
+    let version = c.u8("version")?;
+    if version != FORMAT_VERSION {
+        return Err(Error::UnsupportedVersion(version));
+    }
+    let suite = Suite::from_id(c.u8("suite")?)?;
+
+    let count = c.u16("context_count")?;
+    if count > MAX_CONTEXT_PAIRS {
+        return Err(Error::LimitExceeded {
+            what: "encryption context pair count",
+            actual: count as u64,
+            limit: MAX_CONTEXT_PAIRS as u64,
+        });
+    }
+    let mut context = BTreeMap::new();
+    let mut previous: Option<&str> = None;
+    for _ in 0..count {
+        let klen = usize::from(c.u8("context key_len")?);
+        if klen == 0 {
+            return Err(Error::malformed("context key_len", "is zero"));
+        }
+        if klen > MAX_CONTEXT_KEY_LEN {
+            return Err(Error::LimitExceeded {
+                what: "encryption context key length",
+                actual: klen as u64,
+                limit: MAX_CONTEXT_KEY_LEN as u64,
+            });
+        }
+        let key = c.utf8(klen, "context key")?;
+        if key.starts_with(RESERVED_PREFIX) {
+            return Err(Error::malformed(
+                "context key",
+                "uses the reserved `sealstream:` namespace",
+            ));
+        }
+        if previous.is_some_and(|p| p.as_bytes() >= key.as_bytes()) {
+            return Err(Error::malformed(
+                "context key",
+                "is out of order or repeated (keys must be unique and sorted)",
+            ));
+        }
+        previous = Some(key);
+        let vlen = c.u16("context value_len")?;
+        if vlen > MAX_CONTEXT_VALUE_LEN {
+            return Err(Error::LimitExceeded {
+                what: "encryption context value length",
+                actual: vlen as u64,
+                limit: MAX_CONTEXT_VALUE_LEN as u64,
+            });
+        }
+        let value = c.utf8(vlen, "context value")?;
+        context.insert(key.to_owned(), value.to_owned());
+    }
+    let bound_len = body.len() - c.rest.len();
+    let bound = body.get(..bound_len).unwrap_or(&[]).to_vec();
+
+    let nrec = c.u16("record_count")?;
+    if nrec == 0 {
+        return Err(Error::malformed(
+            "record_count",
+            "is zero (an object needs at least one wrapped key)",
+        ));
+    }
+    if nrec > MAX_KEY_RECORDS {
+        return Err(Error::LimitExceeded {
+            what: "key record count",
+            actual: nrec as u64,
+            limit: MAX_KEY_RECORDS as u64,
+        });
+    }
+    let mut records = Vec::with_capacity(nrec);
+    for _ in 0..nrec {
+        let plen = usize::from(c.u8("provider_len")?);
+        let provider = c.take(plen, "provider")?;
+        check_provider(provider).map_err(|reason| Error::malformed("provider", reason))?;
+        let klen = c.u16("key_id_len")?;
+        if klen > MAX_KEY_ID_LEN {
+            return Err(Error::LimitExceeded {
+                what: "key id length",
+                actual: klen as u64,
+                limit: MAX_KEY_ID_LEN as u64,
+            });
+        }
+        let key_id = c.utf8(klen, "key_id")?;
+        let wlen = c.u16("wrapped_len")?;
+        if wlen == 0 {
+            return Err(Error::malformed("wrapped_len", "is zero"));
+        }
+        if wlen > MAX_WRAPPED_LEN {
+            return Err(Error::LimitExceeded {
+                what: "wrapped key length",
+                actual: wlen as u64,
+                limit: MAX_WRAPPED_LEN as u64,
+            });
+        }
+        let wrapped = c.take(wlen, "wrapped")?;
+        records.push(KeyRecord {
+            // check_provider admitted only ASCII.
+            provider: String::from_utf8_lossy(provider).into_owned(),
+            key_id: key_id.to_owned(),
+            wrapped: wrapped.to_vec(),
+        });
+    }
+    if !c.rest.is_empty() {
+        return Err(Error::malformed(
+            "header_len",
+            "declares more bytes than the header's fields use",
+        ));
+    }
+    Ok(Header {
+        suite,
+        context: EncryptionContext(context),
+        records,
+        bound,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Header {
+        let ctx = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        let rec = KeyRecord::new("local", "k1", vec![0xAA; 60]).unwrap();
+        Header::new(Suite::Aes256Gcm, ctx, vec![rec]).unwrap()
+    }
+
+    #[test]
+    fn round_trip_is_canonical() {
+        let h = sample();
+        let bytes = h.encode();
+        assert_eq!(bytes.len(), h.encoded_len());
+        let parsed = Header::parse(&bytes).unwrap();
+        assert_eq!(parsed, h);
+        assert_eq!(parsed.encode(), bytes);
+    }
+
+    #[test]
+    fn minimum_header_parses() {
+        let rec = KeyRecord::new("a", "", vec![1]).unwrap();
+        let h = Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap();
+        assert_eq!(h.encode().len(), MIN_HEADER_LEN);
+        Header::parse(&h.encode()).unwrap();
+    }
+
+    #[test]
+    fn every_strict_prefix_needs_more() {
+        let bytes = sample().encode();
+        for n in 0..bytes.len() {
+            match Header::parse_prefix(&bytes[..n]).unwrap() {
+                HeaderParse::NeedMore { needed } => assert!(needed > n),
+                HeaderParse::Complete { .. } => panic!("prefix {n} parsed as complete"),
+            }
+        }
+    }
+
+    #[test]
+    fn reserved_and_duplicate_keys_are_refused() {
+        let mut ctx = EncryptionContext::new();
+        assert!(ctx.insert("sealstream:x", "1").is_err());
+        ctx.insert("a", "1").unwrap();
+        assert!(ctx.insert("a", "2").is_err());
+        assert!(ctx.insert("", "2").is_err());
+    }
+}
