@@ -54,7 +54,9 @@ impl Keyring {
     /// A keyring over `providers` (at least one).
     pub fn new(providers: Vec<Arc<dyn KeyProvider>>) -> Result<Self> {
         if providers.is_empty() {
-            return Err(Error::Config("a keyring needs at least one key provider".into()));
+            return Err(Error::Config(
+                "a keyring needs at least one key provider".into(),
+            ));
         }
         Ok(Keyring {
             providers,

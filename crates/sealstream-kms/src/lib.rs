@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod aws;
 mod error;
 mod keyring;
 mod provider;
