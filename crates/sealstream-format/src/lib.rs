@@ -12,6 +12,7 @@
 //! | open a stream | [`SealedReader`] → [`DecryptingReader`] (`std::io::Read`) |
 //! | read any range, from many threads | [`RandomAccess`] over a [`ReadAt`] source |
 //! | `Read + Seek` over a file | [`RandomAccessReader`] |
+//! | seal or open a file or stream on every core | [`pipeline`] |
 //! | seal or open chunk `i` yourself (parallel pipelines, S3 parts) | [`ChunkCipher`] |
 //! | plaintext range → chunks and byte range; lengths | [`layout`] |
 //! | whole objects in memory | [`seal_to_vec`], [`open_slice`] |
@@ -55,6 +56,7 @@ mod error;
 mod header;
 mod key;
 pub mod layout;
+pub mod pipeline;
 mod random_access;
 mod read;
 mod suite;
