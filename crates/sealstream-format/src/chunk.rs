@@ -217,8 +217,10 @@ impl ChunkCipher {
         self.suite
     }
 
-    fn nonce(&self, index: u64) -> Result<[u8; MAX_NONCE_LEN]> {
-        if index >= MAX_CHUNKS {
+    fn nonce(&self, index: u64, last: bool) -> Result<[u8; MAX_NONCE_LEN]> {
+        // FORMAT.md, "Chunking": the final chunk's index is at most 2^38 - 1,
+        // so a full (non-final) chunk there already exceeds the limit.
+        if index >= MAX_CHUNKS || (!last && index == MAX_CHUNKS - 1) {
             return Err(Error::TooLarge);
         }
         let mut n = self.base_nonce;
@@ -240,7 +242,7 @@ impl ChunkCipher {
         last: bool,
     ) -> Result<[u8; TAG_LEN]> {
         check_plain_len(plaintext.len(), last)?;
-        let nonce = self.nonce(index)?;
+        let nonce = self.nonce(index, last)?;
         match &self.aead {
             Aead::Aes(key) => {
                 let n = Nonce::assume_unique_for_key(tail12(&nonce));
@@ -305,7 +307,7 @@ impl ChunkCipher {
                 reason: "a non-final chunk is exactly 16400 bytes",
             });
         }
-        let nonce = self.nonce(index)?;
+        let nonce = self.nonce(index, last)?;
         let ok = match &self.aead {
             Aead::Aes(key) => {
                 let n = Nonce::assume_unique_for_key(tail12(&nonce));

@@ -532,6 +532,59 @@ fn cipher(suite: Suite) -> ChunkCipher {
 }
 
 #[test]
+fn chunk_cipher_enforces_the_chunk_index_limit() {
+    // FORMAT.md, "Chunking": the final chunk's index is at most 2^38 - 1,
+    // so a full chunk at index 2^38 - 1 exceeds the limit, in sealing and
+    // in opening; a final chunk there is fine.
+    let limit_err = |e: &Error| matches!(e, Error::TooLarge | Error::LimitExceeded { .. });
+    for suite in Suite::ALL {
+        let c = cipher(suite);
+        let last = MAX_CHUNKS - 1;
+        let mut full = vec![1u8; CHUNK_SIZE];
+        let r = c.seal_chunk(last, &mut full, false);
+        assert!(
+            r.as_ref().is_err_and(limit_err),
+            "{suite}: sealed a full chunk at index 2^38 - 1: {r:?}"
+        );
+        let mut full = vec![1u8; CHUNK_SIZE];
+        assert!(c.seal_chunk(last - 1, &mut full, false).is_ok());
+        let mut short = vec![2u8; 10];
+        let tag = c.seal_chunk(last, &mut short, true).unwrap();
+        let mut sealed = short.clone();
+        sealed.extend_from_slice(&tag);
+        assert_eq!(c.open_chunk(last, &mut sealed, true).unwrap(), &[2u8; 10]);
+        let mut short = vec![2u8; 10];
+        assert!(
+            c.seal_chunk(MAX_CHUNKS, &mut short, true)
+                .as_ref()
+                .is_err_and(limit_err)
+        );
+        // Opening a full chunk at 2^38 - 1 fails before the AEAD, even if
+        // someone managed to seal one (here: a full buffer of any bytes).
+        let mut sealed = vec![0u8; SEALED_CHUNK_SIZE];
+        let r = c.open_chunk(last, &mut sealed, false);
+        assert!(r.is_err_and(|e| limit_err(&e)), "{suite}");
+    }
+}
+
+#[test]
+fn writer_refuses_a_full_chunk_at_the_last_index() {
+    for suite in Suite::ALL {
+        let mut w = EncryptingWriter::from_parts(Vec::new(), cipher(suite), MAX_CHUNKS - 1);
+        let r = w.write_all(&vec![0u8; CHUNK_SIZE]);
+        let e = Error::from(r.unwrap_err());
+        assert!(
+            matches!(e, Error::TooLarge | Error::LimitExceeded { .. }),
+            "{e:?}"
+        );
+        // A short final chunk at the last index is allowed.
+        let mut w = EncryptingWriter::from_parts(Vec::new(), cipher(suite), MAX_CHUNKS - 1);
+        w.write_all(&[1u8; 100]).unwrap();
+        assert_eq!(w.finish().unwrap().len(), 100 + TAG_LEN);
+    }
+}
+
+#[test]
 fn chunk_cipher_checks_buffer_sizes() {
     for suite in Suite::ALL {
         let c = cipher(suite);
