@@ -14,6 +14,11 @@ use std::fmt;
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+// Suite 1's AEAD: ring by default, aws-lc-rs with the `aws-lc` feature.
+// Both expose the same API and produce the same bytes (docs/PERFORMANCE.md).
+#[cfg(feature = "aws-lc")]
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+#[cfg(not(feature = "aws-lc"))]
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA512, KeyType, Prk};
 use subtle::ConstantTimeEq;
