@@ -66,11 +66,63 @@ pub enum Error {
         reason: String,
         /// Whether retrying later may help.
         retryable: bool,
+        /// The classified reason, for programs.
+        kind: KmsErrorKind,
     },
 
     /// A local I/O error.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Why an AWS KMS call failed, classified from the error code (or the
+/// transport failure).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KmsErrorKind {
+    /// The credentials may not use the key (`AccessDeniedException`), or the
+    /// credentials themselves were rejected.
+    AccessDenied,
+    /// The key is disabled, pending deletion or pending import
+    /// (`DisabledException`, `KMSInvalidStateException`).
+    Disabled,
+    /// No such key (`NotFoundException`): wrong ARN, Region or account.
+    NotFound,
+    /// The wrapped key does not authenticate under this key and encryption
+    /// context (`InvalidCiphertextException`): the object's context was
+    /// changed, or the record was modified.
+    InvalidCiphertext,
+    /// The record was wrapped under another key (`IncorrectKeyException`;
+    /// some KMS-compatible servers say `AccessDeniedException` instead).
+    IncorrectKey,
+    /// The key cannot be used for this (`InvalidKeyUsageException`,
+    /// `InvalidGrantTokenException`, `ValidationException`): a wrong key
+    /// type, a bad grant token or a bad request.
+    InvalidRequest,
+    /// Rate limited (`ThrottlingException`), after every retry.
+    Throttled,
+    /// KMS could not be reached or did not answer in time, after every
+    /// retry.
+    Unreachable,
+    /// KMS had an internal or dependency failure, after every retry.
+    ServiceUnavailable,
+    /// The answer broke an invariant (a plaintext of the wrong length, an
+    /// unexpected key id) or the error was not recognised.
+    Other,
+}
+
+impl Error {
+    /// Whether retrying the same operation later may succeed (throttling,
+    /// an unreachable or failing KMS).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Kms {
+                retryable: true,
+                ..
+            }
+        )
+    }
 }
 
 /// Shorthand for this crate's results.

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sealstream_format::{DataKey, EncryptionContext, Header, KeyRecord, Suite};
+use sealstream_format::{
+    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, Header, KeyRecord, Suite,
+};
 
 use crate::error::{Error, Result};
 use crate::provider::{KeyProvider, WrapContext};
@@ -107,18 +109,51 @@ impl Keyring {
         Ok(records)
     }
 
+    /// How many records are tried at most when opening.
+    pub fn max_attempts(&self) -> usize {
+        self.max_attempts
+    }
+
     /// Unwraps the data key of the object with `header`.
     ///
     /// Only records whose provider is configured (and, in strict mode, whose
     /// key id is configured) are tried, in header order, at most
-    /// `max_attempts` of them.
+    /// `max_attempts` of them. If every attempt failed with a transient
+    /// error (throttling, KMS unreachable), that error is returned so the
+    /// caller can retry ([`Error::is_retryable`]); otherwise
+    /// [`Error::NoMatchingKey`] lists what the object was sealed for and
+    /// what each attempt said.
     pub async fn open_key(&self, header: &Header) -> Result<DataKey> {
+        self.open_checked(header, |_| Ok(())).await
+    }
+
+    /// Like [`Keyring::open_key`], and also checks each unwrapped key
+    /// against the object's key commitment (docs/FORMAT.md, Reading, step
+    /// 8): a record that unwraps to a key which does not match the body is
+    /// skipped and the next one tried (within `max_attempts`). `prefix` is
+    /// the body's first 56 bytes (salt and commitment).
+    pub async fn open_key_verified(&self, header: &Header, prefix: &BodyPrefix) -> Result<DataKey> {
+        self.open_checked(header, |key| {
+            ChunkCipher::open(header.suite(), key, prefix, header.bound_section())
+                .map(drop)
+                .map_err(Error::from)
+        })
+        .await
+    }
+
+    async fn open_checked(
+        &self,
+        header: &Header,
+        check: impl Fn(&DataKey) -> Result<()>,
+    ) -> Result<DataKey> {
         let ctx = WrapContext {
             suite: header.suite(),
             context: header.context(),
         };
         let mut attempts = 0usize;
         let mut failures = Vec::new();
+        let mut last_transient = None;
+        let mut all_transient = true;
         for record in header.records() {
             for p in self.providers.iter().filter(|p| p.accepts(record)) {
                 if attempts >= self.max_attempts {
@@ -129,24 +164,63 @@ impl Keyring {
                     return Err(no_match(header, failures));
                 }
                 attempts += 1;
-                match p.unwrap(record, ctx).await {
+                let outcome = match p.unwrap(record, ctx).await {
+                    Ok(key) => check(&key).map(|()| key),
+                    Err(e) => Err(e),
+                };
+                match outcome {
                     Ok(key) => return Ok(key),
-                    Err(e) => failures.push(e.to_string()),
+                    Err(e) => {
+                        failures.push(e.to_string());
+                        if e.is_retryable() {
+                            last_transient = Some(e);
+                        } else {
+                            all_transient = false;
+                        }
+                    }
                 }
             }
         }
-        Err(no_match(header, failures))
+        match last_transient {
+            Some(e) if all_transient => Err(e),
+            _ => Err(no_match(header, failures)),
+        }
     }
 
     /// A header for the same object with its data key re-wrapped for
     /// `new_keys`; the body is untouched. `self` must be able to open it.
+    ///
+    /// Prefer [`Keyring::rewrap_verified`]: docs/FORMAT.md, Rewrapping,
+    /// requires the commitment to be checked before a key is re-wrapped.
     pub async fn rewrap(&self, header: &Header, new_keys: &Keyring) -> Result<Header> {
         let key = self.open_key(header).await?;
+        self.rewrap_with(header, &key, new_keys).await
+    }
+
+    /// [`Keyring::rewrap`] after checking the unwrapped key against the
+    /// body's commitment (`prefix`: the body's first 56 bytes), so a wrong
+    /// or planted key is never re-wrapped.
+    pub async fn rewrap_verified(
+        &self,
+        header: &Header,
+        prefix: &BodyPrefix,
+        new_keys: &Keyring,
+    ) -> Result<Header> {
+        let key = self.open_key_verified(header, prefix).await?;
+        self.rewrap_with(header, &key, new_keys).await
+    }
+
+    async fn rewrap_with(
+        &self,
+        header: &Header,
+        key: &DataKey,
+        new_keys: &Keyring,
+    ) -> Result<Header> {
         let ctx = WrapContext {
             suite: header.suite(),
             context: header.context(),
         };
-        let records = new_keys.wrap_all(&key, ctx).await?;
+        let records = new_keys.wrap_all(key, ctx).await?;
         Ok(header.with_records(records)?)
     }
 }

@@ -52,3 +52,21 @@ pub trait KeyProvider: Debug + Send + Sync {
     /// Unwraps `record`. Called only for records [`KeyProvider::accepts`].
     async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey>;
 }
+
+/// The associated data of the `local` and `x25519` wrappings
+/// (docs/FORMAT.md, "Key records"):
+/// `label || 0x00 || u16 len(key_id) || key_id || u8 suite || context.encode()`.
+pub(crate) fn wrap_aad(label: &[u8], key_id: &str, ctx: WrapContext<'_>) -> Vec<u8> {
+    let context = ctx.context.encode();
+    let mut aad = Vec::with_capacity(label.len() + 4 + key_id.len() + context.len());
+    aad.extend_from_slice(label);
+    aad.push(0);
+    // Key ids are at most 2048 bytes (FORMAT.md, Limits); saturating keeps
+    // this total without a panic path.
+    let len = u16::try_from(key_id.len()).unwrap_or(u16::MAX);
+    aad.extend_from_slice(&len.to_be_bytes());
+    aad.extend_from_slice(key_id.as_bytes());
+    aad.push(ctx.suite.id());
+    aad.extend_from_slice(&context);
+    aad
+}

@@ -1,0 +1,302 @@
+//! Secret and public key files: atomic creation with mode 0600, reading
+//! with a permission check, and the small text codecs they use.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Key files are tiny; anything larger is not one of ours (and is not read
+/// into memory).
+const MAX_KEY_FILE_LEN: u64 = 4096;
+
+/// Whether [`write_key_file`] may replace an existing file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Fail if the file exists (the default: losing a key loses data).
+    Never,
+    /// Replace an existing file. The old key is gone afterwards: objects
+    /// sealed only with it cannot be opened any more.
+    DangerReplaceExisting,
+}
+
+/// Whether a file holds a secret (mode 0600, checked on read) or a public
+/// key (mode 0644).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Secrecy {
+    Secret,
+    Public,
+}
+
+fn key_file_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::KeyFile {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same
+/// directory created with O_EXCL (mode 0600 for secrets), synced, then
+/// linked (never overwriting) or renamed (overwriting) into place.
+pub(crate) fn write_key_file(
+    path: &Path,
+    contents: &[u8],
+    secrecy: Secrecy,
+    overwrite: Overwrite,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| key_file_error(path, "the path does not name a file"))?;
+    if overwrite == Overwrite::Never && path.symlink_metadata().is_ok() {
+        return Err(already_exists(path));
+    }
+    let (tmp_path, mut tmp) = create_temp(&dir, name, secrecy).map_err(|e| {
+        key_file_error(
+            path,
+            format!("cannot create a file in {}: {e}", dir.display()),
+        )
+    })?;
+    let result = (|| -> std::io::Result<()> {
+        tmp.write_all(contents)?;
+        tmp.sync_all()?;
+        Ok(())
+    })();
+    drop(tmp);
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp_path);
+        return Err(key_file_error(path, format!("cannot write: {e}")));
+    }
+    let placed = match overwrite {
+        Overwrite::DangerReplaceExisting => fs::rename(&tmp_path, path),
+        // link(2) fails if the target exists, which rename(2) would replace:
+        // this is the no-clobber atomic publish.
+        Overwrite::Never => {
+            fs::hard_link(&tmp_path, path).and_then(|()| fs::remove_file(&tmp_path))
+        }
+    };
+    if let Err(e) = placed {
+        let _ = fs::remove_file(&tmp_path);
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(already_exists(path));
+        }
+        return Err(key_file_error(path, format!("cannot create: {e}")));
+    }
+    // Make the new directory entry durable too; failure here is not fatal
+    // (some file systems refuse to open directories).
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn already_exists(path: &Path) -> Error {
+    key_file_error(
+        path,
+        "the file already exists; refusing to overwrite a key (move it away first, or ask \
+         explicitly to replace it: objects sealed only with the old key would become unreadable)",
+    )
+}
+
+fn create_temp(
+    dir: &Path,
+    name: &std::ffi::OsStr,
+    secrecy: Secrecy,
+) -> std::io::Result<(PathBuf, File)> {
+    let rng = SystemRandom::new();
+    let mut last = None;
+    for _ in 0..16 {
+        let mut suffix = [0u8; 8];
+        rng.fill(&mut suffix)
+            .map_err(|_| std::io::Error::other("the system random number generator failed"))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".tmp-{}", hex_lower(&suffix)));
+        let tmp_path = dir.join(tmp_name);
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(match secrecy {
+                Secrecy::Secret => 0o600,
+                Secrecy::Public => 0o644,
+            });
+        }
+        #[cfg(not(unix))]
+        let _ = secrecy;
+        match opts.open(&tmp_path) {
+            Ok(f) => return Ok((tmp_path, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("cannot pick a temporary file name")))
+}
+
+/// Reads a key file. For secrets, refuses a file that group or others may
+/// read or write (checked on the opened file, so a swap after the check
+/// does not help), and returns the contents in zeroizing storage.
+pub(crate) fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<Vec<u8>>> {
+    let file = File::open(path).map_err(|e| key_file_error(path, format!("cannot open: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| key_file_error(path, format!("cannot stat: {e}")))?;
+    if !meta.is_file() {
+        return Err(key_file_error(path, "not a regular file"));
+    }
+    #[cfg(unix)]
+    if secrecy == Secrecy::Secret {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(key_file_error(
+                path,
+                format!(
+                    "the key file is accessible by group or others (mode {mode:04o}); anyone \
+                     who can read it can open every object sealed with it. Restrict it with \
+                     `chmod 600 {}` (and consider whether the key has leaked)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = secrecy;
+    if meta.len() > MAX_KEY_FILE_LEN {
+        return Err(key_file_error(
+            path,
+            format!("too large to be a sealstream key file (over {MAX_KEY_FILE_LEN} bytes)"),
+        ));
+    }
+    let mut buf = Zeroizing::new(Vec::with_capacity(4096));
+    file.take(MAX_KEY_FILE_LEN + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| key_file_error(path, format!("cannot read: {e}")))?;
+    if buf.len() as u64 > MAX_KEY_FILE_LEN {
+        return Err(key_file_error(
+            path,
+            "too large to be a sealstream key file",
+        ));
+    }
+    Ok(buf)
+}
+
+/// The meaningful lines of a key file: comments (`#`) and blank lines
+/// dropped, a trailing `\r` removed.
+pub(crate) fn content_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Lowercase hex of public bytes (ids, fingerprints). Not for secrets.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(char::from(ct_hex_digit(b >> 4)));
+        s.push(char::from(ct_hex_digit(b & 0x0f)));
+    }
+    s
+}
+
+/// Lowercase hex of a secret, without data-dependent branches or table
+/// look-ups, into zeroizing storage.
+pub(crate) fn hex_encode_secret(bytes: &[u8]) -> Zeroizing<String> {
+    let mut out = Zeroizing::new(String::with_capacity(bytes.len() * 2));
+    for &b in bytes {
+        out.push(char::from(ct_hex_digit(b >> 4)));
+        out.push(char::from(ct_hex_digit(b & 0x0f)));
+    }
+    out
+}
+
+fn ct_hex_digit(n: u8) -> u8 {
+    // n in 0..16: '0' + n, plus 39 more ('a' - '0' - 10) when n > 9, computed
+    // with a mask instead of a branch.
+    let gt9 = 0u8.wrapping_sub((9u8.wrapping_sub(n)) >> 7);
+    b'0' + n + (gt9 & 39)
+}
+
+/// Decodes exactly `N` bytes of lowercase hex without data-dependent
+/// branches on the digits (only the final validity flag is branched on).
+pub(crate) fn hex_decode_secret<const N: usize>(s: &str) -> Option<Zeroizing<[u8; N]>> {
+    let bytes = s.as_bytes();
+    if bytes.len() != N * 2 {
+        return None;
+    }
+    let mut out = Zeroizing::new([0u8; N]);
+    let mut bad = 0u8;
+    for (dst, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let (hi, hi_bad) = ct_hex_value(pair.first().copied().unwrap_or(0));
+        let (lo, lo_bad) = ct_hex_value(pair.get(1).copied().unwrap_or(0));
+        bad |= hi_bad | lo_bad;
+        *dst = (hi << 4) | lo;
+    }
+    (bad == 0).then_some(out)
+}
+
+/// Value of one lowercase hex digit and a flag (0xff if invalid), computed
+/// with masks.
+fn ct_hex_value(c: u8) -> (u8, u8) {
+    // in_range(c, lo, hi) = 0xff if lo <= c <= hi, else 0.
+    fn in_range(c: u8, lo: u8, hi: u8) -> u8 {
+        let below = (u16::from(c).wrapping_sub(u16::from(lo)) >> 8) as u8;
+        let above = (u16::from(hi).wrapping_sub(u16::from(c)) >> 8) as u8;
+        !(below | above)
+    }
+    let digit = in_range(c, b'0', b'9');
+    let letter = in_range(c, b'a', b'f');
+    let value = (digit & c.wrapping_sub(b'0')) | (letter & c.wrapping_sub(b'a' - 10));
+    (value, !(digit | letter))
+}
+
+/// The first 8 bytes of SHA-256(parts...), in lowercase hex: a short name
+/// for a key that does not reveal it.
+pub(crate) fn short_id(parts: &[&[u8]]) -> String {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    for p in parts {
+        ctx.update(p);
+    }
+    let d = ctx.finish();
+    hex_lower(d.as_ref().get(..8).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_every_byte() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        let mut chunk = [0u8; 32];
+        for c in all.chunks(32) {
+            chunk.copy_from_slice(c);
+            let s = hex_encode_secret(&chunk);
+            assert_eq!(*s, hex_lower(&chunk));
+            assert_eq!(*hex_decode_secret::<32>(&s).unwrap(), chunk);
+        }
+    }
+
+    #[test]
+    fn hex_rejects_bad_digits() {
+        let good = "00".repeat(32);
+        assert!(hex_decode_secret::<32>(&good).is_some());
+        for bad in ['g', 'A', 'F', ' ', '/', ':', '`', 'G', '\u{7f}'] {
+            let mut s = good.clone();
+            s.replace_range(10..11, &bad.to_string());
+            assert!(hex_decode_secret::<32>(&s).is_none(), "{bad:?}");
+        }
+        assert!(hex_decode_secret::<32>(&good[..62]).is_none());
+        assert!(hex_decode_secret::<32>("é".repeat(32).as_str()).is_none());
+    }
+}

@@ -1,0 +1,800 @@
+//! The AWS KMS provider (`aws-kms`).
+//!
+//! - **Seal**: the first KMS provider of a keyring calls `GenerateDataKey`
+//!   (`KeySpec = AES_256`); further KMS providers (a second Region, a
+//!   disaster-recovery key) wrap the same data key with `Encrypt`.
+//! - **Open**: `Decrypt` with `KeyId` pinned to the record's key ARN. In
+//!   **strict** mode (the default) a record is only tried if its key id is
+//!   the configured key's ARN, decided without a KMS call. The opt-in
+//!   **discovery** mode also tries any key ARN of the named AWS accounts.
+//! - **Binding**: the KMS encryption context is the object's encryption
+//!   context plus `sealstream:version = "1"` and `sealstream:suite = "<suite
+//!   id in decimal>"` (object context keys may not start with `sealstream:`,
+//!   so these never collide).
+//! - **Record**: `key_id` = the key ARN KMS answers with (`KeyId` of the
+//!   response), `wrapped` = the `CiphertextBlob`, unchanged.
+//! - **Retries**: throttling, timeouts, unreachable endpoints and KMS
+//!   internal errors are retried with exponential backoff and jitter, at
+//!   most [`RetryPolicy::max_attempts`] attempts per call. The SDK's own
+//!   retries are switched off in clients made by [`KmsProvider::client`],
+//!   so the attempt count is exact.
+//! - **Secrets**: the plaintext data key goes from `Blob::into_inner()`
+//!   straight into zeroizing storage and then into a [`DataKey`]. The SDK's
+//!   own HTTP and JSON buffers (and, for `Encrypt`, the request body built
+//!   from the data key) are not wiped; that is outside this crate's reach.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::retry::RetryConfig;
+use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec};
+use ring::rand::{SecureRandom, SystemRandom};
+use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, KmsErrorKind, Result};
+use crate::provider::{KeyProvider, WrapContext};
+
+/// The provider id of AWS KMS records.
+pub const AWS_KMS_PROVIDER_ID: &str = "aws-kms";
+/// Reserved KMS encryption context key: the format version (`"1"`).
+pub const KMS_CONTEXT_VERSION_KEY: &str = "sealstream:version";
+/// Reserved KMS encryption context key: the suite id in decimal (`"1"`, `"2"`).
+pub const KMS_CONTEXT_SUITE_KEY: &str = "sealstream:suite";
+
+/// How KMS calls are retried: exponential backoff with jitter, bounded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per KMS call, the first one included (at least 1).
+    pub max_attempts: u32,
+    /// The backoff cap before the second attempt; it doubles for every
+    /// further attempt.
+    pub initial_backoff: Duration,
+    /// The largest backoff cap.
+    pub max_backoff: Duration,
+    /// How long one attempt may take before it counts as unreachable.
+    pub attempt_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts, backoff from 100 ms up to 5 s, 20 s per attempt.
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retry.
+    pub fn no_retries() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The sleep after failed attempt `attempt` (1-based): "equal jitter",
+    /// uniformly random in `[cap/2, cap]` where
+    /// `cap = min(max_backoff, initial_backoff * 2^(attempt-1))`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(31))
+            .unwrap_or(u32::MAX);
+        let cap = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        let half = cap / 2;
+        let spread = u64::try_from((cap - half).as_nanos()).unwrap_or(u64::MAX);
+        let mut r = [0u8; 8];
+        // A failed RNG only loses the jitter, not correctness.
+        let _ = SystemRandom::new().fill(&mut r);
+        let jitter = u64::from_le_bytes(r) % spread.saturating_add(1);
+        half + Duration::from_nanos(jitter)
+    }
+}
+
+/// Opt-in discovery: open records of any KMS key in these accounts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsDiscovery {
+    /// The AWS account ids (12 digits) whose keys may be tried.
+    pub accounts: Vec<String>,
+    /// The ARN partition (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+}
+
+/// Configuration of one [`KmsProvider`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct KmsConfig {
+    /// The key to seal with (key ARN, key id, alias name or alias ARN), and
+    /// in strict mode the only key whose records are opened. Records are
+    /// matched against its ARN, so an alias or bare key id needs
+    /// [`KmsProvider::connect`] (one `DescribeKey` call) before it can open
+    /// anything. `None` makes an open-only discovery provider.
+    pub key_id: Option<String>,
+    /// Discovery mode; `None` is strict mode.
+    pub discovery: Option<KmsDiscovery>,
+    /// Grant tokens sent with every call.
+    pub grant_tokens: Vec<String>,
+    /// Retries and per-attempt timeout.
+    pub retry: RetryPolicy,
+}
+
+impl fmt::Debug for KmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KmsConfig")
+            .field("key_id", &self.key_id)
+            .field("discovery", &self.discovery)
+            .field("grant_tokens", &self.grant_tokens.len())
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl KmsConfig {
+    /// Strict mode with one key: seals with it, opens only its records.
+    pub fn strict(key_id: impl Into<String>) -> Self {
+        KmsConfig {
+            key_id: Some(key_id.into()),
+            discovery: None,
+            grant_tokens: Vec::new(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Open-only discovery: tries records of any key ARN in `accounts`
+    /// (partition `aws`). Cannot seal.
+    pub fn discovery<S: Into<String>>(accounts: impl IntoIterator<Item = S>) -> Self {
+        KmsConfig {
+            key_id: None,
+            discovery: Some(KmsDiscovery {
+                accounts: accounts.into_iter().map(Into::into).collect(),
+                partition: "aws".into(),
+            }),
+            grant_tokens: Vec::new(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Adds discovery of `accounts` to a strict configuration.
+    #[must_use]
+    pub fn with_discovery<S: Into<String>>(
+        mut self,
+        accounts: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.discovery = Some(KmsDiscovery {
+            accounts: accounts.into_iter().map(Into::into).collect(),
+            partition: "aws".into(),
+        });
+        self
+    }
+
+    /// Sets the grant tokens.
+    #[must_use]
+    pub fn with_grant_tokens<S: Into<String>>(
+        mut self,
+        tokens: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.grant_tokens = tokens.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+}
+
+/// The parts of `arn:PARTITION:kms:REGION:ACCOUNT:key/ID`.
+#[derive(Debug, PartialEq, Eq)]
+struct KeyArn<'a> {
+    partition: &'a str,
+    account: &'a str,
+}
+
+fn parse_key_arn(s: &str) -> Option<KeyArn<'_>> {
+    let mut parts = s.splitn(6, ':');
+    let (arn, partition, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let id = resource.strip_prefix("key/")?;
+    let ok = arn == "arn"
+        && !partition.is_empty()
+        && service == "kms"
+        && !region.is_empty()
+        && is_account_id(account)
+        && !id.is_empty()
+        && !id.contains(['/', ':']);
+    ok.then_some(KeyArn { partition, account })
+}
+
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A data-key provider backed by one AWS KMS key (or, in discovery mode,
+/// the keys of some accounts).
+pub struct KmsProvider {
+    client: Client,
+    config: KmsConfig,
+    key_arn: Option<String>,
+}
+
+impl fmt::Debug for KmsProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KmsProvider")
+            .field("key_arn", &self.key_arn)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KmsProvider {
+    /// A KMS client for `sdk` (region, credentials, endpoint override from
+    /// [`crate::aws::load_sdk_config`]) with the SDK's own retries turned
+    /// off: the provider retries by its [`RetryPolicy`].
+    pub fn client(sdk: &SdkConfig) -> Client {
+        let conf = aws_sdk_kms::config::Builder::from(sdk)
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Client::from_conf(conf)
+    }
+
+    /// A provider over `client`, without any KMS call. A `key_id` that is
+    /// not a key ARN can seal but cannot open in strict mode until resolved;
+    /// use [`KmsProvider::connect`] for aliases. Pass a client whose SDK
+    /// retries are off ([`KmsProvider::client`]), or attempts multiply.
+    pub fn new(client: Client, config: KmsConfig) -> Result<Self> {
+        if let Some(k) = &config.key_id
+            && k.trim().is_empty()
+        {
+            return Err(Error::Config("the KMS key id is empty".into()));
+        }
+        match &config.discovery {
+            None if config.key_id.is_none() => {
+                return Err(Error::Config(
+                    "a KMS provider needs a key id, or discovery mode with account ids".into(),
+                ));
+            }
+            Some(d) => {
+                if d.accounts.is_empty() {
+                    return Err(Error::Config(
+                        "KMS discovery mode needs at least one AWS account id (discovery of \
+                         every account is not offered)"
+                            .into(),
+                    ));
+                }
+                if let Some(bad) = d.accounts.iter().find(|a| !is_account_id(a)) {
+                    return Err(Error::Config(format!(
+                        "KMS discovery account id {bad:?} is not 12 digits"
+                    )));
+                }
+            }
+            None => {}
+        }
+        if config.retry.max_attempts == 0 {
+            return Err(Error::Config(
+                "KMS retry max_attempts must be at least 1".into(),
+            ));
+        }
+        let key_arn = config
+            .key_id
+            .as_deref()
+            .filter(|k| parse_key_arn(k).is_some())
+            .map(str::to_owned);
+        Ok(KmsProvider {
+            client,
+            config,
+            key_arn,
+        })
+    }
+
+    /// A provider with a client made by [`KmsProvider::client`]; resolves
+    /// an alias or bare key id to its key ARN with one `DescribeKey` call,
+    /// so that strict mode can open its records.
+    pub async fn connect(sdk: &SdkConfig, config: KmsConfig) -> Result<Self> {
+        let mut p = Self::new(Self::client(sdk), config)?;
+        p.resolve_key_arn().await?;
+        Ok(p)
+    }
+
+    /// Resolves the configured key to its ARN (`DescribeKey`) if it is not
+    /// one already.
+    pub async fn resolve_key_arn(&mut self) -> Result<()> {
+        let Some(key) = self.config.key_id.clone() else {
+            return Ok(());
+        };
+        if self.key_arn.is_some() {
+            return Ok(());
+        }
+        let out = self
+            .call(&key, "DescribeKey", || {
+                self.client
+                    .describe_key()
+                    .key_id(&key)
+                    .set_grant_tokens(self.grant_tokens())
+                    .send()
+            })
+            .await?;
+        let arn = out
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .filter(|a| parse_key_arn(a).is_some())
+            .ok_or_else(|| {
+                kms_error(
+                    &key,
+                    KmsErrorKind::Other,
+                    "DescribeKey returned no key ARN".into(),
+                    false,
+                )
+            })?;
+        self.key_arn = Some(arn.to_owned());
+        Ok(())
+    }
+
+    /// The configured key's ARN, once known.
+    pub fn key_arn(&self) -> Option<&str> {
+        self.key_arn.as_deref()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KmsConfig {
+        &self.config
+    }
+
+    fn grant_tokens(&self) -> Option<Vec<String>> {
+        (!self.config.grant_tokens.is_empty()).then(|| self.config.grant_tokens.clone())
+    }
+
+    fn seal_key_id(&self) -> Result<&str> {
+        self.config.key_id.as_deref().ok_or_else(|| {
+            Error::Config(
+                "this AWS KMS provider is open-only (discovery without a key id); configure a \
+                 key to seal with"
+                    .into(),
+            )
+        })
+    }
+
+    /// One KMS operation with bounded, jittered retries of transient errors.
+    async fn call<T, E, F, Fut>(&self, key: &str, op: &'static str, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let policy = &self.config.retry;
+        let max = policy.max_attempts.max(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let failure = match tokio::time::timeout(policy.attempt_timeout, f()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => classify(op, &e),
+                Err(_) => Failure {
+                    kind: KmsErrorKind::Unreachable,
+                    detail: format!("{op} got no answer within {:?}", policy.attempt_timeout),
+                },
+            };
+            let retryable = matches!(
+                failure.kind,
+                KmsErrorKind::Throttled
+                    | KmsErrorKind::Unreachable
+                    | KmsErrorKind::ServiceUnavailable
+            );
+            if !retryable || attempt >= max {
+                let reason = if retryable {
+                    format!(
+                        "{} (gave up after {attempt} attempt{})",
+                        failure.detail,
+                        if attempt == 1 { "" } else { "s" }
+                    )
+                } else {
+                    failure.detail
+                };
+                return Err(kms_error(key, failure.kind, reason, retryable));
+            }
+            tokio::time::sleep(policy.backoff(attempt)).await;
+        }
+    }
+}
+
+fn kms_error(key: &str, kind: KmsErrorKind, reason: String, retryable: bool) -> Error {
+    Error::Kms {
+        key_id: key.to_owned(),
+        reason,
+        retryable,
+        kind,
+    }
+}
+
+struct Failure {
+    kind: KmsErrorKind,
+    detail: String,
+}
+
+/// At most this much of a server's error message is quoted.
+const MAX_QUOTED: usize = 300;
+
+fn quoted(msg: Option<&str>) -> String {
+    match msg {
+        Some(m) if !m.is_empty() => {
+            let mut end = m.len().min(MAX_QUOTED);
+            while !m.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!(": {}", m.get(..end).unwrap_or_default())
+        }
+        _ => String::new(),
+    }
+}
+
+fn classify<E>(op: &'static str, err: &SdkError<E>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use KmsErrorKind as K;
+    match err {
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("");
+            let msg = quoted(err.message());
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            let (kind, detail) = match code {
+                "ThrottlingException"
+                | "Throttling"
+                | "ThrottledException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException" => (
+                    K::Throttled,
+                    format!(
+                        "{op} was throttled ({code}{msg}): lower the request rate, raise the \
+                         KMS request quota, or enable the data-key cache"
+                    ),
+                ),
+                "AccessDeniedException"
+                | "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "ExpiredTokenException"
+                | "InvalidClientTokenId" => (
+                    K::AccessDenied,
+                    if op == "Decrypt" {
+                        format!(
+                            "{op} was denied ({code}{msg}): the credentials in use may not call \
+                             kms:Decrypt on this key (check the key policy, IAM policies and \
+                             grants), or the record was wrapped under another key"
+                        )
+                    } else {
+                        format!(
+                            "{op} was denied ({code}{msg}): the credentials in use may not call \
+                             kms:{op} on this key (check the key policy, IAM policies and grants)"
+                        )
+                    },
+                ),
+                "DisabledException" | "KMSInvalidStateException" => (
+                    K::Disabled,
+                    format!(
+                        "the key cannot be used now ({code}{msg}): it is disabled, pending \
+                         deletion or pending import; enable it (or cancel its deletion)"
+                    ),
+                ),
+                "NotFoundException" => (
+                    K::NotFound,
+                    format!(
+                        "the key was not found ({code}{msg}): check the key ARN, the Region \
+                         and the account"
+                    ),
+                ),
+                "InvalidCiphertextException" => (
+                    K::InvalidCiphertext,
+                    format!(
+                        "the wrapped data key does not decrypt under this key and encryption \
+                         context ({code}{msg}): the object's encryption context was changed, or \
+                         its key record was modified or copied from another object"
+                    ),
+                ),
+                "IncorrectKeyException" => (
+                    K::IncorrectKey,
+                    format!("the record was wrapped under a different KMS key ({code}{msg})"),
+                ),
+                "InvalidKeyUsageException"
+                | "InvalidGrantTokenException"
+                | "ValidationException"
+                | "InvalidParameterException"
+                | "UnsupportedOperationException" => (
+                    K::InvalidRequest,
+                    format!(
+                        "{op} was rejected ({code}{msg}): the key must be a symmetric \
+                         ENCRYPT_DECRYPT key and the grant tokens valid"
+                    ),
+                ),
+                "KMSInternalException"
+                | "DependencyTimeoutException"
+                | "KeyUnavailableException"
+                | "InternalFailure"
+                | "ServiceUnavailable"
+                | "InternalServerError" => (
+                    K::ServiceUnavailable,
+                    format!("KMS failed ({code}{msg}); retry later"),
+                ),
+                _ if status.is_some_and(|s| s >= 500) => (
+                    K::ServiceUnavailable,
+                    format!(
+                        "KMS failed (HTTP {}{}{msg}); retry later",
+                        status.unwrap_or(500),
+                        if code.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {code}")
+                        }
+                    ),
+                ),
+                _ => (
+                    K::Other,
+                    format!(
+                        "{op} failed ({}{msg})",
+                        if code.is_empty() {
+                            "unknown error"
+                        } else {
+                            code
+                        }
+                    ),
+                ),
+            };
+            Failure { kind, detail }
+        }
+        SdkError::DispatchFailure(d) if d.is_user() => Failure {
+            kind: K::Other,
+            detail: format!("{op} could not be sent: {}", DisplayErrorContext(err)),
+        },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Failure {
+            kind: K::Unreachable,
+            detail: format!(
+                "KMS could not be reached ({}): check the network, the endpoint URL and the \
+                 Region",
+                DisplayErrorContext(err)
+            ),
+        },
+        SdkError::ResponseError(_) => Failure {
+            kind: K::ServiceUnavailable,
+            detail: format!(
+                "KMS sent an unreadable answer to {op} ({})",
+                DisplayErrorContext(err)
+            ),
+        },
+        _ => Failure {
+            kind: K::Other,
+            detail: format!("{op} failed: {}", DisplayErrorContext(err)),
+        },
+    }
+}
+
+/// The KMS encryption context: the object's pairs plus the reserved ones.
+fn kms_context(ctx: WrapContext<'_>) -> HashMap<String, String> {
+    let mut map: HashMap<String, String> = ctx
+        .context
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    map.insert(KMS_CONTEXT_VERSION_KEY.into(), "1".into());
+    map.insert(KMS_CONTEXT_SUITE_KEY.into(), ctx.suite.id().to_string());
+    map
+}
+
+/// Moves KMS plaintext into a data key, wiping the SDK's vector.
+fn data_key_from_blob(blob: Option<Blob>, key: &str, op: &str) -> Result<DataKey> {
+    let plain = Zeroizing::new(blob.map(Blob::into_inner).unwrap_or_default());
+    if plain.len() != DATA_KEY_LEN {
+        return Err(kms_error(
+            key,
+            KmsErrorKind::Other,
+            format!(
+                "{op} returned a {}-byte data key; sealstream data keys are {DATA_KEY_LEN} bytes",
+                plain.len()
+            ),
+            false,
+        ));
+    }
+    Ok(DataKey::from_slice(&plain)?)
+}
+
+fn record_from(key: &str, op: &str, arn: Option<String>, blob: Option<Blob>) -> Result<KeyRecord> {
+    let arn = arn.filter(|a| parse_key_arn(a).is_some()).ok_or_else(|| {
+        kms_error(
+            key,
+            KmsErrorKind::Other,
+            format!("{op} returned no key ARN"),
+            false,
+        )
+    })?;
+    let wrapped = blob.map(Blob::into_inner).unwrap_or_default();
+    if wrapped.is_empty() {
+        return Err(kms_error(
+            key,
+            KmsErrorKind::Other,
+            format!("{op} returned no ciphertext"),
+            false,
+        ));
+    }
+    Ok(KeyRecord::new(AWS_KMS_PROVIDER_ID, arn, wrapped)?)
+}
+
+#[async_trait]
+impl KeyProvider for KmsProvider {
+    fn provider_id(&self) -> &'static str {
+        AWS_KMS_PROVIDER_ID
+    }
+
+    fn describe(&self) -> String {
+        let key = self
+            .key_arn
+            .as_deref()
+            .or(self.config.key_id.as_deref())
+            .unwrap_or("(none)");
+        match &self.config.discovery {
+            None => format!("AWS KMS key {key} (strict)"),
+            Some(d) => format!(
+                "AWS KMS key {key}, discovery of accounts {}",
+                d.accounts.join(", ")
+            ),
+        }
+    }
+
+    async fn generate(&self, ctx: WrapContext<'_>) -> Result<(DataKey, KeyRecord)> {
+        let key = self.seal_key_id()?;
+        let ec = kms_context(ctx);
+        let mut out = self
+            .call(key, "GenerateDataKey", || {
+                self.client
+                    .generate_data_key()
+                    .key_id(key)
+                    .key_spec(DataKeySpec::Aes256)
+                    .set_encryption_context(Some(ec.clone()))
+                    .set_grant_tokens(self.grant_tokens())
+                    .send()
+            })
+            .await?;
+        let data_key = data_key_from_blob(out.plaintext.take(), key, "GenerateDataKey")?;
+        let record = record_from(
+            key,
+            "GenerateDataKey",
+            out.key_id.take(),
+            out.ciphertext_blob.take(),
+        )?;
+        Ok((data_key, record))
+    }
+
+    async fn wrap(&self, data_key: &DataKey, ctx: WrapContext<'_>) -> Result<KeyRecord> {
+        let key = self.seal_key_id()?;
+        let ec = kms_context(ctx);
+        let mut out = self
+            .call(key, "Encrypt", || {
+                self.client
+                    .encrypt()
+                    .key_id(key)
+                    .plaintext(Blob::new(data_key.expose_secret().to_vec()))
+                    .encryption_algorithm(EncryptionAlgorithmSpec::SymmetricDefault)
+                    .set_encryption_context(Some(ec.clone()))
+                    .set_grant_tokens(self.grant_tokens())
+                    .send()
+            })
+            .await?;
+        record_from(
+            key,
+            "Encrypt",
+            out.key_id.take(),
+            out.ciphertext_blob.take(),
+        )
+    }
+
+    fn accepts(&self, record: &KeyRecord) -> bool {
+        if record.provider() != AWS_KMS_PROVIDER_ID {
+            return false;
+        }
+        let id = record.key_id();
+        if self.key_arn.as_deref() == Some(id) {
+            return true;
+        }
+        match (&self.config.discovery, parse_key_arn(id)) {
+            (Some(d), Some(arn)) => {
+                arn.partition == d.partition && d.accounts.iter().any(|a| a == arn.account)
+            }
+            _ => false,
+        }
+    }
+
+    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+        let key = record.key_id();
+        let ec = kms_context(ctx);
+        let mut out = self
+            .call(key, "Decrypt", || {
+                self.client
+                    .decrypt()
+                    .key_id(key)
+                    .ciphertext_blob(Blob::new(record.wrapped().to_vec()))
+                    .encryption_algorithm(EncryptionAlgorithmSpec::SymmetricDefault)
+                    .set_encryption_context(Some(ec.clone()))
+                    .set_grant_tokens(self.grant_tokens())
+                    .send()
+            })
+            .await?;
+        let data_key = data_key_from_blob(out.plaintext.take(), key, "Decrypt")?;
+        if let Some(answered) = out.key_id.as_deref()
+            && answered != key
+        {
+            return Err(kms_error(
+                key,
+                KmsErrorKind::IncorrectKey,
+                format!("Decrypt answered for another key ({answered}); the result is discarded"),
+                false,
+            ));
+        }
+        Ok(data_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_arns() {
+        let arn = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(
+            parse_key_arn(arn),
+            Some(KeyArn {
+                partition: "aws",
+                account: "123456789012"
+            })
+        );
+        for bad in [
+            "arn:aws:kms:us-east-1:123456789012:alias/x",
+            "arn:aws:kms:us-east-1:12345678901:key/x",
+            "arn:aws:kms:us-east-1:123456789012:key/",
+            "arn:aws:kms:us-east-1:123456789012:key/a:b",
+            "arn:aws:s3:us-east-1:123456789012:key/x",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/x",
+            "",
+        ] {
+            assert_eq!(parse_key_arn(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_grows() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(1),
+        };
+        for attempt in 1..40 {
+            let cap = Duration::from_millis(100)
+                .saturating_mul(1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX))
+                .min(Duration::from_secs(1));
+            let d = p.backoff(attempt);
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempt}: {d:?} vs {cap:?}"
+            );
+        }
+    }
+}

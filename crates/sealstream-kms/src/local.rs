@@ -1,0 +1,265 @@
+//! The local key file provider (`local`): a 256-bit wrapping key kept in a
+//! text file on the sealing and opening host. The CLI's zero-configuration
+//! default.
+//!
+//! # Key file format (docs/FORMAT.md, "Key records", `local`)
+//!
+//! UTF-8 text. Lines beginning with `#` and blank lines are comments; a
+//! trailing `\r` is ignored. The remaining lines are exactly, in order:
+//!
+//! ```text
+//! sealstream-local-key v1
+//! id 3f2a9c0b1d4e5f60
+//! key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+//! ```
+//!
+//! - line 1 is the version line, literally `sealstream-local-key v1`;
+//! - `id` is the key id: 16 lowercase hex digits, the first 8 bytes of
+//!   `SHA-256("sealstream local key id v1" || 0x00 || key)`. It names the key
+//!   in key records without revealing it, and is checked against the key on
+//!   load (a typo or a corrupted file is caught);
+//! - `key` is the 32-byte key as 64 lowercase hex digits.
+//!
+//! The file is created by [`LocalKeyProvider::generate`] with mode 0600,
+//! atomically (a temporary file created with `O_EXCL`, then linked into
+//! place, so an existing key is never overwritten unless
+//! [`Overwrite::DangerReplaceExisting`] is passed). [`LocalKeyProvider::from_file`]
+//! refuses a file that group or others may read or write.
+//!
+//! # Record
+//!
+//! ```text
+//! wrapped = 0x01 || nonce (12) || AES-256-GCM(key, nonce, data key, aad) (32) || tag (16)
+//! aad     = "sealstream local wrap v1" || 0x00 || u16 len(key_id) || key_id || u8 suite
+//!           || EncryptionContext::encode()
+//! ```
+//!
+//! The nonce is random, so one local key may wrap at most 2^32 data keys
+//! (NIST SP 800-38D, 8.3); at one object per millisecond that is 136 years.
+
+use std::fmt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord, TAG_LEN};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::keyfile::{self, Overwrite, Secrecy};
+use crate::provider::{KeyProvider, WrapContext, wrap_aad};
+
+/// The provider id of local key file records.
+pub const LOCAL_PROVIDER_ID: &str = "local";
+
+/// The version line of a local key file.
+pub const LOCAL_KEY_FILE_VERSION_LINE: &str = "sealstream-local-key v1";
+
+/// The record version byte this code writes and reads.
+const RECORD_VERSION: u8 = 0x01;
+/// 1 + 12 + 32 + 16 = 61 bytes.
+const RECORD_LEN: usize = 1 + NONCE_LEN + DATA_KEY_LEN + TAG_LEN;
+const AAD_LABEL: &[u8] = b"sealstream local wrap v1";
+const ID_LABEL: &[u8] = b"sealstream local key id v1";
+
+/// A local 256-bit wrapping key, usually loaded from a key file.
+///
+/// Wraps data keys with AES-256-GCM. Only the expanded AES key is kept in
+/// memory (ring does not wipe it on drop; see docs/SECURITY.md); the raw key
+/// bytes read from the file are wiped once it is built.
+pub struct LocalKeyProvider {
+    id: String,
+    key: LessSafeKey,
+    source: String,
+}
+
+impl fmt::Debug for LocalKeyProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalKeyProvider")
+            .field("key_id", &self.id)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalKeyProvider {
+    /// Creates a new key file at `path` (mode 0600, atomically) with a fresh
+    /// random key, and returns the provider for it. Fails if `path` exists,
+    /// unless `overwrite` is [`Overwrite::DangerReplaceExisting`].
+    pub fn generate(path: impl AsRef<Path>, overwrite: Overwrite) -> Result<Self> {
+        let path = path.as_ref();
+        let mut key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        SystemRandom::new()
+            .fill(key.as_mut())
+            .map_err(|_| Error::Format(sealstream_format::Error::Random))?;
+        let id = key_id_of(&key);
+        let hex = keyfile::hex_encode_secret(key.as_ref());
+        let mut text = Zeroizing::new(String::with_capacity(512));
+        text.push_str(
+            "# sealstream local key. Anyone who can read this file can open every object\n\
+             # sealed with it: keep it at mode 0600 and back it up somewhere safe (losing it\n\
+             # loses the data). Format: docs/FORMAT.md, \"Key records\".\n",
+        );
+        text.push_str(LOCAL_KEY_FILE_VERSION_LINE);
+        text.push_str("\nid ");
+        text.push_str(&id);
+        text.push_str("\nkey ");
+        text.push_str(&hex);
+        text.push('\n');
+        keyfile::write_key_file(path, text.as_bytes(), Secrecy::Secret, overwrite)?;
+        Self::build(&key, id, path.display().to_string())
+    }
+
+    /// Loads a key file (see the module docs for the format). Refuses a
+    /// file that group or others may read or write.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bad = |reason: &str| Error::KeyFile {
+            path: path.display().to_string(),
+            reason: reason.to_owned(),
+        };
+        let bytes = keyfile::read_key_file(path, Secrecy::Secret)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text"))?;
+        let mut lines = keyfile::content_lines(text);
+        if lines.next() != Some(LOCAL_KEY_FILE_VERSION_LINE) {
+            return Err(bad(
+                "not a sealstream local key file (the first line must be \
+                 `sealstream-local-key v1`)",
+            ));
+        }
+        let id = lines
+            .next()
+            .and_then(|l| l.strip_prefix("id "))
+            .ok_or_else(|| bad("the second line must be `id <16 hex digits>`"))?;
+        let key_hex = lines
+            .next()
+            .and_then(|l| l.strip_prefix("key "))
+            .ok_or_else(|| bad("the third line must be `key <64 lowercase hex digits>`"))?;
+        if lines.next().is_some() {
+            return Err(bad("unexpected lines after the `key` line"));
+        }
+        let key = keyfile::hex_decode_secret::<DATA_KEY_LEN>(key_hex)
+            .ok_or_else(|| bad("the key must be exactly 64 lowercase hex digits (32 bytes)"))?;
+        let expected = key_id_of(&key);
+        if id != expected {
+            return Err(bad(
+                "the `id` line does not match the key: the file was edited or corrupted \
+                 (restore it from a backup)",
+            ));
+        }
+        Self::build(&key, expected, path.display().to_string())
+    }
+
+    /// A provider for raw key bytes held elsewhere (a secrets manager, an
+    /// HSM export). The caller keeps and wipes its copy. `source` names the
+    /// key's origin in messages; it must not be secret.
+    pub fn from_key_bytes(key: &[u8; DATA_KEY_LEN], source: impl Into<String>) -> Result<Self> {
+        Self::build(key, key_id_of(key), source.into())
+    }
+
+    fn build(key: &[u8; DATA_KEY_LEN], id: String, source: String) -> Result<Self> {
+        let unbound = UnboundKey::new(&AES_256_GCM, key)
+            .map_err(|_| Error::Config("AES-256-GCM rejected a 32-byte key".into()))?;
+        Ok(LocalKeyProvider {
+            id,
+            key: LessSafeKey::new(unbound),
+            source,
+        })
+    }
+
+    /// The key id written into records: 16 hex digits derived from the key.
+    pub fn key_id(&self) -> &str {
+        &self.id
+    }
+
+    fn aad(&self, ctx: WrapContext<'_>) -> Vec<u8> {
+        wrap_aad(AAD_LABEL, &self.id, ctx)
+    }
+}
+
+fn key_id_of(key: &[u8; DATA_KEY_LEN]) -> String {
+    keyfile::short_id(&[ID_LABEL, &[0u8], key])
+}
+
+#[async_trait]
+impl KeyProvider for LocalKeyProvider {
+    fn provider_id(&self) -> &'static str {
+        LOCAL_PROVIDER_ID
+    }
+
+    fn describe(&self) -> String {
+        format!("local key {} ({})", self.id, self.source)
+    }
+
+    async fn wrap(&self, key: &DataKey, ctx: WrapContext<'_>) -> Result<KeyRecord> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| Error::Format(sealstream_format::Error::Random))?;
+        // Built at its final capacity so the data key is sealed in place
+        // and no unwiped copy is left behind by a reallocation.
+        let mut out = Vec::with_capacity(RECORD_LEN);
+        out.push(RECORD_VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(key.expose_secret());
+        let (_, body) = out.split_at_mut(1 + NONCE_LEN);
+        let tag = self
+            .key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(self.aad(ctx)),
+                body,
+            )
+            .map_err(|_| Error::Config("AES-256-GCM sealing failed".into()))?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(KeyRecord::new(LOCAL_PROVIDER_ID, self.id.clone(), out)?)
+    }
+
+    fn accepts(&self, record: &KeyRecord) -> bool {
+        record.provider() == LOCAL_PROVIDER_ID && record.key_id() == self.id
+    }
+
+    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+        let malformed = |reason: String| Error::MalformedRecord {
+            provider: LOCAL_PROVIDER_ID,
+            reason,
+        };
+        let w = record.wrapped();
+        let (version, rest) = w
+            .split_first()
+            .ok_or_else(|| malformed("empty wrapped key".into()))?;
+        if *version != RECORD_VERSION {
+            return Err(malformed(format!(
+                "record version {version} is not supported (this version reads version 1)"
+            )));
+        }
+        if w.len() != RECORD_LEN {
+            return Err(malformed(format!(
+                "a version-1 record is {RECORD_LEN} bytes, this one is {}",
+                w.len()
+            )));
+        }
+        let (nonce, sealed) = rest
+            .split_first_chunk::<NONCE_LEN>()
+            .ok_or_else(|| malformed("too short for a nonce".into()))?;
+        let mut buf = Zeroizing::new([0u8; DATA_KEY_LEN + TAG_LEN]);
+        buf.copy_from_slice(sealed);
+        let plain = self
+            .key
+            .open_in_place(
+                Nonce::assume_unique_for_key(*nonce),
+                Aad::from(self.aad(ctx)),
+                buf.as_mut_slice(),
+            )
+            .map_err(|_| Error::UnwrapFailed {
+                provider: LOCAL_PROVIDER_ID,
+                key_id: self.id.clone(),
+                reason: "authentication failed: the record was wrapped by another key, or the \
+                         object's encryption context or suite was changed, or the record was \
+                         modified"
+                    .into(),
+            })?;
+        Ok(DataKey::from_slice(plain)?)
+    }
+}

@@ -1,0 +1,492 @@
+//! X25519 recipients (`x25519`): seal for a public key, open with the
+//! matching secret key. A sealing host that holds only the public key
+//! ([`X25519Recipient`]) cannot open what it wrote; the holder of the secret
+//! key ([`X25519Identity`]) can.
+//!
+//! # Keys as text
+//!
+//! ```text
+//! public key: "sealstream-x25519-pub1:"    || base64url(pk || check)   (48 characters)
+//! secret key: "sealstream-x25519-secret1:" || base64url(sk || check)   (48 characters)
+//! check     = SHA-256(prefix || key)[0..4]
+//! ```
+//!
+//! base64url is RFC 4648 section 5 without padding; `prefix` is the text
+//! before the 48 characters, colon included. The 4-byte check catches typos
+//! and truncation (a public key with a typo would seal objects nobody can
+//! open). Key files hold that one line, plus `#` comment lines; the secret
+//! key file also carries the public key in a comment. Secret key files are
+//! created with mode 0600 and refused if group or others may read or write
+//! them.
+//!
+//! The fingerprint (the record's key id) is 16 lowercase hex digits: the
+//! first 8 bytes of `SHA-256("sealstream x25519 fingerprint v1" || 0x00 || pk)`.
+//!
+//! # Record (ephemeral-static ECDH, as in age and HPKE base mode)
+//!
+//! ```text
+//! esk, epk   = fresh X25519 key pair for this wrapping
+//! shared     = X25519(esk, pk)                 (all-zero output is refused)
+//! wrap_key   = HKDF-SHA256(ikm = shared, salt = epk || pk,
+//!                          info = "sealstream x25519 wrap v1", L = 32)
+//! sealed     = ChaCha20-Poly1305(wrap_key, nonce = 12 zero bytes, data key, aad)
+//! aad        = "sealstream x25519 wrap v1" || 0x00 || u16 len(key_id) || key_id
+//!              || u8 suite || EncryptionContext::encode()
+//! wrapped    = 0x01 || epk (32) || sealed (32 + 16)     = 81 bytes
+//! ```
+//!
+//! The all-zero nonce is safe because every wrap key is used once: it is
+//! derived from a fresh ephemeral key. ChaCha20-Poly1305 was chosen (as in
+//! age) because it needs no AES hardware and its one-shot use of a fresh
+//! key makes GCM's nonce concerns moot either way.
+
+use std::fmt;
+use std::path::Path;
+
+use async_trait::async_trait;
+use base64ct::{Base64UrlUnpadded, Encoding};
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::digest;
+use ring::hkdf::{HKDF_SHA256, Salt};
+use ring::rand::{SecureRandom, SystemRandom};
+use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord, TAG_LEN};
+use subtle::ConstantTimeEq;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::keyfile::{self, Overwrite, Secrecy};
+use crate::provider::{KeyProvider, WrapContext, wrap_aad};
+
+/// The provider id of X25519 recipient records.
+pub const X25519_PROVIDER_ID: &str = "x25519";
+/// The text prefix of a recipient public key.
+pub const X25519_PUBLIC_PREFIX: &str = "sealstream-x25519-pub1:";
+/// The text prefix of a secret key.
+pub const X25519_SECRET_PREFIX: &str = "sealstream-x25519-secret1:";
+
+const RECORD_VERSION: u8 = 0x01;
+const KEY_LEN: usize = 32;
+const CHECK_LEN: usize = 4;
+/// 1 + 32 + 32 + 16 = 81 bytes.
+const RECORD_LEN: usize = 1 + KEY_LEN + DATA_KEY_LEN + TAG_LEN;
+const WRAP_LABEL: &[u8] = b"sealstream x25519 wrap v1";
+const FINGERPRINT_LABEL: &[u8] = b"sealstream x25519 fingerprint v1";
+
+fn check_of(prefix: &str, key: &[u8; KEY_LEN]) -> [u8; CHECK_LEN] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(prefix.as_bytes());
+    ctx.update(key);
+    let d = ctx.finish();
+    let mut out = [0u8; CHECK_LEN];
+    if let Some(c) = d.as_ref().get(..CHECK_LEN) {
+        out.copy_from_slice(c);
+    }
+    out
+}
+
+/// Encodes `prefix || base64url(key || check)` into zeroizing storage.
+fn encode_key(prefix: &str, key: &[u8; KEY_LEN]) -> Zeroizing<String> {
+    let mut raw = Zeroizing::new([0u8; KEY_LEN + CHECK_LEN]);
+    let (k, c) = raw.split_at_mut(KEY_LEN);
+    k.copy_from_slice(key);
+    c.copy_from_slice(&check_of(prefix, key));
+    let mut buf = Zeroizing::new([0u8; 48]);
+    let mut out = Zeroizing::new(String::with_capacity(prefix.len() + 48));
+    out.push_str(prefix);
+    // 36 bytes are exactly 48 base64 characters; encoding cannot fail.
+    if let Ok(s) = Base64UrlUnpadded::encode(raw.as_ref(), buf.as_mut()) {
+        out.push_str(s);
+    }
+    out
+}
+
+/// Decodes the text form; `what` names the key kind for messages.
+fn decode_key(prefix: &str, text: &str, what: &str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    let bad = |reason: String| Error::Config(format!("invalid {what}: {reason}"));
+    let body = text.trim().strip_prefix(prefix).ok_or_else(|| {
+        bad(format!(
+            "it must start with `{prefix}` (see docs/FORMAT.md, \"Key records\")"
+        ))
+    })?;
+    let mut raw = Zeroizing::new([0u8; KEY_LEN + CHECK_LEN]);
+    let decoded_len = Base64UrlUnpadded::decode(body, raw.as_mut())
+        .map_err(|_| bad("not 48 characters of unpadded base64url".into()))?
+        .len();
+    if decoded_len != KEY_LEN + CHECK_LEN {
+        return Err(bad("not 48 characters of unpadded base64url".into()));
+    }
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    let (k, c) = raw.split_at(KEY_LEN);
+    key.copy_from_slice(k);
+    if !bool::from(check_of(prefix, &key).ct_eq(c)) {
+        return Err(bad(
+            "the checksum does not match: the key was mistyped or truncated".into(),
+        ));
+    }
+    Ok(key)
+}
+
+fn fingerprint_of(pk: &PublicKey) -> String {
+    keyfile::short_id(&[FINGERPRINT_LABEL, &[0u8], pk.as_bytes()])
+}
+
+fn wrap_key(shared: &[u8; KEY_LEN], epk: &PublicKey, pk: &PublicKey) -> Result<LessSafeKey> {
+    let mut salt = [0u8; 2 * KEY_LEN];
+    let (a, b) = salt.split_at_mut(KEY_LEN);
+    a.copy_from_slice(epk.as_bytes());
+    b.copy_from_slice(pk.as_bytes());
+    let prk = Salt::new(HKDF_SHA256, &salt).extract(shared);
+    let okm = prk
+        .expand(&[WRAP_LABEL], &CHACHA20_POLY1305)
+        .map_err(|_| Error::Config("HKDF-SHA256 refused a 32-byte output".into()))?;
+    Ok(LessSafeKey::new(UnboundKey::from(okm)))
+}
+
+/// A recipient's public key: seals data keys that only the holder of the
+/// matching secret key can open. Cannot open anything itself.
+#[derive(Clone)]
+pub struct X25519Recipient {
+    public: PublicKey,
+    fingerprint: String,
+}
+
+impl fmt::Debug for X25519Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("X25519Recipient")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The public key's text form (`sealstream-x25519-pub1:...`).
+impl fmt::Display for X25519Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = encode_key(X25519_PUBLIC_PREFIX, self.public.as_bytes());
+        f.write_str(&text)
+    }
+}
+
+impl std::str::FromStr for X25519Recipient {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
+impl X25519Recipient {
+    /// Parses the text form `sealstream-x25519-pub1:...`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bytes = decode_key(X25519_PUBLIC_PREFIX, text, "X25519 public key")?;
+        Ok(Self::from_public(PublicKey::from(*bytes)))
+    }
+
+    /// Loads a public key file (one `sealstream-x25519-pub1:` line, plus
+    /// `#` comments).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = keyfile::read_key_file(path, Secrecy::Public)?;
+        let line = single_line(path, &bytes, X25519_PUBLIC_PREFIX)?;
+        Self::parse(line).map_err(|e| Error::KeyFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn from_public(public: PublicKey) -> Self {
+        let fingerprint = fingerprint_of(&public);
+        X25519Recipient {
+            public,
+            fingerprint,
+        }
+    }
+
+    /// The fingerprint: the key id of this recipient's records.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The raw 32-byte public key.
+    pub fn to_bytes(&self) -> [u8; KEY_LEN] {
+        self.public.to_bytes()
+    }
+
+    /// Writes the public key file (mode 0644, atomically, never replacing
+    /// an existing file unless asked).
+    pub fn write_file(&self, path: impl AsRef<Path>, overwrite: Overwrite) -> Result<()> {
+        let text = format!(
+            "# sealstream X25519 recipient (public key {}). Give it to whoever seals\n\
+             # objects for you; it cannot open anything.\n{self}\n",
+            self.fingerprint
+        );
+        keyfile::write_key_file(path.as_ref(), text.as_bytes(), Secrecy::Public, overwrite)
+    }
+
+    fn seal(&self, key: &DataKey, ctx: WrapContext<'_>) -> Result<KeyRecord> {
+        let mut esk_bytes = Zeroizing::new([0u8; KEY_LEN]);
+        SystemRandom::new()
+            .fill(esk_bytes.as_mut())
+            .map_err(|_| Error::Format(sealstream_format::Error::Random))?;
+        let esk = StaticSecret::from(*esk_bytes);
+        let epk = PublicKey::from(&esk);
+        let shared = esk.diffie_hellman(&self.public);
+        drop(esk);
+        if !shared.was_contributory() {
+            return Err(Error::Config(format!(
+                "X25519 recipient {} is a low-order point, not a usable public key",
+                self.fingerprint
+            )));
+        }
+        let wkey = wrap_key(shared.as_bytes(), &epk, &self.public)?;
+        drop(shared);
+        // Built at its final capacity so the data key is sealed in place.
+        let mut out = Vec::with_capacity(RECORD_LEN);
+        out.push(RECORD_VERSION);
+        out.extend_from_slice(epk.as_bytes());
+        out.extend_from_slice(key.expose_secret());
+        let (_, body) = out.split_at_mut(1 + KEY_LEN);
+        let tag = wkey
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
+                Aad::from(wrap_aad(WRAP_LABEL, &self.fingerprint, ctx)),
+                body,
+            )
+            .map_err(|_| Error::Config("ChaCha20-Poly1305 sealing failed".into()))?;
+        out.extend_from_slice(tag.as_ref());
+        Ok(KeyRecord::new(
+            X25519_PROVIDER_ID,
+            self.fingerprint.clone(),
+            out,
+        )?)
+    }
+}
+
+#[async_trait]
+impl KeyProvider for X25519Recipient {
+    fn provider_id(&self) -> &'static str {
+        X25519_PROVIDER_ID
+    }
+
+    fn describe(&self) -> String {
+        format!("X25519 recipient {} (public key only)", self.fingerprint)
+    }
+
+    async fn wrap(&self, key: &DataKey, ctx: WrapContext<'_>) -> Result<KeyRecord> {
+        self.seal(key, ctx)
+    }
+
+    /// Never: a public key cannot open anything.
+    fn accepts(&self, _record: &KeyRecord) -> bool {
+        false
+    }
+
+    async fn unwrap(&self, record: &KeyRecord, _ctx: WrapContext<'_>) -> Result<DataKey> {
+        Err(Error::UnwrapFailed {
+            provider: X25519_PROVIDER_ID,
+            key_id: record.key_id().to_owned(),
+            reason: format!(
+                "this host holds only the public key of recipient {}; opening needs its \
+                 secret key file",
+                self.fingerprint
+            ),
+        })
+    }
+}
+
+/// A secret key: opens records sealed for its public key (and, as a
+/// provider, also seals for it).
+pub struct X25519Identity {
+    secret: StaticSecret,
+    recipient: X25519Recipient,
+    source: String,
+}
+
+impl fmt::Debug for X25519Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("X25519Identity")
+            .field("fingerprint", &self.recipient.fingerprint)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl X25519Identity {
+    /// Creates a new key pair: the secret key file at `secret_path` (mode
+    /// 0600) and, if given, the public key file at `public_path`. Both are
+    /// created atomically and never replace existing files unless
+    /// `overwrite` says so.
+    pub fn generate(
+        secret_path: impl AsRef<Path>,
+        public_path: Option<&Path>,
+        overwrite: Overwrite,
+    ) -> Result<Self> {
+        let secret_path = secret_path.as_ref();
+        if overwrite == Overwrite::Never {
+            for p in std::iter::once(secret_path).chain(public_path) {
+                if p.symlink_metadata().is_ok() {
+                    return Err(Error::KeyFile {
+                        path: p.display().to_string(),
+                        reason: "the file already exists; refusing to overwrite a key".into(),
+                    });
+                }
+            }
+        }
+        let mut sk = Zeroizing::new([0u8; KEY_LEN]);
+        SystemRandom::new()
+            .fill(sk.as_mut())
+            .map_err(|_| Error::Format(sealstream_format::Error::Random))?;
+        let identity = Self::from_secret_bytes(&sk, secret_path.display().to_string());
+        let encoded = encode_key(X25519_SECRET_PREFIX, &sk);
+        let mut text = Zeroizing::new(String::with_capacity(512));
+        text.push_str(
+            "# sealstream X25519 identity (secret key). Anyone who can read this file can\n\
+             # open every object sealed for it: keep it at mode 0600 and back it up.\n\
+             # public key: ",
+        );
+        text.push_str(&identity.recipient.to_string());
+        text.push('\n');
+        text.push_str(&encoded);
+        text.push('\n');
+        keyfile::write_key_file(secret_path, text.as_bytes(), Secrecy::Secret, overwrite)?;
+        if let Some(p) = public_path {
+            identity.recipient.write_file(p, overwrite)?;
+        }
+        Ok(identity)
+    }
+
+    /// Loads a secret key file. Refuses a file that group or others may
+    /// read or write.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = keyfile::read_key_file(path, Secrecy::Secret)?;
+        let line = single_line(path, &bytes, X25519_SECRET_PREFIX)?;
+        let sk = decode_key(X25519_SECRET_PREFIX, line, "X25519 secret key").map_err(|e| {
+            Error::KeyFile {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(Self::from_secret_bytes(&sk, path.display().to_string()))
+    }
+
+    /// An identity from raw secret key bytes held elsewhere. The caller
+    /// keeps and wipes its copy; `source` names the origin in messages.
+    pub fn from_secret_bytes(secret: &[u8; KEY_LEN], source: impl Into<String>) -> Self {
+        let secret = StaticSecret::from(*secret);
+        let recipient = X25519Recipient::from_public(PublicKey::from(&secret));
+        X25519Identity {
+            secret,
+            recipient,
+            source: source.into(),
+        }
+    }
+
+    /// The public half, to hand to sealing hosts.
+    pub fn recipient(&self) -> &X25519Recipient {
+        &self.recipient
+    }
+
+    /// The fingerprint of the public key (the key id of its records).
+    pub fn fingerprint(&self) -> &str {
+        &self.recipient.fingerprint
+    }
+}
+
+#[async_trait]
+impl KeyProvider for X25519Identity {
+    fn provider_id(&self) -> &'static str {
+        X25519_PROVIDER_ID
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "X25519 identity {} ({})",
+            self.recipient.fingerprint, self.source
+        )
+    }
+
+    async fn wrap(&self, key: &DataKey, ctx: WrapContext<'_>) -> Result<KeyRecord> {
+        self.recipient.seal(key, ctx)
+    }
+
+    fn accepts(&self, record: &KeyRecord) -> bool {
+        record.provider() == X25519_PROVIDER_ID && record.key_id() == self.recipient.fingerprint
+    }
+
+    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+        let malformed = |reason: String| Error::MalformedRecord {
+            provider: X25519_PROVIDER_ID,
+            reason,
+        };
+        let failed = |reason: &str| Error::UnwrapFailed {
+            provider: X25519_PROVIDER_ID,
+            key_id: self.recipient.fingerprint.clone(),
+            reason: reason.to_owned(),
+        };
+        let w = record.wrapped();
+        let (version, rest) = w
+            .split_first()
+            .ok_or_else(|| malformed("empty wrapped key".into()))?;
+        if *version != RECORD_VERSION {
+            return Err(malformed(format!(
+                "record version {version} is not supported (this version reads version 1)"
+            )));
+        }
+        if w.len() != RECORD_LEN {
+            return Err(malformed(format!(
+                "a version-1 record is {RECORD_LEN} bytes, this one is {}",
+                w.len()
+            )));
+        }
+        let (epk, sealed) = rest
+            .split_first_chunk::<KEY_LEN>()
+            .ok_or_else(|| malformed("too short for an ephemeral key".into()))?;
+        let epk = PublicKey::from(*epk);
+        let shared = self.secret.diffie_hellman(&epk);
+        if !shared.was_contributory() {
+            return Err(failed(
+                "the record's ephemeral key is a low-order point (a malformed or hostile record)",
+            ));
+        }
+        let wkey = wrap_key(shared.as_bytes(), &epk, &self.recipient.public)?;
+        drop(shared);
+        let mut buf = Zeroizing::new([0u8; DATA_KEY_LEN + TAG_LEN]);
+        buf.copy_from_slice(sealed);
+        let plain = wkey
+            .open_in_place(
+                Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
+                Aad::from(wrap_aad(WRAP_LABEL, &self.recipient.fingerprint, ctx)),
+                buf.as_mut_slice(),
+            )
+            .map_err(|_| {
+                failed(
+                    "authentication failed: the record was sealed for another key, or the \
+                     object's encryption context or suite was changed, or the record was modified",
+                )
+            })?;
+        Ok(DataKey::from_slice(plain)?)
+    }
+}
+
+/// The one non-comment line of a key file, which must start with `prefix`.
+fn single_line<'a>(path: &Path, bytes: &'a [u8], prefix: &str) -> Result<&'a str> {
+    let bad = |reason: String| Error::KeyFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+    let mut lines = keyfile::content_lines(text);
+    let line = lines
+        .next()
+        .ok_or_else(|| bad(format!("no `{prefix}...` line found")))?;
+    if !line.starts_with(prefix) {
+        return Err(bad(format!(
+            "expected a line starting with `{prefix}` (is this the right kind of key file?)"
+        )));
+    }
+    if lines.next().is_some() {
+        return Err(bad("more than one key line".into()));
+    }
+    Ok(line)
+}
