@@ -1,0 +1,469 @@
+//! The command line: verbs, options and their help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::EXIT_CODES_HELP;
+
+/// Client-side encryption for files, folders of objects and S3.
+///
+/// Every object is sealed on this machine before it is stored: a fresh data
+/// key per object, wrapped by a local key file, X25519 recipients or AWS KMS
+/// (several at once if you like), and a chunked, authenticated body that
+/// can be streamed and read at any offset.
+///
+/// With nothing configured, `sealstream put FILE` seals FILE into the
+/// default local store with the default local key, creating both on first
+/// use.
+#[derive(Parser, Debug)]
+#[command(name = "sealstream", version, after_help = EXIT_CODES_HELP)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every verb takes.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct Global {
+    /// Print one JSON object per result on stdout (and errors as JSON on stderr).
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// No progress bar and no notes on stderr; errors are still printed.
+    #[arg(long, short, global = true, conflicts_with = "progress")]
+    pub(crate) quiet: bool,
+
+    /// Show the progress bar even when stderr is not a terminal.
+    #[arg(long, global = true)]
+    pub(crate) progress: bool,
+
+    /// Configuration file [default: $SEALSTREAM_CONFIG, $SEALSTREAM_HOME/config.toml or
+    /// $XDG_CONFIG_HOME/sealstream/config.toml].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+
+    /// The store: a folder (`./backups`, `file:///srv/vault`) or `s3://bucket/prefix`
+    /// [default: $SEALSTREAM_STORE, the config file's `store`, or the default local store].
+    #[arg(long, global = true, value_name = "STORE")]
+    pub(crate) store: Option<String>,
+
+    /// S3 (or KMS) endpoint, for S3-compatible servers (`http://127.0.0.1:9000`).
+    #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
+    pub(crate) endpoint_url: Option<String>,
+
+    /// AWS Region [default: the standard AWS chain, then us-east-1].
+    #[arg(long, global = true, value_name = "REGION", help_heading = "AWS")]
+    pub(crate) region: Option<String>,
+
+    /// AWS profile from ~/.aws/config.
+    #[arg(long, global = true, value_name = "NAME", help_heading = "AWS")]
+    pub(crate) profile: Option<String>,
+
+    /// Path-style S3 addressing (`http://host/bucket/key`), which most S3-compatible
+    /// servers need.
+    #[arg(long, global = true, help_heading = "AWS")]
+    pub(crate) path_style: bool,
+
+    /// KMS endpoint, when it differs from --endpoint-url.
+    #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
+    pub(crate) kms_endpoint_url: Option<String>,
+}
+
+/// The verbs.
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Create a local key file, or with --x25519 a recipient key pair.
+    Keygen(KeygenArgs),
+    /// Seal a file or stdin (`-`) to a file or stdout.
+    Encrypt(EncryptArgs),
+    /// Open a sealed file or stdin (`-`) to a file or stdout.
+    Decrypt(DecryptArgs),
+    /// Seal a file or stdin into a store object.
+    Put(PutArgs),
+    /// Open a store object (or a share link) into a file or stdout.
+    Get(GetArgs),
+    /// Write an object's plaintext, or a byte range of it, to stdout.
+    Cat(CatArgs),
+    /// List a store's objects with their plaintext sizes, suites and key ids.
+    Ls(LsArgs),
+    /// Show the header of a sealed file or object (no key needed).
+    Inspect(InspectArgs),
+    /// Change who can open a sealed file or object, without re-encrypting it.
+    Rewrap(RewrapArgs),
+    /// Print a presigned GET or PUT URL for an S3 object.
+    Presign(PresignArgs),
+    /// Print a share link: a presigned URL with the object's data key in its fragment.
+    Share(ShareArgs),
+    /// List and abort stale multipart uploads under an S3 prefix.
+    Cleanup(CleanupArgs),
+    /// Measure sealing and opening throughput (and with --s3, transfers).
+    Bench(BenchArgs),
+    /// Show the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Which keys seal or open objects.
+///
+/// Several may be given; a sealed object then carries one wrapping per key
+/// (any one of them opens it).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct KeyArgs {
+    /// Local key file (see `sealstream keygen`); repeatable.
+    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
+    pub(crate) key_files: Vec<PathBuf>,
+
+    /// X25519 recipient public key to seal for; repeatable.
+    #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
+    pub(crate) recipients: Vec<String>,
+
+    /// X25519 identity (secret key) file to open with; repeatable.
+    #[arg(long = "identity", value_name = "PATH", help_heading = "Keys")]
+    pub(crate) identities: Vec<PathBuf>,
+
+    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
+    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
+    pub(crate) kms_keys: Vec<String>,
+}
+
+impl KeyArgs {
+    /// Whether any key option was given.
+    pub(crate) fn any(&self) -> bool {
+        !(self.key_files.is_empty()
+            && self.recipients.is_empty()
+            && self.identities.is_empty()
+            && self.kms_keys.is_empty())
+    }
+}
+
+/// Encryption context pairs.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct ContextArgs {
+    /// Encryption context pair, authenticated with the object; repeatable. Opening
+    /// requires exactly the pairs the object was sealed with.
+    #[arg(
+        long = "encryption-context",
+        visible_alias = "context",
+        value_name = "KEY=VALUE"
+    )]
+    pub(crate) pairs: Vec<String>,
+}
+
+/// The AEAD suite for new objects.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SuiteArg {
+    /// AES-256-GCM (Cobblestone-256); fastest with AES hardware.
+    #[value(name = "aes-256-gcm")]
+    Aes256Gcm,
+    /// XChaCha20-Poly1305.
+    #[value(name = "xchacha20-poly1305")]
+    XChaCha20Poly1305,
+}
+
+/// S3 server-side encryption, layered under sealstream's own.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct SseArgs {
+    /// Server-side encryption: AES256 or aws:kms.
+    #[arg(
+        long,
+        value_name = "AES256|aws:kms",
+        help_heading = "S3 server-side encryption"
+    )]
+    pub(crate) sse: Option<String>,
+
+    /// KMS key for --sse aws:kms.
+    #[arg(
+        long,
+        value_name = "KEY_ID",
+        help_heading = "S3 server-side encryption"
+    )]
+    pub(crate) sse_kms_key_id: Option<String>,
+
+    /// File holding a 32-byte SSE-C key (raw or base64); needed again to read.
+    #[arg(long, value_name = "PATH", help_heading = "S3 server-side encryption")]
+    pub(crate) sse_c_key_file: Option<PathBuf>,
+}
+
+/// `keygen`.
+#[derive(Args, Debug)]
+pub(crate) struct KeygenArgs {
+    /// Create an X25519 identity (secret key file) and print its public key.
+    #[arg(long)]
+    pub(crate) x25519: bool,
+
+    /// Where to write the key file [default: the default key; for --x25519
+    /// identity.x25519 beside it].
+    #[arg(short, long, value_name = "PATH")]
+    pub(crate) output: Option<PathBuf>,
+
+    /// Overwrite an existing key file (objects sealed only for it become unreadable).
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `encrypt`.
+#[derive(Args, Debug)]
+pub(crate) struct EncryptArgs {
+    /// The file to seal, or `-` for stdin.
+    #[arg(default_value = "-", value_name = "INPUT")]
+    pub(crate) input: String,
+
+    /// Where to write the sealed object, or `-` for stdout [default: stdout].
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub(crate) output: Option<String>,
+
+    /// AEAD suite.
+    #[arg(long, value_enum)]
+    pub(crate) suite: Option<SuiteArg>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `decrypt`.
+#[derive(Args, Debug)]
+pub(crate) struct DecryptArgs {
+    /// The sealed file, or `-` for stdin.
+    #[arg(default_value = "-", value_name = "INPUT")]
+    pub(crate) input: String,
+
+    /// Where to write the plaintext, or `-` for stdout [default: stdout]. A file is
+    /// written under a temporary name and renamed only after the whole object
+    /// authenticated.
+    #[arg(short, long, value_name = "OUTPUT")]
+    pub(crate) output: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `put`.
+#[derive(Args, Debug)]
+pub(crate) struct PutArgs {
+    /// The file to seal, or `-` for stdin (then DEST must name the object).
+    #[arg(value_name = "FILE")]
+    pub(crate) input: String,
+
+    /// Object name in the store, `s3://bucket/key`, or a prefix ending in `/`
+    /// [default: FILE's name].
+    #[arg(value_name = "DEST")]
+    pub(crate) dest: Option<String>,
+
+    /// AEAD suite.
+    #[arg(long, value_enum)]
+    pub(crate) suite: Option<SuiteArg>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+
+    /// Replace an existing object of the same name.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `get`.
+#[derive(Args, Debug)]
+pub(crate) struct GetArgs {
+    /// Object name in the store, `s3://bucket/key`, or a share link (`https://...#k=...`).
+    #[arg(value_name = "OBJECT")]
+    pub(crate) source: String,
+
+    /// Where to write the plaintext, or `-` for stdout [default: the object's name in the
+    /// current folder]. Written under a temporary name, renamed after full authentication.
+    #[arg(value_name = "DEST")]
+    pub(crate) dest: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+
+    /// Overwrite DEST if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `cat`.
+#[derive(Args, Debug)]
+pub(crate) struct CatArgs {
+    /// Object name in the store, `s3://bucket/key`, a share link, or a local sealed file.
+    #[arg(value_name = "OBJECT")]
+    pub(crate) source: String,
+
+    /// Plaintext byte range: `START-END` (inclusive, like HTTP), `START-` or `-LAST_N`.
+    #[arg(long, value_name = "START-END", allow_hyphen_values = true)]
+    pub(crate) range: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+}
+
+/// `ls`.
+#[derive(Args, Debug)]
+pub(crate) struct LsArgs {
+    /// Only objects whose names start with PREFIX; or a whole store URL
+    /// (`s3://bucket/prefix`, a folder).
+    #[arg(value_name = "PREFIX")]
+    pub(crate) prefix: Option<String>,
+}
+
+/// `inspect`.
+#[derive(Args, Debug)]
+pub(crate) struct InspectArgs {
+    /// A local sealed file (if the path exists), `s3://bucket/key`, or an object name
+    /// in the store.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: String,
+}
+
+/// `rewrap`.
+#[derive(Args, Debug)]
+pub(crate) struct RewrapArgs {
+    /// A local sealed file (if the path exists), `s3://bucket/key`, or an object name
+    /// in the store.
+    #[arg(value_name = "TARGET")]
+    pub(crate) target: String,
+
+    /// Keys that can open the object now.
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    /// New local key file; repeatable.
+    #[arg(long = "new-key-file", value_name = "PATH", help_heading = "New keys")]
+    pub(crate) new_key_files: Vec<PathBuf>,
+
+    /// New X25519 recipient; repeatable.
+    #[arg(
+        long = "new-recipient",
+        value_name = "PUBKEY",
+        help_heading = "New keys"
+    )]
+    pub(crate) new_recipients: Vec<String>,
+
+    /// New AWS KMS key; repeatable.
+    #[arg(
+        long = "new-kms-key",
+        value_name = "ARN|alias/NAME",
+        help_heading = "New keys"
+    )]
+    pub(crate) new_kms_keys: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+}
+
+/// HTTP method of a presigned URL.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// Download.
+    Get,
+    /// Upload (of an already sealed object).
+    Put,
+}
+
+/// `presign`.
+#[derive(Args, Debug)]
+pub(crate) struct PresignArgs {
+    /// `s3://bucket/key`, or an object name in an S3 store.
+    #[arg(value_name = "OBJECT")]
+    pub(crate) target: String,
+
+    /// Method.
+    #[arg(long, value_enum, default_value = "get")]
+    pub(crate) method: Method,
+
+    /// How long the URL stays valid (`900`, `15m`, `12h`, `7d`; at most 7d).
+    #[arg(long, default_value = "1h", value_name = "DURATION")]
+    pub(crate) expires: String,
+}
+
+/// `share`.
+#[derive(Args, Debug)]
+pub(crate) struct ShareArgs {
+    /// `s3://bucket/key`, or an object name in an S3 store.
+    #[arg(value_name = "OBJECT")]
+    pub(crate) target: String,
+
+    /// How long the link stays valid (`900`, `15m`, `12h`, `7d`; at most 7d).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub(crate) expires: String,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+}
+
+/// `cleanup`.
+#[derive(Args, Debug)]
+pub(crate) struct CleanupArgs {
+    /// Prefix within the store, or `s3://bucket/prefix`.
+    #[arg(value_name = "PREFIX")]
+    pub(crate) prefix: Option<String>,
+
+    /// Only uploads started at least this long ago (`0` for all).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub(crate) older_than: String,
+
+    /// List what would be aborted, abort nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// `bench`.
+#[derive(Args, Debug)]
+pub(crate) struct BenchArgs {
+    /// Plaintext size per run (`64MiB`, `1GiB`).
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    pub(crate) size: String,
+
+    /// Also measure S3 upload and download through the store's bucket.
+    #[arg(long)]
+    pub(crate) s3: bool,
+}
+
+/// `config`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum ConfigCommand {
+    /// Print the effective configuration and where each value came from (no secrets).
+    Show,
+    /// Print the path of the configuration file that is read.
+    Path,
+}

@@ -1,0 +1,265 @@
+//! Building keyrings from the configured keys, and the default key.
+//!
+//! Sealing wraps the data key for every configured AWS KMS key, local key
+//! file and X25519 recipient (KMS first, so KMS generates the data key).
+//! Opening uses KMS keys, key files and X25519 identities, loading only the
+//! kinds that the object's key block names. With no key configured at any
+//! layer, the default local key file is used; sealing creates it on first
+//! use.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sealstream_format::Header;
+use sealstream_kms::aws::{AwsOptions, load_sdk_config};
+use sealstream_kms::{
+    KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite, X25519Identity,
+    X25519Recipient,
+};
+
+use crate::config::{Config, KeySet};
+use crate::error::{Class, CliError, Result};
+use crate::output::Output;
+
+/// The provider ids of the three kinds of keys.
+const LOCAL: &str = "local";
+const X25519: &str = "x25519";
+const AWS_KMS: &str = "aws-kms";
+
+/// Loads a local key file, with a CLI error naming it.
+pub(crate) fn load_local(path: &Path) -> Result<LocalKeyProvider> {
+    LocalKeyProvider::from_file(path).map_err(|e| {
+        CliError::kms("local key", &e).hint(format!(
+            "check {} (create one with `sealstream keygen -o {}`)",
+            path.display(),
+            path.display()
+        ))
+    })
+}
+
+fn load_identity(path: &Path) -> Result<X25519Identity> {
+    X25519Identity::from_file(path).map_err(|e| {
+        CliError::kms("X25519 identity", &e)
+            .hint("pass the secret key file made by `sealstream keygen --x25519`")
+    })
+}
+
+/// A recipient given as the public key text or as a file holding it.
+fn load_recipient(s: &str) -> Result<X25519Recipient> {
+    if s.starts_with(sealstream_kms::X25519_PUBLIC_PREFIX) {
+        return X25519Recipient::parse(s)
+            .map_err(|e| CliError::new(Class::Usage, format!("--recipient {s}: {e}")));
+    }
+    let p = crate::util::expand_tilde(Path::new(s));
+    if p.exists() {
+        return X25519Recipient::from_file(&p).map_err(|e| CliError::kms("recipient", &e));
+    }
+    Err(CliError::usage(format!(
+        "--recipient {s:?}: not a public key (`{}...`) nor a file holding one",
+        sealstream_kms::X25519_PUBLIC_PREFIX
+    ))
+    .hint("print a public key with `sealstream keygen --x25519`"))
+}
+
+/// The AWS options for KMS: the KMS endpoint if set, never the S3 one.
+fn kms_options(cfg: &Config) -> AwsOptions {
+    AwsOptions {
+        region: cfg.region.value.clone(),
+        endpoint_url: cfg.kms_endpoint_url.value.clone(),
+        profile: cfg.profile.value.clone(),
+    }
+}
+
+async fn kms_providers(cfg: &Config, keys: &[String]) -> Result<Vec<Arc<dyn KeyProvider>>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sdk = load_sdk_config(&kms_options(cfg)).await;
+    let mut out: Vec<Arc<dyn KeyProvider>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        let p = KmsProvider::connect(&sdk, KmsConfig::strict(k.clone()))
+            .await
+            .map_err(|e| CliError::kms(&format!("AWS KMS key {k}"), &e))?;
+        out.push(Arc::new(p));
+    }
+    Ok(out)
+}
+
+fn with_attempts(cfg: &Config, ring: Keyring) -> Keyring {
+    match cfg.max_unwrap_attempts.value {
+        Some(n) => ring.with_max_attempts(n),
+        None => ring,
+    }
+}
+
+/// The keyring that seals new objects, and a description of its keys.
+/// Creates the default key file on first use (and says so on stderr).
+pub(crate) async fn sealing(cfg: &Config, keys: &KeySet, out: Output) -> Result<Keyring> {
+    let mut providers: Vec<Arc<dyn KeyProvider>> = Vec::new();
+    if is_default(keys) {
+        providers.push(Arc::new(default_key(cfg, out)?));
+    } else {
+        providers.extend(kms_providers(cfg, &keys.kms_keys).await?);
+        for p in &keys.key_files {
+            providers.push(Arc::new(load_local(p)?));
+        }
+        for r in &keys.recipients {
+            providers.push(Arc::new(load_recipient(r)?));
+        }
+        if providers.is_empty() {
+            return Err(CliError::usage(
+                "no key to seal with: X25519 identities only open objects",
+            )
+            .hint("add --recipient PUBKEY (the identity's public key), --key-file or --kms-key"));
+        }
+    }
+    Keyring::new(providers)
+        .map(|r| with_attempts(cfg, r))
+        .map_err(|e| CliError::kms("keyring", &e))
+}
+
+/// The keyring that opens `header`'s object: the configured keys of the
+/// kinds its key block names.
+pub(crate) async fn opening(
+    cfg: &Config,
+    keys: &KeySet,
+    header: &Header,
+    object: &str,
+) -> Result<Keyring> {
+    let named = |id: &str| header.records().iter().any(|r| r.provider() == id);
+    let mut providers: Vec<Arc<dyn KeyProvider>> = Vec::new();
+    let (key_files, identities, kms_keys): (Vec<PathBuf>, Vec<PathBuf>, Vec<String>) =
+        if is_default(keys) {
+            let ids = [cfg.defaults.identity_file.clone()]
+                .into_iter()
+                .filter(|p| p.exists())
+                .collect();
+            (vec![cfg.defaults.key_file.clone()], ids, Vec::new())
+        } else {
+            (
+                keys.key_files.clone(),
+                keys.identities.clone(),
+                keys.kms_keys.clone(),
+            )
+        };
+    if named(AWS_KMS) {
+        providers.extend(kms_providers(cfg, &kms_keys).await?);
+    }
+    if named(LOCAL) {
+        for p in &key_files {
+            if is_default(keys) && !p.exists() {
+                continue;
+            }
+            providers.push(Arc::new(load_local(p)?));
+        }
+    }
+    if named(X25519) {
+        for p in &identities {
+            providers.push(Arc::new(load_identity(p)?));
+        }
+    }
+    if providers.is_empty() {
+        let sealed_for = describe_records(header);
+        let mut err = CliError::new(
+            Class::Key,
+            format!(
+                "{object}: no configured key can open this object (it was sealed for {sealed_for})"
+            ),
+        );
+        err = if is_default(keys) && !cfg.defaults.key_file.exists() {
+            err.hint(format!(
+                "no key is configured and the default key {} does not exist; pass --key-file, \
+                 --identity or --kms-key",
+                cfg.defaults.key_file.display()
+            ))
+        } else {
+            err.hint("pass a key that sealed it: --key-file (local), --identity (x25519) or --kms-key (aws-kms)")
+        };
+        return Err(err);
+    }
+    Keyring::new(providers)
+        .map(|r| with_attempts(cfg, r))
+        .map_err(|e| CliError::kms(object, &e))
+}
+
+/// The keyring of `rewrap`'s new keys.
+pub(crate) async fn new_keys(
+    cfg: &Config,
+    key_files: &[PathBuf],
+    recipients: &[String],
+    kms_keys: &[String],
+) -> Result<Keyring> {
+    let mut providers: Vec<Arc<dyn KeyProvider>> = Vec::new();
+    providers.extend(kms_providers(cfg, kms_keys).await?);
+    for p in key_files {
+        providers.push(Arc::new(load_local(&crate::util::expand_tilde(p))?));
+    }
+    for r in recipients {
+        providers.push(Arc::new(load_recipient(r)?));
+    }
+    Keyring::new(providers).map_err(|_| {
+        CliError::usage("rewrap needs at least one new key")
+            .hint("pass --new-key-file, --new-recipient or --new-kms-key")
+    })
+}
+
+/// Whether no key is configured at any layer (so the default key is used).
+pub(crate) fn is_default(keys: &KeySet) -> bool {
+    keys.key_files.is_empty()
+        && keys.recipients.is_empty()
+        && keys.identities.is_empty()
+        && keys.kms_keys.is_empty()
+}
+
+/// Loads the default key, creating it (and its folder, mode 0700) if it
+/// does not exist yet.
+fn default_key(cfg: &Config, out: Output) -> Result<LocalKeyProvider> {
+    let path = &cfg.defaults.key_file;
+    if path.exists() {
+        return load_local(path);
+    }
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    match LocalKeyProvider::generate(path, Overwrite::Never) {
+        Ok(p) => {
+            out.note(&format!(
+                "sealstream: created a new local key at {} (key id {}).\n  \
+                 Back it up: objects sealed with it cannot be opened without it.",
+                path.display(),
+                p.key_id()
+            ));
+            Ok(p)
+        }
+        // Another process created it first: use that one.
+        Err(_) if path.exists() => load_local(path),
+        Err(e) => Err(CliError::kms("default key", &e)),
+    }
+}
+
+/// Creates `dir` and its missing parents; the last one with mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| CliError::io("creating folder", dir, &e))
+}
+
+/// `local key 3f2a…, aws-kms key arn:…` for messages.
+pub(crate) fn describe_records(header: &Header) -> String {
+    header
+        .records()
+        .iter()
+        .take(8)
+        .map(|r| format!("{} key {}", r.provider(), r.key_id()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,259 @@
+//! Local files: atomic outputs (temporary name, then rename), sealing and
+//! opening through the format crate's multi-core pipeline, header reads,
+//! and listing a local store.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sealstream_format::pipeline::{self, PipelineOptions};
+use sealstream_format::{DataKey, Header, layout, read_header_at};
+use tempfile::NamedTempFile;
+
+use crate::error::{CliError, Result, io_class};
+use crate::progress::Progress;
+
+/// Marks temporary files, so that `ls` skips them and people recognise them.
+pub(crate) const TEMP_SUFFIX: &str = ".sealstream-tmp";
+
+/// A file written under a temporary name in its final folder and renamed
+/// into place by [`AtomicOutput::commit`]. Dropped uncommitted (an error,
+/// Ctrl-C), the temporary file is removed: the final name never holds a
+/// half-written or unauthenticated file.
+#[derive(Debug)]
+pub(crate) struct AtomicOutput {
+    tmp: NamedTempFile,
+    dest: PathBuf,
+    overwrite: bool,
+}
+
+impl AtomicOutput {
+    /// Starts writing `dest`. Fails at once if `dest` exists and
+    /// `overwrite` is false.
+    pub(crate) fn create(dest: &Path, overwrite: bool) -> Result<Self> {
+        if !overwrite && dest.symlink_metadata().is_ok() {
+            return Err(
+                CliError::usage(format!("{} already exists", dest.display()))
+                    .hint("pass --force to replace it, or choose another name"),
+            );
+        }
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| CliError::usage(format!("{} is not a file name", dest.display())))?;
+        let prefix = format!(".{name}.");
+        let tmp = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(&dir)
+            .map_err(|e| CliError::io("creating a temporary file in", &dir, &e))?;
+        Ok(AtomicOutput {
+            tmp,
+            dest: dest.to_path_buf(),
+            overwrite,
+        })
+    }
+
+    /// The temporary file.
+    pub(crate) fn file(&self) -> &File {
+        self.tmp.as_file()
+    }
+
+    /// The final path.
+    pub(crate) fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Flushes to disk and renames into place.
+    pub(crate) fn commit(self) -> Result<()> {
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| CliError::io("writing", &self.dest, &e))?;
+        let dest = self.dest;
+        let res = if self.overwrite {
+            self.tmp.persist(&dest).map(drop)
+        } else {
+            self.tmp.persist_noclobber(&dest).map(drop)
+        };
+        res.map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                CliError::usage(format!("{} already exists", dest.display()))
+                    .hint("pass --force to replace it")
+            } else {
+                CliError::io("renaming into place", &dest, &e.error)
+            }
+        })?;
+        if let Some(dir) = dest.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            // Makes the rename durable; some file systems refuse this.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Opens a local sealed file and reads its header.
+pub(crate) fn open_sealed(path: &Path) -> Result<(File, Header, usize, u64)> {
+    let file = File::open(path).map_err(|e| CliError::io("opening", path, &e))?;
+    let size = file
+        .metadata()
+        .map_err(|e| CliError::io("reading", path, &e))?
+        .len();
+    let (header, header_len) =
+        read_header_at(&file).map_err(|e| CliError::format(&path.display().to_string(), &e))?;
+    Ok((file, header, header_len, size))
+}
+
+/// The plaintext length implied by an object's size, if the size is valid.
+/// Not authenticated: a reader must still authenticate the final chunk.
+pub(crate) fn claimed_plaintext_len(size: u64, header_len: usize) -> Option<u64> {
+    size.checked_sub(header_len as u64)
+        .and_then(|b| layout::plaintext_len(b).ok())
+}
+
+/// Seals the file at `src` (or `None`: stdin) into `dst`. Returns the
+/// plaintext length. Runs on the calling (blocking) thread.
+pub(crate) fn seal_to<W: Write>(
+    src: Option<&Path>,
+    dst: W,
+    header: &Header,
+    key: &DataKey,
+    progress: &Progress,
+) -> Result<u64> {
+    let opts = PipelineOptions::default();
+    let shown = src.map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
+    let dst = progress.writer(dst);
+    let res = match src {
+        Some(p) => {
+            let f = File::open(p).map_err(|e| CliError::io("opening", p, &e))?;
+            let len = f
+                .metadata()
+                .map_err(|e| CliError::io("reading", p, &e))?
+                .len();
+            if let Ok(body) = layout::body_len(len) {
+                progress.set_total(body.saturating_add(header.encoded_len() as u64));
+            }
+            pipeline::seal_file(&f, dst, header, key, &opts)
+        }
+        None => pipeline::seal_stream(progress.reader(io::stdin()), dst, header, key, &opts),
+    };
+    res.map_err(|e| sealing_error(&shown, e))
+}
+
+fn sealing_error(shown: &str, e: sealstream_format::Error) -> CliError {
+    match e {
+        sealstream_format::Error::Io(inner) => io_class(&format!("sealing {shown}"), &inner),
+        other => CliError::format(&format!("sealing {shown}"), &other),
+    }
+}
+
+/// Opens the sealed file `src` (header already read) into `dst`; returns
+/// the plaintext length. Every chunk is authenticated before its plaintext
+/// is written.
+pub(crate) fn open_file_to<W: Write>(
+    src: &File,
+    shown: &str,
+    dst: W,
+    header: &Header,
+    key: &DataKey,
+    progress: &Progress,
+) -> Result<u64> {
+    let opts = PipelineOptions::default();
+    pipeline::open_file(src, progress.writer(dst), header, key, &opts)
+        .map_err(|e| opening_error(shown, e))
+}
+
+/// Opens a sealed stream positioned after its header into `dst`.
+pub(crate) fn open_stream_to<R: io::Read + Send, W: Write>(
+    src: R,
+    shown: &str,
+    dst: W,
+    header: &Header,
+    key: &DataKey,
+    progress: &Progress,
+) -> Result<u64> {
+    let opts = PipelineOptions::default();
+    pipeline::open_stream(progress.reader(src), dst, header, key, &opts)
+        .map_err(|e| opening_error(shown, e))
+}
+
+/// The error for a failure while opening `shown`, naming it.
+pub(crate) fn opening_error(shown: &str, e: sealstream_format::Error) -> CliError {
+    match e {
+        sealstream_format::Error::Io(inner) => io_class(shown, &inner),
+        other => CliError::format(shown, &other),
+    }
+}
+
+/// One object found in a local store.
+#[derive(Debug)]
+pub(crate) struct Listed {
+    /// The name relative to the store root, with `/` separators.
+    pub(crate) name: String,
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Its size in bytes.
+    pub(crate) size: u64,
+    /// Seconds since the Unix epoch.
+    pub(crate) modified: Option<u64>,
+}
+
+/// Lists the files under `root` whose names start with `prefix`, sorted,
+/// skipping temporary files.
+pub(crate) fn list_store(root: &Path, prefix: &str) -> Result<Vec<Listed>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            CliError::io("listing store folder", &dir, &e)
+                .hint("check --store; `sealstream put` creates a local store on first use")
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| CliError::io("listing", &dir, &e))?;
+            let path = entry.path();
+            let ft = entry
+                .file_type()
+                .map_err(|e| CliError::io("listing", &path, &e))?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if ft.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if !ft.is_file() || file_name.ends_with(TEMP_SUFFIX) {
+                continue;
+            }
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            if !rel.starts_with(prefix) {
+                continue;
+            }
+            let meta = entry
+                .metadata()
+                .map_err(|e| CliError::io("reading", &path, &e))?;
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            out.push(Listed {
+                name: rel,
+                path,
+                size: meta.len(),
+                modified,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}

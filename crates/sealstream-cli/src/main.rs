@@ -1,0 +1,95 @@
+//! `sealstream`: client-side encryption for files, folders of objects and
+//! S3. See docs/CLI.md for the command reference.
+
+#![forbid(unsafe_code)]
+
+mod app;
+mod cancel;
+mod cli;
+mod config;
+mod error;
+mod keys;
+mod local;
+mod location;
+mod output;
+mod progress;
+mod redact;
+mod util;
+mod verbs;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::app::App;
+use crate::cli::Cli;
+use crate::error::{Class, CliError};
+use crate::output::Output;
+
+/// How long cleanup (aborting an upload, removing a temporary file) may
+/// take after Ctrl-C before the process exits anyway.
+const CLEANUP_GRACE: Duration = Duration::from_secs(20);
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help and version to stdout (exit 0) and usage
+            // errors to stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let out = Output {
+        json: cli.global.json,
+        quiet: cli.global.quiet,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            out.error(&CliError::new(
+                Class::Internal,
+                format!("cannot start the async runtime: {e}"),
+            ));
+            return ExitCode::from(Class::Internal.code());
+        }
+    };
+    let result = runtime.block_on(run_with_ctrl_c(cli, out));
+    // Blocking workers that are still reading stdin must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(e.class().code())
+        }
+    }
+}
+
+/// Runs the command; on Ctrl-C, signals it to stop, waits (bounded) for it
+/// to clean up, and reports the interruption.
+async fn run_with_ctrl_c(cli: Cli, out: Output) -> Result<(), CliError> {
+    let work = run(cli, out);
+    tokio::pin!(work);
+    tokio::select! {
+        r = &mut work => return r,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    cancel::cancel();
+    out.note("sealstream: interrupted; cleaning up (Ctrl-C again to quit at once)");
+    tokio::select! {
+        _ = &mut work => {}
+        _ = tokio::time::sleep(CLEANUP_GRACE) => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Err(CliError::new(Class::Interrupted, "interrupted by Ctrl-C"))
+}
+
+async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
+    let app = App::new(cli.global, out)?;
+    verbs::dispatch(&app, cli.command).await
+}

@@ -1,0 +1,202 @@
+//! `encrypt` and `decrypt`: a file or stdin to a file or stdout.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use sealstream_format::Header;
+
+use super::{context_json, keys_human, records_json};
+use crate::app::{App, blocking};
+use crate::cli::{DecryptArgs, EncryptArgs};
+use crate::error::{CliError, Result};
+use crate::local::{self, AtomicOutput};
+use crate::{keys, util};
+
+/// `-` (or nothing) means stdin/stdout.
+fn path_arg(s: Option<&str>) -> Option<PathBuf> {
+    s.filter(|s| *s != "-")
+        .map(|s| util::absolute(&util::expand_tilde(std::path::Path::new(s))))
+}
+
+/// Fails early if `path` cannot be read.
+pub(super) fn check_readable(path: &std::path::Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::io("reading", path, &e))?;
+    if meta.is_dir() {
+        return Err(CliError::usage(format!(
+            "{} is a folder; seal one file at a time (for a folder: tar c DIR | sealstream encrypt -)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Unwraps the data key of `header`'s object with the configured keys.
+pub(super) async fn open_key(
+    app: &App,
+    keys_args: &crate::cli::KeyArgs,
+    header: &Header,
+    shown: &str,
+) -> Result<sealstream_format::DataKey> {
+    let keys = app.cfg.keys_for(keys_args);
+    let ring = keys::opening(&app.cfg, &keys.value, header, shown).await?;
+    ring.open_key(header)
+        .await
+        .map_err(|e| CliError::kms(shown, &e))
+}
+
+pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
+    let input = path_arg(Some(&a.input));
+    let output = path_arg(a.output.as_deref());
+    if let Some(p) = &input {
+        check_readable(p)?;
+    }
+    if output.is_none() && io::stdout().is_terminal() {
+        return Err(
+            CliError::usage("refusing to write a sealed object to a terminal")
+                .hint("pass -o FILE, or redirect stdout to a file or a pipe"),
+        );
+    }
+    let context = util::parse_context(&a.context.pairs)?;
+    let out_file = output
+        .as_deref()
+        .map(|p| AtomicOutput::create(p, a.force))
+        .transpose()?;
+    let keys = app.cfg.keys_for(&a.keys);
+    let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
+    let sealed = ring
+        .seal_key(app.suite(a.suite), context)
+        .await
+        .map_err(|e| CliError::kms("sealing", &e))?;
+    let header = sealed.header;
+    let data_key = sealed.key;
+    let progress = app.progress(None, "encrypt");
+    let (h, p) = (header.clone(), progress.clone());
+    let src = input.clone();
+    let plain_len = blocking(move || match out_file {
+        Some(out) => {
+            let n = local::seal_to(src.as_deref(), out.file(), &h, &data_key, &p)?;
+            out.commit()?;
+            Ok(n)
+        }
+        None => local::seal_to(src.as_deref(), io::stdout().lock(), &h, &data_key, &p),
+    })
+    .await?;
+    progress.finish();
+    let sealed_len = sealstream_format::layout::body_len(plain_len)
+        .map(|b| b.saturating_add(header.encoded_len() as u64))
+        .ok();
+    let shown_in = input
+        .as_ref()
+        .map_or("-".to_owned(), |p| p.display().to_string());
+    let shown_out = output
+        .as_ref()
+        .map_or("-".to_owned(), |p| p.display().to_string());
+    app.out.result(
+        &json!({
+            "verb": "encrypt",
+            "input": shown_in,
+            "output": shown_out,
+            "plaintext_size": plain_len,
+            "size": sealed_len,
+            "suite": header.suite().name(),
+            "context": context_json(&header),
+            "keys": records_json(&header),
+        }),
+        &format!(
+            "sealed {shown_in} -> {shown_out} ({}, {}, keys: {})",
+            util::human_size(plain_len),
+            header.suite().name(),
+            keys_human(&header)
+        ),
+        output.is_none(),
+    );
+    Ok(())
+}
+
+pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
+    let input = path_arg(Some(&a.input));
+    let output = path_arg(a.output.as_deref());
+    let wanted = util::parse_context(&a.context.pairs)?;
+    let out_file = output
+        .as_deref()
+        .map(|p| AtomicOutput::create(p, a.force))
+        .transpose()?;
+    let progress;
+    let (header, plain_len, shown_in) = match &input {
+        Some(path) => {
+            let shown = path.display().to_string();
+            let (file, header, header_len, size) = {
+                let p = path.clone();
+                blocking(move || local::open_sealed(&p)).await?
+            };
+            util::check_context(&shown, header.context(), &wanted)?;
+            let data_key = open_key(app, &a.keys, &header, &shown).await?;
+            progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
+            let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
+            let n = blocking(move || match out_file {
+                Some(out) => {
+                    let n = local::open_file_to(&file, &s, out.file(), &h, &data_key, &p)?;
+                    out.commit()?;
+                    Ok(n)
+                }
+                None => local::open_file_to(&file, &s, io::stdout().lock(), &h, &data_key, &p),
+            })
+            .await?;
+            (header, n, shown)
+        }
+        None => {
+            let shown = "stdin".to_owned();
+            let header = blocking(|| {
+                Header::read_from(&mut io::stdin().lock())
+                    .map(|(h, _)| h)
+                    .map_err(|e| local::opening_error("stdin", e))
+            })
+            .await?;
+            util::check_context(&shown, header.context(), &wanted)?;
+            let data_key = open_key(app, &a.keys, &header, &shown).await?;
+            progress = app.progress(None, "decrypt");
+            let (h, p) = (header.clone(), progress.clone());
+            let n = blocking(move || match out_file {
+                Some(out) => {
+                    let n =
+                        local::open_stream_to(io::stdin(), "stdin", out.file(), &h, &data_key, &p)?;
+                    out.commit()?;
+                    Ok(n)
+                }
+                None => local::open_stream_to(
+                    io::stdin(),
+                    "stdin",
+                    io::stdout().lock(),
+                    &h,
+                    &data_key,
+                    &p,
+                ),
+            })
+            .await?;
+            (header, n, shown)
+        }
+    };
+    progress.finish();
+    let shown_out = output
+        .as_ref()
+        .map_or("-".to_owned(), |p| p.display().to_string());
+    app.out.result(
+        &json!({
+            "verb": "decrypt",
+            "input": shown_in,
+            "output": shown_out,
+            "plaintext_size": plain_len,
+            "suite": header.suite().name(),
+            "context": context_json(&header),
+            "keys": records_json(&header),
+        }),
+        &format!(
+            "opened {shown_in} -> {shown_out} ({}, authenticated)",
+            util::human_size(plain_len)
+        ),
+        output.is_none(),
+    );
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! `inspect` and `ls`: headers and sizes, read without any key.
+
+use serde_json::{Value, json};
+
+use sealstream_format::{Header, layout};
+
+use super::{context_json, keys_human, records_json, remote};
+use crate::app::{App, blocking};
+use crate::cli::{InspectArgs, LsArgs};
+use crate::error::Result;
+use crate::local;
+use crate::location::{Store, Target};
+use crate::util::{self, human_size};
+
+/// What `inspect` reports about one object, as JSON.
+pub(crate) fn header_json(
+    shown: &str,
+    header: &Header,
+    header_len: usize,
+    size: Option<u64>,
+) -> Value {
+    let body = size.and_then(|s| s.checked_sub(header_len as u64));
+    let plain = size.and_then(|s| local::claimed_plaintext_len(s, header_len));
+    json!({
+        "verb": "inspect",
+        "object": shown,
+        "version": header.version(),
+        "suite": header.suite().name(),
+        "suite_id": header.suite().id(),
+        "context": context_json(header),
+        "keys": records_json(header),
+        "header_size": header_len,
+        "size": size,
+        "body_size": body,
+        "plaintext_size": plain,
+        "chunks": plain.map(|p| layout::final_chunk_index(p) + 1),
+        "size_valid": size.is_none() || plain.is_some(),
+    })
+}
+
+/// The human form of [`header_json`].
+pub(crate) fn header_human(
+    shown: &str,
+    header: &Header,
+    header_len: usize,
+    size: Option<u64>,
+) -> String {
+    let plain = size.and_then(|s| local::claimed_plaintext_len(s, header_len));
+    let mut s = format!(
+        "{shown}\n  format version  {}\n  suite           {} (id {})\n  context         {}\n  header          {header_len} bytes\n",
+        header.version(),
+        header.suite().name(),
+        header.suite().id(),
+        util::context_display(header.context()),
+    );
+    if let Some(size) = size {
+        s.push_str(&format!(
+            "  object size     {size} bytes ({})\n",
+            human_size(size)
+        ));
+        match plain {
+            Some(p) => s.push_str(&format!(
+                "  plaintext size  {p} bytes ({}), {} chunks (unauthenticated until opened)\n",
+                human_size(p),
+                layout::final_chunk_index(p) + 1
+            )),
+            None => s.push_str(
+                "  plaintext size  invalid: the object length fits no valid body (truncated or extended)\n",
+            ),
+        }
+    }
+    s.push_str(&format!(
+        "  key block       {} record(s)\n",
+        header.records().len()
+    ));
+    for r in header.records() {
+        s.push_str(&format!(
+            "    {:<8} {} ({} bytes wrapped)\n",
+            r.provider(),
+            r.key_id(),
+            r.wrapped().len()
+        ));
+    }
+    s.trim_end().to_owned()
+}
+
+pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
+    let target = Target::parse(&a.target, &app.store()?, true)?;
+    let shown = target.to_string();
+    let (header, header_len, size) = match &target {
+        Target::Local(p) => {
+            let p = p.clone();
+            let (_, h, l, s) = blocking(move || local::open_sealed(&p)).await?;
+            (h, l, Some(s))
+        }
+        Target::S3 { .. } | Target::Link(_) => remote::read_remote_header(app, &target).await?,
+    };
+    app.out.result(
+        &header_json(&shown, &header, header_len, size),
+        &header_human(&shown, &header, header_len, size),
+        false,
+    );
+    Ok(())
+}
+
+pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
+    let (store, prefix) = match a.prefix.as_deref() {
+        Some(p) if p.starts_with("s3://") || p.starts_with("file://") => {
+            (Store::parse(p)?, String::new())
+        }
+        Some(p) => (app.store()?, p.to_owned()),
+        None => (app.store()?, String::new()),
+    };
+    let root = match &store {
+        Store::Local(root) => root.clone(),
+        Store::S3 { .. } => return remote::ls_s3(app, &store, &prefix).await,
+    };
+    let listed = {
+        let (r, p) = (root.clone(), prefix.clone());
+        blocking(move || local::list_store(&r, &p)).await?
+    };
+    let mut lines = Vec::new();
+    for item in listed {
+        let path = item.path.clone();
+        let parsed = blocking(move || Ok(local::open_sealed(&path))).await?;
+        let v = match parsed {
+            Ok((_, header, header_len, size)) => {
+                let plain = local::claimed_plaintext_len(size, header_len);
+                if !app.out.json {
+                    lines.push(format!(
+                        "{:>10}  {:<18}  {:<30}  {}",
+                        plain.map_or("invalid".to_owned(), human_size),
+                        header.suite().name(),
+                        keys_human(&header),
+                        item.name
+                    ));
+                }
+                ls_json(
+                    &item.name,
+                    &store,
+                    size,
+                    plain,
+                    item.modified,
+                    Some(&header),
+                    None,
+                )
+            }
+            Err(e) => {
+                if !app.out.json {
+                    lines.push(format!(
+                        "{:>10}  {:<18}  {:<30}  {}",
+                        "?",
+                        "-",
+                        e.message(),
+                        item.name
+                    ));
+                }
+                ls_json(
+                    &item.name,
+                    &store,
+                    item.size,
+                    None,
+                    item.modified,
+                    None,
+                    Some(e.message()),
+                )
+            }
+        };
+        if app.out.json {
+            app.out.result(&v, "", false);
+        }
+    }
+    if !app.out.json {
+        for l in lines {
+            app.out.result(&Value::Null, &l, false);
+        }
+    }
+    Ok(())
+}
+
+/// One `ls` result.
+pub(crate) fn ls_json(
+    name: &str,
+    store: &Store,
+    size: u64,
+    plaintext_size: Option<u64>,
+    modified: Option<u64>,
+    header: Option<&Header>,
+    error: Option<String>,
+) -> Value {
+    json!({
+        "verb": "ls",
+        "name": name,
+        "store": store.to_string(),
+        "size": size,
+        "plaintext_size": plaintext_size,
+        "modified": modified,
+        "suite": header.map(|h| h.suite().name()),
+        "context": header.map(context_json),
+        "keys": header.map(records_json),
+        "error": error,
+    })
+}

@@ -1,0 +1,75 @@
+//! One module per group of verbs; [`dispatch`] picks the verb.
+
+mod config;
+mod crypt;
+mod inspect;
+mod keygen;
+mod objects;
+mod remote;
+mod rewrap;
+
+use serde_json::{Value, json};
+
+use sealstream_format::Header;
+
+use crate::app::App;
+use crate::cli::Command;
+use crate::error::Result;
+
+/// Runs one verb.
+pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
+    match command {
+        Command::Keygen(a) => keygen::run(app, a),
+        Command::Encrypt(a) => crypt::encrypt(app, a).await,
+        Command::Decrypt(a) => crypt::decrypt(app, a).await,
+        Command::Put(a) => objects::put(app, a).await,
+        Command::Get(a) => objects::get(app, a).await,
+        Command::Cat(a) => objects::cat(app, a).await,
+        Command::Ls(a) => inspect::ls(app, a).await,
+        Command::Inspect(a) => inspect::inspect(app, a).await,
+        Command::Rewrap(a) => rewrap::run(app, a).await,
+        Command::Presign(a) => remote::presign(app, a).await,
+        Command::Share(a) => remote::share(app, a).await,
+        Command::Cleanup(a) => remote::cleanup(app, a).await,
+        Command::Bench(a) => remote::bench(app, a).await,
+        Command::Config(c) => config::run(app, c),
+    }
+}
+
+/// The key records of a header as JSON: provider, key id, wrapped length.
+pub(crate) fn records_json(header: &Header) -> Value {
+    Value::from(
+        header
+            .records()
+            .iter()
+            .map(|r| {
+                json!({
+                    "provider": r.provider(),
+                    "key_id": r.key_id(),
+                    "wrapped_len": r.wrapped().len(),
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// A context as a JSON object.
+pub(crate) fn context_json(header: &Header) -> Value {
+    Value::Object(
+        header
+            .context()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), Value::from(v)))
+            .collect(),
+    )
+}
+
+/// `local 3f2a…, x25519 9c1d…` for human output.
+pub(crate) fn keys_human(header: &Header) -> String {
+    header
+        .records()
+        .iter()
+        .map(|r| format!("{} {}", r.provider(), r.key_id()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

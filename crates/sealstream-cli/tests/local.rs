@@ -1,0 +1,906 @@
+//! Every verb against local files and the local store, in a temporary HOME.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+use common::{AUTH, Env, KEY, NOT_FOUND, USAGE, data, files_in, json_lines, json_one};
+use predicates::prelude::*;
+use predicates::str::contains;
+
+/// Chunk sizes from docs/FORMAT.md.
+const CHUNK: usize = 16_384;
+const SEALED_CHUNK: u64 = 16_400;
+const BODY_PREFIX: u64 = 56;
+
+#[test]
+fn zero_config_first_run_creates_key_and_store_and_says_where() {
+    let env = Env::new();
+    let plain = data(100_000, 1);
+    env.write("report.pdf", &plain);
+    let key = env.default_key();
+    let store = env.default_store();
+    env.cmd()
+        .args(["put", "report.pdf"])
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "created a new local key at {}",
+            key.display()
+        )))
+        .stderr(contains(format!(
+            "created the local store at {}",
+            store.display()
+        )));
+    assert!(key.is_file());
+    assert!(store.join("report.pdf").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "key file mode {mode:o}");
+    }
+
+    // Said once: the second put creates nothing and says nothing about it.
+    env.write("second.txt", b"hello");
+    env.cmd()
+        .args(["put", "second.txt"])
+        .assert()
+        .success()
+        .stderr(contains("created").not());
+
+    std::fs::remove_file(env.path("report.pdf")).unwrap();
+    env.cmd().args(["get", "report.pdf"]).assert().success();
+    assert_eq!(env.read("report.pdf"), plain);
+    env.cmd()
+        .args(["cat", "second.txt"])
+        .assert()
+        .success()
+        .stdout("hello");
+}
+
+#[test]
+fn xdg_and_sealstream_home_override_the_default_paths() {
+    let env = Env::new();
+    env.write("a.txt", b"a");
+    let xdg = env.path("xdg");
+    env.cmd()
+        .env("XDG_CONFIG_HOME", xdg.join("config"))
+        .env("XDG_DATA_HOME", xdg.join("data"))
+        .args(["put", "a.txt"])
+        .assert()
+        .success();
+    assert!(xdg.join("config/sealstream/default.key").is_file());
+    assert!(xdg.join("data/sealstream/store/a.txt").is_file());
+
+    let sh = env.path("sh");
+    env.cmd()
+        .env("SEALSTREAM_HOME", &sh)
+        .args(["put", "a.txt"])
+        .assert()
+        .success();
+    assert!(sh.join("default.key").is_file());
+    assert!(sh.join("store/a.txt").is_file());
+    assert!(!env.default_key().exists());
+}
+
+#[test]
+fn encrypt_decrypt_round_trips_through_files_and_pipes() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    for (i, len) in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 200_001]
+        .into_iter()
+        .enumerate()
+    {
+        let plain = data(len, i as u8);
+        // stdin -> stdout -> stdin -> stdout
+        let sealed = env
+            .cmd()
+            .args(["encrypt", "-", "--key-file"])
+            .arg(&key)
+            .write_stdin(plain.clone())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_ne!(sealed, plain);
+        let opened = env
+            .cmd()
+            .args(["decrypt", "--key-file"])
+            .arg(&key)
+            .write_stdin(sealed.clone())
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(opened, plain, "len {len} through pipes");
+
+        // file -> file, and a sealed file read through stdin
+        env.write("in.bin", &plain);
+        env.cmd()
+            .args([
+                "encrypt",
+                "in.bin",
+                "-o",
+                "in.sealed",
+                "--force",
+                "--key-file",
+            ])
+            .arg(&key)
+            .assert()
+            .success();
+        env.cmd()
+            .args([
+                "decrypt",
+                "in.sealed",
+                "-o",
+                "out.bin",
+                "--force",
+                "--key-file",
+            ])
+            .arg(&key)
+            .assert()
+            .success();
+        assert_eq!(env.read("out.bin"), plain, "len {len} through files");
+        let via_stdin = env
+            .cmd()
+            .args(["decrypt", "-", "--key-file"])
+            .arg(&key)
+            .write_stdin(env.read("in.sealed"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert_eq!(via_stdin, plain);
+    }
+}
+
+#[test]
+fn put_from_stdin_needs_a_name_and_get_to_stdout() {
+    let env = Env::new();
+    let plain = data(50_000, 7);
+    env.cmd()
+        .args(["put", "-"])
+        .write_stdin(plain.clone())
+        .assert()
+        .code(USAGE)
+        .stderr(contains("needs the object's name"));
+    env.cmd()
+        .args(["put", "-", "dir/piped.bin"])
+        .write_stdin(plain.clone())
+        .assert()
+        .success();
+    assert!(env.default_store().join("dir/piped.bin").is_file());
+    let out = env
+        .cmd()
+        .args(["get", "dir/piped.bin", "-"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(out, plain);
+    env.cmd().args(["get", "dir/piped.bin"]).assert().success();
+    assert_eq!(env.read("piped.bin"), plain);
+    // No overwrite without --force.
+    env.cmd()
+        .args(["get", "dir/piped.bin"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("already exists"));
+    env.cmd()
+        .args(["get", "dir/piped.bin", "--force"])
+        .assert()
+        .success();
+}
+
+/// Seals `plain` into `name` in the working folder with `key`; returns the
+/// header length.
+fn seal_file(env: &Env, key: &std::path::Path, name: &str, plain: &[u8]) -> u64 {
+    env.write("plain.tmp", plain);
+    env.cmd()
+        .args(["encrypt", "plain.tmp", "--force", "-o", name, "--key-file"])
+        .arg(key)
+        .assert()
+        .success();
+    let v = json_one(
+        &env.cmd()
+            .args(["--json", "inspect", name])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    v["header_size"].as_u64().unwrap()
+}
+
+#[test]
+fn a_tampered_file_fails_with_the_auth_exit_code_and_names_the_chunk() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    let plain = data(5 * CHUNK + 100, 3);
+    let header_len = seal_file(&env, &key, "obj.sealed", &plain);
+    let mut bytes = env.read("obj.sealed");
+    let at = (header_len + BODY_PREFIX + 2 * SEALED_CHUNK + 77) as usize;
+    bytes[at] ^= 0x01;
+    env.write("tampered.sealed", &bytes);
+
+    env.cmd()
+        .args(["decrypt", "tampered.sealed", "-o", "out.bin", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("chunk 2"))
+        .stderr(contains("failed authentication"))
+        .stderr(contains("tampered.sealed"));
+    // Nothing under the final name, and no temporary file left behind.
+    assert!(!env.path("out.bin").exists());
+    assert!(
+        !files_in(&env.work())
+            .iter()
+            .any(|f| f.contains("sealstream-tmp")),
+        "{:?}",
+        files_in(&env.work())
+    );
+
+    // Through the store: get refuses too, and cat names the chunk.
+    let store = env.default_store();
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("bad.bin"), &bytes).unwrap();
+    env.cmd()
+        .args(["get", "bad.bin", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("chunk 2"));
+    assert!(!env.path("bad.bin").exists());
+    env.cmd()
+        .args(["cat", "bad.bin", "--range", "0-99", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    env.cmd()
+        .args(["cat", "bad.bin", "--range", "40000-40010", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("chunk 2"));
+
+    // Truncation at a chunk boundary.
+    let cut = (header_len + BODY_PREFIX + 3 * SEALED_CHUNK) as usize;
+    env.write("short.sealed", &bytes[..cut]);
+    env.cmd()
+        .args(["decrypt", "short.sealed", "-o", "short.out", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("truncated"));
+
+    // Not a sealstream object at all.
+    env.write("plain.txt", b"just some text, not sealed");
+    env.cmd()
+        .args(["decrypt", "plain.txt", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("not a sealstream object"));
+}
+
+#[test]
+fn a_wrong_key_fails_clearly_with_the_key_exit_code() {
+    let env = Env::new();
+    let right = env.keygen("right.key");
+    let wrong = env.keygen("wrong.key");
+    seal_file(&env, &right, "obj.sealed", b"secret");
+    let right_id = json_one(
+        &env.cmd()
+            .args(["--json", "inspect", "obj.sealed"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )["keys"][0]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.cmd()
+        .args(["decrypt", "obj.sealed", "--key-file"])
+        .arg(&wrong)
+        .assert()
+        .code(KEY)
+        .stderr(contains("no configured key can unwrap"))
+        .stderr(contains(right_id))
+        .stderr(contains("hint:"));
+    // A missing key file.
+    env.cmd()
+        .args(["decrypt", "obj.sealed", "--key-file", "nope.key"])
+        .assert()
+        .code(KEY)
+        .stderr(contains("nope.key"));
+}
+
+#[test]
+fn encryption_context_is_required_on_opening() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    env.write("p.txt", b"payload");
+    env.cmd()
+        .args([
+            "encrypt",
+            "p.txt",
+            "-o",
+            "p.sealed",
+            "--encryption-context",
+            "tenant=acme",
+            "--encryption-context",
+            "purpose=backup",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success();
+    env.cmd()
+        .args(["decrypt", "p.sealed", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("encryption context mismatch"))
+        .stderr(contains("tenant=acme"));
+    env.cmd()
+        .args([
+            "decrypt",
+            "p.sealed",
+            "--encryption-context",
+            "tenant=other",
+            "--encryption-context",
+            "purpose=backup",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .code(AUTH);
+    env.cmd()
+        .args([
+            "decrypt",
+            "p.sealed",
+            "--context",
+            "purpose=backup",
+            "--context",
+            "tenant=acme",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout("payload");
+    env.cmd()
+        .args([
+            "encrypt",
+            "p.txt",
+            "--encryption-context",
+            "novalue",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .code(USAGE);
+}
+
+#[test]
+fn rewrap_then_open_with_the_new_key_only() {
+    let env = Env::new();
+    let old = env.keygen("old.key");
+    let new = env.keygen("new.key");
+    let plain = data(70_000, 9);
+    env.write("doc.bin", &plain);
+    env.cmd()
+        .args(["put", "doc.bin", "--key-file"])
+        .arg(&old)
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["--json", "rewrap", "doc.bin", "--key-file"])
+        .arg(&old)
+        .arg("--new-key-file")
+        .arg(&new)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_one(&out);
+    assert_eq!(v["verb"], "rewrap");
+    assert_eq!(v["keys"].as_array().unwrap().len(), 1);
+    assert_ne!(v["keys"][0]["key_id"], v["old_keys"][0]["key_id"]);
+
+    env.cmd()
+        .args(["get", "doc.bin", "-", "--key-file"])
+        .arg(&old)
+        .assert()
+        .code(KEY);
+    let got = env
+        .cmd()
+        .args(["get", "doc.bin", "-", "--key-file"])
+        .arg(&new)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(got, plain);
+
+    // A local file, rewrapped in place.
+    seal_file(&env, &new, "f.sealed", b"local file");
+    env.cmd()
+        .args(["rewrap", "./f.sealed", "--key-file"])
+        .arg(&new)
+        .arg("--new-key-file")
+        .arg(&old)
+        .assert()
+        .success();
+    env.cmd()
+        .args(["decrypt", "f.sealed", "--key-file"])
+        .arg(&old)
+        .assert()
+        .success()
+        .stdout("local file");
+    // Rewrap without new keys is a usage error.
+    env.cmd()
+        .args(["rewrap", "./f.sealed", "--key-file"])
+        .arg(&old)
+        .assert()
+        .code(USAGE);
+}
+
+#[test]
+fn x25519_recipients_and_multi_wrap() {
+    let env = Env::new();
+    let local = env.keygen("local.key");
+    let out = env
+        .cmd()
+        .args(["--json", "keygen", "--x25519", "-o", "me.id"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = json_one(&out);
+    let recipient = v["recipient"].as_str().unwrap().to_owned();
+    assert!(recipient.starts_with("sealstream-x25519-pub1:"));
+    assert!(env.path("me.id.pub").is_file());
+
+    env.write("m.txt", b"for two readers");
+    env.cmd()
+        .args([
+            "encrypt",
+            "m.txt",
+            "-o",
+            "m.sealed",
+            "--recipient",
+            &recipient,
+            "--key-file",
+        ])
+        .arg(&local)
+        .assert()
+        .success();
+    let v = json_one(
+        &env.cmd()
+            .args(["--json", "inspect", "m.sealed"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let providers: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, ["local", "x25519"]);
+    for args in [["--identity", "me.id"], ["--key-file", "local.key"]] {
+        env.cmd()
+            .args(["decrypt", "m.sealed"])
+            .args(args)
+            .assert()
+            .success()
+            .stdout("for two readers");
+    }
+    // The public key file works as a recipient too.
+    env.cmd()
+        .args([
+            "encrypt",
+            "m.txt",
+            "-o",
+            "m2.sealed",
+            "--recipient",
+            "me.id.pub",
+        ])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["decrypt", "m2.sealed", "--identity", "me.id"])
+        .assert()
+        .success()
+        .stdout("for two readers");
+    // A recipient cannot open.
+    env.cmd()
+        .args(["decrypt", "m2.sealed", "--key-file"])
+        .arg(&local)
+        .assert()
+        .code(KEY);
+}
+
+#[test]
+fn json_output_of_ls_inspect_put_get_and_cat() {
+    let env = Env::new();
+    let plain = data(40_000, 5);
+    env.write("one.bin", &plain);
+    env.write("two.bin", b"2");
+    let v = json_one(
+        &env.cmd()
+            .args([
+                "--json",
+                "put",
+                "one.bin",
+                "--context",
+                "k=v",
+                "--suite",
+                "xchacha20-poly1305",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["verb"], "put");
+    assert_eq!(v["plaintext_size"], 40_000);
+    assert_eq!(v["suite"], "xchacha20-poly1305");
+    assert_eq!(v["context"]["k"], "v");
+    assert_eq!(v["keys"][0]["provider"], "local");
+    env.cmd()
+        .args(["--json", "put", "two.bin"])
+        .assert()
+        .success();
+
+    let lines = json_lines(
+        &env.cmd()
+            .args(["--json", "ls"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["name"], "one.bin");
+    assert_eq!(lines[0]["plaintext_size"], 40_000);
+    assert_eq!(lines[0]["suite"], "xchacha20-poly1305");
+    assert_eq!(lines[1]["name"], "two.bin");
+    assert_eq!(lines[1]["plaintext_size"], 1);
+    assert_eq!(lines[1]["suite"], "aes-256-gcm");
+    assert!(lines[1]["keys"][0]["key_id"].is_string());
+
+    let human = env
+        .cmd()
+        .args(["ls", "one"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let human = String::from_utf8(human).unwrap();
+    assert!(
+        human.contains("one.bin") && !human.contains("two.bin"),
+        "{human}"
+    );
+
+    let v = json_one(
+        &env.cmd()
+            .args(["--json", "inspect", "one.bin"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["suite_id"], 2);
+    assert_eq!(v["plaintext_size"], 40_000);
+    assert_eq!(v["chunks"], 3);
+    assert_eq!(v["context"]["k"], "v");
+    // inspect needs no key: it works with the key file gone.
+    std::fs::rename(env.default_key(), env.path("moved.key")).unwrap();
+    env.cmd()
+        .args(["inspect", "one.bin"])
+        .assert()
+        .success()
+        .stdout(contains("xchacha20-poly1305"));
+    std::fs::rename(env.path("moved.key"), env.default_key()).unwrap();
+
+    let out = env
+        .cmd()
+        .args(["--json", "get", "one.bin", "got.bin", "--context", "k=v"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json_one(&out)["plaintext_size"], 40_000);
+    assert_eq!(env.read("got.bin"), plain);
+
+    // cat: data on stdout, the JSON result on stderr.
+    let a = env
+        .cmd()
+        .args([
+            "--json",
+            "cat",
+            "one.bin",
+            "--range",
+            "16380-16390",
+            "--context",
+            "k=v",
+        ])
+        .assert()
+        .success();
+    let o = a.get_output();
+    assert_eq!(o.stdout, plain[16_380..=16_390]);
+    let v = json_one(&o.stderr);
+    assert_eq!(v["bytes"], 11);
+}
+
+#[test]
+fn cat_ranges() {
+    let env = Env::new();
+    let plain = data(3 * CHUNK + 10, 11);
+    env.write("r.bin", &plain);
+    env.cmd().args(["put", "r.bin"]).assert().success();
+    for (range, want) in [
+        ("0-0", &plain[0..1]),
+        ("16383-16384", &plain[16_383..16_385]),
+        ("49000-", &plain[49_000..]),
+        ("-5", &plain[plain.len() - 5..]),
+        ("10-999999999", &plain[10..]),
+    ] {
+        env.cmd()
+            .args(["cat", "r.bin", "--range", range])
+            .assert()
+            .success()
+            .stdout(predicate::eq(want));
+    }
+    env.cmd()
+        .args(["cat", "r.bin", "--range", "999999-"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("past the end"));
+    env.cmd()
+        .args(["cat", "r.bin", "--range", "9-1"])
+        .assert()
+        .code(USAGE);
+    let all = env
+        .cmd()
+        .args(["cat", "r.bin"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(all, plain);
+}
+
+#[test]
+fn exit_codes_usage_and_not_found() {
+    let env = Env::new();
+    env.cmd()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(contains("Exit codes:"))
+        .stdout(contains("authentication failed"));
+    env.cmd().arg("--no-such-flag").assert().code(USAGE);
+    env.cmd()
+        .args(["put", "missing.txt"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("missing.txt"));
+    env.cmd()
+        .args(["get", "missing.bin"])
+        .assert()
+        .code(NOT_FOUND);
+    env.cmd()
+        .args(["inspect", "missing.bin"])
+        .assert()
+        .code(NOT_FOUND);
+    // Errors as JSON with --json.
+    let a = env
+        .cmd()
+        .args(["--json", "get", "missing.bin"])
+        .assert()
+        .code(NOT_FOUND);
+    let v = json_one(&a.get_output().stderr);
+    assert_eq!(v["class"], "not-found");
+    assert_eq!(v["exit_code"], NOT_FOUND);
+    // A bad object name.
+    env.write("x", b"x");
+    env.cmd()
+        .args(["put", "x", "../escape"])
+        .assert()
+        .code(USAGE);
+    env.cmd()
+        .args(["put", "x", "a/../../escape"])
+        .assert()
+        .code(USAGE);
+}
+
+#[test]
+fn config_file_env_and_flags_in_order() {
+    let env = Env::new();
+    let cfg_dir = env.home().join(".config/sealstream");
+    std::fs::create_dir_all(&cfg_dir).unwrap();
+    std::fs::write(
+        cfg_dir.join("config.toml"),
+        "store = \"vault\"\nsuite = \"xchacha20-poly1305\"\n\n[keys]\nkey_files = [\"team.key\"]\n\n[aws]\nregion = \"eu-west-1\"\n",
+    )
+    .unwrap();
+    let show = |extra: &[&str], envs: &[(&str, &str)]| {
+        let mut c = env.cmd();
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        json_one(
+            &c.args(["--json", "config", "show"])
+                .args(extra)
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+    };
+    let v = show(&[], &[]);
+    assert_eq!(v["config_file"]["found"], true);
+    assert_eq!(
+        v["store"]["value"],
+        cfg_dir.join("vault").display().to_string()
+    );
+    assert_eq!(v["store"]["source"], "config file");
+    assert_eq!(v["suite"]["value"], "xchacha20-poly1305");
+    assert_eq!(
+        v["keys"]["key_files"][0],
+        cfg_dir.join("team.key").display().to_string()
+    );
+    assert_eq!(v["aws"]["region"]["value"], "eu-west-1");
+
+    let v = show(
+        &[],
+        &[
+            ("SEALSTREAM_STORE", "s3://bucket/pre"),
+            ("SEALSTREAM_REGION", "us-west-2"),
+        ],
+    );
+    assert_eq!(v["store"]["value"], "s3://bucket/pre");
+    assert_eq!(v["store"]["source"], "env SEALSTREAM_STORE");
+    assert_eq!(v["aws"]["region"]["value"], "us-west-2");
+
+    let v = show(
+        &["--store", "./here", "--region", "ap-south-1"],
+        &[("SEALSTREAM_STORE", "s3://bucket/pre")],
+    );
+    assert_eq!(v["store"]["value"], "./here");
+    assert_eq!(v["store"]["source"], "flag");
+    assert_eq!(v["aws"]["region"]["source"], "flag");
+
+    // Human form, and no secrets: the key file's contents never appear.
+    let key = env.keygen("team-real.key");
+    let secret = std::fs::read_to_string(&key).unwrap();
+    let secret_hex = secret
+        .lines()
+        .find_map(|l| l.strip_prefix("key "))
+        .unwrap()
+        .to_owned();
+    let out = env
+        .cmd()
+        .env("SEALSTREAM_KEY_FILE", &key)
+        .args(["config", "show"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("store = "), "{out}");
+    assert!(out.contains("team-real.key"), "{out}");
+    assert!(!out.contains(&secret_hex));
+
+    // A broken config file is a usage error that names it.
+    std::fs::write(cfg_dir.join("config.toml"), "stor = 1\n").unwrap();
+    env.cmd()
+        .args(["config", "show"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("config.toml"));
+    // --config naming a missing file is an error; the default one missing is not.
+    std::fs::remove_file(cfg_dir.join("config.toml")).unwrap();
+    env.cmd().args(["config", "show"]).assert().success();
+    env.cmd()
+        .args(["--config", "nope.toml", "config", "show"])
+        .assert()
+        .code(NOT_FOUND);
+}
+
+#[test]
+fn keys_from_env_and_config_seal_and_open() {
+    let env = Env::new();
+    let key = env.keygen("env.key");
+    env.write("e.txt", b"env keyed");
+    env.cmd()
+        .env("SEALSTREAM_KEY_FILE", &key)
+        .args(["put", "e.txt"])
+        .assert()
+        .success();
+    // The default key was not created: the env named one.
+    assert!(!env.default_key().exists());
+    env.cmd()
+        .env("SEALSTREAM_KEY_FILE", &key)
+        .args(["cat", "e.txt"])
+        .assert()
+        .success()
+        .stdout("env keyed");
+    // Without it: no default key either, so a clear key error.
+    env.cmd()
+        .args(["cat", "e.txt"])
+        .assert()
+        .code(KEY)
+        .stderr(contains("default key"));
+}
+
+#[test]
+fn stores_given_as_folders_and_file_urls() {
+    let env = Env::new();
+    env.write("s.txt", b"in a folder store");
+    env.cmd()
+        .args(["--store", "./backups", "put", "s.txt", "nested/s.txt"])
+        .assert()
+        .success();
+    assert!(env.path("backups/nested/s.txt").is_file());
+    let url = format!("file://{}", env.path("backups").display());
+    env.cmd()
+        .args(["--store", &url, "cat", "nested/s.txt"])
+        .assert()
+        .success()
+        .stdout("in a folder store");
+    let lines = json_lines(
+        &env.cmd()
+            .args(["--json", "ls", &url])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["name"], "nested/s.txt");
+    // No temporary files are left in the store.
+    assert_eq!(files_in(&env.path("backups/nested")), ["s.txt"]);
+}
+
+#[test]
+fn encrypt_refuses_a_terminal_and_existing_outputs() {
+    let env = Env::new();
+    env.write("a.txt", b"a");
+    env.write("a.sealed", b"existing");
+    env.cmd()
+        .args(["encrypt", "a.txt", "-o", "a.sealed"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("already exists"));
+    assert_eq!(env.read("a.sealed"), b"existing");
+    env.cmd()
+        .args(["encrypt", "a.txt", "-o", "a.sealed", "--force"])
+        .assert()
+        .success();
+}
