@@ -59,8 +59,12 @@ pub fn final_chunk_index(plaintext_len: u64) -> u64 {
 }
 
 /// The body byte range holding chunk `index` of a plaintext of
-/// `plaintext_len` bytes.
+/// `plaintext_len` bytes. A length above [`MAX_PLAINTEXT_LEN`] is an
+/// [`Error::TooLarge`] (its offsets would not fit in a `u64`).
 pub fn chunk_body_range(index: u64, plaintext_len: u64) -> Result<Range<u64>> {
+    if plaintext_len > MAX_PLAINTEXT_LEN {
+        return Err(Error::TooLarge);
+    }
     let last = final_chunk_index(plaintext_len);
     if index > last {
         return Err(Error::OutOfRange {

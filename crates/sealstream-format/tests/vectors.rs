@@ -1195,3 +1195,29 @@ fn regenerate_vector_files() {
         .unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------
+// Regressions found by fuzzing (fuzz/)
+
+/// `fuzz/` target `layout`: a plaintext length above the format's maximum
+/// made `chunk_body_range` (and `plan_range` through it) overflow `u64`
+/// (a panic with overflow checks, a wrong range without).
+#[test]
+fn layout_refuses_plaintext_lengths_beyond_the_format() {
+    use sealstream_format::layout::{MAX_PLAINTEXT_LEN, chunk_body_range, plan_range};
+    for len in [MAX_PLAINTEXT_LEN + 1, 1 << 55, u64::MAX] {
+        for index in [0, 1, 1 << 38, len / CHUNK_SIZE as u64] {
+            assert!(matches!(chunk_body_range(index, len), Err(Error::TooLarge)));
+        }
+        assert!(matches!(plan_range(0..1, len), Err(Error::TooLarge)));
+        assert!(matches!(
+            plan_range(len - 1..len, len),
+            Err(Error::TooLarge)
+        ));
+    }
+    let last = chunk_body_range(MAX_PLAINTEXT_LEN / CHUNK_SIZE as u64, MAX_PLAINTEXT_LEN).unwrap();
+    assert_eq!(
+        last.end,
+        sealstream_format::layout::body_len(MAX_PLAINTEXT_LEN).unwrap()
+    );
+}
