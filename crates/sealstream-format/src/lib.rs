@@ -53,6 +53,9 @@
 
 mod chunk;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 mod key;
 pub mod layout;
