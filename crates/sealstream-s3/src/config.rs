@@ -1,0 +1,208 @@
+//! Tuning knobs: part size, concurrency, suite, server-side encryption.
+
+use sealstream_format::{CHUNK_SIZE, MAX_HEADER_LEN, SEALED_CHUNK_SIZE, Suite};
+
+use crate::error::{Error, Result};
+use crate::sse::Sse;
+
+const MIB: u64 = 1024 * 1024;
+const CHUNK: u64 = CHUNK_SIZE as u64;
+
+/// S3's smallest non-final part (and sealstream's smallest part size).
+pub const MIN_PART_SIZE: u64 = 5 * MIB;
+/// The default part size, in plaintext bytes.
+pub const DEFAULT_PART_SIZE: u64 = 16 * MIB;
+/// S3's largest part, in bytes actually sent.
+pub const S3_MAX_PART_BYTES: u64 = 5 * 1024 * MIB;
+/// The largest part size in plaintext bytes: the largest multiple of 16 KiB
+/// whose sealed part, including the largest possible header, body prefix
+/// and an empty final chunk, still fits S3's 5 GiB limit.
+pub const MAX_PART_SIZE: u64 =
+    ((S3_MAX_PART_BYTES - MAX_HEADER_LEN as u64 - 56 - 16) / SEALED_CHUNK_SIZE as u64) * CHUNK;
+/// S3's limit on parts per multipart upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// Default number of parts (or download segments) in flight.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// Default download segment: 512 chunks, a little over 8 MiB of ciphertext.
+pub const DEFAULT_SEGMENT_CHUNKS: u64 = 512;
+
+/// How a [`SealClient`](crate::SealClient) seals, uploads and downloads.
+///
+/// Memory use of an upload stays below
+/// `(upload_concurrency + 2) * part_size` plus a small constant, and that
+/// of a download below `(download_concurrency + 2) * segment size`,
+/// whatever the object size.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Config {
+    /// The suite new objects are sealed with.
+    pub suite: Suite,
+    /// Plaintext bytes per multipart part: 5 MiB to 5 GiB, rounded up to a
+    /// multiple of 16 KiB and capped at [`MAX_PART_SIZE`]. When the size of
+    /// the upload is known the part size grows so that no upload needs
+    /// more than 10,000 parts. Objects that fit one part are uploaded with
+    /// a single PutObject.
+    pub part_size: u64,
+    /// Parts sealed and uploading at once (at least 1).
+    pub upload_concurrency: usize,
+    /// Ranged GETs in flight during a download (1: one streaming GET).
+    pub download_concurrency: usize,
+    /// Chunks per ranged GET during a parallel download (at least 1).
+    pub download_segment_chunks: u64,
+    /// Server-side encryption under the sealing.
+    pub sse: Sse,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            suite: Suite::Aes256Gcm,
+            part_size: DEFAULT_PART_SIZE,
+            upload_concurrency: DEFAULT_CONCURRENCY,
+            download_concurrency: DEFAULT_CONCURRENCY,
+            download_segment_chunks: DEFAULT_SEGMENT_CHUNKS,
+            sse: Sse::None,
+        }
+    }
+}
+
+impl Config {
+    /// Sets the suite.
+    pub fn suite(mut self, suite: Suite) -> Self {
+        self.suite = suite;
+        self
+    }
+
+    /// Sets the part size in plaintext bytes (checked by [`Config::validate`]).
+    pub fn part_size(mut self, bytes: u64) -> Self {
+        self.part_size = bytes;
+        self
+    }
+
+    /// Sets how many parts are in flight during an upload.
+    pub fn upload_concurrency(mut self, n: usize) -> Self {
+        self.upload_concurrency = n;
+        self
+    }
+
+    /// Sets how many ranged GETs are in flight during a download.
+    pub fn download_concurrency(mut self, n: usize) -> Self {
+        self.download_concurrency = n;
+        self
+    }
+
+    /// Sets the chunks per ranged GET of a parallel download.
+    pub fn download_segment_chunks(mut self, n: u64) -> Self {
+        self.download_segment_chunks = n;
+        self
+    }
+
+    /// Sets server-side encryption.
+    pub fn sse(mut self, sse: Sse) -> Self {
+        self.sse = sse;
+        self
+    }
+
+    /// Checks the limits and normalizes the part size (rounded up to a
+    /// multiple of 16 KiB, capped at [`MAX_PART_SIZE`]).
+    pub fn validate(mut self) -> Result<Self> {
+        if self.part_size < MIN_PART_SIZE || self.part_size > S3_MAX_PART_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "part size {} is outside S3's limits of 5 MiB to 5 GiB",
+                self.part_size
+            )));
+        }
+        self.part_size = self.part_size.div_ceil(CHUNK).saturating_mul(CHUNK);
+        self.part_size = self.part_size.min(MAX_PART_SIZE);
+        if self.upload_concurrency == 0 || self.download_concurrency == 0 {
+            return Err(Error::InvalidArgument(
+                "concurrency must be at least 1".into(),
+            ));
+        }
+        if self.upload_concurrency > 256 || self.download_concurrency > 256 {
+            return Err(Error::InvalidArgument(
+                "concurrency above 256 is not supported".into(),
+            ));
+        }
+        if self.download_segment_chunks == 0 || self.download_segment_chunks > 65_536 {
+            return Err(Error::InvalidArgument(
+                "download segment must be 1 to 65536 chunks".into(),
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// The part size to use for an upload: the configured one, grown (in 16 KiB
+/// steps) when a known plaintext length would otherwise need more than
+/// 10,000 parts.
+pub(crate) fn effective_part_size(configured: u64, plaintext_len: Option<u64>) -> Result<u64> {
+    let Some(len) = plaintext_len else {
+        return Ok(configured);
+    };
+    if len.div_ceil(configured) <= MAX_PARTS {
+        return Ok(configured);
+    }
+    let grown = len.div_ceil(MAX_PARTS).div_ceil(CHUNK) * CHUNK;
+    if grown > MAX_PART_SIZE {
+        return Err(Error::InvalidArgument(format!(
+            "{len} bytes do not fit in 10,000 parts of at most {MAX_PART_SIZE} bytes"
+        )));
+    }
+    Ok(grown)
+}
+
+/// The number of parts an upload of `len` plaintext bytes takes with
+/// `part_size` (the empty final chunk of a length that is a multiple of the
+/// part size rides in the last part).
+pub(crate) fn part_count(len: u64, part_size: u64) -> u64 {
+    len.div_ceil(part_size).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_part_fits_s3_limit() {
+        let sealed = MAX_PART_SIZE / CHUNK * SEALED_CHUNK_SIZE as u64;
+        assert!(sealed + MAX_HEADER_LEN as u64 + 56 + 16 <= S3_MAX_PART_BYTES);
+        assert!(sealed + SEALED_CHUNK_SIZE as u64 + MAX_HEADER_LEN as u64 + 72 > S3_MAX_PART_BYTES);
+    }
+
+    #[test]
+    fn part_size_grows_to_stay_within_10000_parts() {
+        assert_eq!(
+            effective_part_size(MIN_PART_SIZE, None).unwrap(),
+            MIN_PART_SIZE
+        );
+        let len = 100 * 1024 * MIB;
+        let p = effective_part_size(MIN_PART_SIZE, Some(len)).unwrap();
+        assert!(p % CHUNK == 0 && p >= MIN_PART_SIZE);
+        assert!(part_count(len, p) <= MAX_PARTS);
+        let p = effective_part_size(DEFAULT_PART_SIZE, Some(len)).unwrap();
+        assert_eq!(p, DEFAULT_PART_SIZE);
+        assert!(effective_part_size(DEFAULT_PART_SIZE, Some(MAX_PART_SIZE * 10_001)).is_err());
+    }
+
+    #[test]
+    fn validate_rounds_and_checks() {
+        let c = Config::default()
+            .part_size(MIN_PART_SIZE + 1)
+            .validate()
+            .unwrap();
+        assert_eq!(c.part_size, MIN_PART_SIZE + CHUNK);
+        assert!(
+            Config::default()
+                .part_size(MIN_PART_SIZE - 1)
+                .validate()
+                .is_err()
+        );
+        let c = Config::default()
+            .part_size(S3_MAX_PART_BYTES)
+            .validate()
+            .unwrap();
+        assert_eq!(c.part_size, MAX_PART_SIZE);
+        assert!(Config::default().upload_concurrency(0).validate().is_err());
+    }
+}

@@ -1,0 +1,612 @@
+//! Downloads: whole objects as a stream of authenticated plaintext, into an
+//! `AsyncWrite` or a file, sequentially or with parallel ranged GETs.
+//!
+//! ```text
+//!  parallel (download_concurrency > 1):
+//!   GET bytes=0-(64 KiB + 56 + segment)   header, prefix, first chunks; total length from
+//!                                         Content-Range; the key is unwrapped and the
+//!                                         commitment checked before anything else is read
+//!   GET segment 1 | GET segment 2 | ...   chunk-aligned ranges, If-Match the first ETag,
+//!                                         up to N in flight, opened on all cores,
+//!                                         yielded strictly in order
+//!  sequential (download_concurrency = 1):
+//!   GET (whole object) -> OpeningReader   one streaming request, one chunk of memory
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use sealstream_format::{
+    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, Header, MAX_HEADER_LEN, PEEK_LEN, SEALED_CHUNK_SIZE,
+    layout,
+};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::client::SealClient;
+use crate::error::{Error, Result, object_name};
+use crate::io::{OpeningReader, Unlock};
+use crate::parts::{blocking, open_run};
+use crate::sse::{self, Sse};
+
+/// A plaintext download in progress: a `Stream` of authenticated plaintext
+/// [`Bytes`], in order.
+///
+/// Every item has been authenticated, but the object as a whole is
+/// authentic only once the stream has ended without error (the final
+/// chunk proves the length). Treat an error at any point as a failure of
+/// the whole download; [`SealClient::download_to_file`] does this for you.
+pub struct Download {
+    header: Header,
+    object_len: Option<u64>,
+    plaintext_len: Option<u64>,
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("header", &self.header)
+            .field("object_len", &self.object_len)
+            .field("plaintext_len", &self.plaintext_len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Download {
+    /// The object's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The plaintext length the object's length implies (proven only when
+    /// the stream ends without error).
+    pub fn plaintext_len(&self) -> Option<u64> {
+        self.plaintext_len
+    }
+}
+
+impl Stream for Download {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+/// The result of one ranged GET.
+pub(crate) struct Fetched {
+    pub(crate) data: Vec<u8>,
+    pub(crate) total_len: u64,
+    pub(crate) etag: Option<String>,
+}
+
+/// What the first request of a ranged read establishes.
+pub(crate) struct Opened {
+    pub(crate) header: Header,
+    pub(crate) header_len: u64,
+    pub(crate) object_len: u64,
+    /// Claimed until the final chunk is authenticated.
+    pub(crate) plaintext_len: u64,
+    pub(crate) cipher: Arc<ChunkCipher>,
+    pub(crate) etag: Option<String>,
+    /// The bytes fetched, from object offset 0.
+    pub(crate) first: Vec<u8>,
+    /// The data key (wiped on drop), for share links.
+    pub(crate) key: sealstream_format::DataKey,
+}
+
+/// Bytes fetched by the first request of a ranged read: the largest header,
+/// the body prefix, and `extra_chunks` chunks.
+pub(crate) fn first_fetch_len(extra_chunks: u64) -> u64 {
+    (MAX_HEADER_LEN + BODY_PREFIX_LEN) as u64 + extra_chunks * SEALED_CHUNK_SIZE as u64
+}
+
+/// The object's location and how to fetch its bytes.
+#[derive(Clone)]
+pub(crate) struct Fetcher {
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) object: String,
+    pub(crate) sse: Sse,
+}
+
+impl Fetcher {
+    /// GETs `range` (inclusive `first..=last` object offsets), reading the
+    /// body into one buffer.
+    pub(crate) async fn fetch(
+        &self,
+        first: u64,
+        last: u64,
+        if_match: Option<&str>,
+    ) -> Result<Fetched> {
+        let req = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .range(format!("bytes={first}-{last}"))
+            .set_if_match(if_match.map(str::to_owned));
+        let out = sse::get_object(req, &self.sse).send().await.map_err(|e| {
+            let err = Error::s3("GetObject", &self.object, e);
+            match err {
+                Error::S3 { ref detail, .. } if detail.starts_with("InvalidRange") => {
+                    Error::Truncated {
+                        object: self.object.clone(),
+                        detail: format!("it has no bytes at offset {first}"),
+                    }
+                }
+                other => other,
+            }
+        })?;
+        let content_len = out.content_length.and_then(|n| u64::try_from(n).ok());
+        let total_len = match out
+            .content_range
+            .as_deref()
+            .and_then(parse_content_range_total)
+        {
+            Some(t) => t,
+            // No Content-Range: the server sent the whole object.
+            None => content_len.unwrap_or(0),
+        };
+        let want = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        let mut data = Vec::with_capacity(
+            content_len
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(want)
+                .min(want),
+        );
+        let mut body = out.body;
+        while let Some(piece) = body.next().await {
+            let piece = piece.map_err(|e| Error::S3 {
+                object: self.object.clone(),
+                operation: "GetObject",
+                detail: format!("reading the response body: {e}"),
+                source: Some(Box::new(e)),
+            })?;
+            data.extend_from_slice(&piece);
+            if data.len() > want {
+                return Err(Error::S3 {
+                    object: self.object.clone(),
+                    operation: "GetObject",
+                    detail: format!("the server sent more than the {want} bytes asked for"),
+                    source: None,
+                });
+            }
+        }
+        Ok(Fetched {
+            data,
+            total_len,
+            etag: out.e_tag,
+        })
+    }
+
+    /// Reads the header and body prefix with one ranged GET of
+    /// `first_len` bytes from offset 0, unwraps the data key and checks the
+    /// commitment.
+    pub(crate) async fn open(&self, unlock: Unlock<'_>, first_len: u64) -> Result<Opened> {
+        let object = &self.object;
+        let fetched = self
+            .fetch(0, first_len - 1, None)
+            .await
+            .map_err(|e| match e {
+                Error::Truncated { object, .. } => Error::Truncated {
+                    object,
+                    detail: "the object is empty".into(),
+                },
+                other => other,
+            })?;
+        let buf = fetched.data;
+        let total = fetched.total_len;
+        let truncated = |detail: &str| Error::Truncated {
+            object: object.clone(),
+            detail: detail.to_owned(),
+        };
+        let peek = buf.get(..PEEK_LEN.min(buf.len())).unwrap_or(&[]);
+        let header_len = match Header::peek_len(peek).map_err(|e| Error::format(object, e))? {
+            Some(n) if buf.len() >= PEEK_LEN => n,
+            _ => return Err(truncated("it ends inside its header")),
+        };
+        let header_bytes = buf
+            .get(..header_len)
+            .ok_or_else(|| truncated("it ends inside its header"))?;
+        let header = Header::parse(header_bytes).map_err(|e| Error::format(object, e))?;
+        let prefix: &[u8; BODY_PREFIX_LEN] = buf
+            .get(header_len..header_len + BODY_PREFIX_LEN)
+            .and_then(|p| p.try_into().ok())
+            .ok_or_else(|| truncated("it ends inside its salt and commitment"))?;
+        let prefix = BodyPrefix::from_bytes(prefix);
+        let key = unlock.data_key(&header, &prefix, object).await?;
+        let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
+            .map_err(|e| Error::format(object, e))?;
+        let header_len = header_len as u64;
+        let plaintext_len = layout::plaintext_len(total - header_len.min(total))
+            .map_err(|e| Error::format(object, e))?;
+        Ok(Opened {
+            header,
+            header_len,
+            object_len: total,
+            plaintext_len,
+            cipher: Arc::new(cipher),
+            etag: fetched.etag,
+            first: buf,
+            key,
+        })
+    }
+}
+
+/// `bytes 0-99/1234` -> 1234.
+fn parse_content_range_total(v: &str) -> Option<u64> {
+    v.rsplit_once('/').and_then(|(_, t)| t.trim().parse().ok())
+}
+
+/// One run of chunks to open: `first` and `count` chunks, taken either from
+/// an already fetched buffer at `offset` or by a ranged GET.
+struct Segment {
+    first: u64,
+    count: u64,
+    ends_with_final: bool,
+    ready: Option<(Vec<u8>, usize)>,
+}
+
+struct SegmentCtx {
+    fetcher: Fetcher,
+    cipher: Arc<ChunkCipher>,
+    header_len: u64,
+    plaintext_len: u64,
+    etag: Option<String>,
+}
+
+impl SegmentCtx {
+    async fn run(self: Arc<Self>, seg: Segment) -> Result<Bytes> {
+        let object = &self.fetcher.object;
+        let start = layout::chunk_body_range(seg.first, self.plaintext_len)
+            .map_err(|e| Error::format(object, e))?
+            .start;
+        let end = layout::chunk_body_range(seg.first + seg.count - 1, self.plaintext_len)
+            .map_err(|e| Error::format(object, e))?
+            .end;
+        let run_len = usize::try_from(end - start).unwrap_or(usize::MAX);
+        let (buf, offset) = match seg.ready {
+            Some(r) => r,
+            None => {
+                let f = self
+                    .fetcher
+                    .fetch(
+                        self.header_len + start,
+                        self.header_len + end - 1,
+                        self.etag.as_deref(),
+                    )
+                    .await?;
+                (f.data, 0)
+            }
+        };
+        if buf.len() < offset + run_len {
+            return Err(Error::Truncated {
+                object: object.clone(),
+                detail: format!(
+                    "a ranged GET of chunks {}..={} returned {} of {run_len} bytes",
+                    seg.first,
+                    seg.first + seg.count - 1,
+                    buf.len().saturating_sub(offset)
+                ),
+            });
+        }
+        let cipher = self.cipher.clone();
+        let mut buf = buf;
+        let (buf, plain) = blocking(move || {
+            let run = buf.get_mut(offset..offset + run_len).unwrap_or(&mut []);
+            open_run(&cipher, run, seg.first, seg.ends_with_final).map(|n| (buf, n))
+        })
+        .await
+        .map_err(|e| Error::io("opening a segment", e))?
+        .map_err(|e| Error::format(object, e))?;
+        Ok(Bytes::from(buf).slice(offset..offset + plain))
+    }
+}
+
+impl SealClient {
+    fn fetcher(&self, bucket: &str, key: &str) -> Fetcher {
+        Fetcher {
+            s3: self.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            object: object_name(bucket, key),
+            sse: self.config.sse.clone(),
+        }
+    }
+
+    /// Starts downloading `s3://bucket/key`; the returned [`Download`]
+    /// yields its plaintext in order. The header is read, the data key
+    /// unwrapped and the key commitment checked before this returns.
+    ///
+    /// With `download_concurrency > 1` the body is fetched with that many
+    /// chunk-aligned ranged GETs in flight (pinned to the first response's
+    /// ETag) and opened on all cores; with 1, in one streaming GET.
+    pub async fn download(&self, bucket: &str, key: &str) -> Result<Download> {
+        if self.config.download_concurrency > 1 {
+            self.download_parallel(bucket, key).await
+        } else {
+            self.download_sequential(bucket, key).await
+        }
+    }
+
+    async fn download_sequential(&self, bucket: &str, key: &str) -> Result<Download> {
+        let f = self.fetcher(bucket, key);
+        let req = self.s3.get_object().bucket(bucket).key(key);
+        let out = sse::get_object(req, &f.sse)
+            .send()
+            .await
+            .map_err(|e| Error::s3("GetObject", &f.object, e))?;
+        let object_len = out.content_length.and_then(|n| u64::try_from(n).ok());
+        let reader = out.body.into_async_read();
+        let opening =
+            OpeningReader::open_labeled(reader, Unlock::Keyring(&self.keyring), &f.object).await?;
+        let plaintext_len = match object_len {
+            Some(len) => Some(
+                layout::plaintext_len(len.saturating_sub(opening.header_len() as u64))
+                    .map_err(|e| Error::format(&f.object, e))?,
+            ),
+            None => None,
+        };
+        let header = opening.header().clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(opening, 1 << 20).map_err(|e| {
+            Error::from_io_owned(e).unwrap_or_else(|e| Error::io("reading the download", e))
+        });
+        Ok(Download {
+            header,
+            object_len,
+            plaintext_len,
+            inner: Box::pin(stream),
+        })
+    }
+
+    async fn download_parallel(&self, bucket: &str, key: &str) -> Result<Download> {
+        let fetcher = self.fetcher(bucket, key);
+        let seg_chunks = self.config.download_segment_chunks;
+        let opened = fetcher
+            .open(Unlock::Keyring(&self.keyring), first_fetch_len(seg_chunks))
+            .await?;
+        let Opened {
+            header,
+            header_len,
+            object_len,
+            plaintext_len,
+            cipher,
+            etag,
+            first,
+            ..
+        } = opened;
+        let total_chunks = layout::final_chunk_index(plaintext_len) + 1;
+        // Whole chunks already in the first response.
+        let body_start = usize::try_from(header_len).unwrap_or(usize::MAX) + BODY_PREFIX_LEN;
+        let have = first.len().saturating_sub(body_start) as u64;
+        let first_count = if first.len() as u64 >= object_len {
+            total_chunks
+        } else {
+            (have / SEALED_CHUNK_SIZE as u64).min(total_chunks - 1)
+        };
+        let mut segments = Vec::new();
+        if first_count > 0 {
+            segments.push(Segment {
+                first: 0,
+                count: first_count,
+                ends_with_final: first_count == total_chunks,
+                ready: Some((first, body_start)),
+            });
+        }
+        let mut next = first_count;
+        while next < total_chunks {
+            let count = seg_chunks.min(total_chunks - next);
+            segments.push(Segment {
+                first: next,
+                count,
+                ends_with_final: next + count == total_chunks,
+                ready: None,
+            });
+            next += count;
+        }
+        let ctx = Arc::new(SegmentCtx {
+            fetcher,
+            cipher,
+            header_len,
+            plaintext_len,
+            etag,
+        });
+        let stream = futures_util::stream::iter(segments)
+            .map(move |seg| ctx.clone().run(seg))
+            .buffered(self.config.download_concurrency);
+        Ok(Download {
+            header,
+            object_len: Some(object_len),
+            plaintext_len: Some(plaintext_len),
+            inner: Box::pin(stream),
+        })
+    }
+
+    /// Downloads and opens `s3://bucket/key` into `writer`; returns the
+    /// plaintext length.
+    ///
+    /// Plaintext reaches `writer` chunk by chunk as it authenticates; if
+    /// this returns an error, whatever was written must be discarded (the
+    /// object may be truncated or modified). To get all-or-nothing, use
+    /// [`SealClient::download_to_file`].
+    pub async fn download_to_writer<W>(
+        &self,
+        bucket: &str,
+        key: &str,
+        writer: &mut W,
+    ) -> Result<u64>
+    where
+        W: AsyncWrite + Unpin + ?Sized,
+    {
+        let mut dl = self.download(bucket, key).await?;
+        let mut n = 0u64;
+        while let Some(piece) = dl.next().await {
+            let piece = piece?;
+            writer
+                .write_all(&piece)
+                .await
+                .map_err(|e| Error::io("writing the plaintext", e))?;
+            n += piece.len() as u64;
+        }
+        writer
+            .flush()
+            .await
+            .map_err(|e| Error::io("flushing the plaintext", e))?;
+        Ok(n)
+    }
+
+    /// Downloads and opens `s3://bucket/key` into the file at `path`.
+    ///
+    /// The plaintext goes to a temporary file in the same folder
+    /// (`.NAME.sealstream-tmp-RANDOM`, mode 0600), which is flushed to disk
+    /// and renamed to `path` only after the final chunk authenticated. On
+    /// any failure, or if this future is dropped, the temporary file is
+    /// removed: a failed or tampered download never leaves plaintext under
+    /// `path` (an existing file there is left as it was).
+    pub async fn download_to_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: impl AsRef<Path>,
+    ) -> Result<u64> {
+        let path = path.as_ref();
+        let dl = self.download(bucket, key).await?;
+        write_file_atomically(path, dl).await
+    }
+}
+
+/// Removes the temporary file unless disarmed (also on cancellation).
+struct TempFile {
+    path: Option<PathBuf>,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn temp_path(path: &Path) -> Result<PathBuf> {
+    use std::hash::{BuildHasher, Hasher};
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidArgument(format!("{} has no file name", path.display())))?;
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".sealstream-tmp-{:016x}", h.finish()));
+    Ok(path.with_file_name(tmp))
+}
+
+/// Writes `stream` to a temporary file next to `path`, syncs it and renames
+/// it over `path` only if the whole stream succeeded.
+pub(crate) async fn write_file_atomically<S>(path: &Path, mut stream: S) -> Result<u64>
+where
+    S: Stream<Item = Result<Bytes>> + Unpin,
+{
+    let tmp = temp_path(path)?;
+    let ctx = |what: &str| format!("{what} {}", tmp.display());
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let file = opts
+        .open(&tmp)
+        .await
+        .map_err(|e| Error::io(ctx("creating"), e))?;
+    let mut guard = TempFile {
+        path: Some(tmp.clone()),
+    };
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let mut n = 0u64;
+    while let Some(piece) = stream.next().await {
+        let piece = piece?;
+        out.write_all(&piece)
+            .await
+            .map_err(|e| Error::io(ctx("writing"), e))?;
+        n += piece.len() as u64;
+    }
+    out.flush()
+        .await
+        .map_err(|e| Error::io(ctx("writing"), e))?;
+    let file = out.into_inner();
+    file.sync_all()
+        .await
+        .map_err(|e| Error::io(ctx("syncing"), e))?;
+    drop(file);
+    tokio::fs::rename(&tmp, path).await.map_err(|e| {
+        Error::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
+    })?;
+    guard.path = None;
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = tokio::fs::File::open(dir).await {
+            let _ = d.sync_all().await;
+        }
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_total() {
+        assert_eq!(parse_content_range_total("bytes 0-99/1234"), Some(1234));
+        assert_eq!(parse_content_range_total("bytes 0-99/*"), None);
+    }
+
+    #[test]
+    fn temp_name_is_hidden_and_beside() {
+        let p = temp_path(Path::new("/tmp/x/report.pdf")).unwrap();
+        assert_eq!(p.parent(), Some(Path::new("/tmp/x")));
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with(".report.pdf.sealstream-tmp-"), "{name}");
+    }
+
+    #[tokio::test]
+    async fn failed_stream_leaves_nothing() {
+        let dir = std::env::temp_dir().join(format!("sealstream-s3-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.bin");
+        let items: Vec<Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"secret plaintext")),
+            Err(Error::TrailingData {
+                object: "s3://b/k".into(),
+            }),
+        ];
+        let r = write_file_atomically(&path, futures_util::stream::iter(items)).await;
+        assert!(r.is_err());
+        assert!(!path.exists());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+        let ok: Vec<Result<Bytes>> = vec![Ok(Bytes::from_static(b"abc"))];
+        write_file_atomically(&path, futures_util::stream::iter(ok))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"abc");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,629 @@
+//! Tokio `AsyncWrite` sealing and `AsyncRead` opening adapters over the
+//! format crate's sans-IO core, with the same guarantees as the std ones:
+//!
+//! - [`SealingWriter`]: **only [`SealingWriter::finish`] or
+//!   `poll_shutdown` (`AsyncWriteExt::shutdown`) produces a valid object**;
+//!   dropping it unfinished leaves an object every reader rejects as
+//!   truncated.
+//! - [`OpeningReader`]: releases a chunk's plaintext only after its tag
+//!   verifies; end of input before the final chunk is an error, never end
+//!   of data; bytes after the final chunk are an error.
+//!
+//! ```text
+//!  SealingWriter:  write(plaintext) -> [16 KiB chunk buffer] -> seal -> inner
+//!                  (header and body prefix go out first; finish seals the
+//!                   short final chunk)
+//!  OpeningReader:  inner -> header -> data key (keyring) -> commitment check
+//!                  -> [one sealed chunk] -> open -> read(plaintext)
+//! ```
+//!
+//! Errors come out of the `poll_*` methods as `io::Error`s carrying this
+//! crate's [`Error`]; [`Error::from_io`] gets it back.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use sealstream_format::{
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, Header, PEEK_LEN,
+    SEALED_CHUNK_SIZE, TAG_LEN,
+};
+use sealstream_kms::Keyring;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Where an opener gets the data key: a keyring (unwrapping a record of the
+/// header) or a data key given directly (a share link).
+#[derive(Clone, Copy)]
+pub(crate) enum Unlock<'a> {
+    Keyring(&'a Keyring),
+    Key(&'a DataKey),
+}
+
+impl Unlock<'_> {
+    /// The data key for an object with `header` and body `prefix`. A
+    /// keyring tries its records until one unwraps to a key that matches
+    /// the key commitment; a given key is checked by the caller's
+    /// `ChunkCipher::open`.
+    pub(crate) async fn data_key(
+        &self,
+        header: &Header,
+        prefix: &BodyPrefix,
+        object: &str,
+    ) -> Result<DataKey> {
+        match self {
+            Unlock::Keyring(k) => {
+                k.open_key_verified(header, prefix)
+                    .await
+                    .map_err(|source| Error::NoKey {
+                        object: object.to_owned(),
+                        source,
+                    })
+            }
+            Unlock::Key(k) => Ok(k.duplicate()),
+        }
+    }
+}
+
+/// Seals everything written to it into a sealstream object written to `W`.
+///
+/// The header and body prefix are written first; each full 16 KiB chunk is
+/// sealed as soon as it is complete. At most one sealed chunk is buffered.
+///
+/// **[`SealingWriter::finish`] (or `shutdown`) is the only way to produce a
+/// valid object.** It seals and writes the final, short chunk. A writer
+/// dropped without it leaves an object that every reader rejects as
+/// truncated, never one that decrypts to a prefix of the data.
+pub struct SealingWriter<W> {
+    inner: W,
+    cipher: ChunkCipher,
+    /// Plaintext of the chunk being filled (room for the tag).
+    plain: Zeroizing<Vec<u8>>,
+    /// Ciphertext waiting to be written, from `out_pos`.
+    out: Vec<u8>,
+    out_pos: usize,
+    index: u64,
+    state: WState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WState {
+    Open,
+    Finishing,
+    Finished,
+    Failed,
+}
+
+impl<W> fmt::Debug for SealingWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealingWriter")
+            .field("suite", &self.cipher.suite())
+            .field("chunks_sealed", &self.index)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+fn werr(e: sealstream_format::Error) -> io::Error {
+    io::Error::from(Error::format("the sealed stream", e))
+}
+
+impl<W: AsyncWrite + Unpin> SealingWriter<W> {
+    /// A writer that seals under `data_key` with `header` (a fresh random
+    /// salt is drawn); the header and body prefix are written first.
+    pub fn new(inner: W, header: &Header, data_key: &DataKey) -> Result<Self> {
+        let (cipher, prefix) =
+            ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())
+                .map_err(|e| Error::format("the sealed stream", e))?;
+        let mut out = header.encode();
+        out.extend_from_slice(&prefix.to_bytes());
+        Ok(SealingWriter {
+            inner,
+            cipher,
+            plain: Zeroizing::new(Vec::with_capacity(SEALED_CHUNK_SIZE)),
+            out,
+            out_pos: 0,
+            index: 0,
+            state: WState::Open,
+        })
+    }
+
+    /// Chunks sealed so far.
+    pub fn chunks_sealed(&self) -> u64 {
+        self.index
+    }
+
+    fn seal_buffered(&mut self, last: bool) -> io::Result<()> {
+        let n = self.plain.len();
+        self.plain.resize(n + TAG_LEN, 0);
+        if let Err(e) = self
+            .cipher
+            .seal_chunk_in_buf(self.index, &mut self.plain, last)
+        {
+            self.state = WState::Failed;
+            return Err(werr(e));
+        }
+        self.index += 1;
+        if self.out_pos >= self.out.len() {
+            // `plain` now holds ciphertext; swap it out and reuse the old
+            // output buffer (ciphertext too) for the next chunk's plaintext.
+            std::mem::swap(&mut *self.plain, &mut self.out);
+            self.out_pos = 0;
+        } else {
+            // Output still pending (the header, before any write).
+            self.out.extend_from_slice(&self.plain);
+        }
+        self.plain.clear();
+        Ok(())
+    }
+
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.out_pos < self.out.len() {
+            let pending = self.out.get(self.out_pos..).unwrap_or(&[]);
+            match ready!(Pin::new(&mut self.inner).poll_write(cx, pending)) {
+                Ok(0) => {
+                    self.state = WState::Failed;
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Ok(n) => self.out_pos += n,
+                Err(e) => {
+                    self.state = WState::Failed;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        self.out.clear();
+        self.out_pos = 0;
+        Poll::Ready(Ok(()))
+    }
+
+    /// **Seals and writes the final chunk, flushes, and returns the inner
+    /// writer (not shut down). Without this (or `shutdown`) the object is
+    /// not valid.**
+    pub async fn finish(mut self) -> Result<W> {
+        if self.state != WState::Open {
+            return Err(Error::io(
+                "finishing a sealed stream",
+                io::Error::other("the writer failed or was already finished"),
+            ));
+        }
+        self.seal_buffered(true)
+            .map_err(|e| Error::io("sealing the final chunk", e))?;
+        self.state = WState::Finishing;
+        let out = std::mem::take(&mut self.out);
+        self.inner
+            .write_all(out.get(self.out_pos..).unwrap_or(&[]))
+            .await
+            .map_err(|e| Error::io("writing the sealed stream", e))?;
+        self.inner
+            .flush()
+            .await
+            .map_err(|e| Error::io("flushing the sealed stream", e))?;
+        self.state = WState::Finished;
+        Ok(self.inner)
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for SealingWriter<W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        if this.state != WState::Open {
+            return Poll::Ready(Err(io::Error::other(
+                "write after the sealed stream was finished or failed",
+            )));
+        }
+        let take = (CHUNK_SIZE - this.plain.len()).min(data.len());
+        this.plain
+            .extend_from_slice(data.get(..take).unwrap_or(&[]));
+        // A full chunk is never the final one, so it can be sealed now.
+        if this.plain.len() == CHUNK_SIZE {
+            this.seal_buffered(false)?;
+        }
+        Poll::Ready(Ok(take))
+    }
+
+    /// Writes out sealed chunks and flushes the inner writer. Plaintext of
+    /// an incomplete chunk stays buffered: only full chunks and the finish
+    /// produce ciphertext.
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    /// **Seals the final chunk**, writes it, and shuts the inner writer
+    /// down: the async counterpart of [`SealingWriter::finish`].
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.state == WState::Open {
+            ready!(this.poll_drain(cx))?;
+            this.seal_buffered(true)?;
+            this.state = WState::Finishing;
+        }
+        match this.state {
+            WState::Finishing => {
+                ready!(this.poll_drain(cx))?;
+                ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+                ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+                this.state = WState::Finished;
+                Poll::Ready(Ok(()))
+            }
+            WState::Finished => Poll::Ready(Ok(())),
+            _ => Poll::Ready(Err(io::Error::other(
+                "the sealed stream failed earlier; the object is incomplete",
+            ))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RState {
+    Reading,
+    /// The final chunk was opened; checking that nothing follows it.
+    Final,
+    Done,
+    Failed,
+}
+
+/// Opens a sealstream object read from `R`, releasing each chunk's
+/// plaintext only after its tag verifies.
+///
+/// [`OpeningReader::open`] reads the header, unwraps the data key with a
+/// keyring and checks the key commitment before any chunk is opened. End of
+/// input before the final (short) chunk is an error
+/// ([`Error::Truncated`]), never a silent end of data, and so are bytes
+/// after it ([`Error::TrailingData`]). After an error every further read
+/// fails.
+pub struct OpeningReader<R> {
+    inner: R,
+    header: Header,
+    header_len: usize,
+    cipher: ChunkCipher,
+    buf: Zeroizing<Vec<u8>>,
+    filled: usize,
+    pos: usize,
+    end: usize,
+    index: u64,
+    state: RState,
+    object: String,
+}
+
+impl<R> fmt::Debug for OpeningReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpeningReader")
+            .field("object", &self.object)
+            .field("header", &self.header)
+            .field("next_chunk", &self.index)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads until `buf` is full or EOF.
+async fn read_full<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let got = r.read(buf.get_mut(n..).unwrap_or(&mut [])).await?;
+        if got == 0 {
+            break;
+        }
+        n += got;
+    }
+    Ok(n)
+}
+
+impl<R: AsyncRead + Unpin> OpeningReader<R> {
+    /// Reads the header from `inner`, unwraps the data key with `keyring`
+    /// and checks the key commitment.
+    pub async fn open(inner: R, keyring: &Keyring) -> Result<Self> {
+        Self::open_labeled(inner, Unlock::Keyring(keyring), "the sealed stream").await
+    }
+
+    /// Like [`OpeningReader::open`] with a data key given directly (from a
+    /// share link); the header's key block is not used.
+    pub async fn open_with_key(inner: R, data_key: &DataKey) -> Result<Self> {
+        Self::open_labeled(inner, Unlock::Key(data_key), "the sealed stream").await
+    }
+
+    pub(crate) async fn open_labeled(
+        mut inner: R,
+        unlock: Unlock<'_>,
+        object: &str,
+    ) -> Result<Self> {
+        let read_err = |e| Error::io(format!("reading {object}"), e);
+        let fmt_err = |e| Error::format(object, e);
+        let mut peek = [0u8; PEEK_LEN];
+        let got = read_full(&mut inner, &mut peek).await.map_err(read_err)?;
+        let peeked = peek.get(..got).unwrap_or(&[]);
+        let header_len = match Header::peek_len(peeked).map_err(fmt_err)? {
+            Some(n) if got == PEEK_LEN => n,
+            _ => {
+                return Err(Error::Truncated {
+                    object: object.to_owned(),
+                    detail: if got == 0 {
+                        "the object is empty".into()
+                    } else {
+                        "it ends inside its header".into()
+                    },
+                });
+            }
+        };
+        let mut hbuf = vec![0u8; header_len];
+        let (head, rest) = hbuf.split_at_mut(PEEK_LEN.min(header_len));
+        head.copy_from_slice(peek.get(..head.len()).unwrap_or(&[]));
+        if read_full(&mut inner, rest).await.map_err(read_err)? != rest.len() {
+            return Err(Error::Truncated {
+                object: object.to_owned(),
+                detail: "it ends inside its header".into(),
+            });
+        }
+        let header = Header::parse(&hbuf).map_err(fmt_err)?;
+        let mut prefix = [0u8; BODY_PREFIX_LEN];
+        if read_full(&mut inner, &mut prefix).await.map_err(read_err)? != BODY_PREFIX_LEN {
+            return Err(Error::Truncated {
+                object: object.to_owned(),
+                detail: "it ends inside its salt and commitment".into(),
+            });
+        }
+        let prefix = BodyPrefix::from_bytes(&prefix);
+        let key = unlock.data_key(&header, &prefix, object).await?;
+        let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
+            .map_err(fmt_err)?;
+        Ok(OpeningReader {
+            inner,
+            header,
+            header_len,
+            cipher,
+            buf: Zeroizing::new(vec![0u8; SEALED_CHUNK_SIZE]),
+            filled: 0,
+            pos: 0,
+            end: 0,
+            index: 0,
+            state: RState::Reading,
+            object: object.to_owned(),
+        })
+    }
+
+    /// The object's header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The header's encoded length (the body's offset in the object).
+    pub fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    /// Whether the final chunk has been authenticated and all plaintext
+    /// read.
+    pub fn is_done(&self) -> bool {
+        self.state == RState::Done && self.pos == self.end
+    }
+
+    fn fail(&mut self, e: Error) -> io::Error {
+        self.state = RState::Failed;
+        self.pos = 0;
+        self.end = 0;
+        io::Error::from(e)
+    }
+
+    fn open_buffered(&mut self, last: bool) -> io::Result<()> {
+        let sealed = self.buf.get_mut(..self.filled).unwrap_or(&mut []);
+        match self.cipher.open_chunk(self.index, sealed, last) {
+            Ok(p) => {
+                self.end = p.len();
+                self.pos = 0;
+                self.filled = 0;
+                self.index += 1;
+                if last {
+                    self.state = RState::Final;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let e = Error::format(&self.object, e);
+                Err(self.fail(e))
+            }
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for OpeningReader<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if this.pos < this.end {
+                let avail = this.buf.get(this.pos..this.end).unwrap_or(&[]);
+                let n = avail.len().min(out.remaining());
+                out.put_slice(avail.get(..n).unwrap_or(&[]));
+                this.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            match this.state {
+                RState::Done => return Poll::Ready(Ok(())),
+                RState::Failed => {
+                    return Poll::Ready(Err(io::Error::other(
+                        "the opening reader failed earlier; no more plaintext is released",
+                    )));
+                }
+                RState::Final => {
+                    let mut one = [0u8; 1];
+                    let mut rb = ReadBuf::new(&mut one);
+                    if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
+                        let e = Error::io(format!("reading {}", this.object), e);
+                        return Poll::Ready(Err(this.fail(e)));
+                    }
+                    if rb.filled().is_empty() {
+                        this.state = RState::Done;
+                    } else {
+                        let e = Error::TrailingData {
+                            object: this.object.clone(),
+                        };
+                        return Poll::Ready(Err(this.fail(e)));
+                    }
+                }
+                RState::Reading => {
+                    let mut eof = false;
+                    while this.filled < SEALED_CHUNK_SIZE {
+                        let dst = this.buf.get_mut(this.filled..).unwrap_or(&mut []);
+                        let mut rb = ReadBuf::new(dst);
+                        if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
+                            let e = Error::io(format!("reading {}", this.object), e);
+                            return Poll::Ready(Err(this.fail(e)));
+                        }
+                        let n = rb.filled().len();
+                        if n == 0 {
+                            eof = true;
+                            break;
+                        }
+                        this.filled += n;
+                    }
+                    if this.filled == SEALED_CHUNK_SIZE {
+                        this.open_buffered(false)?;
+                    } else if eof && this.filled == 0 {
+                        let e = Error::Truncated {
+                            object: this.object.clone(),
+                            detail: format!(
+                                "it ends after chunk {} on a chunk boundary: the final chunk is \
+                                 missing",
+                                this.index.saturating_sub(1)
+                            ),
+                        };
+                        return Poll::Ready(Err(this.fail(e)));
+                    } else {
+                        this.open_buffered(true)?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealstream_format::{EncryptionContext, KeyRecord, Suite};
+
+    fn header() -> Header {
+        let rec = KeyRecord::new("test-fake", "k", vec![1]).unwrap();
+        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap()
+    }
+
+    async fn seal(plain: &[u8], key: &DataKey, write_size: usize) -> Vec<u8> {
+        let mut w = SealingWriter::new(Vec::new(), &header(), key).unwrap();
+        for part in plain.chunks(write_size.max(1)) {
+            w.write_all(part).await.unwrap();
+        }
+        w.finish().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn round_trips_all_boundary_sizes() {
+        let key = DataKey::from_bytes([3u8; 32]);
+        for n in [
+            0,
+            1,
+            CHUNK_SIZE - 1,
+            CHUNK_SIZE,
+            CHUNK_SIZE + 1,
+            3 * CHUNK_SIZE,
+        ] {
+            let plain: Vec<u8> = (0..n).map(|i| (i % 241) as u8).collect();
+            for ws in [1usize, 1000, 70_000] {
+                if ws == 1 && n > CHUNK_SIZE + 1 {
+                    continue;
+                }
+                let obj = seal(&plain, &key, ws).await;
+                // Interop with the std reader of the format crate.
+                let (_, std_plain) = sealstream_format::open_slice(&obj, &key).unwrap();
+                assert_eq!(std_plain, plain);
+                let mut r = OpeningReader::open_with_key(&obj[..], &key).await.unwrap();
+                let mut got = Vec::new();
+                r.read_to_end(&mut got).await.unwrap();
+                assert_eq!(got, plain, "n={n} ws={ws}");
+                assert!(r.is_done());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_finishes_and_drop_does_not() {
+        let key = DataKey::from_bytes([4u8; 32]);
+        let mut w = SealingWriter::new(Vec::new(), &header(), &key).unwrap();
+        w.write_all(b"hello").await.unwrap();
+        w.shutdown().await.unwrap();
+        assert!(w.write_all(b"more").await.is_err());
+        let obj = w.inner.clone();
+        assert_eq!(
+            sealstream_format::open_slice(&obj, &key).unwrap().1,
+            b"hello"
+        );
+
+        // Without finish: only full chunks were written, no final chunk.
+        let mut w = SealingWriter::new(Vec::new(), &header(), &key).unwrap();
+        w.write_all(&vec![0u8; CHUNK_SIZE]).await.unwrap();
+        w.flush().await.unwrap();
+        let partial = w.inner.clone();
+        drop(w);
+        let mut r = OpeningReader::open_with_key(&partial[..], &key)
+            .await
+            .unwrap();
+        let err = r.read_to_end(&mut Vec::new()).await.unwrap_err();
+        assert!(
+            matches!(Error::from_io(&err), Some(Error::Truncated { .. })),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn truncation_trailing_data_and_tampering_fail() {
+        let key = DataKey::from_bytes([5u8; 32]);
+        let plain = vec![7u8; 2 * CHUNK_SIZE + 10];
+        let obj = seal(&plain, &key, 4096).await;
+        let read = |bytes: Vec<u8>| async move {
+            let mut r =
+                OpeningReader::open_with_key(&bytes[..], &DataKey::from_bytes([5u8; 32])).await?;
+            let mut out = Vec::new();
+            r.read_to_end(&mut out)
+                .await
+                .map_err(|e| Error::from_io_owned(e).unwrap_or_else(|e| Error::io("t", e)))?;
+            Ok::<_, Error>(out)
+        };
+        let mut extra = obj.clone();
+        extra.push(0);
+        // Appended bytes join the final chunk, which then fails.
+        assert!(matches!(
+            read(extra).await,
+            Err(Error::ChunkAuthentication {
+                index: 2,
+                final_note: " (the final chunk)",
+                ..
+            })
+        ));
+        let body = obj.len() - (2 * SEALED_CHUNK_SIZE + 10 + TAG_LEN);
+        let cut = obj[..body + SEALED_CHUNK_SIZE].to_vec();
+        assert!(matches!(read(cut).await, Err(Error::Truncated { .. })));
+        let mut bad = obj.clone();
+        bad[body + SEALED_CHUNK_SIZE + 5] ^= 1;
+        assert!(matches!(
+            read(bad).await,
+            Err(Error::ChunkAuthentication { index: 1, .. })
+        ));
+        let wrong = OpeningReader::open_with_key(&obj[..], &DataKey::from_bytes([6u8; 32])).await;
+        assert!(matches!(wrong, Err(Error::WrongKey { .. })));
+        let not = OpeningReader::open_with_key(&b"plain text, not sealed"[..], &key).await;
+        assert!(matches!(not, Err(Error::NotSealstream { .. })));
+    }
+}

@@ -1,0 +1,534 @@
+//! The sealed-part pipeline shared by every upload path (SDK multipart,
+//! presigned multipart): read plaintext straight into the chunk slots of a
+//! part buffer, seal the part on the blocking pool, upload it, with at most
+//! `concurrency` parts in flight and any failure or cancellation aborting
+//! the multipart upload.
+//!
+//! ```text
+//!  part 1: header || salt || commitment || chunk 0 .. chunk m-1      (m = part size / 16 KiB)
+//!  part 2: chunk m .. chunk 2m-1
+//!  ...
+//!  last:   chunk .. || final chunk (16..16399 bytes; an empty final chunk
+//!          rides in the last part when the plaintext ends on a part boundary)
+//! ```
+
+use std::future::Future;
+use std::io;
+
+use bytes::Bytes;
+use sealstream_format::{CHUNK_SIZE, ChunkCipher, DataKey, Header, SEALED_CHUNK_SIZE, TAG_LEN};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::task::JoinSet;
+
+use crate::config::MAX_PARTS;
+use crate::error::{Error, Result};
+use crate::parts::{BufPool, SharedCipher, blocking, seal_run};
+
+/// One uploaded part, as CompleteMultipartUpload needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct PartDone {
+    /// 1-based part number.
+    pub(crate) number: i32,
+    /// The part's ETag.
+    pub(crate) etag: String,
+    /// The part's CRC32 (base64), echoed back on completion.
+    pub(crate) crc32: String,
+}
+
+/// A started multipart upload.
+pub(crate) trait Multipart: Clone + Send + Sync + 'static {
+    /// Uploads part `number` (the same bytes on every retry).
+    fn upload_part(
+        &self,
+        number: i32,
+        body: Bytes,
+        crc32: u32,
+    ) -> impl Future<Output = Result<PartDone>> + Send + 'static;
+    /// Completes the upload; returns the object's ETag.
+    fn complete(&self, parts: Vec<PartDone>)
+    -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Aborts the upload (succeeds if it is already gone).
+    fn abort(&self) -> impl Future<Output = Result<()>> + Send + 'static;
+    /// The upload id, for messages.
+    fn upload_id(&self) -> &str;
+}
+
+/// Where a sealed object goes.
+pub(crate) trait Target: Send + Sync {
+    /// The multipart upload type.
+    type Upload: Multipart;
+    /// Uploads a whole object that fits one part, in one request.
+    fn put_single(
+        &self,
+        body: Bytes,
+        crc32: u32,
+        plaintext_len: u64,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Starts a multipart upload.
+    fn start(&self) -> impl Future<Output = Result<Self::Upload>> + Send;
+    /// `s3://bucket/key`, for messages.
+    fn object(&self) -> &str;
+}
+
+/// What an upload produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadOutcome {
+    /// `s3://bucket/key`.
+    pub object: String,
+    /// Plaintext bytes sealed.
+    pub plaintext_len: u64,
+    /// Bytes stored (header, body prefix and sealed chunks).
+    pub object_len: u64,
+    /// Parts uploaded; 0 for a single PutObject.
+    pub parts: u32,
+    /// The object's ETag, if the server returned one.
+    pub etag: Option<String>,
+    /// Whether the data key also protects other objects (a cached key).
+    pub key_reused: bool,
+}
+
+/// Aborts the multipart upload when dropped armed: the upload future was
+/// dropped (cancelled) or panicked before completing or aborting.
+struct AbortOnDrop<U: Multipart>(Option<U>);
+
+impl<U: Multipart> AbortOnDrop<U> {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl<U: Multipart> Drop for AbortOnDrop<U> {
+    fn drop(&mut self) {
+        if let Some(upload) = self.0.take() {
+            spawn_abort(upload);
+        }
+    }
+}
+
+/// Aborts in the background, twice: a part request that was in flight when
+/// its task was cancelled may still land after the first abort.
+pub(crate) fn spawn_abort<U: Multipart>(upload: U) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(async move {
+            let _ = upload.abort().await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let _ = upload.abort().await;
+        });
+    }
+}
+
+struct FilledPart {
+    buf: Vec<u8>,
+    lead: usize,
+    first_chunk: u64,
+    full: usize,
+    final_len: Option<usize>,
+    plaintext: u64,
+}
+
+impl FilledPart {
+    fn is_last(&self) -> bool {
+        self.final_len.is_some()
+    }
+}
+
+/// Reads plaintext into part buffers, one chunk slot at a time, with a
+/// one-byte look-ahead to learn whether a full part is the last.
+struct Filler<R> {
+    reader: R,
+    carry: Option<u8>,
+    next_chunk: u64,
+    total: u64,
+}
+
+impl<R: AsyncRead + Unpin> Filler<R> {
+    async fn read_slot(&mut self, slot: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        if let (Some(b), Some(first)) = (self.carry, slot.first_mut()) {
+            *first = b;
+            self.carry = None;
+            n = 1;
+        }
+        while n < slot.len() {
+            let got = self
+                .reader
+                .read(slot.get_mut(n..).unwrap_or(&mut []))
+                .await?;
+            if got == 0 {
+                break;
+            }
+            n += got;
+        }
+        Ok(n)
+    }
+
+    async fn at_eof(&mut self) -> io::Result<bool> {
+        if self.carry.is_some() {
+            return Ok(false);
+        }
+        let mut b = [0u8; 1];
+        loop {
+            match self.reader.read(&mut b).await {
+                Ok(0) => return Ok(true),
+                Ok(_) => {
+                    self.carry = Some(b[0]);
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn fill(
+        &mut self,
+        mut buf: Vec<u8>,
+        lead: &[u8],
+        chunks_per_part: usize,
+    ) -> io::Result<FilledPart> {
+        let cap = lead.len() + chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
+        if buf.len() < cap {
+            buf.resize(cap, 0);
+        }
+        if let Some(dst) = buf.get_mut(..lead.len()) {
+            dst.copy_from_slice(lead);
+        }
+        let first_chunk = self.next_chunk;
+        let mut full = 0usize;
+        let mut plaintext = 0u64;
+        let mut used = lead.len();
+        let final_len = loop {
+            if full == chunks_per_part {
+                if self.at_eof().await? {
+                    used += TAG_LEN;
+                    break Some(0);
+                }
+                break None;
+            }
+            let slot = buf
+                .get_mut(used..used + CHUNK_SIZE)
+                .ok_or_else(|| io::Error::other("part buffer too small"))?;
+            let n = self.read_slot(slot).await?;
+            plaintext += n as u64;
+            if n == CHUNK_SIZE {
+                full += 1;
+                used += SEALED_CHUNK_SIZE;
+            } else {
+                used += n + TAG_LEN;
+                break Some(n);
+            }
+        };
+        buf.truncate(used);
+        self.next_chunk += full as u64 + u64::from(final_len.is_some());
+        self.total += plaintext;
+        Ok(FilledPart {
+            buf,
+            lead: lead.len(),
+            first_chunk,
+            full,
+            final_len,
+            plaintext,
+        })
+    }
+}
+
+/// Seals a filled part in place on the blocking pool; returns the sealed
+/// bytes and their CRC32.
+async fn seal_part(cipher: SharedCipher, part: FilledPart, object: &str) -> Result<(Vec<u8>, u32)> {
+    let FilledPart {
+        mut buf,
+        lead,
+        first_chunk,
+        full,
+        final_len,
+        ..
+    } = part;
+    let res = blocking(move || {
+        let run = buf.get_mut(lead..).unwrap_or(&mut []);
+        let r = seal_run(&cipher, run, first_chunk, full, final_len);
+        let crc = crc32fast::hash(&buf);
+        r.map(|()| (buf, crc))
+    })
+    .await
+    .map_err(|e| Error::io("sealing a part", e))?;
+    res.map_err(|e| Error::format(object, e))
+}
+
+/// Seals everything `reader` yields into one object at `target`.
+///
+/// `expected_len`, when given, must match what the reader yields exactly
+/// (it also sizes the parts to stay within 10,000).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn upload<R, T>(
+    reader: R,
+    target: &T,
+    header: &Header,
+    data_key: &DataKey,
+    part_size: u64,
+    concurrency: usize,
+    expected_len: Option<u64>,
+    key_reused: bool,
+) -> Result<UploadOutcome>
+where
+    R: AsyncRead + Unpin + Send,
+    T: Target,
+{
+    let object = target.object().to_owned();
+    let (cipher, prefix) = ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())
+        .map_err(|e| Error::format(&object, e))?;
+    let cipher = SharedCipher::new(cipher);
+    let mut lead = header.encode();
+    lead.extend_from_slice(&prefix.to_bytes());
+    let chunks_per_part = usize::try_from(part_size / CHUNK_SIZE as u64)
+        .map_err(|_| Error::InvalidArgument("part size too large for this platform".into()))?;
+    let mut filler = Filler {
+        reader,
+        carry: None,
+        next_chunk: 0,
+        total: 0,
+    };
+    let mut pool = BufPool::default();
+    let read_err = |e: io::Error| Error::io(format!("reading the plaintext for {object}"), e);
+    let check_len = |total: u64| match expected_len {
+        Some(n) if n != total => Err(Error::InvalidArgument(format!(
+            "the source of {object} yielded {total} bytes but its length was given as {n}"
+        ))),
+        _ => Ok(()),
+    };
+
+    let cap = lead.len() + chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
+    let first = filler
+        .fill(pool.take(cap), &lead, chunks_per_part)
+        .await
+        .map_err(read_err)?;
+    if first.is_last() {
+        check_len(filler.total)?;
+        let plaintext_len = first.plaintext;
+        let (sealed, crc) = seal_part(cipher, first, &object).await?;
+        let object_len = sealed.len() as u64;
+        let etag = target
+            .put_single(Bytes::from(sealed), crc, plaintext_len)
+            .await?;
+        return Ok(UploadOutcome {
+            object,
+            plaintext_len,
+            object_len,
+            parts: 0,
+            etag,
+            key_reused,
+        });
+    }
+
+    let upload = target.start().await?;
+    let mut guard = AbortOnDrop(Some(upload.clone()));
+    let result = run_parts(
+        &mut filler,
+        first,
+        &upload,
+        &cipher,
+        &mut pool,
+        chunks_per_part,
+        concurrency,
+        &object,
+    )
+    .await;
+    let result = match result {
+        Ok(done) => match check_len(filler.total) {
+            Ok(()) => Ok(done),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    let result = match result {
+        Ok((mut parts, object_len)) => {
+            parts.sort_by_key(|p| p.number);
+            let count = u32::try_from(parts.len()).unwrap_or(u32::MAX);
+            upload
+                .complete(parts)
+                .await
+                .map(|etag| (etag, count, object_len))
+        }
+        Err(e) => Err(e),
+    };
+    guard.disarm();
+    match result {
+        Ok((etag, parts, object_len)) => Ok(UploadOutcome {
+            object,
+            plaintext_len: filler.total,
+            object_len,
+            parts,
+            etag,
+            key_reused,
+        }),
+        Err(e) => Err(abort_after(&upload, &object, e).await),
+    }
+}
+
+/// Aborts `upload` after `err`, and says whether that worked.
+pub(crate) async fn abort_after<U: Multipart>(upload: &U, object: &str, err: Error) -> Error {
+    match upload.abort().await {
+        Ok(()) => {
+            // A part request cancelled mid-flight may still land after the
+            // abort; a second, delayed abort catches it.
+            spawn_abort(upload.clone());
+            Error::UploadAborted {
+                object: object.to_owned(),
+                source: Box::new(err),
+            }
+        }
+        Err(abort) => Error::AbortFailed {
+            object: object.to_owned(),
+            upload_id: upload.upload_id().to_owned(),
+            abort_error: abort.to_string(),
+            source: Box::new(err),
+        },
+    }
+}
+
+type PartResult = Result<(PartDone, Bytes)>;
+
+#[allow(clippy::too_many_arguments)]
+async fn run_parts<R, U>(
+    filler: &mut Filler<R>,
+    first: FilledPart,
+    upload: &U,
+    cipher: &SharedCipher,
+    pool: &mut BufPool,
+    chunks_per_part: usize,
+    concurrency: usize,
+    object: &str,
+) -> Result<(Vec<PartDone>, u64)>
+where
+    R: AsyncRead + Unpin + Send,
+    U: Multipart,
+{
+    let mut set: JoinSet<PartResult> = JoinSet::new();
+    let mut done = Vec::new();
+    let mut object_len = 0u64;
+    let mut next = Some(first);
+    let mut number: i32 = 0;
+    let result: Result<()> = async {
+        while let Some(part) = next.take() {
+            number += 1;
+            if u64::try_from(number).unwrap_or(u64::MAX) > MAX_PARTS {
+                return Err(Error::InvalidArgument(format!(
+                    "{object} needs more than 10,000 parts of {} bytes; give the plaintext length \
+                     (the part size then grows) or a larger part size",
+                    chunks_per_part * CHUNK_SIZE
+                )));
+            }
+            let last = part.is_last();
+            let cipher = cipher.clone();
+            let upload = upload.clone();
+            let obj = object.to_owned();
+            set.spawn(async move {
+                let (sealed, crc) = seal_part(cipher, part, &obj).await?;
+                let body = Bytes::from(sealed);
+                let done = upload.upload_part(number, body.clone(), crc).await?;
+                Ok((done, body))
+            });
+            if last {
+                break;
+            }
+            while set.len() >= concurrency {
+                collect(&mut set, &mut done, &mut object_len, pool).await?;
+            }
+            while let Some(r) = set.try_join_next() {
+                record(r, &mut done, &mut object_len, pool)?;
+            }
+            let cap = chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
+            let part = filler
+                .fill(pool.take(cap), &[], chunks_per_part)
+                .await
+                .map_err(|e| Error::io(format!("reading the plaintext for {object}"), e))?;
+            next = Some(part);
+        }
+        while !set.is_empty() {
+            collect(&mut set, &mut done, &mut object_len, pool).await?;
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => Ok((done, object_len)),
+        Err(e) => {
+            // Stop the other parts before the caller aborts the upload.
+            set.shutdown().await;
+            Err(e)
+        }
+    }
+}
+
+async fn collect(
+    set: &mut JoinSet<PartResult>,
+    done: &mut Vec<PartDone>,
+    object_len: &mut u64,
+    pool: &mut BufPool,
+) -> Result<()> {
+    if let Some(r) = set.join_next().await {
+        record(r, done, object_len, pool)?;
+    }
+    Ok(())
+}
+
+fn record(
+    r: std::result::Result<PartResult, tokio::task::JoinError>,
+    done: &mut Vec<PartDone>,
+    object_len: &mut u64,
+    pool: &mut BufPool,
+) -> Result<()> {
+    let (part, body) = r.map_err(|e| {
+        Error::io(
+            "a part upload task",
+            io::Error::other(format!("the task failed: {e}")),
+        )
+    })??;
+    *object_len += body.len() as u64;
+    pool.give_bytes(body);
+    done.push(part);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn filler_places_chunks_in_slots_and_finds_the_end() {
+        let data: Vec<u8> = (0..2 * CHUNK_SIZE).map(|i| (i % 253) as u8).collect();
+        let mut f = Filler {
+            reader: &data[..],
+            carry: None,
+            next_chunk: 0,
+            total: 0,
+        };
+        // Part of exactly two chunks: full, and the look-ahead finds EOF,
+        // so the empty final chunk rides in this part.
+        let p = f.fill(Vec::new(), b"LEAD", 2).await.unwrap();
+        assert_eq!(
+            (p.full, p.final_len, p.plaintext),
+            (2, Some(0), data.len() as u64)
+        );
+        assert_eq!(p.buf.len(), 4 + 2 * SEALED_CHUNK_SIZE + TAG_LEN);
+        assert_eq!(&p.buf[4..4 + CHUNK_SIZE], &data[..CHUNK_SIZE]);
+        assert_eq!(
+            &p.buf[4 + SEALED_CHUNK_SIZE..4 + SEALED_CHUNK_SIZE + CHUNK_SIZE],
+            &data[CHUNK_SIZE..]
+        );
+
+        let data = vec![1u8; 3 * CHUNK_SIZE + 5];
+        let mut f = Filler {
+            reader: &data[..],
+            carry: None,
+            next_chunk: 0,
+            total: 0,
+        };
+        let p = f.fill(Vec::new(), b"", 2).await.unwrap();
+        assert_eq!((p.full, p.final_len, p.first_chunk), (2, None, 0));
+        let p = f.fill(Vec::new(), b"", 2).await.unwrap();
+        assert_eq!((p.full, p.final_len, p.first_chunk), (1, Some(5), 2));
+        assert_eq!(p.buf.len(), SEALED_CHUNK_SIZE + 5 + TAG_LEN);
+        assert_eq!(f.total, data.len() as u64);
+    }
+}
