@@ -971,11 +971,10 @@ fn broken_inputs() -> Vec<Broken> {
                 set(v, 17 + 10, b":")
             },
         ),
-        // Spec: `malformed header (context key)`; the parser says `context key_len`.
         b(
             "context_key_len_zero",
             "first key_len 3 -> 0",
-            "MalformedHeader",
+            "MalformedHeader(context key)",
             set(hello.clone(), 16, &[0]),
         ),
         b(
@@ -1036,7 +1035,7 @@ fn broken_inputs() -> Vec<Broken> {
         b(
             "wrapped_len_zero",
             "wrapped_len 60 -> 0",
-            "MalformedHeader",
+            "MalformedHeader(wrapped)",
             set(hello.clone(), 40, &[0, 0]),
         ),
         b(
