@@ -78,6 +78,17 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
     .await
 }
 
+/// SDK configuration with fixed test credentials, for tests that must not
+/// depend on the environment (no KMS server, no credential chain).
+pub async fn offline_sdk_config(endpoint: &str) -> SdkConfig {
+    let creds = aws_sdk_kms::config::Credentials::new("test", "test", None, None, "test");
+    sdk_config(endpoint, "us-east-1")
+        .await
+        .into_builder()
+        .credentials_provider(aws_sdk_kms::config::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
 /// Creates a fresh symmetric key (and an alias for it) on the KMS server;
 /// returns its ARN. Keys live in the server's memory, so every test makes
 /// its own.
@@ -178,11 +189,13 @@ impl KeyProvider for CountingTestDoubleProvider {
 }
 
 /// **Fake** KMS endpoint for fault injection: a tiny HTTP/1.1 server on
-/// 127.0.0.1 that answers the first `throttles` requests with a KMS
-/// `ThrottlingException` (HTTP 400, as AWS does) and proxies every later
-/// request to the real KMS server at `upstream`. One request per
-/// connection (`Connection: close` both ways) keeps it simple.
-pub struct FaultInjectingKmsThrottle {
+/// 127.0.0.1 that answers the first `faults` requests with a KMS error
+/// (`ThrottlingException` by default, HTTP 400 as AWS sends it) and proxies
+/// every later request to the real KMS server at `upstream`. It exists for
+/// faults the real test server cannot produce (throttling, key states that
+/// moto does not enforce). One request per connection (`Connection: close`
+/// both ways) keeps it simple.
+pub struct FaultInjectingKms {
     pub addr: SocketAddr,
     state: Arc<ThrottleState>,
     task: tokio::task::JoinHandle<()>,
@@ -190,21 +203,34 @@ pub struct FaultInjectingKmsThrottle {
 
 struct ThrottleState {
     upstream: Option<String>,
+    code: String,
+    status: u16,
     remaining: AtomicUsize,
-    throttled: AtomicUsize,
+    faults: AtomicUsize,
     forwarded: AtomicUsize,
 }
 
-impl FaultInjectingKmsThrottle {
-    /// Starts the fake; `upstream` is `host:port` of the real server, or
-    /// `None` to throttle forever.
-    pub async fn start(upstream: Option<&str>, throttles: usize) -> Self {
+impl FaultInjectingKms {
+    /// Starts a fake that throttles `throttles` requests; `upstream` is
+    /// `host:port` of the real server, or `None` to throttle forever.
+    pub async fn throttle(upstream: Option<&str>, throttles: usize) -> Self {
+        Self::start(upstream, throttles, "ThrottlingException", 400).await
+    }
+
+    /// Starts a fake that answers every request with error `code`.
+    pub async fn always(code: &str, status: u16) -> Self {
+        Self::start(None, 0, code, status).await
+    }
+
+    async fn start(upstream: Option<&str>, throttles: usize, code: &str, status: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(ThrottleState {
             upstream: upstream.map(str::to_owned),
+            code: code.to_owned(),
+            status,
             remaining: AtomicUsize::new(throttles),
-            throttled: AtomicUsize::new(0),
+            faults: AtomicUsize::new(0),
             forwarded: AtomicUsize::new(0),
         });
         let st = state.clone();
@@ -219,15 +245,15 @@ impl FaultInjectingKmsThrottle {
                 });
             }
         });
-        FaultInjectingKmsThrottle { addr, state, task }
+        FaultInjectingKms { addr, state, task }
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn throttled(&self) -> usize {
-        self.state.throttled.load(Ordering::SeqCst)
+    pub fn faults(&self) -> usize {
+        self.state.faults.load(Ordering::SeqCst)
     }
 
     pub fn forwarded(&self) -> usize {
@@ -235,7 +261,7 @@ impl FaultInjectingKmsThrottle {
     }
 }
 
-impl Drop for FaultInjectingKmsThrottle {
+impl Drop for FaultInjectingKms {
     fn drop(&mut self) {
         self.task.abort();
     }
@@ -306,15 +332,19 @@ async fn serve(mut conn: TcpStream, st: &ThrottleState) -> std::io::Result<()> {
         .is_ok()
         || st.upstream.is_none();
     if throttle {
-        st.throttled.fetch_add(1, Ordering::SeqCst);
-        let payload = br#"{"__type":"ThrottlingException","message":"Rate exceeded (injected by FaultInjectingKmsThrottle)"}"#;
+        st.faults.fetch_add(1, Ordering::SeqCst);
+        let payload = format!(
+            r#"{{"__type":"{}","message":"injected by the FaultInjectingKms test fake"}}"#,
+            st.code
+        );
         let head = format!(
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.1\r\n\
+            "HTTP/1.1 {} Fault\r\nContent-Type: application/x-amz-json-1.1\r\n\
              x-amzn-RequestId: fault-injected\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            st.status,
             payload.len()
         );
         conn.write_all(head.as_bytes()).await?;
-        conn.write_all(payload).await?;
+        conn.write_all(payload.as_bytes()).await?;
         return conn.shutdown().await;
     }
     st.forwarded.fetch_add(1, Ordering::SeqCst);

@@ -1,0 +1,784 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+//! The AWS KMS provider against a real KMS server on 127.0.0.1 (moto in
+//! server mode, started by `scripts/services`). Every test creates its own
+//! keys. Without the server the tests print a skip line, or fail when
+//! `SEALSTREAM_REQUIRE_SERVICES=1`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sealstream_format::{open_slice, seal_to_vec};
+use sealstream_kms::{
+    DataKeyCacheConfig, EncryptionContext, Error, Header, KeyProvider, KeyRecord, Keyring,
+    KmsConfig, KmsErrorKind, KmsProvider, LocalKeyProvider, RetryPolicy, Suite, X25519Identity,
+};
+use support::{
+    CountingTestDoubleProvider, FaultInjectingKms, create_key, host_port, kms_endpoint,
+    offline_sdk_config, sdk_config, unique_alias,
+};
+
+fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
+    EncryptionContext::from_pairs(pairs.iter().copied()).unwrap()
+}
+
+fn fast_retry(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        attempt_timeout: Duration::from_secs(10),
+    }
+}
+
+fn ring(providers: Vec<Arc<dyn KeyProvider>>) -> Keyring {
+    Keyring::new(providers).unwrap()
+}
+
+fn account_of(arn: &str) -> &str {
+    arn.split(':').nth(4).unwrap()
+}
+
+macro_rules! services {
+    ($name:literal) => {
+        match kms_endpoint($name) {
+            Some(e) => e,
+            None => return,
+        }
+    };
+}
+
+#[tokio::test]
+async fn generate_and_unwrap() {
+    let endpoint = services!("generate_and_unwrap");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let kms = KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+        .await
+        .unwrap();
+    assert_eq!(kms.key_arn(), Some(arn.as_str()));
+    let kr = ring(vec![Arc::new(kms)]);
+    for suite in Suite::ALL {
+        let context = ctx(&[("bucket", "b"), ("path", "backups/db.tar")]);
+        let sealed = kr.seal_key(suite, context).await.unwrap();
+        let rec = &sealed.header.records()[0];
+        assert_eq!(rec.provider(), "aws-kms");
+        assert_eq!(
+            rec.key_id(),
+            arn,
+            "the record names the key ARN KMS answered with"
+        );
+        let object = seal_to_vec(&sealed.header, &sealed.key, b"kms sealed").unwrap();
+        let key = kr.open_key(&sealed.header).await.unwrap();
+        assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+        assert_eq!(open_slice(&object, &key).unwrap().1, b"kms sealed");
+    }
+}
+
+/// The reserved pairs are part of the KMS encryption context: a plain KMS
+/// Decrypt with only the object's context fails, with them it succeeds.
+#[tokio::test]
+async fn kms_encryption_context_has_reserved_pairs() {
+    let endpoint = services!("kms_encryption_context_has_reserved_pairs");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let kr = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+            .await
+            .unwrap(),
+    )]);
+    let sealed = kr
+        .seal_key(Suite::XChaCha20Poly1305, ctx(&[("app", "x")]))
+        .await
+        .unwrap();
+    let client = aws_sdk_kms::Client::new(&sdk);
+    let blob = aws_sdk_kms::primitives::Blob::new(sealed.header.records()[0].wrapped().to_vec());
+    let without = client
+        .decrypt()
+        .key_id(&arn)
+        .ciphertext_blob(blob.clone())
+        .encryption_context("app", "x")
+        .send()
+        .await;
+    assert!(without.is_err());
+    let with = client
+        .decrypt()
+        .key_id(&arn)
+        .ciphertext_blob(blob)
+        .encryption_context("app", "x")
+        .encryption_context("sealstream:version", "1")
+        .encryption_context("sealstream:suite", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with.plaintext().unwrap().as_ref(),
+        sealed.key.expose_secret()
+    );
+}
+
+#[tokio::test]
+async fn wrong_encryption_context_fails() {
+    let endpoint = services!("wrong_encryption_context_fails");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let kr = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+            .await
+            .unwrap(),
+    )]);
+    let context = ctx(&[("tenant", "a")]);
+    let sealed = kr
+        .seal_key(Suite::Aes256Gcm, context.clone())
+        .await
+        .unwrap();
+    let records = sealed.header.records().to_vec();
+    for header in [
+        Header::new(Suite::Aes256Gcm, ctx(&[("tenant", "b")]), records.clone()).unwrap(),
+        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), records.clone()).unwrap(),
+        Header::new(
+            Suite::Aes256Gcm,
+            ctx(&[("tenant", "a"), ("x", "y")]),
+            records.clone(),
+        )
+        .unwrap(),
+        Header::new(Suite::XChaCha20Poly1305, context.clone(), records.clone()).unwrap(),
+    ] {
+        let err = kr.open_key(&header).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::NoMatchingKey { .. }), "{msg}");
+        assert!(msg.contains(&arn), "the error names the key: {msg}");
+        assert!(msg.contains("InvalidCiphertextException"), "{msg}");
+    }
+    // The provider alone classifies it.
+    let kms = KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+        .await
+        .unwrap();
+    let wrong = ctx(&[("tenant", "b")]);
+    let err = kms
+        .unwrap(
+            &records[0],
+            sealstream_kms::WrapContext {
+                suite: Suite::Aes256Gcm,
+                context: &wrong,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Kms {
+                kind: KmsErrorKind::InvalidCiphertext,
+                retryable: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_or_wrong_key_fails_naming_the_key() {
+    let endpoint = services!("missing_or_wrong_key_fails_naming_the_key");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn_a = create_key(&sdk, None).await;
+    let arn_b = create_key(&sdk, None).await;
+
+    // A key that does not exist.
+    let missing = format!(
+        "arn:aws:kms:us-east-1:{}:key/00000000-0000-0000-0000-000000000000",
+        account_of(&arn_a)
+    );
+    let kms = KmsProvider::new(
+        KmsProvider::client(&sdk),
+        KmsConfig::strict(&missing).with_retry(fast_retry(3)),
+    )
+    .unwrap();
+    let err = ring(vec![Arc::new(kms)])
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Kms {
+                kind: KmsErrorKind::NotFound,
+                retryable: false,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&missing), "{err}");
+    let err = KmsProvider::connect(&sdk, KmsConfig::strict("alias/sealstream-no-such-alias"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Kms {
+                kind: KmsErrorKind::NotFound,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("alias/sealstream-no-such-alias"),
+        "{err}"
+    );
+
+    // Sealed under A, opened by a keyring configured for B only.
+    let a = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn_a))
+            .await
+            .unwrap(),
+    )]);
+    let sealed = a
+        .seal_key(Suite::Aes256Gcm, ctx(&[("k", "v")]))
+        .await
+        .unwrap();
+    let b = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn_b))
+            .await
+            .unwrap(),
+    )]);
+    let err = b.open_key(&sealed.header).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("sealed for aws-kms key {arn_a}")),
+        "{msg}"
+    );
+
+    // A forged record that claims key B but holds A's ciphertext: KMS
+    // refuses (AWS: IncorrectKeyException; moto: AccessDeniedException).
+    let forged = KeyRecord::new(
+        "aws-kms",
+        &arn_b,
+        sealed.header.records()[0].wrapped().to_vec(),
+    )
+    .unwrap();
+    let header = sealed.header.with_records(vec![forged]).unwrap();
+    let err = b.open_key(&header).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&arn_b), "{msg}");
+    assert!(
+        msg.contains("IncorrectKeyException")
+            || msg.contains("AccessDeniedException")
+            || msg.contains("InvalidCiphertextException"),
+        "{msg}"
+    );
+
+    // moto does not enforce key states (a disabled key still decrypts):
+    // `key_states_and_denials_are_classified` covers them with a fake.
+}
+
+/// Strict mode: a record for a key that is not configured is refused by
+/// `accepts()`, without any KMS call (counted, and the provider's endpoint
+/// is not even reachable).
+#[tokio::test]
+async fn strict_mode_refuses_unconfigured_key_without_calling_kms() {
+    let endpoint = services!("strict_mode_refuses_unconfigured_key_without_calling_kms");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn_a = create_key(&sdk, None).await;
+    let a = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn_a))
+            .await
+            .unwrap(),
+    )]);
+    let sealed = a
+        .seal_key(Suite::Aes256Gcm, ctx(&[("k", "v")]))
+        .await
+        .unwrap();
+
+    // A provider for another key whose endpoint is dead: any KMS call would
+    // end in "unreachable".
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_endpoint = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let dead_sdk = sdk_config(&dead_endpoint, "us-east-1").await;
+    let other = format!(
+        "arn:aws:kms:us-east-1:{}:key/11111111-2222-3333-4444-555555555555",
+        account_of(&arn_a)
+    );
+    let strict = KmsProvider::new(
+        KmsProvider::client(&dead_sdk),
+        KmsConfig::strict(&other).with_retry(fast_retry(1)),
+    )
+    .unwrap();
+    let counting = CountingTestDoubleProvider::new(Arc::new(strict));
+    let err = ring(vec![counting.clone()])
+        .open_key(&sealed.header)
+        .await
+        .unwrap_err();
+    assert_eq!(counting.unwrap_calls(), 0);
+    assert!(matches!(err, Error::NoMatchingKey { .. }), "{err}");
+    assert!(err.to_string().contains(&arn_a), "{err}");
+
+    // A hostile header of 32 records naming the configured key: at most
+    // max_attempts Decrypt calls.
+    let kms = KmsProvider::connect(&sdk, KmsConfig::strict(&arn_a))
+        .await
+        .unwrap();
+    let counting = CountingTestDoubleProvider::new(Arc::new(kms));
+    let junk: Vec<KeyRecord> = (0..32u8)
+        .map(|i| KeyRecord::new("aws-kms", &arn_a, vec![i; 150]).unwrap())
+        .collect();
+    let hostile = sealed.header.with_records(junk).unwrap();
+    let kr = ring(vec![counting.clone()]);
+    let err = kr.open_key(&hostile).await.unwrap_err();
+    assert_eq!(
+        counting.unwrap_calls(),
+        sealstream_kms::DEFAULT_MAX_UNWRAP_ATTEMPTS
+    );
+    assert!(
+        err.to_string().contains("stopped after 4 attempts"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn discovery_mode_accepts_only_named_accounts() {
+    let endpoint = services!("discovery_mode_accepts_only_named_accounts");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let a = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+            .await
+            .unwrap(),
+    )]);
+    let sealed = a
+        .seal_key(Suite::Aes256Gcm, ctx(&[("d", "1")]))
+        .await
+        .unwrap();
+    let account = account_of(&arn).to_owned();
+
+    let discovery = KmsProvider::new(
+        KmsProvider::client(&sdk),
+        KmsConfig::discovery([account.clone()]),
+    )
+    .unwrap();
+    assert!(discovery.accepts(&sealed.header.records()[0]));
+    let key = ring(vec![Arc::new(discovery)])
+        .open_key(&sealed.header)
+        .await
+        .unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+
+    let elsewhere = KmsProvider::new(
+        KmsProvider::client(&sdk),
+        KmsConfig::discovery(["111122223333"]),
+    )
+    .unwrap();
+    let counting = CountingTestDoubleProvider::new(Arc::new(elsewhere));
+    let err = ring(vec![counting.clone()])
+        .open_key(&sealed.header)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoMatchingKey { .. }), "{err}");
+    assert_eq!(counting.unwrap_calls(), 0);
+
+    // Records naming aliases, other partitions or non-ARNs are never tried.
+    let discovery = KmsProvider::new(
+        KmsProvider::client(&sdk),
+        KmsConfig::discovery([account.clone()]),
+    )
+    .unwrap();
+    for id in [
+        format!("arn:aws:kms:us-east-1:{account}:alias/x"),
+        format!("arn:aws-cn:kms:cn-north-1:{account}:key/abc"),
+        "alias/x".to_owned(),
+        "abc".to_owned(),
+    ] {
+        assert!(
+            !discovery.accepts(&KeyRecord::new("aws-kms", &id, vec![1]).unwrap()),
+            "{id}"
+        );
+    }
+    // Discovery cannot seal.
+    let err = ring(vec![Arc::new(discovery)])
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    // Bad discovery configurations.
+    assert!(
+        KmsProvider::new(
+            KmsProvider::client(&sdk),
+            KmsConfig::discovery(Vec::<String>::new())
+        )
+        .is_err()
+    );
+    assert!(KmsProvider::new(KmsProvider::client(&sdk), KmsConfig::discovery(["12345"])).is_err());
+}
+
+/// KMS (two Regions) + X25519 recipient + local key file: the object opens
+/// with any one of them alone. The second KMS key wraps with Encrypt.
+#[tokio::test]
+async fn multi_wrap_kms_recipient_local_opens_with_any_alone() {
+    let endpoint = services!("multi_wrap_kms_recipient_local_opens_with_any_alone");
+    let east = sdk_config(&endpoint, "us-east-1").await;
+    let west = sdk_config(&endpoint, "us-west-2").await;
+    let alias = unique_alias("multi");
+    let arn_east = create_key(&east, Some(&alias)).await;
+    let arn_west = create_key(&west, None).await;
+    assert!(arn_west.contains(":us-west-2:"), "{arn_west}");
+
+    let kms_east = CountingTestDoubleProvider::new(Arc::new(
+        KmsProvider::connect(&east, KmsConfig::strict(&alias))
+            .await
+            .unwrap(),
+    ));
+    let kms_west = CountingTestDoubleProvider::new(Arc::new(
+        KmsProvider::connect(
+            &west,
+            KmsConfig::strict(&arn_west).with_grant_tokens(["test-grant-token"]),
+        )
+        .await
+        .unwrap(),
+    ));
+    let identity = Arc::new(X25519Identity::from_secret_bytes(&[42u8; 32], "test"));
+    let local = Arc::new(LocalKeyProvider::from_key_bytes(&[43u8; 32], "test").unwrap());
+    let kr = ring(vec![
+        kms_east.clone(),
+        kms_west.clone(),
+        Arc::new(identity.recipient().clone()),
+        local.clone(),
+    ]);
+    let sealed = kr
+        .seal_key(Suite::Aes256Gcm, ctx(&[("m", "w")]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (kms_east.generate_calls(), kms_west.generate_calls()),
+        (1, 0)
+    );
+    assert_eq!(kms_west.wraps.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let ids: Vec<(&str, &str)> = sealed
+        .header
+        .records()
+        .iter()
+        .map(|r| (r.provider(), r.key_id()))
+        .collect();
+    assert_eq!(ids[0], ("aws-kms", arn_east.as_str()));
+    assert_eq!(ids[1], ("aws-kms", arn_west.as_str()));
+    assert_eq!(ids[2], ("x25519", identity.fingerprint()));
+    assert_eq!(ids[3], ("local", local.key_id()));
+    let object = seal_to_vec(&sealed.header, &sealed.key, b"four readers").unwrap();
+
+    let alone: Vec<Arc<dyn KeyProvider>> = vec![
+        Arc::new(
+            KmsProvider::connect(&east, KmsConfig::strict(&alias))
+                .await
+                .unwrap(),
+        ),
+        Arc::new(
+            KmsProvider::connect(&west, KmsConfig::strict(&arn_west))
+                .await
+                .unwrap(),
+        ),
+        identity,
+        local,
+    ];
+    for p in alone {
+        let what = p.describe();
+        let counting = CountingTestDoubleProvider::new(p);
+        let key = ring(vec![counting.clone()])
+            .open_key(&sealed.header)
+            .await
+            .unwrap();
+        assert_eq!(
+            open_slice(&object, &key).unwrap().1,
+            b"four readers",
+            "{what}"
+        );
+        assert_eq!(counting.unwrap_calls(), 1, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn rewrap_to_new_kms_key_removes_old() {
+    let endpoint = services!("rewrap_to_new_kms_key_removes_old");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn_old = create_key(&sdk, None).await;
+    let arn_new = create_key(&sdk, None).await;
+    let old = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn_old))
+            .await
+            .unwrap(),
+    )]);
+    let new = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn_new))
+            .await
+            .unwrap(),
+    )]);
+    let sealed = old
+        .seal_key(Suite::Aes256Gcm, ctx(&[("r", "1")]))
+        .await
+        .unwrap();
+    let plaintext = vec![7u8; 50_000];
+    let object = seal_to_vec(&sealed.header, &sealed.key, &plaintext).unwrap();
+    let start = sealed.header.encoded_len();
+    let prefix =
+        sealstream_kms::BodyPrefix::from_bytes(&object[start..start + 56].try_into().unwrap());
+
+    let header = old
+        .rewrap_verified(&sealed.header, &prefix, &new)
+        .await
+        .unwrap();
+    let mut rewrapped = header.encode();
+    rewrapped.extend_from_slice(&object[start..]);
+    let (h, _) = Header::read_from(&mut &rewrapped[..]).unwrap();
+    assert_eq!(h.records().len(), 1);
+    assert_eq!(h.records()[0].key_id(), arn_new);
+
+    let key = new.open_key(&h).await.unwrap();
+    assert_eq!(open_slice(&rewrapped, &key).unwrap().1, plaintext);
+    let err = old.open_key(&h).await.unwrap_err();
+    assert!(matches!(err, Error::NoMatchingKey { .. }), "{err}");
+    // Even in discovery mode for the account, the old key has no record.
+    let disc = ring(vec![Arc::new(
+        KmsProvider::new(
+            KmsProvider::client(&sdk),
+            KmsConfig::discovery([account_of(&arn_old)]),
+        )
+        .unwrap(),
+    )]);
+    let key = disc.open_key(&h).await.unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+}
+
+#[tokio::test]
+async fn cache_saves_generate_data_key_calls() {
+    let endpoint = services!("cache_saves_generate_data_key_calls");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let kms = CountingTestDoubleProvider::new(Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+            .await
+            .unwrap(),
+    ));
+    let cache = ring(vec![kms.clone()])
+        .with_cache(DataKeyCacheConfig {
+            max_objects: 5,
+            max_bytes: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    let context = ctx(&[("c", "kms")]);
+    for _ in 0..12 {
+        let s = cache
+            .seal_key(Suite::Aes256Gcm, context.clone(), Some(10))
+            .await
+            .unwrap();
+        assert!(s.reused);
+        let key = cache.open_key(&s.header).await.unwrap();
+        assert_eq!(key.expose_secret(), s.key.expose_secret());
+    }
+    assert_eq!(kms.generate_calls(), 3);
+    assert_eq!(cache.saved_generate_calls(), 9);
+}
+
+/// Throttling is retried with backoff; a fake endpoint injects it.
+#[tokio::test]
+async fn throttling_is_retried_then_reported() {
+    let endpoint = services!("throttling_is_retried_then_reported");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+
+    // Two throttles, then the real server: succeeds on attempt 3.
+    let fake = FaultInjectingKms::throttle(Some(host_port(&endpoint)), 2).await;
+    let via_fake = sdk_config(&fake.endpoint(), "us-east-1").await;
+    let kms = KmsProvider::new(
+        KmsProvider::client(&via_fake),
+        KmsConfig::strict(&arn).with_retry(fast_retry(4)),
+    )
+    .unwrap();
+    let kr = ring(vec![Arc::new(kms)]);
+    let sealed = kr
+        .seal_key(Suite::Aes256Gcm, ctx(&[("t", "1")]))
+        .await
+        .unwrap();
+    assert_eq!((fake.faults(), fake.forwarded()), (2, 1));
+    kr.open_key(&sealed.header).await.unwrap();
+    assert_eq!((fake.faults(), fake.forwarded()), (2, 2));
+
+    // Throttled on every attempt: the error says so, names the key, is
+    // retryable, and exactly max_attempts requests were made.
+    let always = FaultInjectingKms::throttle(None, 0).await;
+    let via_always = sdk_config(&always.endpoint(), "us-east-1").await;
+    let kms = KmsProvider::new(
+        KmsProvider::client(&via_always),
+        KmsConfig::strict(&arn).with_retry(fast_retry(3)),
+    )
+    .unwrap();
+    let kr = ring(vec![Arc::new(kms)]);
+    let err = kr
+        .seal_key(Suite::Aes256Gcm, ctx(&[("t", "2")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Kms {
+                kind: KmsErrorKind::Throttled,
+                retryable: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&arn)
+            && msg.contains("ThrottlingException")
+            && msg.contains("after 3 attempts"),
+        "{msg}"
+    );
+    assert_eq!(always.faults(), 3);
+    // Opening: every attempt transient, so the retryable error comes back
+    // (not "no matching key").
+    let err = kr.open_key(&sealed.header).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(always.faults(), 6);
+}
+
+#[tokio::test]
+async fn unreachable_kms_is_classified_and_bounded() {
+    // Needs no server: nothing listens on the port.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let sdk = offline_sdk_config(&endpoint).await;
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+    let kms = KmsProvider::new(
+        KmsProvider::client(&sdk),
+        KmsConfig::strict(arn).with_retry(fast_retry(2)),
+    )
+    .unwrap();
+    let err = ring(vec![Arc::new(kms)])
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Kms {
+                kind: KmsErrorKind::Unreachable,
+                retryable: true,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(arn)
+            && msg.contains("could not be reached")
+            && msg.contains("after 2 attempts"),
+        "{msg}"
+    );
+}
+
+/// Errors the local server cannot produce (it does not enforce key states
+/// or policies), injected by a fake endpoint: each is classified, names the
+/// key, says what to do, and only transient ones are retried.
+#[tokio::test]
+async fn key_states_and_denials_are_classified() {
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/aaaaaaaa-0000-0000-0000-000000000001";
+    let cases = [
+        (
+            "DisabledException",
+            400,
+            KmsErrorKind::Disabled,
+            "enable it",
+        ),
+        (
+            "KMSInvalidStateException",
+            400,
+            KmsErrorKind::Disabled,
+            "pending deletion",
+        ),
+        (
+            "NotFoundException",
+            400,
+            KmsErrorKind::NotFound,
+            "check the key ARN",
+        ),
+        (
+            "AccessDeniedException",
+            400,
+            KmsErrorKind::AccessDenied,
+            "key policy",
+        ),
+        (
+            "IncorrectKeyException",
+            400,
+            KmsErrorKind::IncorrectKey,
+            "different KMS key",
+        ),
+        (
+            "InvalidCiphertextException",
+            400,
+            KmsErrorKind::InvalidCiphertext,
+            "encryption context",
+        ),
+        (
+            "InvalidKeyUsageException",
+            400,
+            KmsErrorKind::InvalidRequest,
+            "ENCRYPT_DECRYPT",
+        ),
+        (
+            "KMSInternalException",
+            500,
+            KmsErrorKind::ServiceUnavailable,
+            "retry later",
+        ),
+        (
+            "SomethingNew",
+            503,
+            KmsErrorKind::ServiceUnavailable,
+            "HTTP 503",
+        ),
+        ("SomethingElse", 400, KmsErrorKind::Other, "SomethingElse"),
+    ];
+    for (code, status, kind, hint) in cases {
+        let fake = FaultInjectingKms::always(code, status).await;
+        let sdk = offline_sdk_config(&fake.endpoint()).await;
+        let kms = KmsProvider::new(
+            KmsProvider::client(&sdk),
+            KmsConfig::strict(arn).with_retry(fast_retry(3)),
+        )
+        .unwrap();
+        let err = ring(vec![Arc::new(kms)])
+            .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+            .await
+            .unwrap_err();
+        let Error::Kms {
+            kind: got,
+            retryable,
+            ..
+        } = &err
+        else {
+            panic!("{code}: {err}")
+        };
+        assert_eq!(*got, kind, "{code}: {err}");
+        let transient = kind == KmsErrorKind::ServiceUnavailable;
+        assert_eq!(*retryable, transient, "{code}");
+        assert_eq!(
+            fake.faults(),
+            if transient { 3 } else { 1 },
+            "{code}: attempts"
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(arn) && msg.contains(hint), "{code}: {msg}");
+    }
+}
