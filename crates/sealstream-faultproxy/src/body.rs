@@ -125,7 +125,10 @@ impl Body for FaultBody {
                         }
                         _ => (io::ErrorKind::UnexpectedEof, "truncated"),
                     };
-                    let msg = format!("fault injected: response body {what} after {} bytes", this.sent);
+                    let msg = format!(
+                        "fault injected: response body {what} after {} bytes",
+                        this.sent
+                    );
                     return Poll::Ready(Some(Err(io::Error::new(kind, msg).into())));
                 }
                 State::Streaming => {}

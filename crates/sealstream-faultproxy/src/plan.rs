@@ -205,7 +205,10 @@ impl Match {
             }
         }
         if let Some(t) = &self.target_contains
-            && !req.target.as_deref().is_some_and(|h| h.contains(t.as_str()))
+            && !req
+                .target
+                .as_deref()
+                .is_some_and(|h| h.contains(t.as_str()))
         {
             return false;
         }

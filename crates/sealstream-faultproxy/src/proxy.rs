@@ -188,7 +188,12 @@ impl FaultProxy {
     /// The seed, the counters and the request log, for a failure message.
     pub fn report(&self) -> String {
         let state = self.shared.lock();
-        let mut out = format!("fault proxy {} -> {}, {}", self.endpoint(), self.shared.upstream, state.stats);
+        let mut out = format!(
+            "fault proxy {} -> {}, {}",
+            self.endpoint(),
+            self.shared.upstream,
+            state.stats
+        );
         for r in &state.log {
             out.push_str("\n  ");
             out.push_str(&r.to_string());
@@ -399,11 +404,18 @@ struct Conn {
 
 /// The service's error: the connection is closed without an answer.
 fn reset_error(what: &str) -> BoxError {
-    io::Error::new(io::ErrorKind::ConnectionReset, format!("fault injected: {what}")).into()
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        format!("fault injected: {what}"),
+    )
+    .into()
 }
 
 impl Conn {
-    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Result<Response<ProxyBody>, BoxError> {
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<ProxyBody>, BoxError> {
         let (seq, fault) = self.shared.begin(&req);
         let result = self.apply(req, fault, seq).await;
         let status = result.as_ref().ok().map(Response::status);
@@ -432,7 +444,12 @@ impl Conn {
             }
             Fault::SlowDown => {
                 drain(req.into_body()).await;
-                Ok(s3_error(503, "SlowDown", "Please reduce your request rate.", seq))
+                Ok(s3_error(
+                    503,
+                    "SlowDown",
+                    "Please reduce your request rate.",
+                    seq,
+                ))
             }
             Fault::KmsThrottling => {
                 drain(req.into_body()).await;
@@ -445,14 +462,17 @@ impl Conn {
                     match body.frame().await {
                         Some(Ok(frame)) => {
                             if let Some(d) = frame.data_ref() {
-                                read = read.saturating_add(u64::try_from(d.len()).unwrap_or(u64::MAX));
+                                read =
+                                    read.saturating_add(u64::try_from(d.len()).unwrap_or(u64::MAX));
                             }
                         }
                         _ => break,
                     }
                 }
                 self.kill.store(true, Ordering::SeqCst);
-                Err(reset_error("connection reset while reading the request body"))
+                Err(reset_error(
+                    "connection reset while reading the request body",
+                ))
             }
             Fault::Stall { ms } => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -478,7 +498,10 @@ impl Conn {
     }
 
     /// Sends `req` upstream; on failure the `Err` is the `502` to answer.
-    async fn forward(&self, req: Request<Incoming>) -> Result<Response<Incoming>, Response<ProxyBody>> {
+    async fn forward(
+        &self,
+        req: Request<Incoming>,
+    ) -> Result<Response<Incoming>, Response<ProxyBody>> {
         let (mut parts, body) = req.into_parts();
         let origin = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         parts.uri = Uri::try_from(origin).unwrap_or_else(|_| Uri::from_static("/"));
@@ -501,7 +524,11 @@ impl Conn {
     }
 
     async fn send(&self, req: Request<Incoming>) -> Result<Response<Incoming>, BoxError> {
-        let cached = self.upstream.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let cached = self
+            .upstream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         let mut sender = match cached {
             Some(s) if !s.is_closed() => s,
             _ => self.connect().await?,
@@ -551,7 +578,10 @@ fn error_response(status: u16, json: bool, kms: bool, seq: u64) -> Response<Prox
         return json_error(status, code, "injected by sealstream-faultproxy", seq);
     }
     let (code, message) = match status {
-        500 => ("InternalError", "We encountered an internal error. Please try again."),
+        500 => (
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
         503 => ("ServiceUnavailable", "Service is unable to handle request."),
         _ => ("InjectedFault", "Injected by sealstream-faultproxy."),
     };

@@ -93,7 +93,11 @@ impl fmt::Display for RequestRecord {
 }
 
 /// Query parameters whose values are secrets or signatures.
-const REDACTED_PARAMS: [&str; 3] = ["x-amz-signature", "x-amz-credential", "x-amz-security-token"];
+const REDACTED_PARAMS: [&str; 3] = [
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+];
 
 /// `query` with the values of signature, credential and token parameters
 /// replaced by `REDACTED`.
