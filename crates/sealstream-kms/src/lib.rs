@@ -75,6 +75,8 @@ mod keyring;
 mod kms;
 mod local;
 mod provider;
+#[cfg(test)]
+mod test_vectors;
 mod x25519;
 
 pub use cache::{CachingKeyring, DataKeyCacheConfig, MAX_CACHED_OBJECTS};

@@ -228,6 +228,17 @@ impl X25519Recipient {
         SystemRandom::new()
             .fill(esk_bytes.as_mut())
             .map_err(|_| Error::Format(sealstream_format::Error::Random))?;
+        self.seal_with_ephemeral(key, ctx, &esk_bytes)
+    }
+
+    /// The wrapping with a given ephemeral secret, which must be fresh for
+    /// every wrapping ([`X25519Recipient::seal`] draws it at random).
+    fn seal_with_ephemeral(
+        &self,
+        key: &DataKey,
+        ctx: WrapContext<'_>,
+        esk_bytes: &[u8; KEY_LEN],
+    ) -> Result<KeyRecord> {
         let esk = StaticSecret::from(*esk_bytes);
         let epk = PublicKey::from(&esk);
         let shared = esk.diffie_hellman(&self.public);
@@ -489,4 +500,50 @@ fn single_line<'a>(path: &Path, bytes: &'a [u8], prefix: &str) -> Result<&'a str
         return Err(bad("more than one key line".into()));
     }
     Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::test_vectors::{Vectors, unhex};
+    use sealstream_format::{EncryptionContext, Suite};
+
+    /// Byte-for-byte against the vector computed with pyca/cryptography
+    /// (tests/vectors/records.txt).
+    #[tokio::test]
+    async fn seal_matches_the_vector() {
+        let v = Vectors::load();
+        let sk: [u8; 32] = unhex(v.get("x25519_secret")).try_into().unwrap();
+        let id = X25519Identity::from_secret_bytes(&sk, "vector");
+        assert_eq!(
+            id.recipient().to_bytes().to_vec(),
+            unhex(v.get("x25519_public"))
+        );
+        assert_eq!(id.fingerprint(), v.get("x25519_fingerprint"));
+        assert_eq!(id.recipient().to_string(), v.get("x25519_public_text"));
+        assert_eq!(
+            *encode_key(X25519_SECRET_PREFIX, &sk),
+            v.get("x25519_secret_text")
+        );
+        let context = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        let ctx = WrapContext {
+            suite: Suite::XChaCha20Poly1305,
+            context: &context,
+        };
+        assert_eq!(
+            wrap_aad(WRAP_LABEL, id.fingerprint(), ctx),
+            unhex(v.get("x25519_aad"))
+        );
+        let data_key = DataKey::from_slice(&unhex(v.get("data_key"))).unwrap();
+        let esk: [u8; 32] = unhex(v.get("x25519_ephemeral_secret")).try_into().unwrap();
+        let record = id
+            .recipient()
+            .seal_with_ephemeral(&data_key, ctx, &esk)
+            .unwrap();
+        assert_eq!(record.wrapped(), unhex(v.get("x25519_wrapped")));
+        assert_eq!(record.key_id(), v.get("x25519_fingerprint"));
+        let opened = id.unwrap(&record, ctx).await.unwrap();
+        assert_eq!(opened.expose_secret(), data_key.expose_secret());
+    }
 }

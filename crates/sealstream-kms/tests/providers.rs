@@ -880,3 +880,60 @@ async fn blocking_keyring_refuses_inside_a_runtime() {
     // Dropping a runtime inside another panics; drop it off the runtime.
     tokio::task::spawn_blocking(move || drop(kr)).await.unwrap();
 }
+
+/// The committed vectors (computed with pyca/cryptography) open through
+/// the public API, from key files written as docs/FORMAT.md describes.
+#[tokio::test]
+async fn vector_records_open_from_documented_key_files() {
+    let text = include_str!("vectors/records.txt");
+    let v: std::collections::HashMap<&str, &str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = "))
+        .collect();
+    let unhex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let dir = TempDir::new("vectors");
+    let context = ctx(&[("app", "backup")]);
+    let data_key = unhex(v["data_key"]);
+
+    let key_file = dir.join("vector.key");
+    std::fs::write(
+        &key_file,
+        format!(
+            "# vector\nsealstream-local-key v1\nid {}\nkey {}\n",
+            v["local_key_id"], v["local_key"]
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    set_mode(&key_file, 0o600);
+    let local = LocalKeyProvider::from_file(&key_file).unwrap();
+    let rec = KeyRecord::new("local", v["local_key_id"], unhex(v["local_wrapped"])).unwrap();
+    let header = Header::new(Suite::Aes256Gcm, context.clone(), vec![rec]).unwrap();
+    let key = ring(vec![Arc::new(local)]).open_key(&header).await.unwrap();
+    assert_eq!(key.expose_secret().to_vec(), data_key);
+
+    let secret_file = dir.join("vector.secret");
+    std::fs::write(&secret_file, format!("{}\n", v["x25519_secret_text"])).unwrap();
+    #[cfg(unix)]
+    set_mode(&secret_file, 0o600);
+    let identity = X25519Identity::from_file(&secret_file).unwrap();
+    assert_eq!(identity.recipient().to_string(), v["x25519_public_text"]);
+    let rec = KeyRecord::new(
+        "x25519",
+        v["x25519_fingerprint"],
+        unhex(v["x25519_wrapped"]),
+    )
+    .unwrap();
+    let header = Header::new(Suite::XChaCha20Poly1305, context, vec![rec]).unwrap();
+    let key = ring(vec![Arc::new(identity)])
+        .open_key(&header)
+        .await
+        .unwrap();
+    assert_eq!(key.expose_secret().to_vec(), data_key);
+}
