@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 /// into memory).
 const MAX_KEY_FILE_LEN: u64 = 4096;
 
-/// Whether [`write_key_file`] may replace an existing file.
+/// Whether creating a key file may replace an existing file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Overwrite {
     /// Fail if the file exists (the default: losing a key loses data).

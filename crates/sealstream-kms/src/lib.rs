@@ -54,6 +54,49 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Key files
+//!
+//! A **local key file** ([`LocalKeyProvider::generate`], the CLI's `sealstream keygen`) is UTF-8
+//! text; `#` lines and empty lines are comments; the other lines are exactly
+//!
+//! ```text
+//! sealstream-local-key v1
+//! id e4ff7ec5704cfb7c
+//! key 000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+//! ```
+//!
+//! where `key` is the 256-bit key in lowercase hex and `id` the first 8 bytes of
+//! `SHA-256("sealstream local key id v1" || 0x00 || key)` in hex (checked on load; it names the
+//! key in records without revealing it). **X25519 keys** are one line each:
+//! `sealstream-x25519-pub1:` or `sealstream-x25519-secret1:` followed by 48 characters of
+//! unpadded base64url of the 32-byte key and a 4-byte SHA-256 check
+//! ([`X25519Identity::generate`] writes both files). Secret files are created with mode 0600,
+//! atomically, never replacing an existing file unless [`Overwrite::DangerReplaceExisting`] is
+//! passed; a secret file that group or others may read or write is refused with the `chmod 600`
+//! that fixes it. docs/FORMAT.md, "Key records", specifies the files and every record byte.
+//!
+//! # AWS KMS
+//!
+//! [`KmsProvider`] seals with `GenerateDataKey` (`AES_256`) under its key; further KMS providers
+//! of the keyring (a second Region, a recovery key) wrap the same data key with `Encrypt`. The
+//! KMS encryption context is the object's context plus `sealstream:version = "1"` and
+//! `sealstream:suite = "<suite id>"`. A record holds the key ARN KMS answered with and the
+//! `CiphertextBlob`. Opening calls `Decrypt` with `KeyId` pinned to the record's ARN; strict mode
+//! (the default) tries only the configured key's records, [`KmsConfig::discovery`] any key ARN of
+//! the named accounts. Throttling and transient failures are retried with exponential backoff
+//! and jitter ([`RetryPolicy`]); errors name the key and classify the cause ([`KmsErrorKind`]).
+//! For a KMS-compatible server, set [`aws::AwsOptions::endpoint_url`].
+//!
+//! # Data-key cache
+//!
+//! Off by default. [`Keyring::with_cache`] reuses one data key for up to N objects, M bytes and
+//! T seconds ([`DataKeyCacheConfig`]), per suite and context. Reuse is safe because every object
+//! derives its own AEAD key, nonce and commitment from the data key and a fresh 192-bit salt; the
+//! cache also enforces the C2SP per-key message count for the object sizes in use and a hard
+//! maximum of 2^32 objects per key ([`MAX_CACHED_OBJECTS`]). Callers declare each object's
+//! plaintext length to [`CachingKeyring::seal_key`]; every key handed out by the cache is marked
+//! [`SealKey::reused`]. [`CachingKeyring::saved_generate_calls`] counts the generations saved.
+//!
 //! # Secrets
 //!
 //! Data keys live in [`DataKey`] (a fixed array, wiped on drop, no `Clone`
