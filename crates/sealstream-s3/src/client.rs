@@ -8,8 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use sealstream_format::{DataKey, EncryptionContext, FORMAT_VERSION, Header, Suite};
-use sealstream_kms::Keyring;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
+use sealstream_kms::{CachingKeyring, Keyring};
 use tokio::io::AsyncRead;
 
 use crate::config::{Config, effective_part_size};
@@ -41,6 +41,7 @@ pub mod metadata {
 pub struct SealClient {
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) keyring: Keyring,
+    pub(crate) cache: Option<Arc<CachingKeyring>>,
     pub(crate) config: Arc<Config>,
 }
 
@@ -48,6 +49,7 @@ impl fmt::Debug for SealClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealClient")
             .field("keyring", &self.keyring)
+            .field("key_cache", &self.cache)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -117,6 +119,7 @@ impl SealClient {
         Ok(SealClient {
             s3,
             keyring,
+            cache: None,
             config: Arc::new(config.validate()?),
         })
     }
@@ -131,8 +134,20 @@ impl SealClient {
         Ok(SealClient {
             s3: self.s3.clone(),
             keyring: self.keyring.clone(),
+            cache: self.cache.clone(),
             config: Arc::new(config.validate()?),
         })
+    }
+
+    /// The same client sealing through a data-key cache (fewer KMS calls
+    /// for many small objects). Objects sealed under a reused key are
+    /// marked `sealstream-key-reused: true` and can never be shared by
+    /// key. Opening still uses the client's keyring.
+    pub fn with_key_cache(&self, cache: Arc<CachingKeyring>) -> Self {
+        SealClient {
+            cache: Some(cache),
+            ..self.clone()
+        }
     }
 
     /// The underlying S3 client.
@@ -170,14 +185,18 @@ impl SealClient {
         R: AsyncRead + Unpin + Send,
     {
         let object = object_name(bucket, key);
-        let seal = self
-            .keyring
-            .seal_key(self.config.suite, opts.context)
-            .await
-            .map_err(|source| Error::Seal {
-                object: object.clone(),
-                source,
-            })?;
+        let seal = match &self.cache {
+            Some(cache) => {
+                cache
+                    .seal_key(self.config.suite, opts.context, opts.plaintext_len)
+                    .await
+            }
+            None => self.keyring.seal_key(self.config.suite, opts.context).await,
+        }
+        .map_err(|source| Error::Seal {
+            object: object.clone(),
+            source,
+        })?;
         let target = S3Target {
             s3: self.s3.clone(),
             bucket: bucket.to_owned(),

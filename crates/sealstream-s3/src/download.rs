@@ -69,6 +69,36 @@ impl Download {
     }
 }
 
+impl Download {
+    /// A download over an opening reader (one streaming request).
+    pub(crate) fn from_opening<R>(
+        opening: OpeningReader<R>,
+        object_len: Option<u64>,
+        object: &str,
+    ) -> Result<Self>
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let plaintext_len = match object_len {
+            Some(len) => Some(
+                layout::plaintext_len(len.saturating_sub(opening.header_len() as u64))
+                    .map_err(|e| Error::format(object, e))?,
+            ),
+            None => None,
+        };
+        let header = opening.header().clone();
+        let stream = tokio_util::io::ReaderStream::with_capacity(opening, 1 << 20).map_err(|e| {
+            Error::from_io_owned(e).unwrap_or_else(|e| Error::io("reading the download", e))
+        });
+        Ok(Download {
+            header,
+            object_len,
+            plaintext_len,
+            inner: Box::pin(stream),
+        })
+    }
+}
+
 impl Stream for Download {
     type Item = Result<Bytes>;
 
@@ -346,23 +376,7 @@ impl SealClient {
         let reader = out.body.into_async_read();
         let opening =
             OpeningReader::open_labeled(reader, Unlock::Keyring(&self.keyring), &f.object).await?;
-        let plaintext_len = match object_len {
-            Some(len) => Some(
-                layout::plaintext_len(len.saturating_sub(opening.header_len() as u64))
-                    .map_err(|e| Error::format(&f.object, e))?,
-            ),
-            None => None,
-        };
-        let header = opening.header().clone();
-        let stream = tokio_util::io::ReaderStream::with_capacity(opening, 1 << 20).map_err(|e| {
-            Error::from_io_owned(e).unwrap_or_else(|e| Error::io("reading the download", e))
-        });
-        Ok(Download {
-            header,
-            object_len,
-            plaintext_len,
-            inner: Box::pin(stream),
-        })
+        Download::from_opening(opening, object_len, &f.object)
     }
 
     async fn download_parallel(&self, bucket: &str, key: &str) -> Result<Download> {

@@ -7,11 +7,14 @@ mod client;
 mod config;
 mod download;
 mod error;
+mod http;
 pub mod io;
 mod parts;
 mod pipeline;
+mod presign;
 mod range;
 mod s3target;
+mod share;
 mod sse;
 
 pub use client::{SealClient, UploadOptions, metadata, s3_client};
@@ -21,5 +24,8 @@ pub use config::{
 };
 pub use download::Download;
 pub use error::{Error, Result};
+pub use http::PlainHttp;
 pub use pipeline::UploadOutcome;
+pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, PresignedRequest};
+pub use share::ShareLink;
 pub use sse::{Sse, SseCustomerKey};

@@ -12,7 +12,8 @@
 //!
 //! Semantics follow S3 byte ranges: a range that starts at or past the end
 //! is an error ([`Error::InvalidRange`], naming the length); one that runs
-//! past the end is clamped. An empty range inside the object is empty.
+//! past the end is clamped. An empty range inside the object or at its
+//! very end is empty, and `0..` of an empty object is empty.
 
 use std::ops::{Bound, RangeBounds};
 
@@ -151,7 +152,9 @@ impl SealClient {
             // The length is about to be reported: prove it first.
             let run = chunk_bytes(&fetcher, &opened, final_index, final_index).await?;
             open_chunks(&opened, &object, run, final_index, final_index).await?;
-            if b == Some(a) && a == len {
+            // An empty range at the very end, and the whole of an empty
+            // object, are empty rather than errors.
+            if (b == Some(a) && a == len) || (a == 0 && b.is_none()) {
                 return Ok(Bytes::new());
             }
             return Err(Error::InvalidRange {

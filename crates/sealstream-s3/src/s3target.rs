@@ -80,13 +80,29 @@ impl Target for S3Target {
     }
 
     async fn start(&self) -> Result<S3Upload> {
+        self.create(true).await
+    }
+
+    fn object(&self) -> &str {
+        &self.object
+    }
+}
+
+impl S3Target {
+    /// A multipart upload for presigned parts, which cannot carry a
+    /// flexible checksum (its value is unknown when the URL is signed).
+    pub(crate) async fn start_without_checksums(&self) -> Result<S3Upload> {
+        self.create(false).await
+    }
+
+    async fn create(&self, checksums: bool) -> Result<S3Upload> {
         let req = self
             .s3
             .create_multipart_upload()
             .bucket(&self.bucket)
             .key(&self.key)
             .content_type(self.content_type.as_deref().unwrap_or(CONTENT_TYPE))
-            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .set_checksum_algorithm(checksums.then_some(ChecksumAlgorithm::Crc32))
             .set_metadata(Some(self.metadata.clone()));
         let out = sse::create_multipart(req, &self.sse)
             .send()
@@ -106,10 +122,6 @@ impl Target for S3Target {
             upload_id,
             sse: self.sse.clone(),
         })))
-    }
-
-    fn object(&self) -> &str {
-        &self.object
     }
 }
 

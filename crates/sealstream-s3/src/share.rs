@@ -1,0 +1,208 @@
+//! Share links: a presigned GET of the ciphertext whose URL fragment
+//! carries the object's data key.
+//!
+//! ```text
+//!  https://bucket.s3.../key?X-Amz-...&X-Amz-Signature=...#k=<data key, base64url, 43 chars>
+//!  \______________________ sent to S3 ___________________/ \___ never sent (fragment) ___/
+//! ```
+//!
+//! The fragment is never part of an HTTP request, and neither `Debug` nor
+//! `Display` of a [`ShareLink`] prints the signature or the key. Whoever
+//! holds the full link can read the object until the URL expires, and can
+//! decrypt any copy of it forever: the data key does not expire.
+//!
+//! Only objects whose data key protects nothing else can be shared: an
+//! object sealed under a cached (reused) data key is refused, since its key
+//! would open the other objects too.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64ct::{Base64UrlUnpadded, Encoding};
+use sealstream_format::{DATA_KEY_LEN, DataKey};
+use zeroize::Zeroizing;
+
+use crate::client::{SealClient, metadata};
+use crate::download::{Fetcher, first_fetch_len};
+use crate::error::{Error, Result, object_name};
+use crate::http::target_of;
+use crate::io::Unlock;
+use crate::presign::{PresignedRequest, redact_url};
+use crate::sse::{self, Sse};
+
+/// A presigned GET URL plus the object's data key in its fragment.
+pub struct ShareLink {
+    presigned: PresignedRequest,
+    key: DataKey,
+}
+
+impl ShareLink {
+    /// Parses a share link (`URL#k=<base64url key>`). The URL must be
+    /// `http://` or `https://`; the fragment must hold exactly one 32-byte
+    /// key.
+    pub fn parse(link: &str) -> Result<Self> {
+        let (url, fragment) = link.trim().split_once('#').ok_or(Error::InvalidShareLink(
+            "it has no #k=... fragment holding the key",
+        ))?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::InvalidShareLink(
+                "the URL must start with https:// or http://",
+            ));
+        }
+        let mut found = None;
+        for param in fragment.split('&') {
+            if let Some(v) = param.strip_prefix("k=") {
+                if found.is_some() {
+                    return Err(Error::InvalidShareLink(
+                        "the fragment holds more than one key",
+                    ));
+                }
+                found = Some(v);
+            }
+        }
+        let encoded = found.ok_or(Error::InvalidShareLink("the fragment has no k= parameter"))?;
+        let mut raw = Zeroizing::new([0u8; DATA_KEY_LEN]);
+        let decoded = Base64UrlUnpadded::decode(encoded.as_bytes(), &mut raw[..])
+            .map_err(|_| Error::InvalidShareLink("the key is not 43 characters of base64url"))?;
+        if decoded.len() != DATA_KEY_LEN {
+            return Err(Error::InvalidShareLink("the key is not 32 bytes"));
+        }
+        Ok(ShareLink {
+            presigned: PresignedRequest::new("GET", url, Vec::new()),
+            key: DataKey::from_slice(&raw[..])
+                .map_err(|_| Error::InvalidShareLink("the key is not 32 bytes"))?,
+        })
+    }
+
+    /// **The full link, signature and data key included.** Give it only to
+    /// the person it is meant for, over a channel you trust; do not log it.
+    pub fn expose_secret(&self) -> Zeroizing<String> {
+        let mut s = Zeroizing::new(String::with_capacity(
+            self.presigned.expose_url().len() + 48,
+        ));
+        s.push_str(self.presigned.expose_url());
+        s.push_str("#k=");
+        s.push_str(&Base64UrlUnpadded::encode_string(self.key.expose_secret()));
+        s
+    }
+
+    /// The presigned GET (without the fragment).
+    pub fn presigned(&self) -> &PresignedRequest {
+        &self.presigned
+    }
+
+    /// **The object's data key.**
+    pub fn expose_data_key(&self) -> &DataKey {
+        &self.key
+    }
+}
+
+impl fmt::Debug for ShareLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShareLink")
+            .field("url", &redact_url(self.presigned.expose_url()))
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl fmt::Display for ShareLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "share link to {} (signature and key redacted)",
+            target_of(self.presigned.expose_url())
+        )
+    }
+}
+
+impl SealClient {
+    /// A share link for `s3://bucket/key`, valid for `expires_in` (at most
+    /// 7 days): a presigned GET with the object's data key in the fragment.
+    /// Open it with [`PlainHttp::open_share_link`](crate::PlainHttp::open_share_link).
+    ///
+    /// Refused when the object's data key may protect other objects (it was
+    /// sealed under a cached key, or has no sealstream metadata to say
+    /// otherwise) and for SSE-C objects (the recipient would need the SSE-C
+    /// key too). The key is checked against the object's commitment first.
+    pub async fn share(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<ShareLink> {
+        let object = object_name(bucket, key);
+        let refuse = |reason: &str| Error::ShareRefused {
+            object: object.clone(),
+            reason: reason.to_owned(),
+        };
+        if matches!(self.config.sse, Sse::Customer(_)) {
+            return Err(refuse(
+                "it is stored with SSE-C, so the recipient would also need the customer key; \
+                 share an object stored without SSE-C",
+            ));
+        }
+        let head = sse::head_object(
+            self.s3.head_object().bucket(bucket).key(key),
+            &self.config.sse,
+        )
+        .send()
+        .await
+        .map_err(|e| Error::s3("HeadObject", &object, e))?;
+        match head
+            .metadata()
+            .and_then(|m| m.get(metadata::KEY_REUSED))
+            .map(String::as_str)
+        {
+            Some("false") => {}
+            Some("true") => {
+                return Err(refuse(
+                    "it was sealed under a cached data key that also protects other objects; a \
+                     share link would let the recipient decrypt those too. Upload it again \
+                     without the data-key cache, or give the recipient a key of their own",
+                ));
+            }
+            _ => {
+                return Err(refuse(
+                    "it has no `sealstream-key-reused` metadata (was it uploaded by another \
+                     tool?), so there is no record that its data key protects only this object",
+                ));
+            }
+        }
+        let fetcher = Fetcher {
+            s3: self.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            object: object.clone(),
+            sse: self.config.sse.clone(),
+        };
+        let opened = fetcher
+            .open(Unlock::Keyring(&self.keyring), first_fetch_len(0))
+            .await?;
+        let presigned = self.presign_get(bucket, key, expires_in).await?;
+        Ok(ShareLink {
+            presigned,
+            key: opened.key,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_print_round_trip_without_leaking() {
+        let key = [0xABu8; 32];
+        let enc = Base64UrlUnpadded::encode_string(&key);
+        let link = format!("http://127.0.0.1:9/b/k?X-Amz-Signature=feedface#k={enc}");
+        let parsed = ShareLink::parse(&link).unwrap();
+        assert_eq!(parsed.expose_secret().as_str(), link);
+        assert_eq!(parsed.expose_data_key().expose_secret(), &key);
+        for shown in [format!("{parsed:?}"), parsed.to_string()] {
+            assert!(
+                !shown.contains("feedface") && !shown.contains(&enc),
+                "{shown}"
+            );
+        }
+        assert!(ShareLink::parse("http://h/b/k").is_err());
+        assert!(ShareLink::parse("ftp://h/b/k#k=AAAA").is_err());
+        assert!(ShareLink::parse("http://h/b/k#k=AAAA").is_err());
+        assert!(ShareLink::parse(&format!("http://h/b/k#k={enc}&k={enc}")).is_err());
+    }
+}
