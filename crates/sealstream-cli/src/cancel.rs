@@ -35,3 +35,14 @@ pub(crate) fn check() -> io::Result<()> {
         Ok(())
     }
 }
+
+/// Completes when the process is cancelled.
+pub(crate) async fn cancelled() {
+    loop {
+        let notified = NOTIFY.notified();
+        if is_cancelled() {
+            return;
+        }
+        notified.await;
+    }
+}

@@ -50,7 +50,8 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "STORE")]
     pub(crate) store: Option<String>,
 
-    /// S3 (or KMS) endpoint, for S3-compatible servers (`http://127.0.0.1:9000`).
+    /// S3 endpoint, for S3-compatible servers (`http://127.0.0.1:9000`); implies
+    /// path-style addressing.
     #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
     pub(crate) endpoint_url: Option<String>,
 
@@ -67,7 +68,7 @@ pub(crate) struct Global {
     #[arg(long, global = true, help_heading = "AWS")]
     pub(crate) path_style: bool,
 
-    /// KMS endpoint, when it differs from --endpoint-url.
+    /// AWS KMS endpoint, for KMS-compatible servers (--endpoint-url is for S3 only).
     #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
     pub(crate) kms_endpoint_url: Option<String>,
 }
@@ -450,9 +451,26 @@ pub(crate) struct CleanupArgs {
 /// `bench`.
 #[derive(Args, Debug)]
 pub(crate) struct BenchArgs {
-    /// Plaintext size per run (`64MiB`, `1GiB`).
-    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    /// Plaintext bytes per in-memory measurement (`64MiB`, `1GiB`).
+    #[arg(long, default_value = "64MiB", value_name = "SIZE")]
     pub(crate) size: String,
+
+    /// Worker threads for the "all threads" figures [default: every core].
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+
+    /// Only this suite [default: both].
+    #[arg(long, value_enum)]
+    pub(crate) suite: Option<SuiteArg>,
+
+    /// Repetitions of each measurement; the median is reported.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub(crate) repetitions: usize,
+
+    /// Also measure file-to-file sealing and opening of this file (scratch files are
+    /// written next to it and removed).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) file: Option<PathBuf>,
 
     /// Also measure S3 upload and download through the store's bucket.
     #[arg(long)]

@@ -4,6 +4,9 @@
 #![forbid(unsafe_code)]
 
 mod app;
+// Shared with benches/examples/bench_cli.rs, which includes it by path.
+#[allow(dead_code)]
+mod bench;
 mod cancel;
 mod cli;
 mod config;
@@ -14,6 +17,7 @@ mod location;
 mod output;
 mod progress;
 mod redact;
+mod s3;
 mod util;
 mod verbs;
 

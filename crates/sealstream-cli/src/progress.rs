@@ -64,6 +64,17 @@ impl Progress {
         }
     }
 
+    /// Wraps an async reader: counts bytes and fails with `Interrupted` at
+    /// Ctrl-C.
+    pub(crate) fn async_reader<R>(&self, inner: R) -> ProgressRead<R> {
+        self.reader(inner)
+    }
+
+    /// Advances by `n` bytes.
+    pub(crate) fn inc(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
     /// Wraps a writer: counts bytes and fails with `Interrupted` at Ctrl-C.
     pub(crate) fn writer<W>(&self, inner: W) -> ProgressWrite<W> {
         ProgressWrite {
@@ -85,6 +96,25 @@ impl<R: Read> Read for ProgressRead<R> {
         let n = self.inner.read(buf)?;
         self.bar.inc(n as u64);
         Ok(n)
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for ProgressRead<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        if let Err(e) = cancel::check() {
+            return std::task::Poll::Ready(Err(e));
+        }
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &r {
+            self.bar
+                .inc(buf.filled().len().saturating_sub(before) as u64);
+        }
+        r
     }
 }
 

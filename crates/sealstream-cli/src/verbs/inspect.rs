@@ -85,7 +85,7 @@ pub(crate) fn header_human(
 }
 
 pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
-    let target = Target::parse(&a.target, &app.store()?, true)?;
+    let target = super::file_or_object(app, &a.target).await?;
     let shown = target.to_string();
     let (header, header_len, size) = match &target {
         Target::Local(p) => {

@@ -36,6 +36,34 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
     }
 }
 
+/// Resolves `inspect`/`rewrap`'s TARGET: a bare name that is an existing
+/// local file is that file, unless the store also holds an object of that
+/// name (one HEAD request for an S3 store).
+pub(crate) async fn file_or_object(app: &App, s: &str) -> Result<crate::location::Target> {
+    use crate::location::Target;
+    let store = app.store()?;
+    let t = Target::parse(s, &store, true)?;
+    if let Target::Local(p) = &t
+        && !crate::location::is_explicit_path(s)
+        && !s.starts_with("file://")
+        && let Ok(Target::S3 { bucket, key }) = store.object(s)
+    {
+        let s3c = crate::s3::client(app).await;
+        return match s3c.head_object().bucket(&bucket).key(&key).send().await {
+            Ok(_) => Ok(Target::S3 { bucket, key }),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
+                Ok(Target::Local(p.clone()))
+            }
+            Err(e) => Err(crate::s3::sdk_error(
+                "HeadObject",
+                &format!("s3://{bucket}/{key}"),
+                &e,
+            )),
+        };
+    }
+    Ok(t)
+}
+
 /// The key records of a header as JSON: provider, key id, wrapped length.
 pub(crate) fn records_json(header: &Header) -> Value {
     Value::from(

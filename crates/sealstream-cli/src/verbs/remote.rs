@@ -1,64 +1,379 @@
-//! The S3 side of the verbs, and share links.
+//! The S3 side of the verbs (put, get, cat, ls, inspect, rewrap), and
+//! presign, share, cleanup and bench.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
 
 use sealstream_format::{EncryptionContext, Header};
+use sealstream_s3::UploadOptions;
 
-use crate::app::App;
+use super::inspect::ls_json;
+use super::objects::{report_cat, report_get, report_put};
+use crate::app::{App, blocking};
 use crate::cli::{
-    BenchArgs, CatArgs, CleanupArgs, GetArgs, PresignArgs, PutArgs, RewrapArgs, ShareArgs,
+    BenchArgs, CatArgs, CleanupArgs, GetArgs, Method, PresignArgs, PutArgs, RewrapArgs, ShareArgs,
 };
 use crate::error::{Class, CliError, Result};
+use crate::local::{self, AtomicOutput};
 use crate::location::{Store, Target};
-use crate::util::ByteRange;
+use crate::s3::{self, SseKeys, s3_error};
+use crate::util::{self, ByteRange, human_size};
+use crate::{cancel, keys};
+
+/// The longest expiry S3 accepts for a presigned URL (SigV4).
+const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
 fn unavailable(what: &str) -> CliError {
     CliError::new(
         Class::Usage,
-        format!("{what} is not available in this build yet (the S3 adapter is not wired in)"),
+        format!("{what} is not available in this build yet (the S3 adapter does not offer it)"),
     )
+}
+
+fn bucket_key(target: &Target) -> Result<(&str, &str)> {
+    match target {
+        Target::S3 { bucket, key } => Ok((bucket, key)),
+        _ => Err(CliError::usage(format!("{target} is not an S3 object"))),
+    }
+}
+
+fn interrupted() -> CliError {
+    CliError::new(Class::Interrupted, "interrupted by Ctrl-C")
 }
 
 pub(crate) async fn put_s3(
     app: &App,
     a: &PutArgs,
-    _input: Option<&Path>,
-    _target: &Target,
-    _context: EncryptionContext,
+    input: Option<&Path>,
+    target: &Target,
+    context: EncryptionContext,
 ) -> Result<()> {
-    let _sse = app.cfg.sse_for(&a.sse);
-    Err(unavailable("put to S3"))
+    let (bucket, key) = bucket_key(target)?;
+    let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
+    let s3c = s3::client(app).await;
+    if !a.force {
+        match s3c.head_object().bucket(bucket).key(key).send().await {
+            Ok(_) => {
+                return Err(CliError::usage(format!("{target} already exists"))
+                    .hint("pass --force to replace it, or choose another name"));
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+            // SSE-C objects refuse HEAD without their key: they exist.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
+                return Err(CliError::usage(format!("{target} already exists"))
+                    .hint("pass --force to replace it, or choose another name"));
+            }
+            Err(e) => return Err(s3::sdk_error("HeadObject", &target.to_string(), &e)),
+        }
+    }
+    let keys = app.cfg.keys_for(&a.keys);
+    let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
+    let client = s3::seal_client(app, s3c.clone(), ring, app.suite(a.suite), &sse)?;
+    let mut opts = UploadOptions::default().context(context);
+    let (reader, len): (Box<dyn tokio::io::AsyncRead + Unpin + Send>, Option<u64>) = match input {
+        Some(p) => {
+            let f = tokio::fs::File::open(p)
+                .await
+                .map_err(|e| CliError::io("opening", p, &e))?;
+            let len = f
+                .metadata()
+                .await
+                .map_err(|e| CliError::io("reading", p, &e))?
+                .len();
+            (
+                Box::new(tokio::io::BufReader::with_capacity(2 << 20, f)),
+                Some(len),
+            )
+        }
+        None => (Box::new(tokio::io::stdin()), None),
+    };
+    if let Some(n) = len {
+        opts = opts.plaintext_len(n);
+    }
+    let progress = app.progress(len, "put");
+    let started = SystemTime::now();
+    let upload = client.upload_reader(bucket, key, progress.async_reader(reader), opts);
+    let outcome = tokio::select! {
+        r = upload => r,
+        () = cancel::cancelled() => {
+            progress.finish();
+            // The upload future is dropped: its guard aborts in the
+            // background. Make sure before exiting.
+            let n = s3::abort_uploads_of(&s3c, bucket, key, started).await?;
+            app.out.note(&format!(
+                "sealstream: aborted {n} multipart upload(s) of {target}; nothing was stored"
+            ));
+            return Err(interrupted());
+        }
+    };
+    progress.finish();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let err = s3_error(&e);
+            if err.class() == Class::Interrupted {
+                let _ = s3::abort_uploads_of(&s3c, bucket, key, started).await;
+            }
+            return Err(err);
+        }
+    };
+    let (header, _, _) = s3::read_header(&s3c, bucket, key, &sse).await?;
+    report_put(app, target, input, outcome.plaintext_len, &header);
+    Ok(())
+}
+
+/// Reads the header of an S3 object, checks its context and unwraps its
+/// data key's keyring; returns a client that can open it.
+async fn open_s3(
+    app: &App,
+    keys_args: &crate::cli::KeyArgs,
+    sse_args: &crate::cli::SseArgs,
+    target: &Target,
+    wanted: &EncryptionContext,
+) -> Result<(sealstream_s3::SealClient, Header, usize, u64)> {
+    let (bucket, key) = bucket_key(target)?;
+    let shown = target.to_string();
+    let sse = s3::sse(&app.cfg.sse_for(sse_args))?;
+    let s3c = s3::client(app).await;
+    let (header, header_len, size) = s3::read_header(&s3c, bucket, key, &sse).await?;
+    util::check_context(&shown, header.context(), wanted)?;
+    let keys = app.cfg.keys_for(keys_args);
+    let ring = keys::opening(&app.cfg, &keys.value, &header, &shown).await?;
+    let client = s3::seal_client(app, s3c, ring, header.suite(), &sse)?;
+    Ok((client, header, header_len, size))
 }
 
 pub(crate) async fn get_remote(
-    _app: &App,
-    _a: &GetArgs,
-    _target: &Target,
-    _dest: Option<PathBuf>,
-    _wanted: EncryptionContext,
+    app: &App,
+    a: &GetArgs,
+    target: &Target,
+    dest: Option<PathBuf>,
+    wanted: EncryptionContext,
 ) -> Result<()> {
-    Err(unavailable("get from S3"))
+    if let Target::Link(_) = target {
+        return Err(unavailable("opening a share link"));
+    }
+    let (bucket, key) = bucket_key(target)?;
+    let shown = target.to_string();
+    let out_file = dest
+        .as_deref()
+        .map(|p| AtomicOutput::create(p, a.force))
+        .transpose()?;
+    let (client, header, header_len, size) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
+    let copy = async {
+        let mut dl = client
+            .download(bucket, key)
+            .await
+            .map_err(|e| s3_error(&e))?;
+        // The header the download authenticated must be the one checked.
+        util::check_context(&shown, dl.header().context(), &wanted)?;
+        let mut n = 0u64;
+        match &out_file {
+            Some(out) => {
+                let std_file = out
+                    .file()
+                    .try_clone()
+                    .map_err(|e| CliError::io("writing", out.dest(), &e))?;
+                let mut f = tokio::fs::File::from_std(std_file);
+                while let Some(piece) = dl.next().await {
+                    let piece = piece.map_err(|e| s3_error(&e))?;
+                    f.write_all(&piece)
+                        .await
+                        .map_err(|e| CliError::io("writing", out.dest(), &e))?;
+                    progress.inc(piece.len() as u64);
+                    n += piece.len() as u64;
+                }
+                f.flush()
+                    .await
+                    .map_err(|e| CliError::io("writing", out.dest(), &e))?;
+            }
+            None => {
+                let mut stdout = tokio::io::stdout();
+                while let Some(piece) = dl.next().await {
+                    let piece = piece.map_err(|e| s3_error(&e))?;
+                    stdout
+                        .write_all(&piece)
+                        .await
+                        .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+                    progress.inc(piece.len() as u64);
+                    n += piece.len() as u64;
+                }
+                stdout
+                    .flush()
+                    .await
+                    .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+            }
+        }
+        Ok::<u64, CliError>(n)
+    };
+    let n = tokio::select! {
+        r = copy => r?,
+        () = cancel::cancelled() => return Err(interrupted()),
+    };
+    progress.finish();
+    if let Some(out) = out_file {
+        blocking(move || out.commit()).await?;
+    }
+    report_get(app, &shown, dest.as_deref(), n, &header);
+    Ok(())
 }
 
 pub(crate) async fn cat_remote(
-    _app: &App,
-    _a: &CatArgs,
-    _target: &Target,
-    _range: Option<ByteRange>,
-    _wanted: EncryptionContext,
+    app: &App,
+    a: &CatArgs,
+    target: &Target,
+    range: Option<ByteRange>,
+    wanted: EncryptionContext,
 ) -> Result<()> {
-    Err(unavailable("cat from S3"))
+    if let Target::Link(_) = target {
+        return Err(unavailable("reading a share link"));
+    }
+    let (bucket, key) = bucket_key(target)?;
+    let shown = target.to_string();
+    let (client, _header, header_len, size) =
+        open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let claimed = local::claimed_plaintext_len(size, header_len).ok_or_else(|| {
+        CliError::format(
+            &shown,
+            &sealstream_format::Error::Truncated {
+                detail: "the object length fits no valid body",
+            },
+        )
+    })?;
+    let Some(range) = range else {
+        let progress = app.progress(Some(claimed), "cat");
+        let copy = async {
+            let mut dl = client
+                .download(bucket, key)
+                .await
+                .map_err(|e| s3_error(&e))?;
+            util::check_context(&shown, dl.header().context(), &wanted)?;
+            let mut stdout = tokio::io::stdout();
+            let mut n = 0u64;
+            while let Some(piece) = dl.next().await {
+                let piece = piece.map_err(|e| s3_error(&e))?;
+                stdout
+                    .write_all(&piece)
+                    .await
+                    .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+                progress.inc(piece.len() as u64);
+                n += piece.len() as u64;
+            }
+            stdout
+                .flush()
+                .await
+                .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+            Ok::<u64, CliError>(n)
+        };
+        let n = tokio::select! {
+            r = copy => r?,
+            () = cancel::cancelled() => return Err(interrupted()),
+        };
+        progress.finish();
+        report_cat(app, &shown, 0..n, n);
+        return Ok(());
+    };
+    // Resolved against the claimed length; the S3 crate authenticates the
+    // final chunk whenever the range reaches the end, so a wrong claim fails.
+    let r = range.resolve(claimed)?;
+    let bytes = tokio::select! {
+        r = client.get_range(bucket, key, r.clone()) => r.map_err(|e| s3_error(&e))?,
+        () = cancel::cancelled() => return Err(interrupted()),
+    };
+    let mut stdout = tokio::io::stdout();
+    stdout
+        .write_all(&bytes)
+        .await
+        .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+    stdout
+        .flush()
+        .await
+        .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+    report_cat(app, &shown, r.start..r.start + bytes.len() as u64, claimed);
+    Ok(())
 }
 
 pub(crate) async fn read_remote_header(
-    _app: &App,
-    _target: &Target,
+    app: &App,
+    target: &Target,
 ) -> Result<(Header, usize, Option<u64>)> {
-    Err(unavailable("inspect of S3 objects"))
+    if let Target::Link(_) = target {
+        return Err(unavailable("inspecting a share link"));
+    }
+    let (bucket, key) = bucket_key(target)?;
+    let s3c = s3::client(app).await;
+    let sse = s3::sse(&app.cfg.sse.value)?;
+    let (h, l, s) = s3::read_header(&s3c, bucket, key, &sse).await?;
+    Ok((h, l, Some(s)))
 }
 
-pub(crate) async fn ls_s3(_app: &App, _store: &Store, _prefix: &str) -> Result<()> {
-    Err(unavailable("ls of S3 stores"))
+pub(crate) async fn ls_s3(app: &App, store: &Store, name_prefix: &str) -> Result<()> {
+    let Store::S3 { bucket, prefix } = store else {
+        return Err(CliError::usage("not an S3 store"));
+    };
+    let s3c = s3::client(app).await;
+    let full = format!("{prefix}{name_prefix}");
+    let listed = s3::list(&s3c, bucket, &full).await?;
+    let sse = SseKeys::default();
+    let headers = futures_util::stream::iter(listed)
+        .map(|item| {
+            let (s3c, sse) = (&s3c, &sse);
+            async move {
+                let h = s3::read_header(s3c, bucket, &item.key, sse).await;
+                (item, h)
+            }
+        })
+        .buffered(8);
+    tokio::pin!(headers);
+    while let Some((item, parsed)) = headers.next().await {
+        let name = item.key.strip_prefix(prefix.as_str()).unwrap_or(&item.key);
+        let (v, line) = match parsed {
+            Ok((header, header_len, _)) => {
+                let plain = local::claimed_plaintext_len(item.size, header_len);
+                let line = format!(
+                    "{:>10}  {:<18}  {:<30}  {}",
+                    plain.map_or("invalid".to_owned(), human_size),
+                    header.suite().name(),
+                    super::keys_human(&header),
+                    name
+                );
+                (
+                    ls_json(
+                        name,
+                        store,
+                        item.size,
+                        plain,
+                        item.modified,
+                        Some(&header),
+                        None,
+                    ),
+                    line,
+                )
+            }
+            Err(e) => {
+                let line = format!("{:>10}  {:<18}  {:<30}  {}", "?", "-", e.message(), name);
+                (
+                    ls_json(
+                        name,
+                        store,
+                        item.size,
+                        None,
+                        item.modified,
+                        None,
+                        Some(e.message()),
+                    ),
+                    line,
+                )
+            }
+        };
+        app.out.result(&v, &line, false);
+    }
+    Ok(())
 }
 
 pub(crate) async fn rewrap_s3(
@@ -70,21 +385,165 @@ pub(crate) async fn rewrap_s3(
     Err(unavailable("rewrap of S3 objects"))
 }
 
-pub(crate) async fn presign(_app: &App, a: PresignArgs) -> Result<()> {
-    let _expires = crate::util::parse_duration(&a.expires)?;
-    Err(unavailable("presign"))
+/// The S3 object of a `presign`/`share` argument.
+fn s3_target(app: &App, s: &str) -> Result<Target> {
+    let t = Target::parse(s, &app.store()?, false)?;
+    match t {
+        Target::S3 { .. } => Ok(t),
+        _ => Err(CliError::usage(format!("{t} is not an S3 object"))
+            .hint("name an s3://bucket/key, or an object of an S3 store (--store s3://...)")),
+    }
 }
 
-pub(crate) async fn share(_app: &App, a: ShareArgs) -> Result<()> {
-    let _expires = crate::util::parse_duration(&a.expires)?;
+fn expiry(s: &str) -> Result<Duration> {
+    let d = util::parse_duration(s)?;
+    if d.is_zero() || d > MAX_EXPIRY {
+        return Err(CliError::usage(format!(
+            "--expires {s}: must be between 1 second and 7 days"
+        )));
+    }
+    Ok(d)
+}
+
+pub(crate) async fn presign(app: &App, a: PresignArgs) -> Result<()> {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    let expires = expiry(&a.expires)?;
+    let target = s3_target(app, &a.target)?;
+    let (bucket, key) = bucket_key(&target)?;
+    let conf = PresigningConfig::expires_in(expires)
+        .map_err(|e| CliError::usage(format!("--expires: {e}")))?;
+    let s3c = s3::client(app).await;
+    let shown = target.to_string();
+    let req = match a.method {
+        Method::Get => s3c
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(conf)
+            .await
+            .map_err(|e| s3::sdk_error("presign GetObject", &shown, &e))?,
+        Method::Put => s3c
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(conf)
+            .await
+            .map_err(|e| s3::sdk_error("presign PutObject", &shown, &e))?,
+    };
+    let url = req.uri().to_owned();
+    let method = match a.method {
+        Method::Get => "GET",
+        Method::Put => "PUT",
+    };
+    app.out.result(
+        &json!({
+            "verb": "presign",
+            "object": shown,
+            "method": method,
+            "url": url,
+            "expires_in_seconds": expires.as_secs(),
+        }),
+        &url,
+        false,
+    );
+    Ok(())
+}
+
+pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
+    let _expires = expiry(&a.expires)?;
+    let _target = s3_target(app, &a.target)?;
     Err(unavailable("share"))
 }
 
-pub(crate) async fn cleanup(_app: &App, a: CleanupArgs) -> Result<()> {
-    let _older = crate::util::parse_duration(&a.older_than)?;
-    Err(unavailable("cleanup"))
+pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
+    let older = util::parse_duration(&a.older_than)?;
+    let explicit = a.prefix.as_deref().and_then(|p| p.strip_prefix("s3://"));
+    let (bucket, prefix) = if let Some(rest) = explicit {
+        // `s3://b/pre` means keys starting with `pre`, like `aws s3api`.
+        let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
+        if b.is_empty() {
+            return Err(CliError::usage("cleanup s3://BUCKET/PREFIX: no bucket"));
+        }
+        (b.to_owned(), k.to_owned())
+    } else {
+        match app.store()? {
+            Store::S3 { bucket, prefix } => {
+                let more = a.prefix.as_deref().unwrap_or("");
+                (bucket, format!("{prefix}{more}"))
+            }
+            Store::Local(root) => {
+                return Err(CliError::usage(format!(
+                    "cleanup works on S3; the store is the local folder {}",
+                    root.display()
+                ))
+                .hint("name an S3 prefix: sealstream cleanup s3://bucket/prefix"));
+            }
+        }
+    };
+    let s3c = s3::client(app).await;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let uploads = s3::list_uploads(&s3c, &bucket, &prefix).await?;
+    let mut count = 0usize;
+    for u in uploads {
+        let age = u.initiated.map(|t| now.saturating_sub(t));
+        if age.is_some_and(|a| a < older.as_secs()) {
+            continue;
+        }
+        let object = format!("s3://{bucket}/{}", u.key);
+        if !a.dry_run {
+            s3::abort_upload(&s3c, &bucket, &u.key, &u.upload_id).await?;
+        }
+        count += 1;
+        let verb = if a.dry_run { "would abort" } else { "aborted" };
+        app.out.result(
+            &json!({
+                "verb": "cleanup",
+                "object": object,
+                "upload_id": u.upload_id,
+                "initiated": u.initiated,
+                "age_seconds": age,
+                "aborted": !a.dry_run,
+            }),
+            &format!(
+                "{verb} multipart upload of {object} (started {} ago)",
+                age.map_or("?".to_owned(), |s| format!("{s}s"))
+            ),
+            false,
+        );
+    }
+    if count == 0 {
+        app.out.note(&format!(
+            "sealstream: no multipart uploads older than {}s under s3://{bucket}/{prefix}",
+            older.as_secs()
+        ));
+    }
+    Ok(())
 }
 
-pub(crate) async fn bench(_app: &App, _a: BenchArgs) -> Result<()> {
-    Err(unavailable("bench"))
+pub(crate) async fn bench(app: &App, a: BenchArgs) -> Result<()> {
+    if a.s3 {
+        return Err(unavailable("bench --s3"));
+    }
+    let opts = crate::bench::BenchOptions {
+        size: util::parse_size(&a.size)?,
+        threads: a.threads,
+        suite: a.suite.map(|s| match s {
+            crate::cli::SuiteArg::Aes256Gcm => sealstream_format::Suite::Aes256Gcm,
+            crate::cli::SuiteArg::XChaCha20Poly1305 => sealstream_format::Suite::XChaCha20Poly1305,
+        }),
+        repetitions: a.repetitions,
+        file: a.file.map(|f| util::absolute(&util::expand_tilde(&f))),
+        json: app.out.json,
+    };
+    let results =
+        blocking(move || crate::bench::run(&opts).map_err(|e| CliError::format("bench", &e)))
+            .await?;
+    for m in results {
+        let v: serde_json::Value =
+            serde_json::from_str(&m.to_json()).unwrap_or(serde_json::Value::Null);
+        app.out.result(&v, &m.human(), false);
+    }
+    Ok(())
 }

@@ -50,7 +50,7 @@ pub(super) async fn new_header(
 }
 
 pub(crate) async fn run(app: &App, a: RewrapArgs) -> Result<()> {
-    let target = Target::parse(&a.target, &app.store()?, true)?;
+    let target = super::file_or_object(app, &a.target).await?;
     let wanted = util::parse_context(&a.context.pairs)?;
     let path = match &target {
         Target::Local(p) => p.clone(),

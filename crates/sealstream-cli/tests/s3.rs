@@ -1,0 +1,485 @@
+//! The verbs against the real local S3 and KMS servers (scripts/services):
+//! `source .test-services/env` provides SEALSTREAM_TEST_S3_ENDPOINT,
+//! SEALSTREAM_TEST_S3_BUCKET, SEALSTREAM_TEST_KMS_ENDPOINT and AWS_*
+//! credentials. Without them each test prints a skip line and returns,
+//! unless SEALSTREAM_REQUIRE_SERVICES=1, which makes them fail.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+use assert_cmd::Command;
+use common::{AUTH, Env, KEY, NOT_FOUND, USAGE, data, json_lines, json_one};
+use predicates::prelude::*;
+use predicates::str::contains;
+use sealstream_kms::aws::{AwsOptions, load_sdk_config};
+
+/// The test servers.
+struct Services {
+    s3_endpoint: String,
+    bucket: String,
+    kms_endpoint: Option<String>,
+    /// AWS_* variables to pass to the command.
+    aws_env: Vec<(String, String)>,
+}
+
+fn services(test: &str) -> Option<Services> {
+    let Ok(s3_endpoint) = std::env::var("SEALSTREAM_TEST_S3_ENDPOINT") else {
+        assert!(
+            std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "SEALSTREAM_REQUIRE_SERVICES=1 but SEALSTREAM_TEST_S3_ENDPOINT is unset: \
+             run `scripts/services start` and `source .test-services/env`"
+        );
+        eprintln!("skipping {test}: SEALSTREAM_TEST_S3_ENDPOINT is unset (no local S3 server)");
+        return None;
+    };
+    let bucket =
+        std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or_else(|_| "sealstream-test".into());
+    let kms_endpoint = std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT").ok();
+    let aws_env = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_"))
+        .collect();
+    Some(Services {
+        s3_endpoint,
+        bucket,
+        kms_endpoint,
+        aws_env,
+    })
+}
+
+impl Services {
+    /// A fresh prefix for one test: `s3://bucket/cli-tests/NAME-RANDOM/`.
+    fn store(&self, env: &Env, name: &str) -> String {
+        let tag = env
+            .work()
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().replace('.', "-"))
+            .unwrap();
+        format!("s3://{}/cli-tests/{name}-{tag}", self.bucket)
+    }
+
+    /// `sealstream` with the AWS credentials and the endpoints.
+    fn cmd(&self, env: &Env) -> Command {
+        let mut c = env.cmd();
+        for (k, v) in &self.aws_env {
+            c.env(k, v);
+        }
+        c.env("SEALSTREAM_ENDPOINT_URL", &self.s3_endpoint);
+        if let Some(k) = &self.kms_endpoint {
+            c.env("SEALSTREAM_KMS_ENDPOINT_URL", k);
+        }
+        c
+    }
+
+    async fn s3(&self) -> aws_sdk_s3::Client {
+        let sdk = load_sdk_config(&AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(self.s3_endpoint.clone()),
+            profile: None,
+        })
+        .await;
+        let conf = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    async fn kms(&self) -> Option<aws_sdk_kms::Client> {
+        let endpoint = self.kms_endpoint.clone()?;
+        let sdk = load_sdk_config(&AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(endpoint),
+            profile: None,
+        })
+        .await;
+        Some(aws_sdk_kms::Client::new(&sdk))
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn out(a: &assert_cmd::assert::Assert) -> Vec<u8> {
+    a.get_output().stdout.clone()
+}
+
+#[test]
+fn s3_store_round_trips_files_pipes_and_ranges() {
+    let Some(svc) = services("s3_store_round_trips_files_pipes_and_ranges") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "roundtrip");
+    let small = data(70_000, 1);
+    // 12 MiB with 5 MiB parts: a multipart upload of three parts.
+    let big = data(12 << 20, 2);
+    env.write("small.bin", &small);
+    env.write("big.bin", &big);
+
+    let v = json_one(&out(&svc
+        .cmd(&env)
+        .args(["--json", "--store", &store, "put", "small.bin"])
+        .assert()
+        .success()));
+    assert_eq!(v["object"], format!("{store}/small.bin"));
+    assert_eq!(v["plaintext_size"], 70_000);
+    svc.cmd(&env)
+        .env("SEALSTREAM_PART_SIZE", "5MiB")
+        .args(["--store", &store, "put", "big.bin"])
+        .assert()
+        .success();
+    // From a pipe, to an explicit s3:// key.
+    svc.cmd(&env)
+        .args(["put", "-", &format!("{store}/piped/p.bin")])
+        .write_stdin(small.clone())
+        .assert()
+        .success();
+    // No overwrite without --force.
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "small.bin"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("already exists"));
+
+    std::fs::remove_file(env.path("big.bin")).unwrap();
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "big.bin"])
+        .assert()
+        .success();
+    assert!(
+        env.read("big.bin") == big,
+        "big.bin differs after the round trip"
+    );
+    let piped = out(&svc
+        .cmd(&env)
+        .args(["get", &format!("{store}/piped/p.bin"), "-"])
+        .assert()
+        .success());
+    assert_eq!(piped, small);
+    let cat = out(&svc
+        .cmd(&env)
+        .args(["--store", &store, "cat", "small.bin"])
+        .assert()
+        .success());
+    assert_eq!(cat, small);
+    for (range, want) in [
+        ("100-199", &big[100..200]),
+        ("16380-16400", &big[16_380..=16_400]),
+        ("12582900-", &big[12_582_900..]),
+        ("-3", &big[big.len() - 3..]),
+    ] {
+        let got = out(&svc
+            .cmd(&env)
+            .args(["--store", &store, "cat", "big.bin", "--range", range])
+            .assert()
+            .success());
+        assert!(got == want, "range {range}");
+    }
+
+    let lines = json_lines(&out(&svc
+        .cmd(&env)
+        .args(["--json", "ls", &store])
+        .assert()
+        .success()));
+    let names: Vec<&str> = lines.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["big.bin", "piped/p.bin", "small.bin"]);
+    assert_eq!(lines[0]["plaintext_size"], 12 << 20);
+    assert_eq!(lines[2]["suite"], "aes-256-gcm");
+    assert_eq!(lines[2]["keys"][0]["provider"], "local");
+
+    let v = json_one(&out(&svc
+        .cmd(&env)
+        .args(["--json", "--store", &store, "inspect", "big.bin"])
+        .assert()
+        .success()));
+    assert_eq!(v["plaintext_size"], 12 << 20);
+    assert_eq!(v["version"], 1);
+
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "missing.bin"])
+        .assert()
+        .code(NOT_FOUND);
+}
+
+#[test]
+fn tampered_and_wrong_key_s3_objects_fail_clearly() {
+    let Some(svc) = services("tampered_and_wrong_key_s3_objects_fail_clearly") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "tamper");
+    let key = env.keygen("k.key");
+    let other = env.keygen("other.key");
+    let plain = data(5 * 16_384 + 9, 3);
+    env.write("p.bin", &plain);
+    env.cmd()
+        .args(["encrypt", "p.bin", "-o", "p.sealed", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    let header_len = json_one(&out(&env
+        .cmd()
+        .args(["--json", "inspect", "p.sealed"])
+        .assert()
+        .success()))["header_size"]
+        .as_u64()
+        .unwrap();
+    let mut bytes = env.read("p.sealed");
+    let at = (header_len + 56 + 3 * 16_400 + 5) as usize;
+    bytes[at] ^= 0x80;
+    let bucket = svc.bucket.clone();
+    let prefix = store
+        .trim_start_matches(&format!("s3://{bucket}/"))
+        .to_owned();
+    rt().block_on(async {
+        let s3 = svc.s3().await;
+        for (name, body) in [
+            ("good.bin", env.read("p.sealed")),
+            ("bad.bin", bytes.clone()),
+        ] {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(format!("{prefix}/{name}"))
+                .body(body.into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "bad.bin", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("chunk 3"))
+        .stderr(contains("bad.bin"));
+    assert!(!env.path("bad.bin").exists());
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "cat",
+            "bad.bin",
+            "--range",
+            "50000-50010",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("chunk 3"));
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "good.bin", "-", "--key-file"])
+        .arg(&other)
+        .assert()
+        .code(KEY)
+        .stderr(contains("good.bin"));
+    let got = out(&svc
+        .cmd(&env)
+        .args(["--store", &store, "get", "good.bin", "-", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success());
+    assert_eq!(got, plain);
+}
+
+#[test]
+fn kms_keys_seal_open_and_rewrap() {
+    let Some(svc) = services("kms_keys_seal_open_and_rewrap") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "kms");
+    let Some(arn) = rt().block_on(async {
+        let kms = svc.kms().await?;
+        let k = kms.create_key().send().await.unwrap();
+        k.key_metadata().and_then(|m| m.arn()).map(str::to_owned)
+    }) else {
+        eprintln!("skipping kms_keys_seal_open_and_rewrap: SEALSTREAM_TEST_KMS_ENDPOINT is unset");
+        return;
+    };
+    let local = env.keygen("local.key");
+    env.write("k.txt", b"sealed by KMS");
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "put",
+            "k.txt",
+            "--context",
+            "app=test",
+            "--kms-key",
+            &arn,
+        ])
+        .assert()
+        .success();
+    let v = json_one(&out(&svc
+        .cmd(&env)
+        .args(["--json", "--store", &store, "inspect", "k.txt"])
+        .assert()
+        .success()));
+    assert_eq!(v["keys"][0]["provider"], "aws-kms");
+    assert_eq!(v["keys"][0]["key_id"], arn.as_str());
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "cat",
+            "k.txt",
+            "--context",
+            "app=test",
+            "--kms-key",
+            &arn,
+        ])
+        .assert()
+        .success()
+        .stdout("sealed by KMS");
+    // Wrong context: refused before any KMS call.
+    svc.cmd(&env)
+        .args(["--store", &store, "cat", "k.txt", "--kms-key", &arn])
+        .assert()
+        .code(AUTH)
+        .stderr(contains("encryption context mismatch"));
+
+    // A local file sealed for KMS and a local key; rewrapped to the local key only.
+    env.cmd()
+        .args(["encrypt", "k.txt", "-o", "k.sealed", "--key-file"])
+        .arg(&local)
+        .assert()
+        .success();
+    svc.cmd(&env)
+        .args(["rewrap", "./k.sealed", "--key-file"])
+        .arg(&local)
+        .args(["--new-kms-key", &arn])
+        .assert()
+        .success();
+    svc.cmd(&env)
+        .args(["decrypt", "k.sealed", "--key-file"])
+        .arg(&local)
+        .assert()
+        .code(KEY);
+    svc.cmd(&env)
+        .args(["decrypt", "k.sealed", "--kms-key", &arn])
+        .assert()
+        .success()
+        .stdout("sealed by KMS");
+}
+
+#[test]
+fn cleanup_aborts_an_abandoned_upload() {
+    let Some(svc) = services("cleanup_aborts_an_abandoned_upload") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "cleanup");
+    let bucket = svc.bucket.clone();
+    let prefix = store
+        .trim_start_matches(&format!("s3://{bucket}/"))
+        .to_owned();
+    let key = format!("{prefix}/abandoned.bin");
+    let upload_id = rt().block_on(async {
+        let s3 = svc.s3().await;
+        let up = s3
+            .create_multipart_upload()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        up.upload_id().unwrap().to_owned()
+    });
+    // Too young for the default --older-than 24h: listed by nobody.
+    let lines = json_lines(&out(&svc
+        .cmd(&env)
+        .args(["--json", "cleanup", &store])
+        .assert()
+        .success()));
+    assert!(lines.is_empty(), "{lines:?}");
+    let lines = json_lines(&out(&svc
+        .cmd(&env)
+        .args([
+            "--json",
+            "cleanup",
+            &store,
+            "--older-than",
+            "0",
+            "--dry-run",
+        ])
+        .assert()
+        .success()));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["aborted"], false);
+    let lines = json_lines(&out(&svc
+        .cmd(&env)
+        .args(["--json", "cleanup", &store, "--older-than", "0"])
+        .assert()
+        .success()));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["object"], format!("s3://{bucket}/{key}"));
+    assert_eq!(lines[0]["upload_id"], upload_id.as_str());
+    assert_eq!(lines[0]["aborted"], true);
+    let left = rt().block_on(async {
+        let s3 = svc.s3().await;
+        let l = s3
+            .list_multipart_uploads()
+            .bucket(&bucket)
+            .prefix(&prefix)
+            .send()
+            .await
+            .unwrap();
+        l.uploads().len()
+    });
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn presign_prints_a_signed_url_and_errors_redact_it() {
+    let Some(svc) = services("presign_prints_a_signed_url_and_errors_redact_it") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "presign");
+    env.write("x.bin", b"x");
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "x.bin"])
+        .assert()
+        .success();
+    let v = json_one(&out(&svc
+        .cmd(&env)
+        .args([
+            "--json",
+            "--store",
+            &store,
+            "presign",
+            "x.bin",
+            "--expires",
+            "10m",
+        ])
+        .assert()
+        .success()));
+    let url = v["url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    assert!(url.contains("x.bin"), "{url}");
+    assert_eq!(v["expires_in_seconds"], 600);
+    svc.cmd(&env)
+        .args(["--store", &store, "presign", "x.bin", "--expires", "8d"])
+        .assert()
+        .code(USAGE);
+    // A URL in an error message never shows its signature or key.
+    let bad = "https://127.0.0.1:1/b/k?X-Amz-Signature=deadbeefcafe&X-Amz-Credential=AKIDEXAMPLE#k=c2VjcmV0";
+    let a = svc.cmd(&env).args(["inspect", bad]).assert().failure();
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(!stderr.contains("deadbeefcafe"), "{stderr}");
+    assert!(!stderr.contains("c2VjcmV0"), "{stderr}");
+    assert!(!stderr.contains("AKIDEXAMPLE"), "{stderr}");
+    let _ = predicate::always();
+}
