@@ -648,8 +648,14 @@ impl KeyProvider for KmsProvider {
             .as_deref()
             .or(self.config.key_id.as_deref())
             .unwrap_or("(none)");
+        let unresolved = if self.key_arn.is_none() && self.config.key_id.is_some() {
+            " (not a key ARN and not resolved: it seals, but opens nothing in strict mode; use \
+             KmsProvider::connect or configure the key ARN)"
+        } else {
+            ""
+        };
         match &self.config.discovery {
-            None => format!("AWS KMS key {key} (strict)"),
+            None => format!("AWS KMS key {key} (strict){unresolved}"),
             Some(d) => format!(
                 "AWS KMS key {key}, discovery of accounts {}",
                 d.accounts.join(", ")
