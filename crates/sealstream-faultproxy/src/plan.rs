@@ -128,6 +128,7 @@ pub struct Match {
     path_contains: Option<String>,
     query: Vec<(String, Option<String>)>,
     target_contains: Option<String>,
+    headers: Vec<(String, String)>,
     nth: Option<u64>,
 }
 
@@ -176,6 +177,15 @@ impl Match {
         self
     }
 
+    /// The request has header `name` (any case) whose value contains
+    /// `substring` (`range` containing `bytes=65592-` picks one ranged GET).
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, substring: impl Into<String>) -> Self {
+        self.headers
+            .push((name.into().to_ascii_lowercase(), substring.into()));
+        self
+    }
+
     /// Only the proxy's `n`-th request (1-based, counting every request
     /// the proxy received, in arrival order).
     #[must_use]
@@ -211,6 +221,15 @@ impl Match {
                 .is_some_and(|h| h.contains(t.as_str()))
         {
             return false;
+        }
+        for (name, want) in &self.headers {
+            let found = req
+                .headers
+                .iter()
+                .any(|(k, v)| k == name && v.contains(want.as_str()));
+            if !found {
+                return false;
+            }
         }
         if let Some(n) = self.nth
             && req.seq != n
@@ -350,6 +369,8 @@ pub(crate) struct RequestInfo {
     /// Decoded query pairs, in order.
     pub(crate) query: Vec<(String, String)>,
     pub(crate) target: Option<String>,
+    /// Lower-case names and values of the headers a matcher asks about.
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl RequestInfo {
@@ -488,6 +509,7 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
             target: None,
+            headers: Vec::new(),
         }
     }
 
@@ -512,6 +534,13 @@ mod tests {
         };
         assert!(Match::any().target("Decrypt").matches(&kms));
         assert!(!Match::any().target("GenerateDataKey").matches(&kms));
+        let ranged = RequestInfo {
+            headers: vec![("range".into(), "bytes=100-199".into())],
+            ..req(1, "GET", "/b/k", &[])
+        };
+        assert!(Match::any().header("Range", "bytes=100-").matches(&ranged));
+        assert!(!Match::any().header("range", "bytes=0-").matches(&ranged));
+        assert!(!Match::any().header("if-match", "").matches(&ranged));
     }
 
     #[test]

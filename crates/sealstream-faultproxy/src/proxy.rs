@@ -254,11 +254,20 @@ impl Shared {
     fn begin<B>(&self, req: &Request<B>) -> (u64, Option<Fault>) {
         let uri = req.uri();
         let query = uri.query().unwrap_or("");
-        let target = req
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let target = header("x-amz-target");
+        let range = header("range");
+        // Only for matching; never logged.
+        let headers = req
             .headers()
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         let mut state = self.lock();
         state.seq += 1;
         let seq = state.seq;
@@ -268,6 +277,7 @@ impl Shared {
             path: uri.path().to_owned(),
             query: parse_query(query),
             target: target.clone(),
+            headers,
         };
         let fault = state.decider.decide(&info);
         state.stats.requests += 1;
@@ -285,6 +295,7 @@ impl Shared {
                 method: info.method,
                 uri,
                 target,
+                range,
                 fault: fault.clone(),
                 status: None,
             });

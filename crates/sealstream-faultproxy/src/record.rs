@@ -1,8 +1,8 @@
 //! What the proxy saw and did: counters and a request log.
 //!
 //! The log keeps the method, the path, the query (presigned-URL signature,
-//! credential and token values replaced by `REDACTED`) and `x-amz-target`;
-//! no header that carries credentials is ever recorded.
+//! credential and token values replaced by `REDACTED`), `x-amz-target` and
+//! `Range`; no header that carries credentials is ever recorded.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -68,6 +68,8 @@ pub struct RequestRecord {
     pub uri: String,
     /// The `x-amz-target` header (KMS operations), if any.
     pub target: Option<String>,
+    /// The `Range` header, if any.
+    pub range: Option<String>,
     /// The fault injected, if any.
     pub fault: Option<Fault>,
     /// The status the client was sent (injected or the upstream's); `None`
@@ -80,6 +82,9 @@ impl fmt::Display for RequestRecord {
         write!(f, "#{} {} {}", self.seq, self.method, self.uri)?;
         if let Some(t) = &self.target {
             write!(f, " [{t}]")?;
+        }
+        if let Some(r) = &self.range {
+            write!(f, " (range {r})")?;
         }
         match self.status {
             Some(s) => write!(f, " -> {s}")?,
