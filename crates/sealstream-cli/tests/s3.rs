@@ -483,3 +483,66 @@ fn presign_prints_a_signed_url_and_errors_redact_it() {
     assert!(!stderr.contains("AKIDEXAMPLE"), "{stderr}");
     let _ = predicate::always();
 }
+
+#[test]
+fn share_link_opens_without_aws_credentials() {
+    let Some(svc) = services("share_link_opens_without_aws_credentials") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "share");
+    let plain = data(100_000, 8);
+    env.write("s.bin", &plain);
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "s.bin", "--context", "team=a"])
+        .assert()
+        .success();
+    // share is an opening verb: it needs the context too.
+    svc.cmd(&env)
+        .args(["--store", &store, "share", "s.bin"])
+        .assert()
+        .code(AUTH);
+    let v = json_one(&out(&svc
+        .cmd(&env)
+        .args([
+            "--json",
+            "--store",
+            &store,
+            "share",
+            "s.bin",
+            "--context",
+            "team=a",
+            "--expires",
+            "1h",
+        ])
+        .assert()
+        .success()));
+    let link = v["link"].as_str().unwrap().to_owned();
+    assert!(link.contains("#k="), "{link}");
+    assert!(link.contains("X-Amz-Signature="), "{link}");
+
+    // No AWS variables, no key files: only the link.
+    let other = Env::new();
+    let a = other.cmd().args(["get", &link, "-"]).assert().success();
+    assert!(a.get_output().stdout == plain);
+    other.cmd().args(["get", &link]).assert().success();
+    assert!(other.read("s.bin") == plain);
+    let cat = out(&other.cmd().args(["cat", &link]).assert().success());
+    assert!(cat == plain);
+
+    // A link with another key fails authentication, and the error shows
+    // neither the signature nor the key.
+    let (url, _) = link.split_once("#k=").unwrap();
+    let forged = format!("{url}#k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    let a = other
+        .cmd()
+        .args(["get", &forged, "x.out"])
+        .assert()
+        .code(AUTH);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let sig = url.split("X-Amz-Signature=").nth(1).unwrap();
+    let sig = sig.split('&').next().unwrap();
+    assert!(!stderr.contains(sig), "{stderr}");
+    assert!(!stderr.contains("AAAAAAAAAAAAAAAAAAAA"), "{stderr}");
+    assert!(!other.path("x.out").exists());
+}

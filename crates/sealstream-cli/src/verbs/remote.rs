@@ -154,8 +154,8 @@ pub(crate) async fn get_remote(
     dest: Option<PathBuf>,
     wanted: EncryptionContext,
 ) -> Result<()> {
-    if let Target::Link(_) = target {
-        return Err(unavailable("opening a share link"));
+    if let Target::Link(url) = target {
+        return get_link(app, url, dest, a.force, &wanted, "get").await;
     }
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
@@ -166,50 +166,13 @@ pub(crate) async fn get_remote(
     let (client, header, header_len, size) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
     let copy = async {
-        let mut dl = client
+        let dl = client
             .download(bucket, key)
             .await
             .map_err(|e| s3_error(&e))?;
         // The header the download authenticated must be the one checked.
         util::check_context(&shown, dl.header().context(), &wanted)?;
-        let mut n = 0u64;
-        match &out_file {
-            Some(out) => {
-                let std_file = out
-                    .file()
-                    .try_clone()
-                    .map_err(|e| CliError::io("writing", out.dest(), &e))?;
-                let mut f = tokio::fs::File::from_std(std_file);
-                while let Some(piece) = dl.next().await {
-                    let piece = piece.map_err(|e| s3_error(&e))?;
-                    f.write_all(&piece)
-                        .await
-                        .map_err(|e| CliError::io("writing", out.dest(), &e))?;
-                    progress.inc(piece.len() as u64);
-                    n += piece.len() as u64;
-                }
-                f.flush()
-                    .await
-                    .map_err(|e| CliError::io("writing", out.dest(), &e))?;
-            }
-            None => {
-                let mut stdout = tokio::io::stdout();
-                while let Some(piece) = dl.next().await {
-                    let piece = piece.map_err(|e| s3_error(&e))?;
-                    stdout
-                        .write_all(&piece)
-                        .await
-                        .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
-                    progress.inc(piece.len() as u64);
-                    n += piece.len() as u64;
-                }
-                stdout
-                    .flush()
-                    .await
-                    .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
-            }
-        }
-        Ok::<u64, CliError>(n)
+        write_download(dl, out_file.as_ref(), &progress).await
     };
     let n = tokio::select! {
         r = copy => r?,
@@ -230,8 +193,12 @@ pub(crate) async fn cat_remote(
     range: Option<ByteRange>,
     wanted: EncryptionContext,
 ) -> Result<()> {
-    if let Target::Link(_) = target {
-        return Err(unavailable("reading a share link"));
+    if let Target::Link(url) = target {
+        if range.is_some() {
+            return Err(CliError::usage("--range is not supported for share links")
+                .hint("use `sealstream get LINK -` and cut the range locally"));
+        }
+        return get_link(app, url, None, false, &wanted, "cat").await;
     }
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
@@ -248,27 +215,12 @@ pub(crate) async fn cat_remote(
     let Some(range) = range else {
         let progress = app.progress(Some(claimed), "cat");
         let copy = async {
-            let mut dl = client
+            let dl = client
                 .download(bucket, key)
                 .await
                 .map_err(|e| s3_error(&e))?;
             util::check_context(&shown, dl.header().context(), &wanted)?;
-            let mut stdout = tokio::io::stdout();
-            let mut n = 0u64;
-            while let Some(piece) = dl.next().await {
-                let piece = piece.map_err(|e| s3_error(&e))?;
-                stdout
-                    .write_all(&piece)
-                    .await
-                    .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
-                progress.inc(piece.len() as u64);
-                n += piece.len() as u64;
-            }
-            stdout
-                .flush()
-                .await
-                .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
-            Ok::<u64, CliError>(n)
+            write_download(dl, None, &progress).await
         };
         let n = tokio::select! {
             r = copy => r?,
@@ -450,9 +402,144 @@ pub(crate) async fn presign(app: &App, a: PresignArgs) -> Result<()> {
 }
 
 pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
-    let _expires = expiry(&a.expires)?;
-    let _target = s3_target(app, &a.target)?;
-    Err(unavailable("share"))
+    let expires = expiry(&a.expires)?;
+    let target = s3_target(app, &a.target)?;
+    let (bucket, key) = bucket_key(&target)?;
+    let wanted = util::parse_context(&a.context.pairs)?;
+    let (client, _header, _, _) = open_s3(
+        app,
+        &a.keys,
+        &crate::cli::SseArgs::default(),
+        &target,
+        &wanted,
+    )
+    .await?;
+    let link = client
+        .share(bucket, key, expires)
+        .await
+        .map_err(|e| s3_error(&e))?;
+    let secret = link.expose_secret();
+    app.out.result(
+        &json!({
+            "verb": "share",
+            "object": target.to_string(),
+            "link": secret.as_str(),
+            "expires_in_seconds": expires.as_secs(),
+        }),
+        secret.as_str(),
+        false,
+    );
+    app.out.note(&format!(
+        "sealstream: anyone with this link can read {target} until it expires in {}s, and \
+         decrypt any copy of it forever; open it with `sealstream get LINK`",
+        expires.as_secs()
+    ));
+    Ok(())
+}
+
+/// Opens a share link: the download and a label for messages.
+async fn open_link(url: &str) -> Result<(sealstream_s3::Download, String)> {
+    let shown = crate::redact::redact(url);
+    if !url.contains("#k=") {
+        return Err(CliError::usage(format!(
+            "{shown} is not a share link (it has no #k=... fragment holding the key)"
+        ))
+        .hint(
+            "ask for a link made by `sealstream share`, or download the sealed object and \
+             open it with your key",
+        ));
+    }
+    let link = sealstream_s3::ShareLink::parse(url).map_err(|e| s3_error(&e))?;
+    let http = sealstream_s3::PlainHttp::new().map_err(|e| s3_error(&e))?;
+    let dl = http
+        .open_share_link(&link)
+        .await
+        .map_err(|e| s3_error(&e))?;
+    Ok((dl, shown))
+}
+
+/// Streams a download into `out_file` or stdout, with progress. The caller
+/// commits the file only after this returns `Ok`.
+async fn write_download(
+    mut dl: sealstream_s3::Download,
+    out_file: Option<&AtomicOutput>,
+    progress: &crate::progress::Progress,
+) -> Result<u64> {
+    let mut n = 0u64;
+    match out_file {
+        Some(out) => {
+            let std_file = out
+                .file()
+                .try_clone()
+                .map_err(|e| CliError::io("writing", out.dest(), &e))?;
+            let mut f = tokio::fs::File::from_std(std_file);
+            while let Some(piece) = dl.next().await {
+                let piece = piece.map_err(|e| s3_error(&e))?;
+                f.write_all(&piece)
+                    .await
+                    .map_err(|e| CliError::io("writing", out.dest(), &e))?;
+                progress.inc(piece.len() as u64);
+                n += piece.len() as u64;
+            }
+            f.flush()
+                .await
+                .map_err(|e| CliError::io("writing", out.dest(), &e))?;
+        }
+        None => {
+            let mut stdout = tokio::io::stdout();
+            while let Some(piece) = dl.next().await {
+                let piece = piece.map_err(|e| s3_error(&e))?;
+                stdout
+                    .write_all(&piece)
+                    .await
+                    .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+                progress.inc(piece.len() as u64);
+                n += piece.len() as u64;
+            }
+            stdout
+                .flush()
+                .await
+                .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
+        }
+    }
+    Ok(n)
+}
+
+/// `get LINK` and `cat LINK`: no keys, no AWS credentials.
+async fn get_link(
+    app: &App,
+    url: &str,
+    dest: Option<PathBuf>,
+    force: bool,
+    wanted: &EncryptionContext,
+    verb: &str,
+) -> Result<()> {
+    let out_file = dest
+        .as_deref()
+        .map(|p| AtomicOutput::create(p, force))
+        .transpose()?;
+    let (dl, shown) = open_link(url).await?;
+    let header = dl.header().clone();
+    // A share link is a capability for one object, checked by whoever
+    // shared it: its context is checked only when pairs are given.
+    if !wanted.is_empty() {
+        util::check_context(&shown, header.context(), wanted)?;
+    }
+    let progress = app.progress(dl.plaintext_len(), verb);
+    let n = tokio::select! {
+        r = write_download(dl, out_file.as_ref(), &progress) => r?,
+        () = cancel::cancelled() => return Err(interrupted()),
+    };
+    progress.finish();
+    if let Some(out) = out_file {
+        blocking(move || out.commit()).await?;
+    }
+    if verb == "cat" {
+        report_cat(app, &shown, 0..n, n);
+    } else {
+        report_get(app, &shown, dest.as_deref(), n, &header);
+    }
+    Ok(())
 }
 
 pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
