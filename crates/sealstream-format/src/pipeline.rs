@@ -67,8 +67,10 @@ pub const MAX_BATCH_CHUNKS: usize = 1024;
 /// about 3 MiB on 2 cores, 18 MiB on 16.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PipelineOptions {
-    /// Worker threads that seal or open batches. [`seal_stream`] and
-    /// [`open_stream`] add one reader thread; the calling thread writes.
+    /// Worker threads that seal or open batches. With more than one,
+    /// [`seal_stream`] and [`open_stream`] add one reader thread and the
+    /// calling thread writes. With exactly one, the calling thread does
+    /// everything in turn and no thread is spawned.
     pub threads: usize,
     /// Chunks (of 16 KiB plaintext) per batch, 1..=[`MAX_BATCH_CHUNKS`].
     pub batch_chunks: usize,
@@ -552,6 +554,22 @@ where
     W: Write,
     E: FnMut(&mut W, &Batch) -> io::Result<()>,
 {
+    if opts.threads == 1 {
+        // One thread: read, process and write each batch in turn, with no
+        // hand-offs (and so no thread is spawned).
+        let mut index = 0u64;
+        let one_by_one = || {
+            let slot = pool.take().ok_or_else(stopped)?;
+            let mut batch = Batch::new(index, slot);
+            index += 1;
+            match fill(&mut batch) {
+                Ok(()) => process(&mut batch),
+                Err(e) => batch.error = Some(e),
+            }
+            Ok(batch)
+        };
+        return write_in_order(pool, one_by_one, dst, emit);
+    }
     let (results_tx, results_rx) = mpsc::channel::<Batch>();
     thread::scope(|s| {
         for _ in 0..opts.threads {
@@ -577,7 +595,7 @@ where
             });
         }
         drop(results_tx);
-        write_in_order(pool, &results_rx, dst, emit)
+        write_in_order(pool, from_workers(&results_rx), dst, emit)
     })
 }
 
@@ -596,28 +614,30 @@ where
     W: Write,
     E: FnMut(&mut W, &Batch) -> io::Result<()>,
 {
+    let capacity = pool.slot_stride * pool.slots_per_batch;
+    if opts.threads == 1 {
+        // One thread: read, process and write each batch in turn.
+        let mut index = 0u64;
+        let one_by_one = || {
+            let slot = pool.take().ok_or_else(stopped)?;
+            let mut batch = read_batch(&mut src, index, slot, capacity);
+            index += 1;
+            if batch.error.is_none() {
+                process(&mut batch);
+            }
+            Ok(batch)
+        };
+        return write_in_order(pool, one_by_one, dst, emit);
+    }
     let (jobs_tx, jobs_rx) = mpsc::channel::<Batch>();
     let jobs_rx = Mutex::new(jobs_rx);
     let (results_tx, results_rx) = mpsc::channel::<Batch>();
-    let capacity = pool.slot_stride * pool.slots_per_batch;
     thread::scope(|s| {
         s.spawn(move || {
             let _guard = CancelOnPanic(pool);
             let mut index = 0u64;
             while let Some(slot) = pool.take() {
-                let mut batch = Batch::new(index, slot);
-                let buf = batch.slot.data.get_mut(..capacity).unwrap_or(&mut []);
-                match read_full(&mut src, buf) {
-                    Ok(n) => {
-                        batch.len = n;
-                        // Only end of input makes a batch short.
-                        batch.last = n < capacity;
-                    }
-                    Err(e) => {
-                        batch.error = Some(e);
-                        batch.last = true;
-                    }
-                }
+                let batch = read_batch(&mut src, index, slot, capacity);
                 let last = batch.last;
                 if jobs_tx.send(batch).is_err() || last {
                     break;
@@ -646,8 +666,26 @@ where
             });
         }
         drop(results_tx);
-        write_in_order(pool, &results_rx, dst, emit)
+        write_in_order(pool, from_workers(&results_rx), dst, emit)
     })
+}
+
+/// Reads the next batch of a stream into `slot`; only end of input makes a
+/// batch short, and a short batch is the last.
+fn read_batch<R: Read>(src: &mut R, index: u64, slot: Slot, capacity: usize) -> Batch {
+    let mut batch = Batch::new(index, slot);
+    let buf = batch.slot.data.get_mut(..capacity).unwrap_or(&mut []);
+    match read_full(src, buf) {
+        Ok(n) => {
+            batch.len = n;
+            batch.last = n < capacity;
+        }
+        Err(e) => {
+            batch.error = Some(e);
+            batch.last = true;
+        }
+    }
+    batch
 }
 
 impl Batch {
@@ -664,16 +702,23 @@ impl Batch {
     }
 }
 
-/// The writer: emits batches in index order, hands their slots back, and
+fn stopped() -> Error {
+    Error::Io(io::Error::other(
+        "the pipeline's worker threads stopped before the final chunk",
+    ))
+}
+
+fn from_workers(results: &mpsc::Receiver<Batch>) -> impl FnMut() -> Result<Batch> + '_ {
+    || results.recv().map_err(|_| stopped())
+}
+
+/// The writer: takes finished batches from `next_done` (in any order),
+/// emits them in index order, hands their slots back, and
 /// stops at the batch holding the final chunk or at the first error (after
 /// emitting what that batch completed). Cancels the pool on the way out.
-fn write_in_order<W, E>(
-    pool: &Pool,
-    results: &mpsc::Receiver<Batch>,
-    mut dst: W,
-    mut emit: E,
-) -> Result<u64>
+fn write_in_order<N, W, E>(pool: &Pool, mut next_done: N, mut dst: W, mut emit: E) -> Result<u64>
 where
+    N: FnMut() -> Result<Batch>,
     W: Write,
     E: FnMut(&mut W, &Batch) -> io::Result<()>,
 {
@@ -686,11 +731,7 @@ where
             let batch = match waiting.remove(&next) {
                 Some(b) => b,
                 None => {
-                    let b = results.recv().map_err(|_| {
-                        Error::Io(io::Error::other(
-                            "the pipeline's worker threads stopped before the final chunk",
-                        ))
-                    })?;
+                    let b = next_done()?;
                     if b.index != next {
                         waiting.insert(b.index, b);
                         continue;
