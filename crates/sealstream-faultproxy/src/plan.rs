@@ -281,7 +281,10 @@ impl Rule {
         self
     }
 
-    /// Lets the first `n` matching requests through before firing.
+    /// Lets the first `n` matching requests through before firing. Only
+    /// requests that reach this rule count: a request an earlier rule fired
+    /// on never does. To inject a sequence of faults, list one rule per
+    /// fault, each with `times(1)`, rather than skipping.
     #[must_use]
     pub fn skip(mut self, n: u64) -> Self {
         self.skip = n;
