@@ -25,6 +25,48 @@ pub(crate) struct AtomicOutput {
     tmp: NamedTempFile,
     dest: PathBuf,
     overwrite: bool,
+    _tracked: Tracked,
+}
+
+/// Temporary files being written, removed by [`remove_temp_files`] when the
+/// process exits after Ctrl-C while a worker is still blocked (reading a
+/// stdin that never ends, say) and cannot drop its [`AtomicOutput`].
+static ACTIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn track(path: &Path, add: bool) {
+    if let Ok(mut v) = ACTIVE.lock() {
+        if add {
+            v.push(path.to_path_buf());
+        } else {
+            v.retain(|p| p != path);
+        }
+    }
+}
+
+/// Removes every temporary file still being written.
+pub(crate) fn remove_temp_files() {
+    if let Ok(mut v) = ACTIVE.lock() {
+        for p in v.drain(..) {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Keeps a temporary file in [`ACTIVE`] while it lives.
+#[derive(Debug)]
+struct Tracked(PathBuf);
+
+impl Tracked {
+    fn new(path: &Path) -> Self {
+        track(path, true);
+        Tracked(path.to_path_buf())
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        track(&self.0, false);
+    }
 }
 
 impl AtomicOutput {
@@ -51,10 +93,12 @@ impl AtomicOutput {
             .suffix(TEMP_SUFFIX)
             .tempfile_in(&dir)
             .map_err(|e| CliError::io("creating a temporary file in", &dir, &e))?;
+        let tracked = Tracked::new(tmp.path());
         Ok(AtomicOutput {
             tmp,
             dest: dest.to_path_buf(),
             overwrite,
+            _tracked: tracked,
         })
     }
 
@@ -70,15 +114,20 @@ impl AtomicOutput {
 
     /// Flushes to disk and renames into place.
     pub(crate) fn commit(self) -> Result<()> {
-        self.tmp
-            .as_file()
+        let AtomicOutput {
+            tmp,
+            dest,
+            overwrite,
+            _tracked,
+        } = self;
+        drop(_tracked);
+        tmp.as_file()
             .sync_all()
-            .map_err(|e| CliError::io("writing", &self.dest, &e))?;
-        let dest = self.dest;
-        let res = if self.overwrite {
-            self.tmp.persist(&dest).map(drop)
+            .map_err(|e| CliError::io("writing", &dest, &e))?;
+        let res = if overwrite {
+            tmp.persist(&dest).map(drop)
         } else {
-            self.tmp.persist_noclobber(&dest).map(drop)
+            tmp.persist_noclobber(&dest).map(drop)
         };
         res.map_err(|e| {
             if e.error.kind() == io::ErrorKind::AlreadyExists {

@@ -33,7 +33,7 @@ use crate::output::Output;
 
 /// How long cleanup (aborting an upload, removing a temporary file) may
 /// take after Ctrl-C before the process exits anyway.
-const CLEANUP_GRACE: Duration = Duration::from_secs(20);
+const CLEANUP_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -90,6 +90,7 @@ async fn run_with_ctrl_c(cli: Cli, out: Output) -> Result<(), CliError> {
         _ = tokio::time::sleep(CLEANUP_GRACE) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+    local::remove_temp_files();
     Err(CliError::new(Class::Interrupted, "interrupted by Ctrl-C"))
 }
 

@@ -546,3 +546,94 @@ fn share_link_opens_without_aws_credentials() {
     assert!(!stderr.contains("AAAAAAAAAAAAAAAAAAAA"), "{stderr}");
     assert!(!other.path("x.out").exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_put_aborts_the_multipart_upload() {
+    use std::io::Write;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let Some(svc) = services("ctrl_c_during_put_aborts_the_multipart_upload") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "interrupt");
+    let bucket = svc.bucket.clone();
+    let prefix = store
+        .trim_start_matches(&format!("s3://{bucket}/"))
+        .to_owned();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sealstream"));
+    cmd.env_clear()
+        .env("HOME", env.home())
+        .env("SEALSTREAM_ENDPOINT_URL", &svc.s3_endpoint)
+        .env("SEALSTREAM_PART_SIZE", "5MiB")
+        .current_dir(env.work());
+    for (k, v) in &svc.aws_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .args(["--store", &store, "put", "-", "stream.bin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than one part, then a stdin that stays open.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data(7 << 20, 6)).unwrap();
+    stdin.flush().unwrap();
+    let uploads = |s3: &aws_sdk_s3::Client| {
+        let (s3, bucket, prefix) = (s3.clone(), bucket.clone(), prefix.clone());
+        async move {
+            s3.list_multipart_uploads()
+                .bucket(&bucket)
+                .prefix(&prefix)
+                .send()
+                .await
+                .unwrap()
+                .uploads()
+                .len()
+        }
+    };
+    let rt = rt();
+    let s3 = rt.block_on(svc.s3());
+    let start = Instant::now();
+    while rt.block_on(uploads(&s3)) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no multipart upload started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let start = Instant::now();
+    let code = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "did not exit after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("aborted"), "{stderr}");
+    assert_eq!(rt.block_on(uploads(&s3)), 0, "the upload was not aborted");
+    let head = rt.block_on(async {
+        s3.head_object()
+            .bucket(&bucket)
+            .key(format!("{prefix}/stream.bin"))
+            .send()
+            .await
+    });
+    assert!(head.is_err(), "an object appeared under the key");
+}
