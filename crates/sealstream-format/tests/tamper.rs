@@ -712,6 +712,68 @@ fn decrypting_reader_keeps_failing_after_an_error() {
     }
 }
 
+/// A source that fails once, with an I/O error, when it reaches `fail_at`,
+/// and then carries on as if nothing happened.
+struct FailsOnce<'a> {
+    data: &'a [u8],
+    pos: usize,
+    fail_at: Option<usize>,
+}
+
+impl Read for FailsOnce<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut limit = self.data.len();
+        if let Some(at) = self.fail_at {
+            if self.pos == at {
+                self.fail_at = None;
+                return Err(std::io::Error::other("connection reset"));
+            }
+            if self.pos < at {
+                limit = at;
+            }
+        }
+        let n = buf.len().min(limit - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn decrypting_reader_stays_failed_when_the_source_recovers() {
+    // After an error the reader must not resume, even where resuming would
+    // "work" (the source failed exactly at a chunk boundary).
+    for suite in Suite::ALL {
+        let s = Sealed::new(suite, 3 * CHUNK_SIZE + 100, 4250);
+        for j in 1..s.chunks().len() {
+            let src = FailsOnce {
+                data: &s.object,
+                pos: 0,
+                fail_at: Some(s.chunk_offset(j)),
+            };
+            let mut r = SealedReader::new(src).unwrap().open(&data_key()).unwrap();
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; 1000];
+            let e = loop {
+                match r.read(&mut buf) {
+                    Ok(0) => panic!("{suite}: end of data despite the error"),
+                    Ok(n) => out.extend_from_slice(&buf[..n]),
+                    Err(e) => break e,
+                }
+            };
+            assert!(matches!(Error::from(e), Error::Io(_)), "{suite} {j}");
+            assert!(out == s.plaintext_before_chunk(j), "{suite} {j}");
+            for _ in 0..3 {
+                assert!(
+                    r.read(&mut buf).is_err(),
+                    "{suite}: resumed after chunk {j}"
+                );
+            }
+            assert!(!r.is_done());
+        }
+    }
+}
+
 // ---- edge cases ---------------------------------------------------------
 
 #[test]
