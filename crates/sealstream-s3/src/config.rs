@@ -160,6 +160,11 @@ pub(crate) fn part_count(len: u64, part_size: u64) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 
@@ -178,7 +183,7 @@ mod tests {
         );
         let len = 100 * 1024 * MIB;
         let p = effective_part_size(MIN_PART_SIZE, Some(len)).unwrap();
-        assert!(p % CHUNK == 0 && p >= MIN_PART_SIZE);
+        assert!(p.is_multiple_of(CHUNK) && p >= MIN_PART_SIZE);
         assert!(part_count(len, p) <= MAX_PARTS);
         let p = effective_part_size(DEFAULT_PART_SIZE, Some(len)).unwrap();
         assert_eq!(p, DEFAULT_PART_SIZE);

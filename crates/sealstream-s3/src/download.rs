@@ -129,6 +129,9 @@ pub(crate) struct Opened {
     pub(crate) key: sealstream_format::DataKey,
 }
 
+/// Attempts per ranged GET whose response body is cut short.
+pub(crate) const BODY_ATTEMPTS: u32 = 3;
+
 /// Bytes fetched by the first request of a ranged read: the largest header,
 /// the body prefix, and `extra_chunks` chunks.
 pub(crate) fn first_fetch_len(extra_chunks: u64) -> u64 {
@@ -146,73 +149,129 @@ pub(crate) struct Fetcher {
 }
 
 impl Fetcher {
-    /// GETs `range` (inclusive `first..=last` object offsets), reading the
-    /// body into one buffer.
-    pub(crate) async fn fetch(
+    /// Sends a GET of `range` (an HTTP `Range` value), optionally pinned
+    /// to an ETag.
+    async fn get(
         &self,
-        first: u64,
-        last: u64,
+        range: String,
         if_match: Option<&str>,
-    ) -> Result<Fetched> {
+        first: u64,
+    ) -> Result<aws_sdk_s3::operation::get_object::GetObjectOutput> {
         let req = self
             .s3
             .get_object()
             .bucket(&self.bucket)
             .key(&self.key)
-            .range(format!("bytes={first}-{last}"))
+            .range(range)
             .set_if_match(if_match.map(str::to_owned));
-        let out = sse::get_object(req, &self.sse).send().await.map_err(|e| {
-            let err = Error::s3("GetObject", &self.object, e);
-            match err {
-                Error::S3 { ref detail, .. } if detail.starts_with("InvalidRange") => {
-                    Error::Truncated {
-                        object: self.object.clone(),
-                        detail: format!("it has no bytes at offset {first}"),
+        sse::get_object(req, &self.sse)
+            .customize()
+            .interceptor(crate::compat::SseHeaderCompat)
+            .send()
+            .await
+            .map_err(|e| {
+                let err = Error::s3("GetObject", &self.object, e);
+                match err {
+                    Error::S3 { ref detail, .. } if detail.starts_with("InvalidRange") => {
+                        Error::Truncated {
+                            object: self.object.clone(),
+                            detail: format!("it has no bytes at offset {first}"),
+                        }
+                    }
+                    other => other,
+                }
+            })
+    }
+
+    /// GETs `range` (inclusive `first..=last` object offsets), reading the
+    /// body into one buffer. A response body cut short (a reset, a
+    /// truncated transfer) is fetched again, pinned to the ETag, up to
+    /// [`BODY_ATTEMPTS`] times; after that it is a [`Error::Truncated`]
+    /// naming `what` (the chunks or the header being read).
+    pub(crate) async fn fetch(
+        &self,
+        first: u64,
+        last: u64,
+        if_match: Option<&str>,
+        what: &str,
+    ) -> Result<Fetched> {
+        let want = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+        let mut pinned = if_match.map(str::to_owned);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let out = self
+                .get(format!("bytes={first}-{last}"), pinned.as_deref(), first)
+                .await?;
+            let content_len = out.content_length.and_then(|n| usize::try_from(n).ok());
+            let total_len = match out
+                .content_range
+                .as_deref()
+                .and_then(parse_content_range_total)
+            {
+                Some(t) => t,
+                // No Content-Range: the server sent the whole object.
+                None => content_len.map_or(0, |n| n as u64),
+            };
+            let expected = content_len.unwrap_or(want).min(want);
+            let etag = out.e_tag;
+            let mut data = Vec::with_capacity(expected);
+            let mut body = out.body;
+            let mut cut = None;
+            while let Some(piece) = body.next().await {
+                match piece {
+                    Ok(piece) => data.extend_from_slice(&piece),
+                    Err(e) => {
+                        cut = Some(e.to_string());
+                        break;
                     }
                 }
-                other => other,
+                if data.len() > want {
+                    return Err(Error::S3 {
+                        object: self.object.clone(),
+                        operation: "GetObject",
+                        detail: format!("the server sent more than the {want} bytes asked for"),
+                        source: None,
+                    });
+                }
             }
-        })?;
-        let content_len = out.content_length.and_then(|n| u64::try_from(n).ok());
-        let total_len = match out
-            .content_range
-            .as_deref()
-            .and_then(parse_content_range_total)
-        {
-            Some(t) => t,
-            // No Content-Range: the server sent the whole object.
-            None => content_len.unwrap_or(0),
-        };
-        let want = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        let mut data = Vec::with_capacity(
-            content_len
-                .and_then(|n| usize::try_from(n).ok())
-                .unwrap_or(want)
-                .min(want),
-        );
-        let mut body = out.body;
-        while let Some(piece) = body.next().await {
-            let piece = piece.map_err(|e| Error::S3 {
-                object: self.object.clone(),
-                operation: "GetObject",
-                detail: format!("reading the response body: {e}"),
-                source: Some(Box::new(e)),
-            })?;
-            data.extend_from_slice(&piece);
-            if data.len() > want {
-                return Err(Error::S3 {
+            if cut.is_none() && data.len() < expected {
+                cut = Some(format!(
+                    "the body ended after {} of {expected} bytes",
+                    data.len()
+                ));
+            }
+            let Some(cause) = cut else {
+                return Ok(Fetched {
+                    data,
+                    total_len,
+                    etag,
+                });
+            };
+            if attempt >= BODY_ATTEMPTS {
+                return Err(Error::Truncated {
                     object: self.object.clone(),
-                    operation: "GetObject",
-                    detail: format!("the server sent more than the {want} bytes asked for"),
-                    source: None,
+                    detail: format!(
+                        "{what}: the response to a GET of bytes {first}-{last} was cut short                          {attempt} times ({cause})"
+                    ),
                 });
             }
+            // Re-read the same version of the object only.
+            if pinned.is_none() {
+                pinned = etag;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
         }
-        Ok(Fetched {
-            data,
-            total_len,
-            etag: out.e_tag,
-        })
+    }
+
+    /// A streaming GET from object offset `from` to the end, pinned to
+    /// `etag` (to resume a cut download).
+    pub(crate) async fn stream_from(
+        &self,
+        from: u64,
+        etag: Option<&str>,
+    ) -> Result<aws_smithy_types::byte_stream::ByteStream> {
+        Ok(self.get(format!("bytes={from}-"), etag, from).await?.body)
     }
 
     /// Reads the header and body prefix with one ranged GET of
@@ -221,7 +280,7 @@ impl Fetcher {
     pub(crate) async fn open(&self, unlock: Unlock<'_>, first_len: u64) -> Result<Opened> {
         let object = &self.object;
         let fetched = self
-            .fetch(0, first_len - 1, None)
+            .fetch(0, first_len - 1, None, "the header")
             .await
             .map_err(|e| match e {
                 Error::Truncated { object, .. } => Error::Truncated {
@@ -304,12 +363,14 @@ impl SegmentCtx {
         let (buf, offset) = match seg.ready {
             Some(r) => r,
             None => {
+                let what = format!("chunks {}..={}", seg.first, seg.first + seg.count - 1);
                 let f = self
                     .fetcher
                     .fetch(
                         self.header_len + start,
                         self.header_len + end - 1,
                         self.etag.as_deref(),
+                        &what,
                     )
                     .await?;
                 (f.data, 0)
@@ -369,11 +430,20 @@ impl SealClient {
         let f = self.fetcher(bucket, key);
         let req = self.s3.get_object().bucket(bucket).key(key);
         let out = sse::get_object(req, &f.sse)
+            .customize()
+            .interceptor(crate::compat::SseHeaderCompat)
             .send()
             .await
             .map_err(|e| Error::s3("GetObject", &f.object, e))?;
         let object_len = out.content_length.and_then(|n| u64::try_from(n).ok());
-        let reader = out.body.into_async_read();
+        let reader = ResumingBody {
+            fetcher: f.clone(),
+            etag: out.e_tag.clone(),
+            total: object_len,
+            offset: 0,
+            resumes_left: BODY_ATTEMPTS - 1,
+            state: BodyState::Reading(Box::pin(out.body.into_async_read())),
+        };
         let opening =
             OpeningReader::open_labeled(reader, Unlock::Keyring(&self.keyring), &f.object).await?;
         Download::from_opening(opening, object_len, &f.object)
@@ -495,6 +565,81 @@ impl SealClient {
     }
 }
 
+type BoxRead = Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+type BoxReopen = Pin<
+    Box<dyn std::future::Future<Output = Result<aws_smithy_types::byte_stream::ByteStream>> + Send>,
+>;
+
+enum BodyState {
+    Reading(BoxRead),
+    Reopening(BoxReopen),
+}
+
+/// The body of a streaming GET that resumes where it was cut (a reset, a
+/// truncated transfer) with a ranged GET pinned to the first response's
+/// ETag, up to [`BODY_ATTEMPTS`] - 1 times; after that reading fails with
+/// [`Error::Truncated`].
+struct ResumingBody {
+    fetcher: Fetcher,
+    etag: Option<String>,
+    total: Option<u64>,
+    offset: u64,
+    resumes_left: u32,
+    state: BodyState,
+}
+
+impl tokio::io::AsyncRead for ResumingBody {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        loop {
+            let this = &mut *self;
+            let cause = match &mut this.state {
+                BodyState::Reading(r) => {
+                    let before = buf.filled().len();
+                    match std::task::ready!(r.as_mut().poll_read(cx, buf)) {
+                        Ok(()) => {
+                            let n = buf.filled().len() - before;
+                            this.offset += n as u64;
+                            // End of data is real only at the announced length.
+                            if n > 0 || this.total.is_none_or(|t| this.offset >= t) {
+                                return Poll::Ready(Ok(()));
+                            }
+                            "the response ended early".to_owned()
+                        }
+                        Err(e) => e.to_string(),
+                    }
+                }
+                BodyState::Reopening(f) => match std::task::ready!(f.as_mut().poll(cx)) {
+                    Ok(body) => {
+                        this.state = BodyState::Reading(Box::pin(body.into_async_read()));
+                        continue;
+                    }
+                    Err(e) => return Poll::Ready(Err(e.into())),
+                },
+            };
+            if this.resumes_left == 0 || this.etag.is_none() {
+                return Poll::Ready(Err(Error::Truncated {
+                    object: this.fetcher.object.clone(),
+                    detail: format!(
+                        "the response was cut at object offset {} ({cause}) after {} attempts",
+                        this.offset, BODY_ATTEMPTS
+                    ),
+                }
+                .into()));
+            }
+            this.resumes_left -= 1;
+            let fetcher = this.fetcher.clone();
+            let (from, etag) = (this.offset, this.etag.clone());
+            this.state = BodyState::Reopening(Box::pin(async move {
+                fetcher.stream_from(from, etag.as_deref()).await
+            }));
+        }
+    }
+}
+
 /// Removes the temporary file unless disarmed (also on cancellation).
 struct TempFile {
     path: Option<PathBuf>,
@@ -584,6 +729,11 @@ where
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 

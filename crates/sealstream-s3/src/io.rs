@@ -480,7 +480,13 @@ impl<R: AsyncRead + Unpin> AsyncRead for OpeningReader<R> {
                         let dst = this.buf.get_mut(this.filled..).unwrap_or(&mut []);
                         let mut rb = ReadBuf::new(dst);
                         if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
-                            let e = Error::io(format!("reading {}", this.object), e);
+                            let e = match Error::io(format!("reading {}", this.object), e) {
+                                Error::Truncated { object, detail } => Error::Truncated {
+                                    object,
+                                    detail: format!("in chunk {}: {detail}", this.index),
+                                },
+                                other => other,
+                            };
                             return Poll::Ready(Err(this.fail(e)));
                         }
                         let n = rb.filled().len();
@@ -512,6 +518,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for OpeningReader<R> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
     use sealstream_format::{EncryptionContext, KeyRecord, Suite};

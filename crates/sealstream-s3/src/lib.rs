@@ -4,15 +4,20 @@
 #![deny(missing_docs)]
 
 mod client;
+mod compat;
 mod config;
 mod download;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod io;
 mod parts;
 mod pipeline;
 mod presign;
 mod range;
+mod rewrap;
 mod s3target;
 mod share;
 mod sse;
@@ -27,5 +32,6 @@ pub use error::{Error, Result};
 pub use http::PlainHttp;
 pub use pipeline::UploadOutcome;
 pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, PresignedRequest};
+pub use rewrap::RewrapOutcome;
 pub use share::ShareLink;
 pub use sse::{Sse, SseCustomerKey};

@@ -98,7 +98,7 @@ pub(crate) fn open_run(
         len / SEALED_CHUNK_SIZE
     };
     let full = if ends_with_final { count - 1 } else { count };
-    if (!ends_with_final && len % SEALED_CHUNK_SIZE != 0)
+    if (!ends_with_final && !len.is_multiple_of(SEALED_CHUNK_SIZE))
         || (ends_with_final && len % SEALED_CHUNK_SIZE < TAG_LEN)
     {
         run.zeroize();
@@ -223,6 +223,11 @@ impl BufPool {
 pub(crate) type SharedCipher = Arc<ChunkCipher>;
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
     use sealstream_format::{DataKey, Suite};

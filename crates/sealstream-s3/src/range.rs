@@ -98,7 +98,12 @@ async fn chunk_bytes(fetcher: &Fetcher, opened: &Opened, first: u64, last: u64) 
         return Ok(bytes.to_vec());
     }
     let f = fetcher
-        .fetch(obj_start, obj_end - 1, opened.etag.as_deref())
+        .fetch(
+            obj_start,
+            obj_end - 1,
+            opened.etag.as_deref(),
+            &format!("chunks {first}..={last}"),
+        )
         .await?;
     let want = usize::try_from(end - start).unwrap_or(usize::MAX);
     if f.data.len() != want {
@@ -203,6 +208,11 @@ impl SealClient {
 const _: () = assert!(SEALED_CHUNK_SIZE == CHUNK_SIZE + 16);
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 

@@ -174,7 +174,7 @@ impl Multipart for S3Upload {
                 CompletedPart::builder()
                     .part_number(p.number)
                     .e_tag(p.etag)
-                    .checksum_crc32(p.crc32)
+                    .set_checksum_crc32((!p.crc32.is_empty()).then_some(p.crc32))
                     .build()
             })
             .collect();

@@ -141,6 +141,8 @@ impl SealClient {
             self.s3.head_object().bucket(bucket).key(key),
             &self.config.sse,
         )
+        .customize()
+        .interceptor(crate::compat::SseHeaderCompat)
         .send()
         .await
         .map_err(|e| Error::s3("HeadObject", &object, e))?;
@@ -183,6 +185,11 @@ impl SealClient {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,231 @@
+//! Rewrapping in place: change who can open an object without
+//! re-encrypting it (docs/FORMAT.md, "Rewrapping"). Only the header
+//! changes; the body is copied server-side.
+//!
+//! ```text
+//!  old object: [old header][salt|commitment|chunks ..................]
+//!  new object: [new header][salt|commitment|chunks ..................]
+//!              \__ part 1: uploaded ___/\__ parts 2..: UploadPartCopy
+//!                  (new header + first        from the old object itself,
+//!                   5 MiB of the body)        If-Match its ETag
+//! ```
+//!
+//! Small objects (body under 5 MiB) are read and written back with one
+//! PutObject. The old key records are dropped: the new header holds only
+//! the records of the new keyring.
+
+use bytes::Bytes;
+use sealstream_format::Header;
+use sealstream_kms::{Keyring, WrapContext};
+
+use crate::client::SealClient;
+use crate::config::{MAX_PARTS, MIN_PART_SIZE, S3_MAX_PART_BYTES};
+use crate::download::{Fetcher, first_fetch_len};
+use crate::error::{Error, Result, object_name};
+use crate::io::Unlock;
+use crate::pipeline::{Multipart, PartDone, Target, abort_after};
+use crate::s3target::S3Target;
+use crate::sse;
+
+/// What a rewrap did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RewrapOutcome {
+    /// `s3://bucket/key`.
+    pub object: String,
+    /// The header length before and after.
+    pub header_len: (u64, u64),
+    /// Body bytes copied server-side (0 when the object was small enough to
+    /// be rewritten in one PutObject).
+    pub copied: u64,
+}
+
+/// Percent-encodes a key for `x-amz-copy-source` (`/` kept).
+fn encode_copy_source(bucket: &str, key: &str) -> String {
+    let mut out = String::with_capacity(bucket.len() + key.len() + 8);
+    out.push_str(bucket);
+    out.push('/');
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl SealClient {
+    /// Rewraps the data key of `s3://bucket/key` for `new_keys` (this
+    /// client's keyring must open it) and rewrites the object in place with
+    /// the new header; the body is not re-encrypted. The key is checked
+    /// against the object's commitment before it is wrapped again.
+    ///
+    /// Large objects are rewritten with a multipart upload onto the same
+    /// key whose later parts are server-side copies (UploadPartCopy, with
+    /// the SSE-C key for both source and destination when configured), made
+    /// only while the object still has the ETag that was read; on failure
+    /// the upload is aborted and the old object stays as it was.
+    ///
+    /// Rewrapping does not revoke access for anyone who already holds the
+    /// data key or an old copy of the object.
+    pub async fn rewrap(
+        &self,
+        bucket: &str,
+        key: &str,
+        new_keys: &Keyring,
+    ) -> Result<RewrapOutcome> {
+        let object = object_name(bucket, key);
+        let fetcher = Fetcher {
+            s3: self.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            object: object.clone(),
+            sse: self.config.sse.clone(),
+        };
+        let first_len = first_fetch_len(0) + MIN_PART_SIZE;
+        let opened = fetcher
+            .open(Unlock::Keyring(&self.keyring), first_len)
+            .await?;
+        let ctx = WrapContext {
+            suite: opened.header.suite(),
+            context: opened.header.context(),
+        };
+        let records = new_keys
+            .wrap_all(&opened.key, ctx)
+            .await
+            .map_err(|source| Error::Seal {
+                object: object.clone(),
+                source,
+            })?;
+        let new_header: Header = opened
+            .header
+            .with_records(records)
+            .map_err(|e| Error::format(&object, e))?;
+        let new_header_bytes = new_header.encode();
+        let old_hl = opened.header_len;
+        let body_len = opened.object_len - old_hl;
+
+        let head = sse::head_object(
+            self.s3
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .set_if_match(opened.etag.clone()),
+            &self.config.sse,
+        )
+        .customize()
+        .interceptor(crate::compat::SseHeaderCompat)
+        .send()
+        .await
+        .map_err(|e| Error::s3("HeadObject", &object, e))?;
+        let target = S3Target {
+            s3: self.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            object: object.clone(),
+            sse: self.config.sse.clone(),
+            metadata: head.metadata().cloned().unwrap_or_default(),
+            content_type: head.content_type().map(str::to_owned),
+        };
+        let new_hl = new_header_bytes.len() as u64;
+
+        // Part 1: the new header and the start of the body, from the bytes
+        // already read (the first fetch holds 5 MiB of body when there is).
+        let body_start = usize::try_from(old_hl).unwrap_or(usize::MAX);
+        let have = opened.first.get(body_start..).unwrap_or(&[]);
+        let first_body = u64::try_from(have.len()).unwrap_or(0).min(MIN_PART_SIZE);
+        let mut part1 = new_header_bytes;
+        part1.extend_from_slice(
+            have.get(..usize::try_from(first_body).unwrap_or(0))
+                .unwrap_or(&[]),
+        );
+
+        if first_body == body_len {
+            let crc = crc32fast::hash(&part1);
+            target
+                .put_single(Bytes::from(part1), crc, opened.plaintext_len)
+                .await?;
+            return Ok(RewrapOutcome {
+                object,
+                header_len: (old_hl, new_hl),
+                copied: 0,
+            });
+        }
+
+        let upload = target.start().await?;
+        let result = async {
+            let crc = crc32fast::hash(&part1);
+            let p1 = upload.upload_part(1, Bytes::from(part1), crc).await?;
+            let mut parts = vec![p1];
+            let rest = body_len - first_body;
+            let piece = rest
+                .div_ceil(MAX_PARTS - 1)
+                .max(self.config.part_size)
+                .min(S3_MAX_PART_BYTES);
+            let mut off = first_body;
+            let mut number = 1i32;
+            let source = encode_copy_source(bucket, key);
+            while off < body_len {
+                number += 1;
+                let end = (off + piece).min(body_len);
+                let (a, b) = (old_hl + off, old_hl + end - 1);
+                let req = self
+                    .s3
+                    .upload_part_copy()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload.upload_id())
+                    .part_number(number)
+                    .copy_source(&source)
+                    .copy_source_range(format!("bytes={a}-{b}"))
+                    .set_copy_source_if_match(opened.etag.clone());
+                let req = sse::upload_part_copy_dest(req, &self.config.sse);
+                let req = sse::upload_part_copy_source(req, &self.config.sse);
+                let out = req
+                    .customize()
+                    .interceptor(crate::compat::SseHeaderCompat)
+                    .send()
+                    .await
+                    .map_err(|e| Error::s3("UploadPartCopy", &object, e))?;
+                let result = out.copy_part_result.ok_or_else(|| Error::S3 {
+                    object: object.clone(),
+                    operation: "UploadPartCopy",
+                    detail: format!("part {number}: the response has no CopyPartResult"),
+                    source: None,
+                })?;
+                parts.push(PartDone {
+                    number,
+                    etag: result.e_tag.unwrap_or_default(),
+                    crc32: result.checksum_crc32.unwrap_or_default(),
+                });
+                off = end;
+            }
+            Ok::<_, Error>(parts)
+        }
+        .await;
+        let result = match result {
+            Ok(parts) => upload.complete(parts).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(_) => Ok(RewrapOutcome {
+                object,
+                header_len: (old_hl, new_hl),
+                copied: body_len - first_body,
+            }),
+            Err(e) => Err(abort_after(&upload, &object, e).await),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_is_encoded() {
+        assert_eq!(encode_copy_source("b", "a b/c+d"), "b/a%20b/c%2Bd");
+    }
+}
