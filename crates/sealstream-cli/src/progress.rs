@@ -31,14 +31,7 @@ impl Progress {
             Some(n) => ProgressBar::with_draw_target(Some(n), target),
             None => ProgressBar::with_draw_target(None, target),
         };
-        let template = if total.is_some() {
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}"
-        } else {
-            "{msg} {spinner} {bytes} {binary_bytes_per_sec}"
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
+        set_style(&bar, total.is_some());
         bar.set_message(label.to_owned());
         if total.is_none() {
             bar.enable_steady_tick(Duration::from_millis(200));
@@ -48,6 +41,8 @@ impl Progress {
 
     /// Sets the total once it is known.
     pub(crate) fn set_total(&self, n: u64) {
+        self.bar.disable_steady_tick();
+        set_style(&self.bar, true);
         self.bar.set_length(n);
     }
 
@@ -81,6 +76,18 @@ impl Progress {
             inner,
             bar: self.bar.clone(),
         }
+    }
+}
+
+/// A bar with total, rate and ETA, or a spinner with the count and rate.
+fn set_style(bar: &ProgressBar, with_total: bool) {
+    let template = if with_total {
+        "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}"
+    } else {
+        "{msg} {spinner} {binary_bytes} {binary_bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
     }
 }
 

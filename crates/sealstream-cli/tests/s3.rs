@@ -637,3 +637,82 @@ fn ctrl_c_during_put_aborts_the_multipart_upload() {
     });
     assert!(head.is_err(), "an object appeared under the key");
 }
+
+#[test]
+fn rewrap_s3_objects_then_open_with_the_new_key_only() {
+    let Some(svc) = services("rewrap_s3_objects_then_open_with_the_new_key_only") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "rewrap");
+    let old = env.keygen("old.key");
+    let new = env.keygen("new.key");
+    // A small object (rewritten whole) and one over 5 MiB (server-side copy).
+    for (name, len) in [("small.bin", 40_000), ("large.bin", (11 << 20) + 5)] {
+        let plain = data(len, 12);
+        env.write(name, &plain);
+        svc.cmd(&env)
+            .env("SEALSTREAM_PART_SIZE", "5MiB")
+            .args([
+                "--store",
+                &store,
+                "put",
+                name,
+                "--context",
+                "k=v",
+                "--key-file",
+            ])
+            .arg(&old)
+            .assert()
+            .success();
+        let v = json_one(&out(&svc
+            .cmd(&env)
+            .args([
+                "--json",
+                "--store",
+                &store,
+                "rewrap",
+                name,
+                "--context",
+                "k=v",
+                "--key-file",
+            ])
+            .arg(&old)
+            .arg("--new-key-file")
+            .arg(&new)
+            .assert()
+            .success()));
+        assert_eq!(v["verb"], "rewrap");
+        assert_ne!(v["keys"][0]["key_id"], v["old_keys"][0]["key_id"]);
+        svc.cmd(&env)
+            .args([
+                "--store",
+                &store,
+                "get",
+                name,
+                "-",
+                "--context",
+                "k=v",
+                "--key-file",
+            ])
+            .arg(&old)
+            .assert()
+            .code(KEY);
+        let got = out(&svc
+            .cmd(&env)
+            .args([
+                "--store",
+                &store,
+                "get",
+                name,
+                "-",
+                "--context",
+                "k=v",
+                "--key-file",
+            ])
+            .arg(&new)
+            .assert()
+            .success());
+        assert!(got == plain, "{name} differs after rewrap");
+    }
+}

@@ -329,12 +329,29 @@ pub(crate) async fn ls_s3(app: &App, store: &Store, name_prefix: &str) -> Result
 }
 
 pub(crate) async fn rewrap_s3(
-    _app: &App,
-    _a: &RewrapArgs,
-    _target: &Target,
-    _wanted: EncryptionContext,
+    app: &App,
+    a: &RewrapArgs,
+    target: &Target,
+    wanted: EncryptionContext,
 ) -> Result<()> {
-    Err(unavailable("rewrap of S3 objects"))
+    let (bucket, key) = bucket_key(target)?;
+    let shown = target.to_string();
+    let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
+    let (client, header, _, _) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let new_ring = keys::new_keys(
+        &app.cfg,
+        &a.new_key_files,
+        &a.new_recipients,
+        &a.new_kms_keys,
+    )
+    .await?;
+    tokio::select! {
+        r = client.rewrap(bucket, key, &new_ring) => r.map_err(|e| s3_error(&e))?,
+        () = cancel::cancelled() => return Err(interrupted()),
+    };
+    let (new_header, _, size) = s3::read_header(client.s3(), bucket, key, &sse).await?;
+    super::rewrap::report(app, &shown, &header, &new_header, Some(size));
+    Ok(())
 }
 
 /// The S3 object of a `presign`/`share` argument.
