@@ -254,6 +254,10 @@ impl<S: ReadAt> RandomAccess<S> {
     /// Reads plaintext at `offset` into `buf`, like `pread`: returns the
     /// number of bytes read, 0 at or past the end. Every byte returned is
     /// authenticated; reaching the end authenticates the final chunk.
+    ///
+    /// On an error, `buf` may already hold the (authenticated) plaintext of
+    /// chunks before the one that failed, never any byte of the failed
+    /// chunk; treat the whole read as failed.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -304,7 +308,9 @@ impl<S: ReadAt> RandomAccess<S> {
         Ok(scratch)
     }
 
-    /// The number of chunks in the body.
+    /// The number of chunks in the body, computed from the object length.
+    /// It is authenticated only once [`RandomAccess::plaintext_len`] has
+    /// succeeded (or the final chunk has been read).
     pub fn chunk_count(&self) -> u64 {
         layout::final_chunk_index(self.plaintext_len) + 1
     }

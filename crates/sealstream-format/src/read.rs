@@ -68,11 +68,12 @@ impl<R: Read> SealedReader<R> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 enum State {
     Reading,
     Done,
-    Failed,
+    /// The kind and message of the error that stopped the reader.
+    Failed(io::ErrorKind, String),
 }
 
 /// Decrypts a sealstream body read from `R`, releasing each chunk's
@@ -171,19 +172,21 @@ impl<R: Read> Read for DecryptingReader<R> {
             return Ok(0);
         }
         while self.pos == self.end {
-            match self.state {
+            match &self.state {
                 State::Done => return Ok(0),
-                State::Failed => {
-                    return Err(io::Error::other(
-                        "the decrypting reader failed earlier; no more plaintext is released",
+                State::Failed(kind, msg) => {
+                    return Err(io::Error::new(
+                        *kind,
+                        format!("{msg} (no more plaintext is released after this error)"),
                     ));
                 }
                 State::Reading => {
                     if let Err(e) = self.next_chunk() {
-                        self.state = State::Failed;
+                        let e = io::Error::from(e);
+                        self.state = State::Failed(e.kind(), e.to_string());
                         self.pos = 0;
                         self.end = 0;
-                        return Err(e.into());
+                        return Err(e);
                     }
                 }
             }
