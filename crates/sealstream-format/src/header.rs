@@ -657,6 +657,13 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
     let mut records = Vec::with_capacity(nrec);
     for _ in 0..nrec {
         let plen = usize::from(c.u8("provider_len")?);
+        if plen > MAX_PROVIDER_LEN {
+            return Err(Error::LimitExceeded {
+                what: "provider id length",
+                actual: plen as u64,
+                limit: MAX_PROVIDER_LEN as u64,
+            });
+        }
         let provider = c.take(plen, "provider")?;
         check_provider(provider).map_err(|reason| Error::malformed("provider", reason))?;
         let klen = c.u16("key_id_len")?;
