@@ -904,3 +904,125 @@ fn encrypt_refuses_a_terminal_and_existing_outputs() {
         .assert()
         .success();
 }
+
+#[test]
+fn ls_of_a_missing_default_store_is_empty_and_of_a_missing_named_store_not_found() {
+    let env = Env::new();
+    let a = env.cmd().args(["--json", "ls"]).assert().success();
+    assert!(a.get_output().stdout.is_empty());
+    env.cmd()
+        .args(["--store", "./nope", "ls"])
+        .assert()
+        .code(NOT_FOUND);
+}
+
+#[test]
+fn no_output_or_error_ever_contains_key_bytes() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    let other = env.keygen("o.key");
+    let id = env
+        .cmd()
+        .args(["--json", "keygen", "--x25519", "-o", "id.x"])
+        .assert()
+        .success();
+    let recipient = json_one(&id.get_output().stdout)["recipient"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secrets: Vec<String> = [&key, &other]
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            text.lines()
+                .find_map(|l| l.strip_prefix("key "))
+                .unwrap()
+                .to_owned()
+        })
+        .chain(std::iter::once({
+            let text = std::fs::read_to_string(env.path("id.x")).unwrap();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("sealstream-x25519-secret1:"))
+                .unwrap();
+            line.trim_start_matches("sealstream-x25519-secret1:")
+                .to_owned()
+        }))
+        .collect();
+    env.write("p.txt", b"plaintext marker 12345");
+    env.cmd()
+        .args([
+            "encrypt",
+            "p.txt",
+            "-o",
+            "p.sealed",
+            "--recipient",
+            &recipient,
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success();
+    let mut bytes = env.read("p.sealed");
+    let n = bytes.len();
+    bytes[n - 3] ^= 1;
+    env.write("bad.sealed", &bytes);
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "decrypt".into(),
+            "p.sealed".into(),
+            "--key-file".into(),
+            other.display().to_string(),
+        ],
+        vec![
+            "decrypt".into(),
+            "bad.sealed".into(),
+            "--key-file".into(),
+            key.display().to_string(),
+        ],
+        vec![
+            "decrypt".into(),
+            "bad.sealed".into(),
+            "--identity".into(),
+            "id.x".into(),
+        ],
+        vec![
+            "--json".into(),
+            "decrypt".into(),
+            "p.sealed".into(),
+            "--identity".into(),
+            "k.key".into(),
+        ],
+        vec!["--json".into(), "inspect".into(), "p.sealed".into()],
+        vec!["config".into(), "show".into(), "--json".into()],
+        vec![
+            "rewrap".into(),
+            "./p.sealed".into(),
+            "--key-file".into(),
+            other.display().to_string(),
+            "--new-key-file".into(),
+            key.display().to_string(),
+        ],
+    ];
+    for args in runs {
+        let o = env
+            .cmd()
+            .env("SEALSTREAM_KEY_FILE", &key)
+            .env("SEALSTREAM_IDENTITY", env.path("id.x"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        for s in &secrets {
+            assert!(!all.contains(s.as_str()), "{args:?} printed a key: {all}");
+        }
+        assert!(
+            !all.contains("plaintext marker"),
+            "{args:?} printed plaintext: {all}"
+        );
+    }
+}

@@ -115,6 +115,15 @@ pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
         Store::Local(root) => root.clone(),
         Store::S3 { .. } => return remote::ls_s3(app, &store, &prefix).await,
     };
+    let is_default = a.prefix.as_deref().is_none_or(|p| !p.contains("://"))
+        && app.cfg.store.source == crate::config::Source::Default;
+    if is_default && !root.exists() {
+        app.out.note(&format!(
+            "sealstream: the default store {} is empty (`sealstream put FILE` creates it)",
+            root.display()
+        ));
+        return Ok(());
+    }
     let listed = {
         let (r, p) = (root.clone(), prefix.clone());
         blocking(move || local::list_store(&r, &p)).await?
