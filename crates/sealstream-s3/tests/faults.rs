@@ -560,15 +560,19 @@ async fn flipped_bytes_fail_authentication_naming_the_chunk() {
     env.cleanup().await;
 }
 
-/// Downloads with bodies cut short (truncated, reset) at several places,
-/// sequential and parallel. Asserts that no wrong plaintext is ever yielded
-/// and that errors name the object; returns the errors that are neither a
-/// success after retry nor a truncation/authentication error naming the
-/// chunk (or the header). `None` when the server is not there.
-async fn cut_body_downloads(test: &str) -> Option<(Vec<String>, u64)> {
-    let env = env(test).await?;
-    let key = env.key("object");
-    let plain = data(120 * CHUNK_SIZE + 1234, env.seed ^ 1);
+/// Downloads whose response bodies are cut short (truncated, reset) at
+/// several places, parallel and sequential. With `persistent`, every
+/// matching response is cut, retries included; otherwise only the first.
+/// Asserts on every case that no wrong plaintext was yielded and that an
+/// error names the object; returns each case's name, error and the
+/// proxy's report.
+async fn cut_body_downloads(
+    env: &Env,
+    salt: u64,
+    persistent: bool,
+) -> Vec<(String, Option<Error>, String)> {
+    let key = env.key(&format!("cut-{salt}"));
+    let plain = data(120 * CHUNK_SIZE + 1234, env.seed ^ salt);
     env.upload_direct(&key, &plain).await;
     let h = env.header_len(&key).await;
     let proxy = env.proxy(FaultPlan::new(env.seed)).await;
@@ -580,7 +584,7 @@ async fn cut_body_downloads(test: &str) -> Option<(Vec<String>, u64)> {
     )
     .await;
     let get = || Match::any().method("GET").path(key.as_str());
-    // The fourth ranged GET: a segment after the first request.
+    // From the fourth ranged GET on: a segment after the first request.
     let later_segment = |fault| Rule::new(get().header("range", "bytes="), fault).skip(3);
     let cases: Vec<(&str, &SealClient, Rule)> = vec![
         (
@@ -631,66 +635,79 @@ async fn cut_body_downloads(test: &str) -> Option<(Vec<String>, u64)> {
             ),
         ),
     ];
-    let mut found = Vec::new();
+    let mut outcomes = Vec::new();
     for (what, dl_client, rule) in cases {
+        let rule = if persistent { rule } else { rule.times(1) };
         let before = proxy.stats().injected_total();
-        proxy.set_plan(FaultPlan::new(env.seed).rule(rule.times(1)));
+        proxy.set_plan(FaultPlan::new(env.seed).rule(rule));
         let (got, err) = download(dl_client, &env.bucket, &key).await;
         let report = proxy.report();
-        assert_eq!(
-            proxy.stats().injected_total(),
-            before + 1,
+        assert!(
+            proxy.stats().injected_total() > before,
             "{what}: not injected\n{report}"
         );
         assert_no_wrong_plaintext(&got, err.as_ref(), &plain, what);
-        match &err {
-            // Retried by someone and complete: fine.
-            None => {}
-            Some(e) => {
-                let msg = e.to_string();
-                let named =
-                    e.is_integrity_failure() && (msg.contains("chunk") || msg.contains("header"));
-                if !named {
-                    found.push(format!("{what}: {msg}"));
-                }
-                assert!(
-                    msg.contains(&key),
-                    "{what}: the error does not name the object: {msg}"
-                );
-            }
+        if let Some(e) = &err {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&key),
+                "{what}: the error does not name the object: {msg}\n{report}"
+            );
         }
+        outcomes.push((what.to_owned(), err, report));
+    }
+    outcomes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_bodies_are_resumed() {
+    let Some(env) = env("download_cuts_once").await else {
+        return;
+    };
+    for (what, err, report) in cut_body_downloads(&env, 1, false).await {
+        assert!(
+            err.is_none(),
+            "{what}: a body cut once must be fetched again and the download complete; got: {}\n{report}",
+            err.map(|e| e.to_string()).unwrap_or_default()
+        );
+        let gets = report.matches(" GET ").count();
+        assert!(gets >= 2, "{what}: no second GET\n{report}");
     }
     env.cleanup().await;
-    Some((found, env.seed))
 }
 
+/// Fails today on one case: a first ranged GET cut inside the header on
+/// every attempt is reported as "is truncated: the object is empty"
+/// (`Fetcher::open` rewrites every `Truncated` from `fetch`, meant for
+/// `InvalidRange` on an empty object, into that message). Run with
+/// `--ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cut_bodies_never_yield_wrong_plaintext() {
-    if let Some((unnamed, seed)) = cut_body_downloads("download_cuts").await {
-        eprintln!(
-            "cut_bodies_never_yield_wrong_plaintext (seed {seed:#x}): {} of 6 cuts failed as \
-             plain transport errors:\n  {}",
-            unnamed.len(),
-            unnamed.join("\n  ")
-        );
+#[ignore = "sealstream-s3 reports a header cut on every attempt as \"the object is empty\""]
+async fn persistent_cuts_fail_as_truncation_naming_the_chunk() {
+    let Some(env) = env("download_cuts_always").await else {
+        return;
+    };
+    let mut wrong = Vec::new();
+    let mut last_report = String::new();
+    for (what, err, report) in cut_body_downloads(&env, 2, true).await {
+        let err = err.unwrap_or_else(|| {
+            panic!("{what}: every response was cut, yet the download completed\n{report}")
+        });
+        let msg = err.to_string();
+        eprintln!("{what}: {msg}");
+        let named = matches!(err, Error::Truncated { .. })
+            && (msg.contains("chunk") || msg.contains("header"));
+        if !named {
+            wrong.push(format!("{what}: {msg}"));
+        }
+        last_report = report;
     }
-}
-
-/// The stronger promise, not kept yet: sealstream-s3 neither retries a
-/// ranged or streaming GET whose body was cut short nor reports it as a
-/// truncation naming the chunk (it fails with `S3 GetObject ... reading
-/// the response body: streaming error`). Run with `--ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "sealstream-s3 does not yet retry cut response bodies or name the chunk"]
-async fn cut_bodies_are_retried_or_named_as_truncation() {
-    if let Some((unnamed, seed)) = cut_body_downloads("download_cuts_named").await {
-        assert!(
-            unnamed.is_empty(),
-            "a cut body must be retried, or fail as a truncation/authentication error naming \
-             the chunk; these failed otherwise:\n  {}\n(seed {seed:#x})",
-            unnamed.join("\n  ")
-        );
-    }
+    assert!(
+        wrong.is_empty(),
+        "expected truncation errors naming the chunk (or the header); got:\n  {}\n{last_report}",
+        wrong.join("\n  ")
+    );
+    env.cleanup().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
