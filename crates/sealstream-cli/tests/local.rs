@@ -1026,3 +1026,35 @@ fn no_output_or_error_ever_contains_key_bytes() {
         );
     }
 }
+
+#[test]
+fn bench_prints_one_json_object_per_measurement() {
+    let env = Env::new();
+    let lines = json_lines(
+        &env.cmd()
+            .args([
+                "--json",
+                "bench",
+                "--size",
+                "1MiB",
+                "--repetitions",
+                "1",
+                "--threads",
+                "1",
+                "--suite",
+                "aes-256-gcm",
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert!(lines.len() >= 4, "{lines:?}");
+    let names: Vec<&str> = lines.iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"seal") && names.contains(&"open"),
+        "{names:?}"
+    );
+    assert!(lines.iter().all(|l| l["bytes"] == 1 << 20));
+    env.cmd().args(["bench", "--s3"]).assert().code(USAGE);
+}

@@ -117,6 +117,12 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
 
 pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
     let input = path_arg(Some(&a.input));
+    if input.is_none() && io::stdin().is_terminal() {
+        return Err(
+            CliError::usage("refusing to read a sealed object from a terminal")
+                .hint("pass the sealed file, or pipe it in: sealstream decrypt - < FILE"),
+        );
+    }
     let output = path_arg(a.output.as_deref());
     let wanted = util::parse_context(&a.context.pairs)?;
     let out_file = output
