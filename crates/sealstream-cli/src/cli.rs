@@ -339,6 +339,9 @@ pub(crate) struct LsArgs {
     /// (`s3://bucket/prefix`, a folder).
     #[arg(value_name = "PREFIX")]
     pub(crate) prefix: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
 }
 
 /// `inspect`.
@@ -348,6 +351,9 @@ pub(crate) struct InspectArgs {
     /// in the store.
     #[arg(value_name = "TARGET")]
     pub(crate) target: String,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
 }
 
 /// `rewrap`.

@@ -36,8 +36,52 @@ pub(crate) async fn client(app: &App) -> aws_sdk_s3::Client {
     let path_style = app.cfg.path_style.value || opts.endpoint_url.is_some();
     let conf = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(path_style)
+        .interceptor(SseHeaderCompat)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Tolerance for S3-compatible servers that repeat SSE response headers
+/// (SeaweedFS does on ranged GETs of SSE-C objects, and the SDK then fails
+/// to parse the response): a repeated header is reduced to its first
+/// value. The headers are informational on a GET; the server has already
+/// checked the key. (sealstream-s3 does the same for its own requests.)
+#[derive(Debug)]
+struct SseHeaderCompat;
+
+impl aws_sdk_s3::config::Intercept for SseHeaderCompat {
+    fn name(&self) -> &'static str {
+        "SealstreamCliSseHeaderCompat"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _rc: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        const NAMES: [&str; 4] = [
+            "x-amz-server-side-encryption",
+            "x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-key-MD5",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ];
+        let headers = ctx.response_mut().headers_mut();
+        for name in NAMES {
+            let values: Vec<Vec<u8>> = headers.get_all_bytes(name).map(<[u8]>::to_vec).collect();
+            if values.len() <= 1 {
+                continue;
+            }
+            let first = values
+                .iter()
+                .find_map(|v| std::str::from_utf8(v).ok().map(str::to_owned));
+            headers.remove(name);
+            if let Some(v) = first {
+                headers.insert(name, v);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Resolved SSE options: the S3 crate's setting, and the raw SSE-C key for
@@ -205,29 +249,67 @@ pub(crate) fn s3_error(e: &sealstream_s3::Error) -> CliError {
 }
 
 /// The CLI error for a failed SDK call on `object`.
-pub(crate) fn sdk_error<E, R>(operation: &str, object: &str, e: &SdkError<E, R>) -> CliError
+pub(crate) fn sdk_error<E>(
+    operation: &str,
+    object: &str,
+    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> CliError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let code = e.code().unwrap_or("");
-    let detail = match e.message() {
-        Some(m) => format!("{code}: {m}"),
-        None if !code.is_empty() => code.to_owned(),
-        None => DisplayErrorContext(e).to_string(),
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let sse_c_object = e.raw_response().is_some_and(|r| {
+        r.headers()
+            .get("x-amz-server-side-encryption-customer-algorithm")
+            .is_some()
+    });
+    let detail = match (e.message(), status) {
+        (Some(m), _) if !code.is_empty() => format!("{code}: {m}"),
+        (Some(m), _) => m.to_owned(),
+        (None, _) if !code.is_empty() => code.to_owned(),
+        (None, Some(st)) => format!("HTTP status {st}"),
+        (None, None) => transport_detail(e),
     };
-    let class = match code {
-        "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload" => Class::NotFound,
-        _ => Class::Service,
-    };
-    let err = CliError::new(
-        class,
-        format!("S3 {operation} on {object} failed: {detail}"),
-    );
-    if class == Class::NotFound {
-        err
+    let message = format!("S3 {operation} on {object} failed: {detail}");
+    let mentions_sse_c = e
+        .message()
+        .is_some_and(|m| m.to_ascii_lowercase().contains("customer"));
+    if (sse_c_object && matches!(status, Some(400 | 403))) || mentions_sse_c {
+        return CliError::new(Class::Key, message).hint(
+            "the object is stored with SSE-C: pass the customer key it was uploaded with \
+             (--sse-c-key-file)",
+        );
+    }
+    match (code, status) {
+        ("NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload", _) | (_, Some(404)) => {
+            CliError::new(Class::NotFound, message)
+        }
+        ("AccessDenied", _) | (_, Some(403)) => CliError::new(Class::Service, message)
+            .hint("check the AWS credentials, the Region and the bucket policy"),
+        _ => CliError::new(Class::Service, message).hint(
+            "check the network, the endpoint (--endpoint-url), the Region and the credentials",
+        ),
+    }
+}
+
+/// A short description of a transport failure: the SDK's summary and the
+/// innermost cause (`connection refused`, `timed out`).
+fn transport_detail<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    let top = e.to_string();
+    let root = inner.to_string();
+    if root == top {
+        DisplayErrorContext(e).to_string()
     } else {
-        err.hint("check the network, the endpoint (--endpoint-url), the Region and the credentials")
+        format!("{top}: {root}")
     }
 }
 
@@ -288,6 +370,16 @@ async fn get_range(
                     detail: "the object is empty",
                 },
             ));
+        }
+        Err(e)
+            if sse.customer.is_some()
+                && e.raw_response().is_some_and(|r| r.status().as_u16() == 403) =>
+        {
+            return Err(CliError::new(
+                Class::Key,
+                format!("S3 GetObject on {object} was refused (HTTP 403) with the SSE-C key given"),
+            )
+            .hint("pass the SSE-C key the object was uploaded with (--sse-c-key-file), and check the credentials"));
         }
         Err(e) => return Err(sdk_error("GetObject", object, &e)),
     };

@@ -716,3 +716,110 @@ fn rewrap_s3_objects_then_open_with_the_new_key_only() {
         assert!(got == plain, "{name} differs after rewrap");
     }
 }
+
+#[test]
+fn sse_options_layer_server_side_encryption_under_the_sealing() {
+    let Some(svc) = services("sse_options_layer_server_side_encryption_under_the_sealing") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "sse");
+    let plain = data(30_000, 13);
+    env.write("s.bin", &plain);
+    env.write("sse-c.key", &[7u8; 32]);
+    env.write("other-sse-c.key", &[9u8; 32]);
+    svc.cmd(&env)
+        .args([
+            "--store", &store, "put", "s.bin", "aes.bin", "--sse", "AES256",
+        ])
+        .assert()
+        .success();
+    let got = out(&svc
+        .cmd(&env)
+        .args(["--store", &store, "get", "aes.bin", "-"])
+        .assert()
+        .success());
+    assert!(got == plain);
+
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "put",
+            "s.bin",
+            "c.bin",
+            "--sse-c-key-file",
+            "sse-c.key",
+        ])
+        .assert()
+        .success();
+    let got = out(&svc
+        .cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "get",
+            "c.bin",
+            "-",
+            "--sse-c-key-file",
+            "sse-c.key",
+        ])
+        .assert()
+        .success());
+    assert!(got == plain);
+    let got = out(&svc
+        .cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "cat",
+            "c.bin",
+            "--range",
+            "10-19",
+            "--sse-c-key-file",
+            "sse-c.key",
+        ])
+        .assert()
+        .success());
+    assert!(got == plain[10..20]);
+    // Without the SSE-C key, or with another: refused by the server.
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "c.bin", "-"])
+        .assert()
+        .code(KEY)
+        .stderr(contains("--sse-c-key-file"));
+    svc.cmd(&env)
+        .args(["--store", &store, "inspect", "c.bin", "--json"])
+        .assert()
+        .code(KEY);
+    let v = json_one(&out(&svc
+        .cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "inspect",
+            "c.bin",
+            "--json",
+            "--sse-c-key-file",
+            "sse-c.key",
+        ])
+        .assert()
+        .success()));
+    assert_eq!(v["plaintext_size"], 30_000);
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "get",
+            "c.bin",
+            "-",
+            "--sse-c-key-file",
+            "other-sse-c.key",
+        ])
+        .assert()
+        .code(KEY);
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "s.bin", "x.bin", "--sse", "bogus"])
+        .assert()
+        .code(USAGE);
+}

@@ -93,7 +93,9 @@ pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
             let (_, h, l, s) = blocking(move || local::open_sealed(&p)).await?;
             (h, l, Some(s))
         }
-        Target::S3 { .. } | Target::Link(_) => remote::read_remote_header(app, &target).await?,
+        Target::S3 { .. } | Target::Link(_) => {
+            remote::read_remote_header(app, &target, &a.sse).await?
+        }
     };
     app.out.result(
         &header_json(&shown, &header, header_len, size),
@@ -113,7 +115,7 @@ pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
     };
     let root = match &store {
         Store::Local(root) => root.clone(),
-        Store::S3 { .. } => return remote::ls_s3(app, &store, &prefix).await,
+        Store::S3 { .. } => return remote::ls_s3(app, &store, &prefix, &a.sse).await,
     };
     let is_default = a.prefix.as_deref().is_none_or(|p| !p.contains("://"))
         && app.cfg.store.source == crate::config::Source::Default;

@@ -54,6 +54,10 @@ pub(crate) async fn file_or_object(app: &App, s: &str) -> Result<crate::location
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
                 Ok(Target::Local(p.clone()))
             }
+            // Refused (SSE-C without its key, say): the object exists.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
+                Ok(Target::S3 { bucket, key })
+            }
             Err(e) => Err(crate::s3::sdk_error(
                 "HeadObject",
                 &format!("s3://{bucket}/{key}"),
