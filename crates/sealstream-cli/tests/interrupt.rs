@@ -66,14 +66,20 @@ fn ctrl_c_during_decrypt_removes_the_temporary_file() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&sealed[..sealed.len() / 2]).unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        files_in(&env.work())
-            .iter()
-            .any(|f| f.ends_with(".sealstream-tmp")),
-        "the temporary output should exist while decrypting: {:?}",
-        files_in(&env.work())
-    );
+    let start = Instant::now();
+    while !files_in(&env.work())
+        .iter()
+        .any(|f| f.ends_with(".sealstream-tmp"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the temporary output never appeared: {:?}",
+            files_in(&env.work())
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let the pipeline start reading the body.
+    std::thread::sleep(Duration::from_millis(300));
     interrupt(&child);
     let code = wait_for(&mut child, Duration::from_secs(30));
     drop(stdin);

@@ -299,10 +299,25 @@ fn kms_keys_seal_open_and_rewrap() {
     };
     let env = Env::new();
     let store = svc.store(&env, "kms");
+    let alias = format!(
+        "alias/sealstream-cli-{}",
+        env.work()
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().replace('.', "-"))
+            .unwrap()
+    );
     let Some(arn) = rt().block_on(async {
         let kms = svc.kms().await?;
         let k = kms.create_key().send().await.unwrap();
-        k.key_metadata().and_then(|m| m.arn()).map(str::to_owned)
+        let arn = k.key_metadata().and_then(|m| m.arn()).map(str::to_owned)?;
+        kms.create_alias()
+            .alias_name(&alias)
+            .target_key_id(&arn)
+            .send()
+            .await
+            .unwrap();
+        Some(arn)
     }) else {
         eprintln!("skipping kms_keys_seal_open_and_rewrap: SEALSTREAM_TEST_KMS_ENDPOINT is unset");
         return;
@@ -339,6 +354,21 @@ fn kms_keys_seal_open_and_rewrap() {
             "app=test",
             "--kms-key",
             &arn,
+        ])
+        .assert()
+        .success()
+        .stdout("sealed by KMS");
+    // The alias resolves to the same key: it opens what the ARN sealed.
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "cat",
+            "k.txt",
+            "--context",
+            "app=test",
+            "--kms-key",
+            &alias,
         ])
         .assert()
         .success()
