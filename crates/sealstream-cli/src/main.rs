@@ -36,6 +36,20 @@ use crate::output::Output;
 const CLEANUP_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
+    // A panic is a bug: say so in one line (never a backtrace), remove
+    // temporary outputs and exit with the internal-error code.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{place}: {}; please report it",
+            redact::redact(&panic_message(info))
+        );
+        local::remove_temp_files();
+        std::process::exit(i32::from(Class::Internal.code()));
+    }));
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -97,4 +111,14 @@ async fn run_with_ctrl_c(cli: Cli, out: Output) -> Result<(), CliError> {
 async fn run(cli: Cli, out: Output) -> Result<(), CliError> {
     let app = App::new(cli.global, out)?;
     verbs::dispatch(&app, cli.command).await
+}
+
+fn panic_message(info: &std::panic::PanicHookInfo<'_>) -> String {
+    if let Some(s) = info.payload().downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = info.payload().downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
 }
