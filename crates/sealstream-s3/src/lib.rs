@@ -1,8 +1,84 @@
-//! S3 adapter for sealstream (work in progress).
+//! S3 adapter for sealstream: objects are sealed on the client before they
+//! reach S3 and opened only after they come back, in the object format of
+//! docs/FORMAT.md (the sealstream-format crate), with data keys from a
+//! sealstream-kms [`Keyring`](sealstream_kms::Keyring).
+//!
+//! # Which type for which job
+//!
+//! | job | use |
+//! |---|---|
+//! | upload from an `AsyncRead`, a `Stream` of `Bytes`, or a file | [`SealClient::upload_reader`], [`upload_stream`](SealClient::upload_stream), [`upload_file`](SealClient::upload_file) |
+//! | download into an `AsyncWrite`, as a `Stream`, or into a file (all or nothing) | [`SealClient::download_to_writer`], [`download`](SealClient::download), [`download_to_file`](SealClient::download_to_file) |
+//! | read plaintext bytes `a..b` (only the chunks that hold them) | [`SealClient::get_range`] |
+//! | seal/open any tokio stream (files, sockets, pipes) | [`io::SealingWriter`] (**call `finish` or `shutdown`**), [`io::OpeningReader`] |
+//! | SSE-S3, SSE-KMS, SSE-C under the sealing | [`Config::sse`] with [`Sse`] |
+//! | let someone without AWS credentials upload or download | [`SealClient::presign_put`], [`presign_multipart`](SealClient::presign_multipart), [`presign_get`](SealClient::presign_get), then [`PlainHttp`] on their side |
+//! | share one object by link (key in the URL fragment) | [`SealClient::share`] → [`ShareLink`] → [`PlainHttp::open_share_link`] |
+//! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
+//! | fewer KMS calls for many small objects | [`SealClient::with_key_cache`] |
+//! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
+//!
+//! # Upload and download paths
+//!
+//! ```text
+//!  upload:   reader ──▶ part buffer (plaintext read straight into 16 KiB chunk slots)
+//!                 ──▶ seal on all cores (blocking pool) ──▶ CRC32 ──▶ UploadPart
+//!            up to `upload_concurrency` parts in flight (a JoinSet that waits for
+//!            capacity), buffers reused: memory < (concurrency + 2) * part size.
+//!            One part → one PutObject. Any failure, or dropping the future, aborts
+//!            the multipart upload: nothing appears under the key unless complete.
+//!
+//!  download: GET bytes=0-… (header, prefix, first chunks; total length) ─▶ unwrap key,
+//!            check the commitment ─▶ chunk-aligned ranged GETs (If-Match the ETag),
+//!            up to `download_concurrency` in flight, opened on all cores, yielded in
+//!            order; a cut response body is fetched again (or resumed) before it is
+//!            reported as truncated.
+//! ```
+//!
+//! Part sizes (default 16 MiB, 5 MiB to 5 GiB) are whole runs of 16 KiB
+//! chunks: every part's ciphertext is a whole number of 16400-byte sealed
+//! chunks, part 1 also carries the header and the 56-byte body prefix.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use sealstream_kms::{Keyring, LocalKeyProvider, aws::AwsOptions};
+//! use sealstream_s3::{Config, SealClient, UploadOptions};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = LocalKeyProvider::from_file("local.key")?;
+//! let keyring = Keyring::new(vec![Arc::new(key)])?;
+//! let client = SealClient::connect(&AwsOptions::default(), keyring, Config::default()).await?;
+//!
+//! client
+//!     .upload_file("backups", "db.tar", "db.tar", UploadOptions::default())
+//!     .await?;
+//! // Written to a temporary name, renamed only once the last chunk authenticated.
+//! client.download_to_file("backups", "db.tar", "restored.tar").await?;
+//! let middle = client.get_range("backups", "db.tar", 1_000_000..1_000_100).await?;
+//! # let _ = middle; Ok(()) }
+//! ```
+//!
+//! # Metadata
+//!
+//! Every object gets the user metadata in [`metadata`] (`x-amz-meta-sealstream-version`,
+//! `-suite`, `-key-reused`, and `-plaintext-length` when known). They are
+//! hints, not authenticated; the object stays self-describing through its
+//! header.
+//!
+//! # Secrets
+//!
+//! SSE-C keys are wiped on drop and never printed; a [`PresignedRequest`]
+//! or [`ShareLink`] prints neither its signature nor its key, and no error
+//! message carries key bytes, plaintext or credentials. The AWS SDK and
+//! hyper do not wipe their own buffers (request headers holding an SSE-C
+//! key included).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bench;
 mod client;
 mod compat;
 mod config;

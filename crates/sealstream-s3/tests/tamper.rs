@@ -181,3 +181,48 @@ async fn foreign_missing_empty_and_wrong_key() {
         assert!(msg.contains(&key) && msg.contains("local"), "{msg}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_access_denied() {
+    let env = env_or_skip!("wrong_credentials", common::small_parts());
+    let key = env.key("obj");
+    env.client
+        .upload_reader(&env.bucket, &key, &b"x"[..], UploadOptions::default())
+        .await
+        .unwrap();
+    let conf = env
+        .client
+        .s3()
+        .config()
+        .to_builder()
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "sealstream-test",
+            "not-the-secret",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    let bad = SealClient::new(
+        aws_sdk_s3::Client::from_conf(conf),
+        common::keyring(1),
+        common::small_parts(),
+    )
+    .unwrap();
+    for client in [bad.clone(), sequential(&bad)] {
+        let err = download_err(&client, &env.bucket, &key).await;
+        assert!(matches!(err, Error::AccessDenied { .. }), "{err}");
+        assert!(err.to_string().contains(&key), "{err}");
+        assert!(!err.to_string().contains("not-the-secret"), "{err}");
+    }
+    let err = bad
+        .upload_reader(
+            &env.bucket,
+            &env.key("denied"),
+            &b"y"[..],
+            UploadOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AccessDenied { .. }), "{err}");
+}

@@ -1,0 +1,42 @@
+//! Runs [`sealstream_s3::bench::transfer_bench`] against the local test S3
+//! server (`source "$(scripts/services env)"` first):
+//!
+//! ```text
+//! cargo run --release -p sealstream-s3 --example transfer_bench -- [MiB] [part MiB] [concurrency]
+//! ```
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use sealstream_kms::aws::AwsOptions;
+use sealstream_kms::{Keyring, LocalKeyProvider};
+use sealstream_s3::bench::{BenchOptions, transfer_bench};
+use sealstream_s3::{Config, SealClient};
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1).map(|a| a.parse::<u64>());
+    let mib = args.next().transpose()?.unwrap_or(512);
+    let part_mib = args.next().transpose()?.unwrap_or(16);
+    let concurrency = args.next().transpose()?.unwrap_or(4);
+    let endpoint = std::env::var("SEALSTREAM_TEST_S3_ENDPOINT")
+        .map_err(|_| "SEALSTREAM_TEST_S3_ENDPOINT is unset: source \"$(scripts/services env)\"")?;
+    let bucket = std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or("sealstream-test".into());
+    let opts = AwsOptions {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(endpoint),
+        profile: None,
+    };
+    let provider = LocalKeyProvider::from_key_bytes(&[7u8; 32], "benchmark key")?;
+    let keyring = Keyring::new(vec![Arc::new(provider)])?;
+    let concurrency = usize::try_from(concurrency)?;
+    let config = Config::default()
+        .part_size(part_mib << 20)
+        .upload_concurrency(concurrency)
+        .download_concurrency(concurrency);
+    let client = SealClient::connect(&opts, keyring, config).await?;
+    let prefix = format!("bench/{}/", std::process::id());
+    let report = transfer_bench(&client, &BenchOptions::new(bucket, prefix, mib << 20)).await?;
+    println!("{report}");
+    Ok(())
+}
