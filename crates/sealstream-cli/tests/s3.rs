@@ -748,6 +748,38 @@ fn rewrap_s3_objects_then_open_with_the_new_key_only() {
 }
 
 #[test]
+fn bench_s3_measures_sealed_and_plain_transfers() {
+    let Some(svc) = services("bench_s3_measures_sealed_and_plain_transfers") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "bench");
+    let lines = json_lines(&out(&svc
+        .cmd(&env)
+        .args([
+            "--json",
+            "--store",
+            &store,
+            "bench",
+            "--s3",
+            "--size",
+            "6MiB",
+            "--repetitions",
+            "1",
+            "--threads",
+            "1",
+            "--suite",
+            "aes-256-gcm",
+        ])
+        .assert()
+        .success()));
+    let s3 = lines.iter().find(|l| l["name"] == "s3-transfer").unwrap();
+    assert_eq!(s3["bytes"], 6 << 20);
+    assert!(s3["encrypted_upload"]["mib_per_s"].as_f64().unwrap() > 0.0);
+    assert!(s3["download_ratio"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn sse_options_layer_server_side_encryption_under_the_sealing() {
     let Some(svc) = services("sse_options_layer_server_side_encryption_under_the_sealing") else {
         return;

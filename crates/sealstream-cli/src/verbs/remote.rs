@@ -675,6 +675,36 @@ pub(crate) async fn bench(app: &App, a: BenchArgs) -> Result<()> {
 
 /// `bench --s3`: sealed against plain uploads and downloads of `size`
 /// bytes through the S3 crate's transfer bench.
-async fn bench_s3(_app: &App, _bucket: &str, _prefix: &str, _size: u64) -> Result<()> {
-    Err(unavailable("bench --s3"))
+async fn bench_s3(app: &App, bucket: &str, prefix: &str, size: u64) -> Result<()> {
+    let keys = app.cfg.keys_for(&crate::cli::KeyArgs::default());
+    let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
+    let sse = s3::sse(&app.cfg.sse.value)?;
+    let client = s3::seal_client(app, s3::client(app).await, ring, app.suite(None), &sse)?;
+    let bench_prefix = format!("{prefix}sealstream-bench-{}/", std::process::id());
+    let opts = sealstream_s3::bench::BenchOptions::new(bucket, bench_prefix, size);
+    let r = tokio::select! {
+        r = sealstream_s3::bench::transfer_bench(&client, &opts) => r.map_err(|e| s3_error(&e))?,
+        () = cancel::cancelled() => return Err(interrupted()),
+    };
+    let t = |t: &sealstream_s3::bench::Transfer| json!({ "seconds": t.seconds, "mib_per_s": t.mib_per_s, "peak_rss_bytes": t.peak_rss });
+    app.out.result(
+        &json!({
+            "name": "s3-transfer",
+            "store": format!("s3://{bucket}/{prefix}"),
+            "bytes": r.bytes,
+            "part_size": r.part_size,
+            "upload_concurrency": r.upload_concurrency,
+            "download_concurrency": r.download_concurrency,
+            "encrypted_upload": t(&r.encrypted_upload),
+            "plain_upload": t(&r.plain_upload),
+            "encrypted_download": t(&r.encrypted_download),
+            "plain_download": t(&r.plain_download),
+            "upload_ratio": r.upload_ratio,
+            "download_ratio": r.download_ratio,
+            "peak_rss_bytes": r.peak_rss,
+        }),
+        &format!("s3 transfer to s3://{bucket}/{prefix}: {r}"),
+        false,
+    );
+    Ok(())
 }
