@@ -250,7 +250,8 @@ where
     let plaintext_len = layout::plaintext_len(body_len)?;
     let final_chunk = layout::final_chunk_index(plaintext_len);
     let batches = (final_chunk + 1).div_ceil(opts.batch_chunks_u64());
-    let pool = Pool::new(opts, SEALED_CHUNK_SIZE, false);
+    let chunk_bytes = usize::try_from(body_len - BODY_PREFIX_LEN as u64).unwrap_or(usize::MAX);
+    let pool = Pool::sized(opts, SEALED_CHUNK_SIZE, false, batches, chunk_bytes);
     let next = AtomicU64::new(0);
     let fill = |batch: &mut Batch| -> Result<()> {
         let first = batch.index * opts.batch_chunks_u64();
@@ -340,7 +341,13 @@ where
     dst.write_all(&prefix.to_bytes())?;
     let per_batch = opts.batch_chunks_u64() * CHUNK_SIZE as u64;
     let batches = (layout::final_chunk_index(len) + 1).div_ceil(opts.batch_chunks_u64());
-    let pool = Pool::new(opts, CHUNK_SIZE, true);
+    let pool = Pool::sized(
+        opts,
+        CHUNK_SIZE,
+        true,
+        batches,
+        usize::try_from(len).unwrap_or(usize::MAX),
+    );
     let next = AtomicU64::new(0);
     let fill = |batch: &mut Batch| -> Result<()> {
         let start = batch.index * per_batch;
@@ -438,7 +445,8 @@ struct Pool {
     state: Mutex<PoolState>,
     wake: Condvar,
     max: usize,
-    slot_stride: usize,
+    /// Bytes of each slot's buffer: a batch, or less for a small input.
+    data_len: usize,
     slots_per_batch: usize,
     with_tags: bool,
 }
@@ -451,6 +459,21 @@ struct PoolState {
 
 impl Pool {
     fn new(opts: &PipelineOptions, slot_stride: usize, with_tags: bool) -> Self {
+        Self::sized(opts, slot_stride, with_tags, u64::MAX, usize::MAX)
+    }
+
+    /// A pool for an input of known size: no more slots than `batches`,
+    /// and no slot longer than `data_cap` bytes (what the input needs).
+    fn sized(
+        opts: &PipelineOptions,
+        slot_stride: usize,
+        with_tags: bool,
+        batches: u64,
+        data_cap: usize,
+    ) -> Self {
+        let max = usize::try_from(batches).map_or(opts.batches_in_flight, |b| {
+            opts.batches_in_flight.min(b.max(1))
+        });
         Pool {
             state: Mutex::new(PoolState {
                 free: Vec::new(),
@@ -458,8 +481,8 @@ impl Pool {
                 cancelled: false,
             }),
             wake: Condvar::new(),
-            max: opts.batches_in_flight,
-            slot_stride,
+            max,
+            data_len: (slot_stride * opts.batch_chunks).min(data_cap),
             slots_per_batch: opts.batch_chunks,
             with_tags,
         }
@@ -493,7 +516,7 @@ impl Pool {
                     Vec::new()
                 };
                 return Some(Slot {
-                    data: Zeroizing::new(vec![0u8; self.slot_stride * self.slots_per_batch]),
+                    data: Zeroizing::new(vec![0u8; self.data_len]),
                     tags,
                 });
             }
@@ -554,7 +577,7 @@ where
     W: Write,
     E: FnMut(&mut W, &Batch) -> io::Result<()>,
 {
-    if opts.threads == 1 {
+    if opts.threads == 1 || batches == 1 {
         // One thread: read, process and write each batch in turn, with no
         // hand-offs (and so no thread is spawned).
         let mut index = 0u64;
@@ -571,8 +594,10 @@ where
         return write_in_order(pool, one_by_one, dst, emit);
     }
     let (results_tx, results_rx) = mpsc::channel::<Batch>();
+    // No more workers than batches: a small input spawns fewer threads.
+    let workers = usize::try_from(batches).map_or(opts.threads, |b| opts.threads.min(b));
     thread::scope(|s| {
-        for _ in 0..opts.threads {
+        for _ in 0..workers {
             let tx = results_tx.clone();
             let (fill, process) = (&fill, &process);
             s.spawn(move || {
@@ -614,7 +639,7 @@ where
     W: Write,
     E: FnMut(&mut W, &Batch) -> io::Result<()>,
 {
-    let capacity = pool.slot_stride * pool.slots_per_batch;
+    let capacity = pool.data_len;
     if opts.threads == 1 {
         // One thread: read, process and write each batch in turn.
         let mut index = 0u64;
