@@ -96,6 +96,15 @@ impl Measurement {
         if s > 0.0 { self.bytes as f64 / s } else { 0.0 }
     }
 
+    /// Throughput of the fastest repetition, in bytes per second: the
+    /// figure least disturbed by other load on the machine.
+    pub fn best_bytes_per_second(&self) -> f64 {
+        match self.samples.first() {
+            Some(&s) if s > 0.0 => self.bytes as f64 / s,
+            _ => 0.0,
+        }
+    }
+
     /// A short label: name, suite and threads, e.g. `seal aes-256-gcm 2t`.
     pub fn label(&self) -> String {
         match self.suite {
@@ -106,12 +115,14 @@ impl Measurement {
 
     /// One line for people.
     pub fn human(&self) -> String {
+        let gib = f64::from(1u32 << 30);
         let mut line = format!(
-            "{:<36} {:>9.1} MiB {:>8.2} GiB/s  (median of {})",
+            "{:<36} {:>9.1} MiB {:>8.2} GiB/s  (median of {}, best {:.2})",
             self.label(),
             self.bytes as f64 / f64::from(1u32 << 20),
-            self.bytes_per_second() / f64::from(1u32 << 30),
-            self.samples.len()
+            self.bytes_per_second() / gib,
+            self.samples.len(),
+            self.best_bytes_per_second() / gib,
         );
         if let (Some(base), Some(r)) = (&self.baseline, self.ratio) {
             line.push_str(&format!("  {r:.2}x {base}"));
@@ -129,7 +140,8 @@ impl Measurement {
         format!(
             concat!(
                 "{{\"name\":{},\"suite\":{},\"threads\":{},\"bytes\":{},",
-                "\"median_seconds\":{:.6},\"bytes_per_second\":{:.0},\"repetitions\":{},",
+                "\"median_seconds\":{:.6},\"bytes_per_second\":{:.0},\"best_bytes_per_second\":{:.0},",
+                "\"repetitions\":{},",
                 "\"samples_seconds\":[{}],\"baseline\":{},\"ratio\":{},\"peak_rss_bytes\":{}}}"
             ),
             json_string(self.name),
@@ -138,6 +150,7 @@ impl Measurement {
             self.bytes,
             self.median_seconds(),
             self.bytes_per_second(),
+            self.best_bytes_per_second(),
             self.samples.len(),
             self.samples
                 .iter()
