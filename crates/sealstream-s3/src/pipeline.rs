@@ -329,6 +329,9 @@ where
         &cipher,
         &mut pool,
         chunks_per_part,
+        // A known length already sized the parts; a stream of unknown
+        // length grows them instead, so that it never runs out of parts.
+        expected_len.is_none(),
         concurrency,
         &object,
     )
@@ -388,6 +391,15 @@ pub(crate) async fn abort_after<U: Multipart>(upload: &U, object: &str, err: Err
 
 type PartResult = Result<(PartDone, Bytes)>;
 
+/// For a stream of unknown length the part size doubles after every this
+/// many parts (16 MiB parts: 16 GiB in the first 1,000 parts, about 16 TiB
+/// in 10,000), up to [`MAX_PART_SIZE`](crate::MAX_PART_SIZE). Memory stays
+/// below `(concurrency + 2)` times the part size in use.
+const GROW_EVERY: i32 = 1000;
+// 327,356 chunks: fits any usize of 32 bits or more.
+#[allow(clippy::cast_possible_truncation)]
+const MAX_CHUNKS_PER_PART: usize = (crate::config::MAX_PART_SIZE / CHUNK_SIZE as u64) as usize;
+
 #[allow(clippy::too_many_arguments)]
 async fn run_parts<R, U>(
     filler: &mut Filler<R>,
@@ -395,7 +407,8 @@ async fn run_parts<R, U>(
     upload: &U,
     cipher: &SharedCipher,
     pool: &mut BufPool,
-    chunks_per_part: usize,
+    mut chunks_per_part: usize,
+    grow: bool,
     concurrency: usize,
     object: &str,
 ) -> Result<(Vec<PartDone>, u64)>
@@ -413,8 +426,8 @@ where
             number += 1;
             if u64::try_from(number).unwrap_or(u64::MAX) > MAX_PARTS {
                 return Err(Error::InvalidArgument(format!(
-                    "{object} needs more than 10,000 parts of {} bytes; give the plaintext length \
-                     (the part size then grows) or a larger part size",
+                    "{object} needs more than 10,000 parts (the last of {} bytes); give the \
+                     plaintext length or a larger part size",
                     chunks_per_part * CHUNK_SIZE
                 )));
             }
@@ -436,6 +449,9 @@ where
             }
             while let Some(r) = set.try_join_next() {
                 record(r, &mut done, &mut object_len, pool)?;
+            }
+            if grow && number % GROW_EVERY == 0 {
+                chunks_per_part = (chunks_per_part * 2).min(MAX_CHUNKS_PER_PART);
             }
             let cap = chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
             let part = filler
@@ -498,6 +514,142 @@ fn record(
 )]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use sealstream_format::{EncryptionContext, KeyRecord, Suite};
+
+    /// Fake in-memory target: keeps every part, assembles on completion.
+    #[derive(Clone, Default)]
+    struct FakeMemoryTarget {
+        parts: Arc<Mutex<BTreeMap<i32, Bytes>>>,
+        object: Arc<Mutex<Option<Vec<u8>>>>,
+        aborted: Arc<Mutex<bool>>,
+    }
+
+    impl Target for FakeMemoryTarget {
+        type Upload = FakeMemoryTarget;
+
+        async fn put_single(&self, body: Bytes, crc32: u32, _len: u64) -> Result<Option<String>> {
+            assert_eq!(crc32, crc32fast::hash(&body));
+            *self.object.lock().unwrap() = Some(body.to_vec());
+            Ok(None)
+        }
+
+        async fn start(&self) -> Result<FakeMemoryTarget> {
+            Ok(self.clone())
+        }
+
+        fn object(&self) -> &str {
+            "memory://fake"
+        }
+    }
+
+    impl Multipart for FakeMemoryTarget {
+        fn upload_part(
+            &self,
+            number: i32,
+            body: Bytes,
+            crc32: u32,
+        ) -> impl Future<Output = Result<PartDone>> + Send + 'static {
+            let parts = self.parts.clone();
+            async move {
+                assert_eq!(crc32, crc32fast::hash(&body));
+                parts.lock().unwrap().insert(number, body);
+                Ok(PartDone {
+                    number,
+                    etag: format!("\"{number}\""),
+                    crc32: String::new(),
+                })
+            }
+        }
+
+        async fn complete(&self, parts: Vec<PartDone>) -> Result<Option<String>> {
+            let out = {
+                let stored = self.parts.lock().unwrap();
+                let numbers: Vec<i32> = parts.iter().map(|p| p.number).collect();
+                assert_eq!(numbers, stored.keys().copied().collect::<Vec<_>>());
+                let mut out = Vec::new();
+                for b in stored.values() {
+                    out.extend_from_slice(b);
+                }
+                out
+            };
+            *self.object.lock().unwrap() = Some(out);
+            Ok(None)
+        }
+
+        fn abort(&self) -> impl Future<Output = Result<()>> + Send + 'static {
+            let aborted = self.aborted.clone();
+            async move {
+                *aborted.lock().unwrap() = true;
+                Ok(())
+            }
+        }
+
+        fn upload_id(&self) -> &str {
+            "fake"
+        }
+    }
+
+    fn header() -> Header {
+        let rec = KeyRecord::new("test-fake", "k", vec![1]).unwrap();
+        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parts_are_whole_chunks_and_grow_for_unknown_lengths() {
+        let key = DataKey::from_bytes([8u8; 32]);
+        let header = header();
+        let lead = header.encoded_len() + sealstream_format::BODY_PREFIX_LEN;
+        // One-chunk parts (the pipeline itself has no 5 MiB floor), unknown
+        // length: after 1000 parts they grow to two chunks.
+        let len = 1000 * CHUNK_SIZE + 5 * CHUNK_SIZE + 3;
+        let plain: Vec<u8> = (0..len).map(|i| (i % 249) as u8).collect();
+        let target = FakeMemoryTarget::default();
+        let c = CHUNK_SIZE as u64;
+        let out = upload(&plain[..], &target, &header, &key, c, 3, None, false)
+            .await
+            .unwrap();
+        assert_eq!(out.plaintext_len, len as u64);
+        let parts = target.parts.lock().unwrap().clone();
+        assert_eq!(parts.len(), 1000 + 3);
+        assert_eq!(parts[&1].len(), lead + SEALED_CHUNK_SIZE);
+        assert_eq!(parts[&1000].len(), SEALED_CHUNK_SIZE);
+        assert_eq!(parts[&1001].len(), 2 * SEALED_CHUNK_SIZE);
+        assert_eq!(parts[&1003].len(), SEALED_CHUNK_SIZE + 3 + TAG_LEN);
+        let object = target.object.lock().unwrap().clone().unwrap();
+        assert_eq!(object.len() as u64, out.object_len);
+        let (_, opened) = sealstream_format::open_slice(&object, &key).unwrap();
+        assert!(opened == plain);
+        assert!(!*target.aborted.lock().unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn known_lengths_are_checked_and_mismatches_abort() {
+        let key = DataKey::from_bytes([8u8; 32]);
+        let header = header();
+        let small = vec![5u8; 4 * CHUNK_SIZE];
+        let (c, n) = (CHUNK_SIZE as u64, small.len() as u64);
+        let target = FakeMemoryTarget::default();
+        upload(&small[..], &target, &header, &key, c, 2, Some(n), false)
+            .await
+            .unwrap();
+        let parts = target.parts.lock().unwrap().clone();
+        // Four full chunks; the empty final chunk rides in part 4.
+        assert_eq!(parts.len(), 4);
+        assert_eq!(parts[&4].len(), SEALED_CHUNK_SIZE + TAG_LEN);
+        let object = target.object.lock().unwrap().clone().unwrap();
+        assert!(sealstream_format::open_slice(&object, &key).unwrap().1 == small);
+
+        let target = FakeMemoryTarget::default();
+        let err = upload(&small[..], &target, &header, &key, c, 2, Some(n + 1), false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::UploadAborted { .. }), "{err}");
+        assert!(*target.aborted.lock().unwrap());
+        assert!(target.object.lock().unwrap().is_none());
+    }
 
     #[tokio::test]
     async fn filler_places_chunks_in_slots_and_finds_the_end() {
