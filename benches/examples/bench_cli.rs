@@ -8,7 +8,7 @@
 //! ```
 
 #[path = "../../crates/sealstream-cli/src/bench.rs"]
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code)]
 mod bench;
 
 use sealstream_format::Suite;

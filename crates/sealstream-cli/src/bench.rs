@@ -11,7 +11,9 @@
 //!
 //! Repetitions are interleaved (one of each measurement per round) so that
 //! load from other processes spreads over all of them, and each figure is
-//! the median. Depends only on sealstream-format and std.
+//! the median. File outputs are new files in the page cache, written back
+//! (`sync`, untimed) before each repetition and not `fsync`ed inside it,
+//! like `cp`. Depends only on sealstream-format and std.
 
 #![allow(
     unreachable_pub,
@@ -536,10 +538,16 @@ fn file_to_file(
         .collect::<Result<Vec<_>, _>>()?;
     let o = PipelineOptions::with_threads(threads);
     // Every output is removed before it is written again, so each
-    // repetition writes a new file, as a real copy or seal would.
-    let fresh = |p: &Path| match fs::remove_file(p) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::from(e)),
-        _ => Ok(()),
+    // repetition writes a new file, as a real copy or seal would; then
+    // `sync` (untimed) writes back all dirty pages, so that no repetition
+    // is throttled by writeback of the one before it.
+    let fresh = |p: &Path| {
+        match fs::remove_file(p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::from(e)),
+            _ => {}
+        }
+        let _ = std::process::Command::new("sync").status();
+        Ok(())
     };
 
     let mut cases = Vec::new();
