@@ -603,7 +603,10 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
     for _ in 0..count {
         let klen = usize::from(c.u8("context key_len")?);
         if klen == 0 {
-            return Err(Error::malformed("context key", "is empty (key_len is zero)"));
+            return Err(Error::malformed(
+                "context key",
+                "is empty (key_len is zero)",
+            ));
         }
         if klen > MAX_CONTEXT_KEY_LEN {
             return Err(Error::LimitExceeded {
@@ -677,7 +680,10 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
         let key_id = c.utf8(klen, "key_id")?;
         let wlen = c.u16("wrapped_len")?;
         if wlen == 0 {
-            return Err(Error::malformed("wrapped", "is empty (wrapped_len is zero)"));
+            return Err(Error::malformed(
+                "wrapped",
+                "is empty (wrapped_len is zero)",
+            ));
         }
         if wlen > MAX_WRAPPED_LEN {
             return Err(Error::LimitExceeded {
