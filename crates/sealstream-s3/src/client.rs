@@ -15,6 +15,7 @@ use tokio::io::AsyncRead;
 use crate::config::{Config, effective_part_size};
 use crate::error::{Error, Result, object_name};
 use crate::pipeline::{self, UploadOutcome};
+use crate::resume::UploadJournal;
 use crate::s3target::S3Target;
 
 /// User metadata (`x-amz-meta-…`) sealstream writes on every object. The
@@ -184,6 +185,22 @@ impl SealClient {
     where
         R: AsyncRead + Unpin + Send,
     {
+        self.upload_reader_with(bucket, key, reader, opts, None)
+            .await
+    }
+
+    /// [`SealClient::upload_reader`], optionally reporting to a journal.
+    pub(crate) async fn upload_reader_with<R>(
+        &self,
+        bucket: &str,
+        key: &str,
+        reader: R,
+        opts: UploadOptions,
+        journal: Option<Arc<dyn UploadJournal>>,
+    ) -> Result<UploadOutcome>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
         let object = object_name(bucket, key);
         let seal = match &self.cache {
             Some(cache) => {
@@ -213,10 +230,12 @@ impl SealClient {
             &seal.key,
             opts.plaintext_len,
             seal.reused,
+            journal,
         )
         .await
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn upload_sealed<R, T>(
         &self,
         reader: R,
@@ -225,13 +244,14 @@ impl SealClient {
         key: &DataKey,
         plaintext_len: Option<u64>,
         reused: bool,
+        journal: Option<Arc<dyn UploadJournal>>,
     ) -> Result<UploadOutcome>
     where
         R: AsyncRead + Unpin + Send,
         T: pipeline::Target,
     {
         let part_size = effective_part_size(self.config.part_size, plaintext_len)?;
-        pipeline::upload(
+        pipeline::upload_with(
             reader,
             target,
             header,
@@ -240,6 +260,7 @@ impl SealClient {
             self.config.upload_concurrency,
             plaintext_len,
             reused,
+            journal,
         )
         .await
     }

@@ -235,6 +235,58 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    /// Resuming an upload found that its source no longer holds what the
+    /// journal says was sealed. Sealing other plaintext under nonces that
+    /// were already used is forbidden, so nothing more was sent.
+    #[error(
+        "the source of {object} changed since its upload started ({detail}); an interrupted \
+         upload can only be resumed from the same, unchanged source: upload it again from the \
+         start"
+    )]
+    SourceChanged {
+        /// `s3://bucket/key`.
+        object: String,
+        /// What differs (the part number, the size).
+        detail: String,
+    },
+
+    /// The journal of an interrupted upload does not describe what the
+    /// server holds, or cannot be used with this source.
+    #[error("cannot resume multipart upload {upload_id} of {object}: {detail}")]
+    CannotResume {
+        /// `s3://bucket/key`.
+        object: String,
+        /// The multipart upload id.
+        upload_id: String,
+        /// Why.
+        detail: String,
+    },
+
+    /// The multipart upload to resume no longer exists on the server.
+    #[error(
+        "multipart upload {upload_id} of {object} no longer exists on the server (it was \
+         aborted, completed or expired)"
+    )]
+    UploadGone {
+        /// `s3://bucket/key`.
+        object: String,
+        /// The multipart upload id.
+        upload_id: String,
+    },
+
+    /// The caller's upload journal could not record a step; the part it
+    /// was about was not sent.
+    #[error("the upload journal of {object} failed while recording {what}: {source}")]
+    Journal {
+        /// `s3://bucket/key`.
+        object: String,
+        /// Which record (`the upload id`, `part 7 (intent)`).
+        what: String,
+        /// The journal's error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// Shorthand for results of this crate.

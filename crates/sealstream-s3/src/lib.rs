@@ -15,6 +15,7 @@
 //! | let someone without AWS credentials upload or download | [`SealClient::presign_put`], [`presign_multipart`](SealClient::presign_multipart), [`presign_get`](SealClient::presign_get), then [`PlainHttp`] on their side |
 //! | share one object by link (key in the URL fragment) | [`SealClient::share`] → [`ShareLink`] → [`PlainHttp::open_share_link`] |
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
+//! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
 //! | fewer KMS calls for many small objects | [`SealClient::with_key_cache`] |
 //! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
 //!
@@ -93,6 +94,7 @@ mod parts;
 mod pipeline;
 mod presign;
 mod range;
+mod resume;
 mod rewrap;
 mod s3target;
 mod share;
@@ -108,6 +110,7 @@ pub use error::{Error, Result};
 pub use http::PlainHttp;
 pub use pipeline::UploadOutcome;
 pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, PresignedRequest};
+pub use resume::{JournalStart, PartIntent, PartStored, ResumeOutcome, ResumeState, UploadJournal};
 pub use rewrap::RewrapOutcome;
 pub use share::ShareLink;
 pub use sse::{Sse, SseCustomerKey};

@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use sealstream_format::{CHUNK_SIZE, ChunkCipher, DataKey, Header, SEALED_CHUNK_SIZE, TAG_LEN};
@@ -23,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::config::MAX_PARTS;
 use crate::error::{Error, Result};
 use crate::parts::{BufPool, SharedCipher, blocking, seal_run};
+use crate::resume::{PartGate, SealedInfo, UploadJournal, plaintext_sha256};
 
 /// One uploaded part, as CompleteMultipartUpload needs it.
 #[derive(Clone, Debug)]
@@ -234,8 +236,13 @@ impl<R: AsyncRead + Unpin> Filler<R> {
 }
 
 /// Seals a filled part in place on the blocking pool; returns the sealed
-/// bytes and their CRC32.
-async fn seal_part(cipher: SharedCipher, part: FilledPart, object: &str) -> Result<(Vec<u8>, u32)> {
+/// bytes, their CRC32 and, if `hash`, the SHA-256 of the plaintext.
+async fn seal_part(
+    cipher: SharedCipher,
+    part: FilledPart,
+    object: &str,
+    hash: bool,
+) -> Result<(Vec<u8>, u32, Option<[u8; 32]>)> {
     let FilledPart {
         mut buf,
         lead,
@@ -246,9 +253,10 @@ async fn seal_part(cipher: SharedCipher, part: FilledPart, object: &str) -> Resu
     } = part;
     let res = blocking(move || {
         let run = buf.get_mut(lead..).unwrap_or(&mut []);
+        let sha = hash.then(|| plaintext_sha256(run, full, final_len));
         let r = seal_run(&cipher, run, first_chunk, full, final_len);
         let crc = crc32fast::hash(&buf);
-        r.map(|()| (buf, crc))
+        r.map(|()| (buf, crc, sha))
     })
     .await
     .map_err(|e| Error::io("sealing a part", e))?;
@@ -269,6 +277,39 @@ pub(crate) async fn upload<R, T>(
     concurrency: usize,
     expected_len: Option<u64>,
     key_reused: bool,
+) -> Result<UploadOutcome>
+where
+    R: AsyncRead + Unpin + Send,
+    T: Target,
+{
+    upload_with(
+        reader,
+        target,
+        header,
+        data_key,
+        part_size,
+        concurrency,
+        expected_len,
+        key_reused,
+        None,
+    )
+    .await
+}
+
+/// [`upload`], reporting a multipart upload to `journal` (which needs
+/// `expected_len`): its start, and each part's intent before the part is
+/// sent and its completion after (crate::resume).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn upload_with<R, T>(
+    reader: R,
+    target: &T,
+    header: &Header,
+    data_key: &DataKey,
+    part_size: u64,
+    concurrency: usize,
+    expected_len: Option<u64>,
+    key_reused: bool,
+    journal: Option<Arc<dyn UploadJournal>>,
 ) -> Result<UploadOutcome>
 where
     R: AsyncRead + Unpin + Send,
@@ -305,7 +346,7 @@ where
     if first.is_last() {
         check_len(filler.total)?;
         let plaintext_len = first.plaintext;
-        let (sealed, crc) = seal_part(cipher, first, &object).await?;
+        let (sealed, crc, _) = seal_part(cipher, first, &object, false).await?;
         let object_len = sealed.len() as u64;
         let etag = target
             .put_single(Bytes::from(sealed), crc, plaintext_len)
@@ -321,19 +362,127 @@ where
     }
 
     let upload = target.start().await?;
+    let gate = match journal {
+        None => None,
+        Some(j) => {
+            let mut guard = AbortOnDrop(Some(upload.clone()));
+            let (id, len) = (upload.upload_id().to_owned(), expected_len.unwrap_or(0));
+            let started = PartGate::start(j, &object, &id, part_size, len, &lead, key_reused).await;
+            guard.disarm();
+            match started {
+                Ok(g) => Some(g),
+                Err(e) => return Err(abort_after(&upload, &object, e).await),
+            }
+        }
+    };
+    let plan = PartPlan {
+        cipher,
+        chunks_per_part,
+        concurrency,
+        object: &object,
+        expected_len,
+        key_reused,
+        gate,
+    };
+    multipart(&upload, &mut filler, first, &mut pool, plan).await
+}
+
+/// How the parts of a multipart upload are sealed and sent.
+pub(crate) struct PartPlan<'a> {
+    /// The object's cipher.
+    pub(crate) cipher: SharedCipher,
+    /// Chunks per part.
+    pub(crate) chunks_per_part: usize,
+    /// Parts in flight.
+    pub(crate) concurrency: usize,
+    /// `s3://bucket/key`, for messages.
+    pub(crate) object: &'a str,
+    /// The plaintext length the source must yield (unknown: parts grow).
+    pub(crate) expected_len: Option<u64>,
+    /// Whether the data key came from a data-key cache.
+    pub(crate) key_reused: bool,
+    /// The journal gate of a journaled or resumed upload.
+    pub(crate) gate: Option<Arc<PartGate>>,
+}
+
+/// Continues the multipart upload `upload`, started earlier, from the
+/// start of the plaintext in `reader`: part 1 begins with `lead` (header,
+/// salt, commitment); the gate decides which parts are sent again.
+pub(crate) async fn continue_upload<R, U>(
+    upload: &U,
+    reader: R,
+    lead: &[u8],
+    plan: PartPlan<'_>,
+) -> Result<UploadOutcome>
+where
+    R: AsyncRead + Unpin + Send,
+    U: Multipart,
+{
+    let mut filler = Filler {
+        reader,
+        carry: None,
+        next_chunk: 0,
+        total: 0,
+    };
+    let mut pool = BufPool::default();
+    let cap = lead.len() + plan.chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
+    let mut guard = AbortOnDrop(Some(upload.clone()));
+    let first = filler
+        .fill(pool.take(cap), lead, plan.chunks_per_part)
+        .await;
+    guard.disarm();
+    match first {
+        Ok(first) => multipart(upload, &mut filler, first, &mut pool, plan).await,
+        Err(e) => {
+            let e = Error::io(format!("reading the plaintext for {}", plan.object), e);
+            Err(abort_after(upload, plan.object, e).await)
+        }
+    }
+}
+
+/// Sends every part of a started multipart upload and completes it; any
+/// failure, or dropping the future, aborts it.
+async fn multipart<R, U>(
+    upload: &U,
+    filler: &mut Filler<R>,
+    first: FilledPart,
+    pool: &mut BufPool,
+    plan: PartPlan<'_>,
+) -> Result<UploadOutcome>
+where
+    R: AsyncRead + Unpin + Send,
+    U: Multipart,
+{
+    let PartPlan {
+        cipher,
+        chunks_per_part,
+        concurrency,
+        object,
+        expected_len,
+        key_reused,
+        gate,
+    } = plan;
+    let object = object.to_owned();
+    let check_len = |total: u64| match expected_len {
+        Some(n) if n != total => Err(Error::InvalidArgument(format!(
+            "the source of {object} yielded {total} bytes but its length was given as {n}"
+        ))),
+        _ => Ok(()),
+    };
     let mut guard = AbortOnDrop(Some(upload.clone()));
     let result = run_parts(
-        &mut filler,
+        filler,
         first,
-        &upload,
+        upload,
         &cipher,
-        &mut pool,
+        pool,
         chunks_per_part,
         // A known length already sized the parts; a stream of unknown
         // length grows them instead, so that it never runs out of parts.
         expected_len.is_none(),
         concurrency,
         &object,
+        gate.as_ref(),
     )
     .await;
     let result = match result {
@@ -364,7 +513,7 @@ where
             etag,
             key_reused,
         }),
-        Err(e) => Err(abort_after(&upload, &object, e).await),
+        Err(e) => Err(abort_after(upload, &object, e).await),
     }
 }
 
@@ -411,6 +560,7 @@ async fn run_parts<R, U>(
     grow: bool,
     concurrency: usize,
     object: &str,
+    gate: Option<&Arc<PartGate>>,
 ) -> Result<(Vec<PartDone>, u64)>
 where
     R: AsyncRead + Unpin + Send,
@@ -435,10 +585,25 @@ where
             let cipher = cipher.clone();
             let upload = upload.clone();
             let obj = object.to_owned();
+            let gate = gate.cloned();
             set.spawn(async move {
-                let (sealed, crc) = seal_part(cipher, part, &obj).await?;
+                let (first_chunk, plaintext_len) = (part.first_chunk, part.plaintext);
+                let (sealed, crc, sha) = seal_part(cipher, part, &obj, gate.is_some()).await?;
                 let body = Bytes::from(sealed);
-                let done = upload.upload_part(number, body.clone(), crc).await?;
+                let done = match (gate, sha) {
+                    (Some(gate), Some(plaintext_sha256)) => {
+                        let info = SealedInfo {
+                            number,
+                            first_chunk,
+                            plaintext_len,
+                            plaintext_sha256,
+                            crc32: crc,
+                            sealed_len: body.len() as u64,
+                        };
+                        gate.send(&upload, info, body.clone()).await?
+                    }
+                    _ => upload.upload_part(number, body.clone(), crc).await?,
+                };
                 Ok((done, body))
             });
             if last {

@@ -95,6 +95,19 @@ impl S3Target {
         self.create(false).await
     }
 
+    /// The multipart upload `upload_id`, started earlier by
+    /// [`Target::start`] (to resume it).
+    pub(crate) fn existing(&self, upload_id: String) -> S3Upload {
+        S3Upload(Arc::new(S3UploadInner {
+            s3: self.s3.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            object: self.object.clone(),
+            upload_id,
+            sse: self.sse.clone(),
+        }))
+    }
+
     async fn create(&self, checksums: bool) -> Result<S3Upload> {
         let req = self
             .s3
