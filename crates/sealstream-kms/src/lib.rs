@@ -113,6 +113,9 @@ pub mod aws;
 pub mod blocking;
 mod cache;
 mod error;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keyfile;
 mod keyring;
 mod kms;

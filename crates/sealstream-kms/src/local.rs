@@ -115,12 +115,18 @@ impl LocalKeyProvider {
     /// file that group or others may read or write.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        let bytes = keyfile::read_key_file(path, Secrecy::Secret)?;
+        Self::from_file_bytes(path, &bytes)
+    }
+
+    /// Parses the contents of the key file at `path` (already read, at most
+    /// 4096 bytes); `path` only names it in messages.
+    pub(crate) fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
         let bad = |reason: &str| Error::KeyFile {
             path: path.display().to_string(),
             reason: reason.to_owned(),
         };
-        let bytes = keyfile::read_key_file(path, Secrecy::Secret)?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text"))?;
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
         let mut lines = keyfile::content_lines(text);
         if lines.next() != Some(LOCAL_KEY_FILE_VERSION_LINE) {
             return Err(bad(
@@ -212,7 +218,7 @@ impl KeyProvider for LocalKeyProvider {
 impl LocalKeyProvider {
     /// The wrapping with a given nonce; the nonce must never repeat under
     /// this key (the provider draws it at random).
-    fn wrap_with_nonce(
+    pub(crate) fn wrap_with_nonce(
         &self,
         key: &DataKey,
         ctx: WrapContext<'_>,

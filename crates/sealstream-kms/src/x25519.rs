@@ -187,7 +187,13 @@ impl X25519Recipient {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = keyfile::read_key_file(path, Secrecy::Public)?;
-        let line = single_line(path, &bytes, X25519_PUBLIC_PREFIX)?;
+        Self::from_file_bytes(path, &bytes)
+    }
+
+    /// Parses the contents of the public key file at `path` (already read);
+    /// `path` only names it in messages.
+    pub(crate) fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let line = single_line(path, bytes, X25519_PUBLIC_PREFIX)?;
         Self::parse(line).map_err(|e| Error::KeyFile {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -233,7 +239,7 @@ impl X25519Recipient {
 
     /// The wrapping with a given ephemeral secret, which must be fresh for
     /// every wrapping ([`X25519Recipient::seal`] draws it at random).
-    fn seal_with_ephemeral(
+    pub(crate) fn seal_with_ephemeral(
         &self,
         key: &DataKey,
         ctx: WrapContext<'_>,
@@ -371,7 +377,13 @@ impl X25519Identity {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = keyfile::read_key_file(path, Secrecy::Secret)?;
-        let line = single_line(path, &bytes, X25519_SECRET_PREFIX)?;
+        Self::from_file_bytes(path, &bytes)
+    }
+
+    /// Parses the contents of the secret key file at `path` (already read);
+    /// `path` only names it in messages.
+    pub(crate) fn from_file_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let line = single_line(path, bytes, X25519_SECRET_PREFIX)?;
         let sk = decode_key(X25519_SECRET_PREFIX, line, "X25519 secret key").map_err(|e| {
             Error::KeyFile {
                 path: path.display().to_string(),
