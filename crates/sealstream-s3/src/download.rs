@@ -175,7 +175,11 @@ impl Fetcher {
                     Error::S3 { ref detail, .. } if detail.starts_with("InvalidRange") => {
                         Error::Truncated {
                             object: self.object.clone(),
-                            detail: format!("it has no bytes at offset {first}"),
+                            detail: if first == 0 {
+                                "the object is empty".to_owned()
+                            } else {
+                                format!("it has no bytes at offset {first}")
+                            },
                         }
                     }
                     other => other,
@@ -279,16 +283,7 @@ impl Fetcher {
     /// commitment.
     pub(crate) async fn open(&self, unlock: Unlock<'_>, first_len: u64) -> Result<Opened> {
         let object = &self.object;
-        let fetched = self
-            .fetch(0, first_len - 1, None, "the header")
-            .await
-            .map_err(|e| match e {
-                Error::Truncated { object, .. } => Error::Truncated {
-                    object,
-                    detail: "the object is empty".into(),
-                },
-                other => other,
-            })?;
+        let fetched = self.fetch(0, first_len - 1, None, "the header").await?;
         let buf = fetched.data;
         let total = fetched.total_len;
         let truncated = |detail: &str| Error::Truncated {
