@@ -317,7 +317,7 @@ impl PartGate {
         part: SealedInfo,
         body: Bytes,
     ) -> Result<PartDone> {
-        if let Some(done) = self.before_send(&part).await? {
+        if let Some(done) = self.before_send(&part, &body).await? {
             return Ok(done);
         }
         let done = upload.upload_part(part.number, body, part.crc32).await?;
@@ -325,10 +325,11 @@ impl PartGate {
         Ok(done)
     }
 
-    /// Before part `p` is sent: `Ok(Some(done))` if the server already
-    /// holds exactly these sealed bytes (nothing to send), `Ok(None)` once
-    /// the intent is durable (send it), or an error (send nothing).
-    async fn before_send(&self, p: &SealedInfo) -> Result<Option<PartDone>> {
+    /// Before part `p` (sealed: `body`) is sent: `Ok(Some(done))` if the
+    /// server already holds exactly these bytes (nothing to send),
+    /// `Ok(None)` once the intent is durable (send it), or an error (send
+    /// nothing).
+    async fn before_send(&self, p: &SealedInfo, body: &Bytes) -> Result<Option<PartDone>> {
         let intent = PartIntent::new(p.number, p.first_chunk, p.plaintext_len, p.plaintext_sha256);
         match self.intents.get(&p.number) {
             Some(recorded) if *recorded != intent => {
@@ -359,7 +360,11 @@ impl PartGate {
                     if size_differs { "size" } else { "CRC32" }
                 )));
             }
-            if s.crc32.is_some() {
+            // Without a CRC32 (servers that do not list checksums), an ETag
+            // that is the MD5 of these bytes proves the same; any other
+            // ETag (SSE-KMS, SSE-C) proves nothing either way.
+            let verified = s.crc32.is_some() || etag_is_md5_of(&s.etag, body).await;
+            if verified {
                 self.reused.fetch_add(1, Ordering::Relaxed);
                 return Ok(Some(PartDone {
                     number: p.number,
@@ -367,8 +372,8 @@ impl PartGate {
                     crc32: crc,
                 }));
             }
-            // No checksum to compare: send the part again. The plaintext
-            // matched its intent, so these are the very bytes sent before.
+            // Unverifiable: send the part again. Its plaintext matched its
+            // intent, so these are the very bytes sent before.
         }
         if !self.intents.contains_key(&p.number) {
             let j = self.journal.clone();
@@ -408,6 +413,24 @@ impl PartGate {
             detail,
         }
     }
+}
+
+/// Whether `etag` is the quoted hex MD5 of `body` (S3's ETag of a part
+/// stored without SSE-KMS or SSE-C).
+async fn etag_is_md5_of(etag: &str, body: &Bytes) -> bool {
+    use md5::{Digest, Md5};
+    let hex = etag.trim_matches('"');
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    let (hex, body) = (hex.to_ascii_lowercase(), body.clone());
+    blocking(move || {
+        let digest = Md5::digest(&body);
+        let ours: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        ours == hex
+    })
+    .await
+    .unwrap_or(false)
 }
 
 fn changed_detail(recorded: &PartIntent, now: &PartIntent) -> String {
@@ -803,21 +826,34 @@ mod tests {
     }
 
     impl FakeServer {
-        /// What ListParts would say.
-        fn listed(&self) -> BTreeMap<i32, StoredPart> {
+        /// What ListParts would say: with CRC32s, or without them and with
+        /// MD5 or opaque ETags.
+        fn listed(&self, listing: Listing) -> BTreeMap<i32, StoredPart> {
+            use md5::{Digest, Md5};
             let parts = self.parts.lock().unwrap();
             parts
                 .iter()
                 .map(|(&n, b)| {
+                    let md5: String = Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect();
                     let part = StoredPart {
-                        etag: format!("\"etag-{n}\""),
-                        crc32: Some(crc32_b64(crc32fast::hash(b))),
+                        etag: match listing {
+                            Listing::Md5Etags => format!("\"{md5}\""),
+                            _ => format!("\"etag-{n}\""),
+                        },
+                        crc32: (listing == Listing::Crc32).then(|| crc32_b64(crc32fast::hash(b))),
                         size: Some(b.len() as u64),
                     };
                     (n, part)
                 })
                 .collect()
         }
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Listing {
+        Crc32,
+        Md5Etags,
+        Opaque,
     }
 
     #[derive(Default)]
@@ -893,6 +929,7 @@ mod tests {
         journal: &MemJournal,
         key: &DataKey,
         plain: &[u8],
+        listing: Listing,
     ) -> Result<(UploadOutcome, Arc<PartGate>)> {
         let (header, prefix) = journal.start.lock().unwrap().clone().unwrap();
         let parsed = Header::parse(&header).unwrap();
@@ -911,7 +948,7 @@ mod tests {
             "memory://fake",
             "fake-upload",
             journal.intents.lock().unwrap().clone(),
-            server.listed(),
+            server.listed(listing),
         ));
         let mut lead = header.clone();
         lead.extend_from_slice(&prefix);
@@ -934,7 +971,9 @@ mod tests {
         let plain = plaintext(0);
         let (server, journal, key) = crashed(&plain).await;
         let before: Vec<Bytes> = server.parts.lock().unwrap().values().cloned().collect();
-        let (out, gate) = resume(&server, &journal, &key, &plain).await.unwrap();
+        let (out, gate) = resume(&server, &journal, &key, &plain, Listing::Crc32)
+            .await
+            .unwrap();
         let mut sends = server.sends.lock().unwrap().clone();
         sends.sort_unstable();
         assert_eq!(sends, [4, 5, 6, 7, 8]);
@@ -958,7 +997,9 @@ mod tests {
             let (server, journal, key) = crashed(&plain).await;
             let mut changed = plain.clone();
             changed[offset] ^= 1;
-            let err = resume(&server, &journal, &key, &changed).await.unwrap_err();
+            let err = resume(&server, &journal, &key, &changed, Listing::Crc32)
+                .await
+                .unwrap_err();
             let Error::UploadAborted { source, .. } = &err else {
                 panic!("{err}")
             };
@@ -981,8 +1022,28 @@ mod tests {
             b[9] ^= 1;
             parts.insert(2, Bytes::from(b));
         }
-        let err = resume(&server, &journal, &key, &plain).await.unwrap_err();
+        let err = resume(&server, &journal, &key, &plain, Listing::Crc32)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("part 2 on the server"), "{err}");
         assert!(server.object.lock().unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn without_checksums_an_md5_etag_verifies_and_else_the_same_bytes_go_again() {
+        for (listing, reused) in [(Listing::Md5Etags, 3), (Listing::Opaque, 0)] {
+            let plain = plaintext(0);
+            let (server, journal, key) = crashed(&plain).await;
+            let before: Vec<Bytes> = server.parts.lock().unwrap().values().cloned().collect();
+            let (_, gate) = resume(&server, &journal, &key, &plain, listing)
+                .await
+                .unwrap();
+            assert_eq!(gate.reused.load(Ordering::Relaxed), reused);
+            assert_eq!(gate.sent.load(Ordering::Relaxed), 8 - reused);
+            let after: Vec<Bytes> = server.parts.lock().unwrap().values().cloned().collect();
+            assert_eq!(&after[..3], &before[..], "sent again, but the same bytes");
+            let object = server.object.lock().unwrap().clone().unwrap();
+            assert!(sealstream_format::open_slice(&object, &key).unwrap().1 == plain);
+        }
     }
 }
