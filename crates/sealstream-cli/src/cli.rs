@@ -280,9 +280,15 @@ pub(crate) struct PutArgs {
     #[command(flatten)]
     pub(crate) sse: SseArgs,
 
-    /// Replace an existing object of the same name.
+    /// Replace an existing object of the same name (and abort an interrupted
+    /// upload of it).
     #[arg(long)]
     pub(crate) force: bool,
+
+    /// Continue an interrupted (killed) multipart upload of FILE to DEST from
+    /// its journal; starts a new upload if there is none.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 /// `get`.

@@ -87,6 +87,7 @@ impl AtomicOutput {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| CliError::usage(format!("{} is not a file name", dest.display())))?;
+        crate::stale::sweep(&dir, &name);
         let prefix = format!(".{name}.");
         let tmp = tempfile::Builder::new()
             .prefix(&prefix)

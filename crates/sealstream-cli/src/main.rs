@@ -11,6 +11,7 @@ mod cancel;
 mod cli;
 mod config;
 mod error;
+mod journal;
 mod keys;
 mod local;
 mod location;
@@ -18,6 +19,8 @@ mod output;
 mod progress;
 mod redact;
 mod s3;
+mod stale;
+mod testhook;
 mod util;
 mod verbs;
 

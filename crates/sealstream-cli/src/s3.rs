@@ -238,6 +238,10 @@ pub(crate) fn s3_error(e: &sealstream_s3::Error) -> CliError {
                 CliError::new(Class::Io, msg)
             }
         }
+        E::SourceChanged { .. } | E::CannotResume { .. } => CliError::usage(msg),
+        E::UploadGone { .. } => CliError::new(Class::NotFound, msg),
+        E::Journal { .. } => CliError::new(Class::Io, msg)
+            .hint("check the state folder (see docs/CLI.md, `put --resume`), then put again"),
         E::UploadAborted { source, .. } => {
             let inner = s3_error(source);
             CliError::new(inner.class(), msg)

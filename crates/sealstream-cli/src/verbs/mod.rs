@@ -6,6 +6,7 @@ mod inspect;
 mod keygen;
 mod objects;
 mod remote;
+mod resume;
 mod rewrap;
 
 use serde_json::{Value, json};

@@ -70,6 +70,13 @@ pub(crate) async fn put_s3(
             Err(e) => return Err(s3::sdk_error("HeadObject", &target.to_string(), &e)),
         }
     }
+    let journal =
+        match super::resume::before_put(app, a, input, target, bucket, key, &s3c, &sse, &context)
+            .await?
+        {
+            super::resume::Plan::Resumed => return Ok(()),
+            super::resume::Plan::Upload(j) => j,
+        };
     let keys = app.cfg.keys_for(&a.keys);
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     let client = s3::seal_client(app, s3c.clone(), ring, app.suite(a.suite), &sse)?;
@@ -96,7 +103,8 @@ pub(crate) async fn put_s3(
     }
     let progress = app.progress(len, "put");
     let started = SystemTime::now();
-    let upload = client.upload_reader(bucket, key, progress.async_reader(reader), opts);
+    let reader = progress.async_reader(reader);
+    let upload = super::resume::upload(&client, bucket, key, reader, opts, journal);
     let outcome = tokio::select! {
         r = upload => r,
         () = cancel::cancelled() => {
@@ -503,6 +511,7 @@ async fn write_download(
                     .map_err(|e| CliError::io("writing", out.dest(), &e))?;
                 progress.inc(piece.len() as u64);
                 n += piece.len() as u64;
+                crate::testhook::pause_after_bytes(n).await;
             }
             f.flush()
                 .await
@@ -604,6 +613,8 @@ pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
         let object = format!("s3://{bucket}/{}", u.key);
         if !a.dry_run {
             s3::abort_upload(&s3c, &bucket, &u.key, &u.upload_id).await?;
+            let dest = super::resume::destination(app, &bucket, &u.key);
+            crate::journal::forget(&dest, &u.upload_id);
         }
         count += 1;
         let verb = if a.dry_run { "would abort" } else { "aborted" };
