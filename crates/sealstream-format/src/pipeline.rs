@@ -32,10 +32,17 @@
 //! "Reading").
 //!
 //! Sources: [`seal_file`] and [`open_file`] take any [`ReadAt`] (a
-//! `std::fs::File`, a byte slice) and let every worker read its own batches
-//! with positional reads, so no single reader's copy caps the pipeline.
-//! [`seal_stream`] and [`open_stream`] take a `Read` and run one extra
-//! reader thread.
+//! `std::fs::File`, a byte slice). There is no reader or writer thread:
+//! each worker claims the next batch index, reads the batch with a
+//! positional read, seals or opens it, waits for its turn and writes it to
+//! `dst` itself, so a batch never leaves the core (and cache) that read it
+//! and no single thread's copy caps the pipeline. The output therefore
+//! must be `Send`. [`seal_stream`] and [`open_stream`] take a `Read`: one
+//! reader thread fills batches, workers process them, and the calling
+//! thread writes them in order, as drawn above.
+//!
+//! With `threads: 1` everything runs on the calling thread, batch after
+//! batch, and no thread is spawned.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,7 +70,8 @@ pub const MAX_BATCH_CHUNKS: usize = 1024;
 ///
 /// Memory held by one pipeline is at most
 /// `batches_in_flight * batch_chunks * 16400` bytes, plus tags, whatever
-/// the input size. The defaults use every core with 512 KiB batches:
+/// the input size ([`seal_file`] and [`open_file`] hold one batch per
+/// worker, so `min(threads, batches_in_flight)` batches). The defaults use every core with 512 KiB batches:
 /// about 3 MiB on 2 cores, 18 MiB on 16.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PipelineOptions {
@@ -74,8 +82,9 @@ pub struct PipelineOptions {
     pub threads: usize,
     /// Chunks (of 16 KiB plaintext) per batch, 1..=[`MAX_BATCH_CHUNKS`].
     pub batch_chunks: usize,
-    /// Batch buffers that may exist at once. Fewer than `threads + 1`
-    /// leaves workers idle.
+    /// Batch buffers that may exist at once. For [`seal_stream`] and
+    /// [`open_stream`], fewer than `threads + 2` leaves workers idle; for
+    /// [`seal_file`] and [`open_file`] it caps the number of workers.
     pub batches_in_flight: usize,
 }
 
@@ -137,7 +146,7 @@ pub fn seal_file<S, W>(
 ) -> Result<u64>
 where
     S: ReadAt + Sync + ?Sized,
-    W: Write,
+    W: Write + Send,
 {
     let (cipher, prefix) = ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())?;
     seal_file_with(src, dst, header, &cipher, &prefix, opts)
@@ -155,7 +164,7 @@ pub fn danger_seal_file_with_salt<S, W>(
 ) -> Result<u64>
 where
     S: ReadAt + Sync + ?Sized,
-    W: Write,
+    W: Write + Send,
 {
     let (cipher, prefix) =
         ChunkCipher::with_salt(header.suite(), data_key, salt, header.bound_section())?;
@@ -220,7 +229,7 @@ pub fn open_file<S, W>(
 ) -> Result<u64>
 where
     S: ReadAt + Sync + ?Sized,
-    W: Write,
+    W: Write + Send,
 {
     opts.validate()?;
     let encoded = header.encode();
@@ -332,7 +341,7 @@ fn seal_file_with<S, W>(
 ) -> Result<u64>
 where
     S: ReadAt + Sync + ?Sized,
-    W: Write,
+    W: Write + Send,
 {
     opts.validate()?;
     let len = src.size()?;
@@ -574,8 +583,8 @@ fn run_positional<F, P, W, E>(
 where
     F: Fn(&mut Batch) -> Result<()> + Sync,
     P: Fn(&mut Batch) + Sync,
-    W: Write,
-    E: FnMut(&mut W, &Batch) -> io::Result<()>,
+    W: Write + Send,
+    E: Fn(&mut W, &Batch) -> io::Result<()> + Sync,
 {
     if opts.threads == 1 || batches == 1 {
         // One thread: read, process and write each batch in turn, with no
@@ -593,35 +602,129 @@ where
         };
         return write_in_order(pool, one_by_one, dst, emit);
     }
-    let (results_tx, results_rx) = mpsc::channel::<Batch>();
-    // No more workers than batches: a small input spawns fewer threads.
-    let workers = usize::try_from(batches).map_or(opts.threads, |b| opts.threads.min(b));
-    thread::scope(|s| {
-        for _ in 0..workers {
-            let tx = results_tx.clone();
-            let (fill, process) = (&fill, &process);
-            s.spawn(move || {
-                let _guard = CancelOnPanic(pool);
-                while let Some(slot) = pool.take() {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= batches {
-                        pool.give(slot);
-                        break;
+    // Each worker keeps one buffer, so there are no more workers than
+    // buffers allowed in flight, nor than batches (a small input spawns
+    // fewer threads).
+    let workers = usize::try_from(batches)
+        .map_or(opts.threads, |b| opts.threads.min(b))
+        .min(opts.batches_in_flight);
+    let turn = Turn {
+        state: Mutex::new(TurnState {
+            next: 0,
+            dst,
+            total: 0,
+            error: None,
+            finished: false,
+        }),
+        wake: Condvar::new(),
+    };
+    let work = || {
+        let _guard = FinishOnPanic(&turn);
+        let Some(mut slot) = pool.take() else { return };
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            if index >= batches {
+                break;
+            }
+            let mut batch = Batch::new(index, slot);
+            match fill(&mut batch) {
+                Ok(()) => process(&mut batch),
+                Err(e) => batch.error = Some(e),
+            }
+            // The batch is written by the thread that read and processed
+            // it, while its buffer is still in this core's cache; batches
+            // are written in index order, each waiting for its turn.
+            let mut t = turn.lock();
+            while t.next != index && !t.finished {
+                t = turn
+                    .wake
+                    .wait(t)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if t.finished {
+                break;
+            }
+            let written = emit(&mut t.dst, &batch);
+            t.total += batch.plain;
+            match (written, batch.error.take()) {
+                (Err(e), _) => t.stop(Error::from(e)),
+                (Ok(()), Some(e)) => t.stop(e),
+                (Ok(()), None) if batch.last => {
+                    if let Err(e) = t.dst.flush() {
+                        t.stop(Error::from(e));
                     }
-                    let mut batch = Batch::new(index, slot);
-                    match fill(&mut batch) {
-                        Ok(()) => process(&mut batch),
-                        Err(e) => batch.error = Some(e),
-                    }
-                    if tx.send(batch).is_err() {
-                        break;
-                    }
+                    t.finished = true;
                 }
-            });
+                (Ok(()), None) => {}
+            }
+            t.next += 1;
+            drop(t);
+            turn.wake.notify_all();
+            slot = batch.slot;
         }
-        drop(results_tx);
-        write_in_order(pool, from_workers(&results_rx), dst, emit)
-    })
+    };
+    thread::scope(|s| {
+        for _ in 1..workers {
+            s.spawn(work);
+        }
+        work();
+    });
+    let t = turn
+        .state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match (t.error, t.finished) {
+        (Some(e), _) => Err(e),
+        (None, true) => Ok(t.total),
+        (None, false) => Err(stopped()),
+    }
+}
+
+/// The writing turn for [`run_positional`]: the output, and which batch
+/// may be written next.
+struct Turn<W> {
+    state: Mutex<TurnState<W>>,
+    wake: Condvar,
+}
+
+struct TurnState<W> {
+    next: u64,
+    dst: W,
+    total: u64,
+    error: Option<Error>,
+    /// The final batch was written, or an error stopped the pipeline.
+    finished: bool,
+}
+
+impl<W> Turn<W> {
+    fn lock(&self) -> MutexGuard<'_, TurnState<W>> {
+        // Poisoning is handled by `FinishOnPanic`, which stops the run.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<W> TurnState<W> {
+    fn stop(&mut self, e: Error) {
+        self.error.get_or_insert(e);
+        self.finished = true;
+    }
+}
+
+/// Stops the run if a worker unwinds, so that no other worker waits
+/// forever for the turn of a batch that will never be written.
+struct FinishOnPanic<'a, W>(&'a Turn<W>);
+
+impl<W> Drop for FinishOnPanic<'_, W> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            let mut t = self.0.lock();
+            t.stop(stopped());
+            drop(t);
+            self.0.wake.notify_all();
+        }
+    }
 }
 
 /// Runs a pipeline fed by one reader thread over `src`.
