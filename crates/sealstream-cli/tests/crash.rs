@@ -243,13 +243,23 @@ fn stderr(a: &assert_cmd::assert::Assert) -> String {
     String::from_utf8_lossy(&a.get_output().stderr).into_owned()
 }
 
-/// Starts `put big.bin` paused after part `after`, waits until the server
-/// holds that many parts, and kills it. Returns the upload id.
-fn killed_put(svc: &Services, env: &Env, store: &str, key: &str, after: usize) -> String {
+/// Starts `put big.bin` (with `extra` arguments) paused after part
+/// `after`, waits until the server holds that many parts, and kills it.
+/// Returns the upload id.
+fn killed_put(
+    svc: &Services,
+    env: &Env,
+    store: &str,
+    key: &str,
+    after: usize,
+    extra: &[&str],
+) -> String {
+    let mut args = vec!["--store", store, "put", "big.bin"];
+    args.extend_from_slice(extra);
     let mut child = svc.spawn(
         env,
         ("SEALSTREAM_TEST_PAUSE_AFTER_PART", &after.to_string()),
-        &["--store", store, "put", "big.bin"],
+        &args,
     );
     let id = svc.wait_for_parts(&mut child, key, after);
     kill(child);
@@ -266,13 +276,21 @@ fn killed_put_stores_nothing_and_cleanup_aborts_the_upload() {
     let key = format!("{prefix}/big.bin");
     env.write("big.bin", &data(BIG, 7));
 
-    let id = killed_put(&svc, &env, &store, &key, 2);
+    let id = killed_put(&svc, &env, &store, &key, 2, &[]);
     assert!(
         !svc.exists(&key),
         "a killed upload must not store the object"
     );
     assert_eq!(svc.uploads(&key), [(key.clone(), id)]);
-    assert_eq!(journals(&env).len(), 1, "the journal stays for --resume");
+    let names = journals(&env);
+    assert_eq!(names.len(), 1, "the journal stays for --resume");
+    let mode = std::fs::metadata(journal_dir(&env).join(&names[0]))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
 
     let a = svc
         .cmd(&env)
@@ -297,7 +315,7 @@ fn killed_put_resumes_from_the_first_missing_part() {
     let plain = data(BIG, 9);
     env.write("big.bin", &plain);
 
-    let id = killed_put(&svc, &env, &store, &key, 2);
+    let id = killed_put(&svc, &env, &store, &key, 2, &[]);
     let first = svc.parts(&key, &id);
     assert_eq!(first.len(), 2, "{first:?}");
     assert!(!svc.exists(&key));
@@ -365,7 +383,7 @@ fn resume_after_the_source_changed_is_refused_and_aborts() {
     let (store, prefix) = svc.store(&env, "changed");
     let key = format!("{prefix}/big.bin");
     let path = env.write("big.bin", &data(BIG, 11));
-    killed_put(&svc, &env, &store, &key, 2);
+    killed_put(&svc, &env, &store, &key, 2, &[]);
 
     // One byte of part 1 changes; size and mtime stay the same, so only the
     // plaintext hash recorded before part 1 was sent can tell.
@@ -382,7 +400,7 @@ fn resume_after_the_source_changed_is_refused_and_aborts() {
     assert!(!svc.exists(&key));
 
     // A changed size is refused before anything is read.
-    killed_put(&svc, &env, &store, &key, 1);
+    killed_put(&svc, &env, &store, &key, 1, &[]);
     std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
@@ -397,6 +415,91 @@ fn resume_after_the_source_changed_is_refused_and_aborts() {
     assert!(stderr(&a).contains("changed"), "{}", stderr(&a));
     assert!(svc.uploads(&prefix).is_empty());
     assert!(journals(&env).is_empty());
+}
+
+#[test]
+fn resume_refuses_keys_that_cannot_unwrap_and_force_starts_over() {
+    let Some(svc) = services("resume_refuses_keys_that_cannot_unwrap_and_force_starts_over") else {
+        return;
+    };
+    let env = Env::new();
+    let (store, prefix) = svc.store(&env, "recipient");
+    let key = format!("{prefix}/big.bin");
+    let plain = data(BIG, 17);
+    env.write("big.bin", &plain);
+    let v = json_one(
+        &svc.cmd(&env)
+            .args(["--json", "keygen", "--x25519", "-o", "me.id"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let recipient = v["recipient"].as_str().unwrap().to_owned();
+
+    // Sealed for a recipient only: the data key cannot be unwrapped again.
+    let id = killed_put(&svc, &env, &store, &key, 1, &["--recipient", &recipient]);
+    let a = svc
+        .cmd(&env)
+        .args(["--store", &store, "put", "--resume", "big.bin"])
+        .args(["--recipient", &recipient])
+        .assert()
+        .code(common::KEY);
+    let err = stderr(&a);
+    assert!(
+        err.contains("cannot resume") && err.contains("without --resume"),
+        "{err}"
+    );
+    assert_eq!(
+        svc.uploads(&key),
+        [(key.clone(), id.clone())],
+        "left as it was"
+    );
+    assert_eq!(journals(&env).len(), 1);
+
+    // With the identity it resumes.
+    let v = json_one(
+        &svc.cmd(&env)
+            .args(["--json", "--store", &store, "put", "--resume", "big.bin"])
+            .args(["--recipient", &recipient, "--identity", "me.id"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["parts_reused"], 1, "{v}");
+
+    // --force starts over: the interrupted upload is aborted.
+    let id = killed_put(
+        &svc,
+        &env,
+        &store,
+        &key,
+        1,
+        &["--recipient", &recipient, "--force"],
+    );
+    let a = svc
+        .cmd(&env)
+        .args(["--store", &store, "put", "--force", "big.bin"])
+        .args(["--recipient", &recipient])
+        .assert()
+        .success();
+    assert!(stderr(&a).contains(&id), "{}", stderr(&a));
+    assert!(svc.uploads(&prefix).is_empty());
+    assert!(journals(&env).is_empty());
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "get",
+            "big.bin",
+            "out.bin",
+            "--identity",
+            "me.id",
+        ])
+        .assert()
+        .success();
+    assert!(env.read("out.bin") == plain);
 }
 
 /// Flips byte `at` of the file and gives it back its modification time.
