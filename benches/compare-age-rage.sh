@@ -66,13 +66,25 @@ for _ in $(seq "$REPS"); do # interleaved, so load changes hit every tool alike
     run open-1t $SEAL open "$WORK/sealstream.key" "$WORK/in.sls" "$WORK/out" --threads 1
     run age-dec $AGE -d -i "$WORK/age.key" -o "$WORK/out" "$WORK/in.age"
     run rage-dec $RAGE -d -i "$WORK/age.key" -o "$WORK/out" "$WORK/in.age"
+    # The same to /dev/null: the tools' own speed, without the cost of
+    # allocating page-cache pages for a new file (the floor of every run above).
+    run null-seal-all $SEAL seal "$WORK/sealstream.key" "$WORK/in" /dev/null
+    run null-seal-1t $SEAL seal "$WORK/sealstream.key" "$WORK/in" /dev/null --threads 1
+    run null-age-enc $AGE -r "$RECIPIENT" -o /dev/null "$WORK/in"
+    run null-rage-enc $RAGE -r "$RECIPIENT" -o /dev/null "$WORK/in"
+    run null-open-all $SEAL open "$WORK/sealstream.key" "$WORK/in.sls" /dev/null
+    run null-open-1t $SEAL open "$WORK/sealstream.key" "$WORK/in.sls" /dev/null --threads 1
+    run null-age-dec $AGE -d -i "$WORK/age.key" -o /dev/null "$WORK/in.age"
+    run null-rage-dec $RAGE -d -i "$WORK/age.key" -o /dev/null "$WORK/in.age"
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 declare -A MED
 echo "file: ${SIZE_MIB} MiB, ${REPS} repetitions, $(nproc) cores, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-18s %10s %9s   %s\n' tool "median s" "GiB/s" "samples (us)"
-for name in seal-all seal-1t seal-xchacha-all age-enc rage-enc open-all open-1t age-dec rage-dec; do
+for name in seal-all seal-1t seal-xchacha-all age-enc rage-enc open-all open-1t age-dec rage-dec \
+    null-seal-all null-seal-1t null-age-enc null-rage-enc \
+    null-open-all null-open-1t null-age-dec null-rage-dec; do
     MED[$name]=$(echo "${SAMPLES[$name]}" | median)
     awk -v n="$name" -v us="${MED[$name]}" -v mib="$SIZE_MIB" -v s="${SAMPLES[$name]}" \
         'BEGIN { printf "%-18s %10.3f %9.2f   %s\n", n, us / 1e6, mib / 1024 / (us / 1e6), s }'
@@ -85,3 +97,11 @@ ratio seal-1t age-enc
 ratio seal-1t rage-enc
 ratio open-all age-dec
 ratio open-all rage-dec
+ratio open-1t age-dec
+ratio open-1t rage-dec
+ratio null-seal-all null-age-enc
+ratio null-seal-all null-rage-enc
+ratio null-seal-1t null-age-enc
+ratio null-seal-1t null-rage-enc
+ratio null-open-all null-age-dec
+ratio null-open-all null-rage-dec
