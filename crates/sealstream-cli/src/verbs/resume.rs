@@ -55,23 +55,20 @@ pub(crate) async fn before_put(
     sse: &SseKeys,
     context: &EncryptionContext,
 ) -> Result<Plan> {
-    let Some(path) = input else {
-        if a.resume {
-            return Err(
-                CliError::usage("put --resume needs a FILE: stdin cannot be read again")
-                    .hint("put the file itself, or drop --resume"),
-            );
-        }
-        return Ok(Plan::Upload(None));
-    };
+    if input.is_none() && a.resume {
+        return Err(
+            CliError::usage("put --resume needs a FILE: stdin cannot be read again")
+                .hint("put the file itself, or drop --resume"),
+        );
+    }
     let dest = destination(app, bucket, key);
-    match (journal::load(&dest)?, a.resume) {
-        (Some(j), true) => {
+    match (journal::load(&dest)?, input) {
+        (Some(j), Some(path)) if a.resume => {
             if resume(app, a, path, target, &dest, &j, s3c, sse, context).await? {
                 return Ok(Plan::Resumed);
             }
         }
-        (Some(j), false) if a.force => {
+        (Some(j), _) if a.force => {
             s3::abort_upload(s3c, bucket, key, j.upload_id()).await?;
             journal::remove(&j.path);
             app.out.note(&format!(
@@ -79,7 +76,7 @@ pub(crate) async fn before_put(
                 j.describe()
             ));
         }
-        (Some(j), false) => {
+        (Some(j), _) => {
             return Err(CliError::usage(format!(
                 "an interrupted upload of {target} exists ({}; journal {})",
                 j.describe(),
@@ -91,11 +88,14 @@ pub(crate) async fn before_put(
                 j.source.path
             )));
         }
-        (None, true) => app.out.note(&format!(
+        (None, _) if a.resume => app.out.note(&format!(
             "sealstream: no interrupted upload of {target} to resume; starting a new one"
         )),
-        (None, false) => {}
+        (None, _) => {}
     }
+    let Some(path) = input else {
+        return Ok(Plan::Upload(None));
+    };
     let source = Source::of(path)?;
     Ok(Plan::Upload(Some(Arc::new(Journal::create(dest, source)?))))
 }
