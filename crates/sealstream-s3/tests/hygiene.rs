@@ -372,6 +372,14 @@ fn format_and_kms_types_never_show_secrets() {
     c.debug("KmsDiscovery", config.discovery.as_ref().unwrap());
     c.debug("RetryPolicy", &RetryPolicy::default());
     c.debug("Overwrite", &Overwrite::Never);
+    let context = EncryptionContext::from_pairs([("app", "hygiene")]).unwrap();
+    c.debug(
+        "WrapContext",
+        &WrapContext {
+            suite: Suite::XChaCha20Poly1305,
+            context: &context,
+        },
+    );
     let opts = AwsOptions {
         region: Some("us-east-1".into()),
         endpoint_url: Some("http://127.0.0.1:1".into()),
