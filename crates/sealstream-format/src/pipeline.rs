@@ -66,6 +66,10 @@ use crate::random_access::ReadAt;
 /// The largest accepted [`PipelineOptions::batch_chunks`] (16 MiB batches).
 pub const MAX_BATCH_CHUNKS: usize = 1024;
 
+/// [`seal_file`] and [`open_file`] start no more workers than one per this
+/// many batches.
+const MIN_BATCHES_PER_WORKER: u64 = 4;
+
 /// Tuning for the parallel pipeline.
 ///
 /// Memory held by one pipeline is at most
@@ -78,7 +82,9 @@ pub struct PipelineOptions {
     /// Worker threads that seal or open batches. With more than one,
     /// [`seal_stream`] and [`open_stream`] add one reader thread and the
     /// calling thread writes. With exactly one, the calling thread does
-    /// everything in turn and no thread is spawned.
+    /// everything in turn and no thread is spawned. [`seal_file`] and
+    /// [`open_file`] use at most one worker per 4 batches, so small inputs
+    /// run on fewer threads.
     pub threads: usize,
     /// Chunks (of 16 KiB plaintext) per batch, 1..=[`MAX_BATCH_CHUNKS`].
     pub batch_chunks: usize,
@@ -586,7 +592,15 @@ where
     W: Write + Send,
     E: Fn(&mut W, &Batch) -> io::Result<()> + Sync,
 {
-    if opts.threads == 1 || batches == 1 {
+    // Each worker keeps one buffer, so there are no more workers than
+    // buffers allowed in flight; and each gets at least
+    // MIN_BATCHES_PER_WORKER batches, so a small input spawns fewer
+    // threads (a thread costs more than it saves on a few batches, the
+    // more so on a loaded machine).
+    let workers = usize::try_from(batches.div_ceil(MIN_BATCHES_PER_WORKER))
+        .map_or(opts.threads, |w| opts.threads.min(w))
+        .min(opts.batches_in_flight);
+    if workers <= 1 {
         // One thread: read, process and write each batch in turn, with no
         // hand-offs (and so no thread is spawned).
         let mut index = 0u64;
@@ -602,12 +616,6 @@ where
         };
         return write_in_order(pool, one_by_one, dst, emit);
     }
-    // Each worker keeps one buffer, so there are no more workers than
-    // buffers allowed in flight, nor than batches (a small input spawns
-    // fewer threads).
-    let workers = usize::try_from(batches)
-        .map_or(opts.threads, |b| opts.threads.min(b))
-        .min(opts.batches_in_flight);
     let turn = Turn {
         state: Mutex::new(TurnState {
             next: 0,
