@@ -2,14 +2,17 @@
 //! number of batches in flight.
 //!
 //! ```text
+//!  streams (seal_stream, open_stream):
 //!                     +-----------+
-//!  source --batches-->| worker 1  |--+
-//!  (reader thread,    | worker 2  |  |   reorder by     +--------+
-//!   or each worker    |   ...     |  +-- batch index -->| writer |--> dst, in order
-//!   reading at an     | worker N  |--+   (caller's      +--------+
-//!   offset)           +-----------+       thread)          |
-//!       ^                                                  |
+//!  reader  --batches->| worker 1  |--+
+//!  thread             | worker 2  |  |   reorder by     +--------+
+//!                     |   ...     |  +-- batch index -->| writer |--> dst, in order
+//!                     | worker N  |--+                  |(caller)|
+//!       ^             +-----------+                     +--------+
 //!       +------------- free list of batch buffers <--------+
+//!
+//!  files (seal_file, open_file): each worker, on its own buffer:
+//!     claim batch b -> read_exact_at -> seal/open in place -> wait for turn b -> write
 //! ```
 //!
 //! A batch is [`PipelineOptions::batch_chunks`] consecutive chunks. Batch
