@@ -682,7 +682,6 @@ async fn cut_bodies_are_resumed() {
 /// `InvalidRange` on an empty object, into that message). Run with
 /// `--ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "sealstream-s3 reports a header cut on every attempt as \"the object is empty\""]
 async fn persistent_cuts_fail_as_truncation_naming_the_chunk() {
     let Some(env) = env("download_cuts_always").await else {
         return;
