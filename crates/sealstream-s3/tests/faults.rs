@@ -676,11 +676,9 @@ async fn cut_bodies_are_resumed() {
     env.cleanup().await;
 }
 
-/// Fails today on one case: a first ranged GET cut inside the header on
-/// every attempt is reported as "is truncated: the object is empty"
-/// (`Fetcher::open` rewrites every `Truncated` from `fetch`, meant for
-/// `InvalidRange` on an empty object, into that message). Run with
-/// `--ignored`.
+/// A body cut on every attempt fails as a truncation naming where it was cut
+/// (including a first ranged GET cut inside the header, which once was
+/// misreported as "the object is empty").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_cuts_fail_as_truncation_naming_the_chunk() {
     let Some(env) = env("download_cuts_always").await else {
