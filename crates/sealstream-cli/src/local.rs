@@ -169,7 +169,7 @@ pub(crate) fn claimed_plaintext_len(size: u64, header_len: usize) -> Option<u64>
 
 /// Seals the file at `src` (or `None`: stdin) into `dst`. Returns the
 /// plaintext length. Runs on the calling (blocking) thread.
-pub(crate) fn seal_to<W: Write>(
+pub(crate) fn seal_to<W: Write + Send>(
     src: Option<&Path>,
     dst: W,
     header: &Header,
@@ -206,7 +206,7 @@ fn sealing_error(shown: &str, e: sealstream_format::Error) -> CliError {
 /// Opens the sealed file `src` (header already read) into `dst`; returns
 /// the plaintext length. Every chunk is authenticated before its plaintext
 /// is written.
-pub(crate) fn open_file_to<W: Write>(
+pub(crate) fn open_file_to<W: Write + Send>(
     src: &File,
     shown: &str,
     dst: W,

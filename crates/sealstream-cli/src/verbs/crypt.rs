@@ -80,7 +80,7 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
             out.commit()?;
             Ok(n)
         }
-        None => local::seal_to(src.as_deref(), io::stdout().lock(), &h, &data_key, &p),
+        None => local::seal_to(src.as_deref(), io::stdout(), &h, &data_key, &p),
     })
     .await?;
     progress.finish();
@@ -147,7 +147,7 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
                     out.commit()?;
                     Ok(n)
                 }
-                None => local::open_file_to(&file, &s, io::stdout().lock(), &h, &data_key, &p),
+                None => local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p),
             })
             .await?;
             (header, n, shown)

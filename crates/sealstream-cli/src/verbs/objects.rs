@@ -204,7 +204,7 @@ pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
             out.commit()?;
             Ok(n)
         }
-        None => local::open_file_to(&file, &s, io::stdout().lock(), &h, &data_key, &p),
+        None => local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p),
     })
     .await?;
     progress.finish();
@@ -260,7 +260,7 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
         let n = blocking(move || {
-            local::open_file_to(&file, &s, io::stdout().lock(), &h, &data_key, &p)
+            local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p)
         })
         .await?;
         progress.finish();
