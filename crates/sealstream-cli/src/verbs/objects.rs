@@ -259,10 +259,8 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
-        let n = blocking(move || {
-            local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p)
-        })
-        .await?;
+        let n = blocking(move || local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p))
+            .await?;
         progress.finish();
         report_cat(app, &shown, 0..n, n);
         return Ok(());
