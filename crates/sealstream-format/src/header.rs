@@ -74,13 +74,11 @@ impl EncryptionContext {
             what: "encryption context key",
             reason,
         })?;
-        if value.len() > MAX_CONTEXT_VALUE_LEN {
-            return Err(Error::LimitExceeded {
-                what: "encryption context value length",
-                actual: value.len() as u64,
-                limit: MAX_CONTEXT_VALUE_LEN as u64,
-            });
-        }
+        at_most(
+            "encryption context value length",
+            value.len(),
+            MAX_CONTEXT_VALUE_LEN,
+        )?;
         if self.0.contains_key(&key) {
             return Err(Error::InvalidInput {
                 what: "encryption context",
@@ -160,6 +158,18 @@ impl fmt::Debug for EncryptionContext {
     }
 }
 
+/// Fails with [`Error::LimitExceeded`] if `actual` is above `limit`.
+fn at_most(what: &'static str, actual: usize, limit: usize) -> Result<()> {
+    if actual > limit {
+        return Err(Error::LimitExceeded {
+            what,
+            actual: actual as u64,
+            limit: limit as u64,
+        });
+    }
+    Ok(())
+}
+
 fn check_context_key(key: &str) -> Result<(), &'static str> {
     if key.is_empty() {
         return Err("a context key must not be empty");
@@ -197,13 +207,7 @@ impl KeyRecord {
             what: "key record provider id",
             reason,
         })?;
-        if key_id.len() > MAX_KEY_ID_LEN {
-            return Err(Error::LimitExceeded {
-                what: "key id length",
-                actual: key_id.len() as u64,
-                limit: MAX_KEY_ID_LEN as u64,
-            });
-        }
+        at_most("key id length", key_id.len(), MAX_KEY_ID_LEN)?;
         if wrapped.is_empty() || wrapped.len() > MAX_WRAPPED_LEN {
             return Err(Error::LimitExceeded {
                 what: "wrapped key length (1 to 8192)",
@@ -311,13 +315,7 @@ impl Header {
                 reason: "at least one wrapped key record is required",
             });
         }
-        if records.len() > MAX_KEY_RECORDS {
-            return Err(Error::LimitExceeded {
-                what: "key record count",
-                actual: records.len() as u64,
-                limit: MAX_KEY_RECORDS as u64,
-            });
-        }
+        at_most("key record count", records.len(), MAX_KEY_RECORDS)?;
         let bound = encode_bound(suite, &context);
         let header = Header {
             suite,
@@ -326,13 +324,7 @@ impl Header {
             bound,
         };
         let len = header.encoded_len();
-        if len > MAX_HEADER_LEN {
-            return Err(Error::LimitExceeded {
-                what: "header length",
-                actual: len as u64,
-                limit: MAX_HEADER_LEN as u64,
-            });
-        }
+        at_most("header length", len, MAX_HEADER_LEN)?;
         Ok(header)
     }
 
@@ -430,13 +422,7 @@ impl Header {
         let mut be = [0u8; 4];
         be.copy_from_slice(len_bytes);
         let len = u32::from_be_bytes(be) as usize;
-        if len > MAX_HEADER_LEN {
-            return Err(Error::LimitExceeded {
-                what: "declared header length",
-                actual: len as u64,
-                limit: MAX_HEADER_LEN as u64,
-            });
-        }
+        at_most("declared header length", len, MAX_HEADER_LEN)?;
         if len < MIN_HEADER_LEN {
             return Err(Error::malformed(
                 "header_len",
@@ -591,13 +577,7 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
     let suite = Suite::from_id(c.u8("suite")?)?;
 
     let count = c.u16("context_count")?;
-    if count > MAX_CONTEXT_PAIRS {
-        return Err(Error::LimitExceeded {
-            what: "encryption context pair count",
-            actual: count as u64,
-            limit: MAX_CONTEXT_PAIRS as u64,
-        });
-    }
+    at_most("encryption context pair count", count, MAX_CONTEXT_PAIRS)?;
     let mut context = BTreeMap::new();
     let mut previous: Option<&str> = None;
     for _ in 0..count {
@@ -608,13 +588,7 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
                 "is empty (key_len is zero)",
             ));
         }
-        if klen > MAX_CONTEXT_KEY_LEN {
-            return Err(Error::LimitExceeded {
-                what: "encryption context key length",
-                actual: klen as u64,
-                limit: MAX_CONTEXT_KEY_LEN as u64,
-            });
-        }
+        at_most("encryption context key length", klen, MAX_CONTEXT_KEY_LEN)?;
         let key = c.utf8(klen, "context key")?;
         if key.starts_with(RESERVED_PREFIX) {
             return Err(Error::malformed(
@@ -630,13 +604,11 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
         }
         previous = Some(key);
         let vlen = c.u16("context value_len")?;
-        if vlen > MAX_CONTEXT_VALUE_LEN {
-            return Err(Error::LimitExceeded {
-                what: "encryption context value length",
-                actual: vlen as u64,
-                limit: MAX_CONTEXT_VALUE_LEN as u64,
-            });
-        }
+        at_most(
+            "encryption context value length",
+            vlen,
+            MAX_CONTEXT_VALUE_LEN,
+        )?;
         let value = c.utf8(vlen, "context value")?;
         context.insert(key.to_owned(), value.to_owned());
     }
@@ -650,33 +622,15 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
             "is zero (an object needs at least one wrapped key)",
         ));
     }
-    if nrec > MAX_KEY_RECORDS {
-        return Err(Error::LimitExceeded {
-            what: "key record count",
-            actual: nrec as u64,
-            limit: MAX_KEY_RECORDS as u64,
-        });
-    }
+    at_most("key record count", nrec, MAX_KEY_RECORDS)?;
     let mut records = Vec::with_capacity(nrec);
     for _ in 0..nrec {
         let plen = usize::from(c.u8("provider_len")?);
-        if plen > MAX_PROVIDER_LEN {
-            return Err(Error::LimitExceeded {
-                what: "provider id length",
-                actual: plen as u64,
-                limit: MAX_PROVIDER_LEN as u64,
-            });
-        }
+        at_most("provider id length", plen, MAX_PROVIDER_LEN)?;
         let provider = c.take(plen, "provider")?;
         check_provider(provider).map_err(|reason| Error::malformed("provider", reason))?;
         let klen = c.u16("key_id_len")?;
-        if klen > MAX_KEY_ID_LEN {
-            return Err(Error::LimitExceeded {
-                what: "key id length",
-                actual: klen as u64,
-                limit: MAX_KEY_ID_LEN as u64,
-            });
-        }
+        at_most("key id length", klen, MAX_KEY_ID_LEN)?;
         let key_id = c.utf8(klen, "key_id")?;
         let wlen = c.u16("wrapped_len")?;
         if wlen == 0 {
@@ -685,13 +639,7 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
                 "is empty (wrapped_len is zero)",
             ));
         }
-        if wlen > MAX_WRAPPED_LEN {
-            return Err(Error::LimitExceeded {
-                what: "wrapped key length",
-                actual: wlen as u64,
-                limit: MAX_WRAPPED_LEN as u64,
-            });
-        }
+        at_most("wrapped key length", wlen, MAX_WRAPPED_LEN)?;
         let wrapped = c.take(wlen, "wrapped")?;
         records.push(KeyRecord {
             // check_provider admitted only ASCII.
