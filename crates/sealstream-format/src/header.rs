@@ -729,10 +729,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8]> {
-        let (head, tail) = self
-            .rest
-            .split_at_checked(n)
-            .ok_or(Error::malformed(field, "runs past the declared header_len"))?;
+        let (head, tail) = self.rest.split_at_checked(n).ok_or(Error::malformed(
+            field,
+            "runs past the end of the 4096-byte header",
+        ))?;
         self.rest = tail;
         Ok(head)
     }
@@ -772,7 +772,7 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
     let mut context = BTreeMap::new();
     let mut previous: Option<&str> = None;
     for _ in 0..count {
-        let klen = usize::from(c.u8("context key_len")?);
+        let klen = usize::from(c.u8("key_len")?);
         if klen == 0 {
             return Err(Error::malformed(
                 "context key",
@@ -794,7 +794,7 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
             ));
         }
         previous = Some(key);
-        let vlen = c.u16("context value_len")?;
+        let vlen = c.u16("value_len")?;
         at_most(
             "encryption context value length",
             vlen,
