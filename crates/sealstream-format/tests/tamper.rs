@@ -338,7 +338,7 @@ fn expect_header_flip(s: &Sealed, object: &[u8], region: Region, b: u8) -> Want 
         // A name byte: invalid UTF-8 or a control character is malformed;
         // otherwise the name is not bound by the commitment, and these
         // entry points compare it with nothing, so the object opens.
-        Region::Name if b >= 0x80 || b < 0x20 || b == 0x7f => Want::Malformed,
+        Region::Name if !(0x20..0x7f).contains(&b) => Want::Malformed,
         Region::Name => Want::Plaintext(s.plaintext.clone()),
         Region::Version => Want::UnsupportedVersion(b),
         Region::Suite if b == 1 || b == 2 => Want::Commitment,
