@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, Header, MAX_HEADER_LEN, PEEK_LEN, SEALED_CHUNK_SIZE,
+    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, HEADER_LEN, Header, PEEK_LEN, SEALED_CHUNK_SIZE,
     layout,
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -125,6 +125,8 @@ pub(crate) struct Opened {
     pub(crate) etag: Option<String>,
     /// The bytes fetched, from object offset 0.
     pub(crate) first: Vec<u8>,
+    /// The body's salt and commitment.
+    pub(crate) prefix: BodyPrefix,
     /// The data key (wiped on drop), for share links.
     pub(crate) key: sealstream_format::DataKey,
 }
@@ -135,7 +137,7 @@ pub(crate) const BODY_ATTEMPTS: u32 = 3;
 /// Bytes fetched by the first request of a ranged read: the largest header,
 /// the body prefix, and `extra_chunks` chunks.
 pub(crate) fn first_fetch_len(extra_chunks: u64) -> u64 {
-    (MAX_HEADER_LEN + BODY_PREFIX_LEN) as u64 + extra_chunks * SEALED_CHUNK_SIZE as u64
+    (HEADER_LEN + BODY_PREFIX_LEN) as u64 + extra_chunks * SEALED_CHUNK_SIZE as u64
 }
 
 /// The object's location and how to fetch its bytes.
@@ -304,7 +306,9 @@ impl Fetcher {
             .and_then(|p| p.try_into().ok())
             .ok_or_else(|| truncated("it ends inside its salt and commitment"))?;
         let prefix = BodyPrefix::from_bytes(prefix);
-        let key = unlock.data_key(&header, &prefix, object).await?;
+        let key = unlock
+            .data_key(&header, &prefix, object, Some(&self.key))
+            .await?;
         let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
             .map_err(|e| Error::format(object, e))?;
         let header_len = header_len as u64;
@@ -318,6 +322,7 @@ impl Fetcher {
             cipher: Arc::new(cipher),
             etag: fetched.etag,
             first: buf,
+            prefix,
             key,
         })
     }
@@ -439,8 +444,13 @@ impl SealClient {
             resumes_left: BODY_ATTEMPTS - 1,
             state: BodyState::Reading(Box::pin(out.body.into_async_read())),
         };
-        let opening =
-            OpeningReader::open_labeled(reader, Unlock::Keyring(&self.keyring), &f.object).await?;
+        let opening = OpeningReader::open_labeled(
+            reader,
+            Unlock::Keyring(&self.keyring),
+            &f.object,
+            Some(&f.key),
+        )
+        .await?;
         Download::from_opening(opening, object_len, &f.object)
     }
 
