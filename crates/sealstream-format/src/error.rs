@@ -116,19 +116,16 @@ impl fmt::Display for Error {
             Error::InvalidInput { what, reason } => write!(f, "invalid {what}: {reason}"),
             Error::NameMismatch { expected, found } if found.is_empty() => write!(
                 f,
-                "object name mismatch: expected an object bound to the name {:?}, but this \
-                 object is bound to no name (it was encrypted outside a store): re-wrap it \
-                 for its name, or read it without a name check",
-                expected.escape_debug().to_string()
+                "object name mismatch: expected an object bound to the name {expected:?}, but \
+                 this object is bound to no name (it was encrypted outside a store): re-wrap it \
+                 for its name, or read it without a name check"
             ),
             Error::NameMismatch { expected, found } => write!(
                 f,
-                "object name mismatch: expected an object bound to the name {:?}, but this \
-                 object is bound to {:?}: it was copied or renamed without re-wrapping its key \
+                "object name mismatch: expected an object bound to the name {expected:?}, but \
+                 this object is bound to {found:?}: it was copied or renamed without re-wrapping its key \
                  records for the new name, or it is another object (read it under its bound \
-                 name, or re-wrap it for the new one)",
-                expected.escape_debug().to_string(),
-                found.escape_debug().to_string()
+                 name, or re-wrap it for the new one)"
             ),
             Error::CommitmentMismatch => f.write_str(
                 "key commitment mismatch: the data key is wrong for this object, or its header \

@@ -251,7 +251,8 @@ pub fn decrypt_reader(data: &[u8]) {
                     opened == plaintext,
                     "a modified object opened to other plaintext"
                 );
-                let key_block = FIXED_PREFIX_LEN + header.bound_section().len()..header.fields_len();
+                let key_block =
+                    FIXED_PREFIX_LEN + header.bound_section().len()..header.fields_len();
                 assert!(
                     bad == object || (op == 0 && key_block.contains(&pos)),
                     "a modified object was accepted (op {op} at {pos})"

@@ -948,6 +948,16 @@ mod tests {
             Err(Error::NameMismatch { expected, found })
                 if expected == "backups/other.tar" && found == "backups/db.tar"
         ));
+        // The message names both, with control characters escaped.
+        let e = h.check_name("evil\u{1b}[2J").unwrap_err().to_string();
+        assert!(
+            e.contains("\"backups/db.tar\"") && e.contains("\\u{1b}"),
+            "{e}"
+        );
+        assert!(!e.contains('\u{1b}'), "{e}");
+        let unbound = Header::new(Suite::Aes256Gcm, ctx(), "", rec()).unwrap();
+        let e = unbound.check_name("a").unwrap_err().to_string();
+        assert!(e.contains("bound to no name"), "{e}");
         let moved = h.with_name_and_records("x", rec()).unwrap();
         assert_eq!(
             (moved.name(), moved.bound_section()),
