@@ -610,7 +610,7 @@ fn json_output_of_ls_inspect_put_get_and_cat() {
             .get_output()
             .stdout,
     );
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
     assert_eq!(v["suite_id"], 2);
     assert_eq!(v["plaintext_size"], 40_000);
     assert_eq!(v["chunks"], 3);
@@ -1057,4 +1057,168 @@ fn bench_prints_one_json_object_per_measurement() {
     );
     assert!(lines.iter().all(|l| l["bytes"] == 1 << 20));
     env.cmd().args(["bench", "--s3"]).assert().code(USAGE);
+}
+
+/// Polls a future that never waits (X25519 wrapping does no I/O).
+fn ready<F: std::future::Future>(fut: F) -> F::Output {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(fut).poll(&mut cx) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("X25519 wrapping waited"),
+    }
+}
+
+/// Puts a record for another data key in front of the sealed file's records:
+/// anyone holding the recipient's public key can wrap a key bound to this very
+/// object (its bound section, salt and name are cleartext).
+fn plant_x25519_record(path: &std::path::Path, recipient: &str) {
+    use sealstream_kms::{DataKey, KeyProvider, WrapContext, X25519Recipient};
+    let bytes = std::fs::read(path).unwrap();
+    let hl = sealstream_format::HEADER_LEN;
+    let header = sealstream_format::Header::parse(&bytes[..hl]).unwrap();
+    let prefix = sealstream_format::BodyPrefix::from_bytes(
+        bytes[hl..hl + sealstream_format::BODY_PREFIX_LEN]
+            .try_into()
+            .unwrap(),
+    );
+    let planted = ready(X25519Recipient::parse(recipient).unwrap().wrap(
+        &DataKey::generate().unwrap(),
+        WrapContext {
+            suite: header.suite(),
+            context: header.context(),
+            bound: header.bound_section(),
+            salt: &prefix.salt,
+            name: header.name(),
+        },
+    ))
+    .unwrap();
+    let mut records = vec![planted];
+    records.extend(header.records().iter().cloned());
+    let mut out = header.with_records(records).unwrap().encode();
+    out.extend_from_slice(&bytes[hl..]);
+    std::fs::write(path, out).unwrap();
+}
+
+/// Issue 10, item 7: a record planted before the genuine one (it unwraps, to
+/// a key that does not open the body) is skipped by decrypt, get, cat and
+/// rewrap, which check every unwrapped key against the commitment; it used to
+/// make the genuine object fail as tampered.
+#[test]
+fn a_planted_x25519_record_does_not_break_a_genuine_object() {
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .args(["--json", "keygen", "--x25519", "-o", "me.id"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let recipient = json_one(&out)["recipient"].as_str().unwrap().to_owned();
+    let plain = data(40_000, 17);
+    env.write("m.txt", &plain);
+    env.cmd()
+        .args([
+            "encrypt",
+            "m.txt",
+            "-o",
+            "m.sealed",
+            "--recipient",
+            &recipient,
+        ])
+        .assert()
+        .success();
+    plant_x25519_record(&env.path("m.sealed"), &recipient);
+    let v = json_one(
+        &env.cmd()
+            .args(["--json", "inspect", "m.sealed"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["keys"].as_array().unwrap().len(), 2, "{v}");
+
+    let decrypted = env
+        .cmd()
+        .args(["decrypt", "m.sealed", "--identity", "me.id"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(decrypted == plain);
+    let piped = env
+        .cmd()
+        .args(["decrypt", "-", "--identity", "me.id"])
+        .pipe_stdin(env.path("m.sealed"))
+        .unwrap()
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(piped == plain);
+
+    // The same object in the local store: get and cat (whole and ranged).
+    std::fs::create_dir_all(env.default_store()).unwrap();
+    std::fs::copy(env.path("m.sealed"), env.default_store().join("p.bin")).unwrap();
+    let got = env
+        .cmd()
+        .args(["get", "p.bin", "-", "--identity", "me.id"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(got == plain);
+    let all = env
+        .cmd()
+        .args(["cat", "p.bin", "--identity", "me.id"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(all == plain);
+    let part = env
+        .cmd()
+        .args([
+            "cat",
+            "p.bin",
+            "--range",
+            "30000-30009",
+            "--identity",
+            "me.id",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(part, &plain[30_000..30_010]);
+
+    // Rewrap re-wraps the genuine key, not the planted one.
+    let local = env.keygen("local.key");
+    env.cmd()
+        .args([
+            "rewrap",
+            "./m.sealed",
+            "--identity",
+            "me.id",
+            "--new-key-file",
+        ])
+        .arg(&local)
+        .assert()
+        .success();
+    let reopened = env
+        .cmd()
+        .args(["decrypt", "m.sealed", "--key-file"])
+        .arg(&local)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(reopened == plain);
 }
