@@ -389,10 +389,17 @@ fn check_header(header: &Header) {
     let named = ready(f.keyring.open_key(header, &prefix, Some(header.name())));
     assert_eq!(named.is_ok(), opened.is_ok());
     calls(f);
-    let other = if header.name() == NAME { "fuzz/other" } else { NAME };
+    let other = if header.name() == NAME {
+        "fuzz/other"
+    } else {
+        NAME
+    };
     match ready(f.keyring.open_key(header, &prefix, Some(other))) {
         Err(Error::Format(sealstream_format::Error::NameMismatch { .. })) => {}
-        r => panic!("a header named {:?} opened as {other:?}: {r:?}", header.name()),
+        r => panic!(
+            "a header named {:?} opened as {other:?}: {r:?}",
+            header.name()
+        ),
     }
     assert_eq!(calls(f), 0, "the name is compared before any unwrap");
 }
