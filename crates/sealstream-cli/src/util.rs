@@ -18,6 +18,28 @@ pub(crate) fn expand_tilde(p: &Path) -> PathBuf {
     p.to_path_buf()
 }
 
+/// A local file name from untrusted text (an object's or a share link's
+/// name): exactly one plain path component, or why it is not one.
+///
+/// Every local name derived from an object or a link goes through here, so
+/// that no name chosen by whoever wrote the object or the link can reach
+/// outside the folder the user named.
+pub(crate) fn safe_file_name(name: &str) -> std::result::Result<&str, &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name == "." || name == ".." {
+        return Err("it is `.` or `..`");
+    }
+    if name.contains(['/', '\\']) {
+        return Err("it contains `/` or `\\`");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains NUL or control characters");
+    }
+    Ok(name)
+}
+
 /// `p` made absolute against the current folder (without touching the
 /// file system beyond reading the current folder).
 pub(crate) fn absolute(p: &Path) -> PathBuf {

@@ -1058,3 +1058,45 @@ fn bench_prints_one_json_object_per_measurement() {
     assert!(lines.iter().all(|l| l["bytes"] == 1 << 20));
     env.cmd().args(["bench", "--s3"]).assert().code(USAGE);
 }
+
+/// Issue 10 item 1: a share link's last path segment, percent-decoded, must
+/// be one plain file name before it becomes the default output name. The
+/// name is refused before anything is fetched, so the link points at a
+/// closed port: no server is needed to see the refusal (a link the old code
+/// accepted would have failed on the connection instead, exit 7 or 1).
+#[test]
+fn get_link_refuses_a_default_name_that_is_not_one_file_name() {
+    let env = Env::new();
+    let sub = env.work().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    for hostile in [
+        "..%2F..%2Fx",
+        "..%2Fx",
+        "%2Ftmp%2Fsealstream-item1-x",
+        "a%5Cb",
+        "%2E%2E",
+        "x%0Ay",
+        "x%1B%5B31m",
+    ] {
+        let link = format!(
+            "http://127.0.0.1:9/b/{hostile}?X-Amz-Signature=abc#k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+        // The default name, and DEST naming an existing folder.
+        for args in [vec!["get", &link], vec!["get", &link, "."]] {
+            let a = env
+                .cmd()
+                .current_dir(&sub)
+                .args(&args)
+                .assert()
+                .code(USAGE)
+                .stderr(contains("cannot use the name of"))
+                .stderr(contains("name the output"));
+            let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+            assert!(!stderr.contains('\u{1b}'), "{stderr}");
+            assert!(!stderr.contains("abc"), "{stderr}");
+        }
+    }
+    assert!(!env.work().join("x").exists());
+    assert!(!std::path::Path::new("/tmp/sealstream-item1-x").exists());
+    assert_eq!(files_in(&sub).len(), 0);
+}
