@@ -91,9 +91,31 @@ pub(crate) fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` as one POSIX shell word, for commands the CLI suggests: as it is
+/// when it holds only characters no shell treats specially, otherwise in
+/// single quotes (a `'` inside written as `'\''`). Callers must not suggest
+/// a command for text holding control characters (see [`escape`]): a
+/// quoted newline is still a newline on the terminal.
+pub(crate) fn shell_quote(s: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b);
+    if !s.is_empty() && s.bytes().all(plain) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(format!("'{}'", s.replace('\'', "'\\''")))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, shell_quote};
+
+    #[test]
+    fn shell_quote_words() {
+        assert_eq!(shell_quote("team=a"), "team=a");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("$(id)`id`"), "'$(id)`id`'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
 
     #[test]
     fn escape_control_characters() {

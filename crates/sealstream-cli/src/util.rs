@@ -7,6 +7,7 @@ use std::time::Duration;
 use sealstream_format::EncryptionContext;
 
 use crate::error::{CliError, Result};
+use crate::output::{escape, shell_quote};
 
 /// `~/x` → `$HOME/x`; anything else unchanged.
 pub(crate) fn expand_tilde(p: &Path) -> PathBuf {
@@ -232,7 +233,7 @@ pub(crate) fn context_display(ctx: &EncryptionContext) -> String {
         return "(none)".to_owned();
     }
     ctx.iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -248,10 +249,18 @@ pub(crate) fn check_context(
     }
     let hint = if found.is_empty() {
         "the object has no encryption context; drop the --encryption-context options".to_owned()
+    } else if found
+        .iter()
+        .any(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+    {
+        // No command to copy: a quoted newline is still a newline on screen.
+        "the object's context holds control characters (shown escaped above); if you \
+         expected this object, pass exactly those pairs with --encryption-context"
+            .to_owned()
     } else {
         let flags = found
             .iter()
-            .map(|(k, v)| format!("--encryption-context '{k}={v}'"))
+            .map(|(k, v)| format!("--encryption-context {}", shell_quote(&format!("{k}={v}"))))
             .collect::<Vec<_>>()
             .join(" ");
         format!("if you expected this object, open it with {flags}")
@@ -259,8 +268,9 @@ pub(crate) fn check_context(
     Err(CliError::new(
         crate::error::Class::Auth,
         format!(
-            "{object}: encryption context mismatch: the object was sealed with {{{}}}, \
+            "{}: encryption context mismatch: the object was sealed with {{{}}}, \
              but {{{}}} was required",
+            escape(object),
             context_display(found),
             context_display(wanted)
         ),
