@@ -76,8 +76,8 @@ pub(crate) fn header_human(
     for r in header.records() {
         s.push_str(&format!(
             "    {:<8} {} ({} bytes wrapped)\n",
-            r.provider(),
-            r.key_id(),
+            crate::output::escape(r.provider()).as_ref(),
+            crate::output::escape(r.key_id()),
             r.wrapped().len()
         ));
     }
@@ -143,7 +143,7 @@ pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
                         plain.map_or("invalid".to_owned(), human_size),
                         header.suite().name(),
                         keys_human(&header),
-                        item.name
+                        crate::output::escape(&item.name)
                     ));
                 }
                 ls_json(
@@ -163,7 +163,7 @@ pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
                         "?",
                         "-",
                         e.message(),
-                        item.name
+                        crate::output::escape(&item.name)
                     ));
                 }
                 ls_json(

@@ -102,7 +102,13 @@ pub(crate) fn keys_human(header: &Header) -> String {
     header
         .records()
         .iter()
-        .map(|r| format!("{} {}", r.provider(), r.key_id()))
+        .map(|r| {
+            format!(
+                "{} {}",
+                crate::output::escape(r.provider()),
+                crate::output::escape(r.key_id())
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
