@@ -17,6 +17,7 @@
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
 //! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
 //! | fewer KMS calls for many small objects | [`SealClient::with_key_cache`] |
+//! | read or migrate Amazon S3 Encryption Client objects | [`s3ec::S3ecObject`], [`SealClient::migrate_s3ec`] |
 //! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
 //!
 //! # Upload and download paths
@@ -96,6 +97,7 @@ mod presign;
 mod range;
 mod resume;
 mod rewrap;
+pub mod s3ec;
 mod s3target;
 mod share;
 mod sse;
