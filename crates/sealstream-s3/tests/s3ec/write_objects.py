@@ -1,6 +1,6 @@
 """Writes S3 Encryption Client objects with the real Python client (the interop oracle).
 
-Usage: write_objects.py BUCKET PREFIX [KMS_KEY_ID [--instruction-only]]   (endpoints and credentials from the environment:
+Usage: write_objects.py BUCKET PREFIX [KMS_KEY_ID] [--instruction-only] [--with-tampered]   (endpoints and credentials from the environment:
 SEALSTREAM_TEST_S3_ENDPOINT, SEALSTREAM_TEST_KMS_ENDPOINT, AWS_*). Prints a JSON manifest on
 stdout: the KMS key id and one entry per object (key, format, storage, size, seed, context).
 
@@ -73,7 +73,8 @@ def to_instruction_file(plain_s3, bucket, key, fmt):
 
 def main():
     bucket, prefix = sys.argv[1], sys.argv[2]
-    key_id = sys.argv[3] if len(sys.argv) > 3 else kms().create_key()["KeyMetadata"]["KeyId"]
+    given = [a for a in sys.argv[3:] if not a.startswith("--")]
+    key_id = given[0] if given else kms().create_key()["KeyMetadata"]["KeyId"]
     sizes = [] if "--instruction-only" in sys.argv else SIZES
     plain_s3 = s3()
     out = []
@@ -106,7 +107,60 @@ def main():
             assert back == plaintext(size, seed), "the Python client cannot read its own object from an instruction file"
             out.append({"key": key, "format": fmt, "storage": "instruction-file", "size": size,
                         "seed": seed, "context": ctx or {}})
-    json.dump({"kms_key_id": key_id, "objects": out}, sys.stdout)
+    tampered = write_tampered(plain_s3, bucket, prefix, out) if "--with-tampered" in sys.argv else []
+    json.dump({"kms_key_id": key_id, "objects": out, "tampered": tampered}, sys.stdout)
+
+
+def write_tampered(plain_s3, bucket, prefix, objects):
+    """Tampered copies of some client-written objects, under PREFIX/tampered/."""
+    def copy(src, name, edit_body=None, edit_meta=None, instruction=None):
+        dst = f"{prefix}tampered/{name}"
+        body = bytearray(plain_s3.get_object(Bucket=bucket, Key=src["key"])["Body"].read())
+        meta = plain_s3.head_object(Bucket=bucket, Key=src["key"])["Metadata"]
+        if edit_body:
+            edit_body(body)
+        if edit_meta:
+            edit_meta(meta)
+        plain_s3.put_object(Bucket=bucket, Key=dst, Body=bytes(body), Metadata=meta)
+        if src["storage"] == "instruction-file":
+            inst = instruction or plain_s3.get_object(Bucket=bucket, Key=src["key"] + ".instruction")["Body"].read()
+            plain_s3.put_object(Bucket=bucket, Key=dst + ".instruction", Body=inst)
+        return {"key": dst, "context": src["context"]}
+
+    def flip(i):
+        def f(b):
+            b[i] ^= 1
+        return f
+
+    def flip_b64(field):
+        def f(m):
+            raw = bytearray(base64.b64decode(m[field]))
+            raw[0] ^= 1
+            m[field] = base64.b64encode(bytes(raw)).decode()
+        return f
+
+    def recontext(field):
+        def f(m):
+            m[field] = m[field].replace("finance", "finanze")
+        return f
+
+    by = {o["key"][len(prefix):]: o for o in objects}
+    out = []
+    for fmt, ctx_field in [("v2", "x-amz-matdesc"), ("v3", "x-amz-t")]:
+        o = by[f"{fmt}-16384-ctx"]
+        out.append(copy(o, f"{fmt}-ct", edit_body=flip(100)))
+        out.append(copy(o, f"{fmt}-tag", edit_body=flip(-1)))
+        t = copy(o, f"{fmt}-kmsctx", edit_meta=recontext(ctx_field))
+        t["context"] = dict(o["context"], department="finanze")
+        out.append(t)
+        # Another object's instruction file (same KMS key and context).
+        a, b = by[f"{fmt}-inst-ctx"], by[f"{fmt}-inst-noctx"]
+        other = plain_s3.get_object(Bucket=bucket, Key=a["key"] + ".instruction")["Body"].read()
+        t = copy(b, f"{fmt}-inst-swapped", instruction=other)
+        t["context"] = a["context"]
+        out.append(t)
+    out.append(copy(by["v3-16384-ctx"], "v3-commitment", edit_meta=flip_b64("x-amz-d")))
+    return out
 
 
 if __name__ == "__main__":
