@@ -30,7 +30,14 @@ fn plaintext(size: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// The venv's Python, made once per test binary (the tests of a binary
+/// run in parallel; binaries run one after another).
 fn python() -> PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_python).clone()
+}
+
+fn make_python() -> PathBuf {
     if let Ok(p) = std::env::var("SEALSTREAM_TEST_S3EC_PYTHON") {
         return PathBuf::from(p);
     }
