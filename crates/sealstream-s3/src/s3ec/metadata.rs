@@ -225,7 +225,8 @@ pub fn parse(
     meta: &HashMap<String, String>,
     instruction: Option<&HashMap<String, String>>,
 ) -> Result<Envelope, MetadataError> {
-    let s3ec: HashMap<&str, &str> = meta
+    // Sorted, so that the first field reported is always the same one.
+    let s3ec: BTreeMap<&str, &str> = meta
         .iter()
         .filter(|(k, _)| is_s3ec_key(k))
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -238,6 +239,7 @@ pub fn parse(
             return Err(MetadataError::NeedsInstructionFile);
         };
         let mut fields: HashMap<&str, &str> = HashMap::new();
+        let inst: BTreeMap<&String, &String> = inst.iter().collect();
         for (k, v) in inst {
             if !is_s3ec_key(k) {
                 continue;
@@ -254,7 +256,7 @@ pub fn parse(
         for (k, v) in &s3ec {
             if !v3 || !V3_EXCLUSIVE_IN_OBJECT.contains(k) {
                 return Err(malformed(format!(
-                    "{k} is in both the object's metadata and its instruction file is used \
+                    "{k} is in the object's metadata although its instruction file is used \
                      (an illegal combination)"
                 )));
             }
@@ -262,7 +264,7 @@ pub fn parse(
         }
         (fields, Storage::InstructionFile)
     } else {
-        (s3ec, Storage::ObjectMetadata)
+        (s3ec.into_iter().collect(), Storage::ObjectMetadata)
     };
     parse_fields(&fields, storage)
 }

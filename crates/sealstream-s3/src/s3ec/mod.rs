@@ -182,8 +182,11 @@ impl Error {
 /// Shorthand for results of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Hidden entry point of the `s3ec_metadata` fuzz target: parsing never
-/// panics, and an accepted envelope is internally consistent.
+/// Hidden entry point of the `s3ec_metadata` fuzz target. Input: the
+/// object's metadata as a JSON object, optionally a 0 byte and an
+/// instruction file. Parsing never panics; what it accepts is consistent
+/// (a second parse gives the same envelope, the storage matches, a KMS
+/// context names its content algorithm).
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub fn fuzz_metadata(data: &[u8]) {
@@ -191,15 +194,22 @@ pub fn fuzz_metadata(data: &[u8]) {
         Some(i) => (data.get(..i).unwrap_or(&[]), data.get(i + 1..)),
         None => (data, None),
     };
+    let _ = inst_part.map(parse_instruction_file);
     let Ok(meta) = parse_instruction_file(meta_part) else {
         return;
     };
     let inst = inst_part.and_then(|b| parse_instruction_file(b).ok());
-    if let Ok(e) = parse(&meta, inst.as_ref()) {
-        assert!(!e.wrapped_key.is_empty() || e.wrapped_key.is_empty());
+    let first = parse(&meta, inst.as_ref());
+    assert_eq!(first, parse(&meta, inst.as_ref()));
+    if let Ok(e) = first {
         assert!(e.context.len() <= metadata::MAX_CONTEXT_PAIRS);
-        if e.storage == Storage::InstructionFile {
-            assert!(inst.is_some());
+        assert!(e.wrapped_key.len() <= metadata::MAX_WRAPPED_KEY_LEN);
+        assert_eq!(
+            e.storage == Storage::InstructionFile,
+            needs_instruction_file(&meta)
+        );
+        if e.wrapping == Wrapping::KmsContext {
+            assert!(e.context.contains_key(metadata::CEK_ALG_CONTEXT_KEY));
         }
     }
 }
