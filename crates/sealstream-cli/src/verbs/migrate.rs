@@ -76,12 +76,21 @@ fn describe(obj: &S3ecObject) -> Value {
 }
 
 /// Finds an S3EC object at `s3://bucket/key` after the sealstream reader
-/// refused it with `original`; `Ok(None)`: not one (report `original`).
-async fn detect(app: &App, bucket: &str, key: &str) -> Result<Option<S3ecObject>> {
+/// refused it with `original`, which is returned when it is not one.
+async fn detect(app: &App, bucket: &str, key: &str, original: CliError) -> Result<S3ecObject> {
     let s3c = s3::client(app).await;
-    S3ecObject::head(&s3c, bucket, key)
-        .await
-        .map_err(|e| s3ec_error(&e))
+    match S3ecObject::head(&s3c, bucket, key).await {
+        Ok(Some(obj)) => Ok(obj),
+        // An S3EC object, refused or malformed: that is the better message.
+        Err(
+            e @ (s3ec::Error::Refused { .. }
+            | s3ec::Error::Malformed { .. }
+            | s3ec::Error::Truncated { .. }),
+        ) => Err(s3ec_error(&e)),
+        // Not one, or the lookup failed (an SSE-C object refuses HEAD):
+        // the sealstream reader's error stands.
+        Ok(None) | Err(_) => Err(original),
+    }
 }
 
 /// `get` and `cat` of an S3 object that is not a sealstream object: opens
@@ -101,9 +110,7 @@ pub(crate) async fn get_s3ec_or(
     if original.class() != Class::Auth {
         return Err(original);
     }
-    let Some(obj) = detect(app, bucket, key).await? else {
-        return Err(original);
-    };
+    let obj = detect(app, bucket, key, original).await?;
     // The existence check (--force) was made when out_file was created;
     // the S3EC reader writes its own temporary file beside DEST.
     drop(out_file);
@@ -160,9 +167,7 @@ pub(crate) async fn inspect_s3ec_or(
     if original.class() != Class::Auth {
         return Err(original);
     }
-    let Some(obj) = detect(app, bucket, key).await? else {
-        return Err(original);
-    };
+    let obj = detect(app, bucket, key, original).await?;
     let v = describe(&obj);
     let e = obj.envelope();
     let ctx: Vec<String> = e
