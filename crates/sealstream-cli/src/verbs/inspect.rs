@@ -93,9 +93,13 @@ pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
             let (_, h, l, s) = blocking(move || local::open_sealed(&p)).await?;
             (h, l, Some(s))
         }
-        Target::S3 { .. } | Target::Link(_) => {
-            remote::read_remote_header(app, &target, &a.sse).await?
+        Target::S3 { bucket, key } => {
+            match remote::read_remote_header(app, &target, &a.sse).await {
+                Ok(v) => v,
+                Err(e) => return super::migrate::inspect_s3ec_or(app, bucket, key, e).await,
+            }
         }
+        Target::Link(_) => remote::read_remote_header(app, &target, &a.sse).await?,
     };
     app.out.result(
         &header_json(&shown, &header, header_len, size),

@@ -4,6 +4,7 @@ mod config;
 mod crypt;
 mod inspect;
 mod keygen;
+mod migrate;
 mod objects;
 mod remote;
 mod resume;
@@ -33,6 +34,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Share(a) => remote::share(app, a).await,
         Command::Cleanup(a) => remote::cleanup(app, a).await,
         Command::Bench(a) => remote::bench(app, a).await,
+        Command::Migrate(a) => migrate::run(app, a).await,
         Command::Config(c) => config::run(app, c),
     }
 }
