@@ -142,6 +142,28 @@ impl KeyArgs {
     }
 }
 
+/// Raw keys that open Amazon S3 Encryption Client objects (docs/S3EC.md).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct S3ecKeyArgs {
+    /// AES wrapping key of S3 Encryption Client objects (wrapping `AES/GCM`): a file of 16 or
+    /// 32 raw bytes or one line of base64, mode 0600; repeatable.
+    #[arg(
+        long = "s3ec-aes-key",
+        value_name = "PATH",
+        help_heading = "S3 Encryption Client keys"
+    )]
+    pub(crate) aes_keys: Vec<PathBuf>,
+
+    /// RSA private key of S3 Encryption Client objects (wrapping `RSA-OAEP-SHA1`): PKCS#8, PEM
+    /// or DER, mode 0600; repeatable.
+    #[arg(
+        long = "s3ec-rsa-key",
+        value_name = "PATH",
+        help_heading = "S3 Encryption Client keys"
+    )]
+    pub(crate) rsa_keys: Vec<PathBuf>,
+}
+
 /// Encryption context pairs.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct ContextArgs {
@@ -314,6 +336,9 @@ pub(crate) struct GetArgs {
     #[command(flatten)]
     pub(crate) sse: SseArgs,
 
+    #[command(flatten)]
+    pub(crate) s3ec: S3ecKeyArgs,
+
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub(crate) force: bool,
@@ -338,6 +363,9 @@ pub(crate) struct CatArgs {
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,
+
+    #[command(flatten)]
+    pub(crate) s3ec: S3ecKeyArgs,
 }
 
 /// `ls`.
@@ -478,6 +506,9 @@ pub(crate) struct MigrateArgs {
     /// [default: the key each wrapped key names].
     #[arg(long = "source-kms-key", value_name = "ARN|alias/NAME")]
     pub(crate) source_kms_keys: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) s3ec: S3ecKeyArgs,
 
     /// Keys that seal the new objects.
     #[command(flatten)]

@@ -178,6 +178,7 @@ pub(crate) async fn get_remote(
                 return super::migrate::get_s3ec_or(
                     app,
                     &a.keys,
+                    &a.s3ec,
                     bucket,
                     key,
                     dest.as_deref(),
@@ -232,7 +233,7 @@ pub(crate) async fn cat_remote(
             Ok(v) => v,
             Err(e) if range.is_none() => {
                 return super::migrate::get_s3ec_or(
-                    app, &a.keys, bucket, key, None, None, &wanted, "cat", e,
+                    app, &a.keys, &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
                 )
                 .await;
             }
