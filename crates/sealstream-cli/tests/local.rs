@@ -531,6 +531,26 @@ fn x25519_recipients_and_multi_wrap() {
         .assert()
         .success()
         .stdout("for two readers");
+    // So is the public key file's text, comment lines and all, as
+    // `--recipient "$(cat me.id.pub)"` passes it (issue 15).
+    let text = String::from_utf8(env.read("me.id.pub")).unwrap();
+    assert!(text.starts_with('#'), "{text}");
+    env.cmd()
+        .args([
+            "encrypt",
+            "m.txt",
+            "-o",
+            "m3.sealed",
+            "--recipient",
+            text.trim_end(),
+        ])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["decrypt", "m3.sealed", "--identity", "me.id"])
+        .assert()
+        .success()
+        .stdout("for two readers");
     // A recipient cannot open.
     env.cmd()
         .args(["decrypt", "m2.sealed", "--key-file"])
