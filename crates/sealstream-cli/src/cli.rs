@@ -25,6 +25,22 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// `--version`: the release, the commit it was built from, the format
+/// version it writes and the library computing AES-256-GCM.
+pub(crate) fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\ncommit: {}\nformat: version {} (body: C2SP chunked encryption v1)\n\
+             AES-256-GCM: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("SEALSTREAM_BUILD_COMMIT"),
+            sealstream_format::FORMAT_VERSION,
+            sealstream_format::AES_BACKEND
+        )
+    })
+}
+
 /// Options every verb takes.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct Global {
@@ -107,6 +123,34 @@ pub(crate) enum Command {
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Write the manual pages (sealstream.1 and one per verb), or print sealstream.1.
+    Man(ManArgs),
+}
+
+/// `completions`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream completions bash > ~/.local/share/bash-completion/completions/sealstream\n  \
+    sealstream completions zsh > \"${fpath[1]}/_sealstream\"\n  \
+    sealstream completions fish > ~/.config/fish/completions/sealstream.fish")]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `man`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream man | man -l -\n  \
+    sealstream man --out ~/.local/share/man/man1")]
+pub(crate) struct ManArgs {
+    /// Write sealstream.1 and sealstream-VERB.1 for every verb into DIR (replacing older
+    /// pages) instead of printing sealstream.1 to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Which keys seal or open objects.

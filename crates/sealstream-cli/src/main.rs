@@ -27,7 +27,7 @@ mod verbs;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::app::App;
 use crate::cli::Cli;
@@ -53,7 +53,11 @@ fn main() -> ExitCode {
         local::remove_temp_files();
         std::process::exit(i32::from(Class::Internal.code()));
     }));
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .long_version(cli::long_version())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             // clap prints help and version to stdout (exit 0) and usage

@@ -1426,3 +1426,80 @@ fn a_secret_key_given_as_recipient_is_refused_without_echo() {
         }
     }
 }
+
+/// `completions` for every shell clap_complete knows, `man` to stdout and
+/// into a folder (one page per verb, no page for clap's `help`), and the
+/// long `--version` (commit, format version, AES backend) (issue 15).
+#[test]
+fn completions_man_pages_and_version() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = env
+            .cmd()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        for word in ["sealstream", "migrate", "rewrap", "encryption-context"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    env.cmd().args(["completions", "tcsh"]).assert().code(USAGE);
+
+    let page = env
+        .cmd()
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(".TH sealstream 1"), "{page}");
+    std::fs::create_dir(env.path("man1")).unwrap();
+    env.cmd().args(["man", "--out", "man1"]).assert().success();
+    let mut pages: Vec<String> = std::fs::read_dir(env.path("man1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for verb in ["get", "put", "migrate", "share", "completions", "man"] {
+        assert!(pages.contains(&format!("sealstream-{verb}.1")), "{pages:?}");
+    }
+    assert!(pages.contains(&"sealstream.1".to_owned()));
+    assert!(!pages.iter().any(|p| p == "sealstream-help.1"), "{pages:?}");
+    assert!(
+        !pages.iter().any(|p| p.starts_with('.')),
+        "temporary file left: {pages:?}"
+    );
+    let get = String::from_utf8(env.read("man1/sealstream-get.1")).unwrap();
+    assert!(get.contains(".TH sealstream-get 1"), "{get}");
+    assert!(
+        get.contains("s3ec\\-aes\\-key"),
+        "get's page lacks its options"
+    );
+    env.cmd()
+        .args(["man", "--out", "no-such-folder"])
+        .assert()
+        .code(USAGE);
+
+    let v = env
+        .cmd()
+        .arg("--version")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = String::from_utf8(v).unwrap();
+    assert!(v.starts_with("sealstream "), "{v}");
+    assert!(v.contains("\ncommit: "), "{v}");
+    assert!(v.contains("format: version 2"), "{v}");
+    assert!(
+        v.contains("AES-256-GCM: ring") || v.contains("AES-256-GCM: aws-lc-rs"),
+        "{v}"
+    );
+}

@@ -4,6 +4,7 @@ mod config;
 mod crypt;
 mod inspect;
 mod keygen;
+mod manual;
 mod migrate;
 mod objects;
 mod remote;
@@ -36,6 +37,8 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Bench(a) => remote::bench(app, a).await,
         Command::Migrate(a) => migrate::run(app, a).await,
         Command::Config(c) => config::run(app, c),
+        Command::Completions(a) => manual::completions(&a),
+        Command::Man(a) => manual::man(&a),
     }
 }
 
