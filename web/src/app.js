@@ -220,6 +220,8 @@ function main() {
     // Offline once loaded, and the streaming downloads; the page works without it.
     navigator.serviceWorker.register('sw.js', { scope: './' }).catch(() => {});
   }
+  // A new link pasted into this tab changes only the fragment: start over with it.
+  window.addEventListener('hashchange', () => location.reload());
   const fragment = location.hash;
   // Keep the key out of the address bar and the session history from here on.
   if (fragment) history.replaceState(null, '', location.pathname + location.search);
