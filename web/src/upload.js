@@ -27,8 +27,10 @@ export async function prepareSeal(plan, lastModified) {
   const pks = plan.recipients.map(parsePublicKey);
   const dataKey = crypto.getRandomValues(new Uint8Array(32));
   const salt = crypto.getRandomValues(new Uint8Array(24));
-  const pairs = Number.isFinite(lastModified) ? [['sealstream:mtime', mtimeOf(lastModified)]] : [];
-  const bound = encodeBound(plan.suite, pairs);
+  // No context pairs, not even sealstream:mtime: `sealstream get` checks the context
+  // exactly, and the owner asked for none. (lastModified stays unused for that reason.)
+  void lastModified;
+  const bound = encodeBound(plan.suite, []);
   const nameBytes = encodeName(plan.name);
   const records = pks.map((pk) => wrapX25519(pk, dataKey, bound, salt, nameBytes));
   const header = encodeHeader(bound, plan.name, records);
