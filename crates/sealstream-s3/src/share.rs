@@ -67,9 +67,10 @@ impl ShareLink {
                 let bytes = Base64UrlUnpadded::decode_vec(v).map_err(|_| {
                     Error::InvalidShareLink("the URL in u=... is not base64url (was it cut?)")
                 })?;
-                inner = Some(String::from_utf8(bytes).map_err(|_| {
-                    Error::InvalidShareLink("the URL in u=... is not UTF-8 text")
-                })?);
+                inner =
+                    Some(String::from_utf8(bytes).map_err(|_| {
+                        Error::InvalidShareLink("the URL in u=... is not UTF-8 text")
+                    })?);
             }
         }
         let url = inner.as_deref().unwrap_or(before);

@@ -108,12 +108,16 @@ impl UploadLink {
             "complete": self.plan.complete.expose_url(),
             "abort": self.plan.abort.expose_url(),
         });
-        match compact_parts(&urls) {
-            Some((template, sigs)) => {
-                v["part_template"] = json!(template);
-                v["part_signatures"] = json!(sigs);
+        if let Some(map) = v.as_object_mut() {
+            match compact_parts(&urls) {
+                Some((template, sigs)) => {
+                    map.insert("part_template".into(), json!(template));
+                    map.insert("part_signatures".into(), json!(sigs));
+                }
+                None => {
+                    map.insert("parts".into(), json!(urls));
+                }
             }
-            None => v["parts"] = json!(urls),
         }
         Zeroizing::new(v.to_string())
     }
@@ -158,7 +162,11 @@ fn signature_of(url: &str) -> Option<&str> {
     query
         .split('&')
         .find_map(|kv| kv.strip_prefix("X-Amz-Signature="))
-        .filter(|s| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .filter(|s| {
+            s.len() == 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        })
 }
 
 /// Part 1's URL and the signatures of parts 2..n, if every part's URL is
@@ -264,10 +272,16 @@ pub async fn put_web_cors(s3: &aws_sdk_s3::Client, bucket: &str, origins: &[Stri
         .set_allowed_origins(Some(origins.to_vec()))
         .set_allowed_methods(Some(CORS_METHODS.iter().map(|s| (*s).to_owned()).collect()))
         .set_allowed_headers(Some(
-            CORS_ALLOWED_HEADERS.iter().map(|s| (*s).to_owned()).collect(),
+            CORS_ALLOWED_HEADERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         ))
         .set_expose_headers(Some(
-            CORS_EXPOSE_HEADERS.iter().map(|s| (*s).to_owned()).collect(),
+            CORS_EXPOSE_HEADERS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         ))
         .max_age_seconds(3600)
         .build()
@@ -276,8 +290,7 @@ pub async fn put_web_cors(s3: &aws_sdk_s3::Client, bucket: &str, origins: &[Stri
         .cors_rules(rule)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("CORS configuration: {e}")))?;
-    s3
-        .put_bucket_cors()
+    s3.put_bucket_cors()
         .bucket(bucket)
         .cors_configuration(conf)
         .send()
@@ -296,12 +309,15 @@ mod tests {
 
     #[test]
     fn compact_parts_only_when_exact() {
-        let u1 = format!("http://h/b/k?x-id=UploadPart&partNumber=1&uploadId=U&X-Amz-Signature={SIG1}");
-        let u2 = format!("http://h/b/k?x-id=UploadPart&partNumber=2&uploadId=U&X-Amz-Signature={SIG2}");
+        let u1 =
+            format!("http://h/b/k?x-id=UploadPart&partNumber=1&uploadId=U&X-Amz-Signature={SIG1}");
+        let u2 =
+            format!("http://h/b/k?x-id=UploadPart&partNumber=2&uploadId=U&X-Amz-Signature={SIG2}");
         let (t, sigs) = compact_parts(&[&u1, &u2]).unwrap();
         assert_eq!(t, u1);
         assert_eq!(sigs, vec![SIG2]);
-        let other = format!("http://h/b/k?x-id=UploadPart&partNumber=2&uploadId=V&X-Amz-Signature={SIG2}");
+        let other =
+            format!("http://h/b/k?x-id=UploadPart&partNumber=2&uploadId=V&X-Amz-Signature={SIG2}");
         assert!(compact_parts(&[&u1, &other]).is_none());
     }
 
@@ -315,8 +331,15 @@ mod tests {
         ))
         .unwrap();
         let web = link.expose_web_link("https://page.example/s/").unwrap();
-        assert!(web.starts_with("https://page.example/s/#k="), "{}", web.as_str());
-        assert!(!web.contains("feedface"), "the URL travels base64url-encoded");
+        assert!(
+            web.starts_with("https://page.example/s/#k="),
+            "{}",
+            web.as_str()
+        );
+        assert!(
+            !web.contains("feedface"),
+            "the URL travels base64url-encoded"
+        );
         let back = ShareLink::parse(&web).unwrap();
         assert_eq!(back.presigned().expose_url(), url);
         assert_eq!(back.expose_data_key().expose_secret(), &key);
@@ -327,7 +350,14 @@ mod tests {
     #[test]
     fn cors_rule_names_what_the_page_needs() {
         let j = cors_rule_json(&["https://page.example".into()]);
-        for want in ["https://page.example", "ETag", "Content-Range", "range", "PUT", "DELETE"] {
+        for want in [
+            "https://page.example",
+            "ETag",
+            "Content-Range",
+            "range",
+            "PUT",
+            "DELETE",
+        ] {
             assert!(j.contains(want), "{want} missing from {j}");
         }
         assert_eq!(

@@ -41,13 +41,7 @@ pub(crate) async fn upload_link(app: &App, a: UploadLinkArgs) -> Result<()> {
         .collect();
     let ring = Keyring::new(providers).map_err(|e| CliError::kms("recipients", &e))?;
     let sse = s3::sse(&app.cfg.sse_for(&crate::cli::SseArgs::default()))?;
-    let client = s3::seal_client(
-        app,
-        s3c,
-        ring,
-        sealstream_format::Suite::Aes256Gcm,
-        &sse,
-    )?;
+    let client = s3::seal_client(app, s3c, ring, sealstream_format::Suite::Aes256Gcm, &sse)?;
     let link = client
         .upload_link(bucket, key, recipients.clone(), max_size, expires)
         .await
@@ -110,7 +104,10 @@ pub(crate) async fn cors(app: &App, a: CorsArgs) -> Result<()> {
             .map_err(|e| s3_error(&e))?;
         app.out.result(
             &json!({"verb": "cors", "bucket": bucket, "applied": true, "origins": origins}),
-            &format!("set the web page's CORS rule on s3://{bucket} for {}", origins.join(", ")),
+            &format!(
+                "set the web page's CORS rule on s3://{bucket} for {}",
+                origins.join(", ")
+            ),
             false,
         );
     } else {
