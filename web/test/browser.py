@@ -45,11 +45,14 @@ def check(name, ok, detail=""):
     print(f"{'ok' if ok else 'FAIL'}   {name}{': ' + detail if detail else ''}", flush=True)
 
 
+REQUESTS = []  # every request line the page's host received
+
+
 class Quiet(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
 
     def log_message(self, *args):
-        pass
+        REQUESTS.append(self.requestline + " " + str(self.headers.get("Referer")))
 
 
 def serve(dist):
@@ -215,6 +218,19 @@ def main():
                 # The fragment is gone from the address bar and the history once read.
                 check("the page removes the fragment from its URL", "#" not in b.driver.current_url)
 
+        # Offline once loaded: the service worker serves the page with the network cut.
+        b.driver.get("about:blank")
+        b.driver.execute_cdp_cmd("Network.enable", {})
+        b.driver.execute_cdp_cmd("Network.emulateNetworkConditions",
+                                 {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        seen = len(REQUESTS)
+        b.driver.get(page)
+        s = b.wait_state({"home"}, timeout=15)
+        b.shot("offline-home")
+        check("the page loads offline once loaded (service worker cache)", s == "home" and len(REQUESTS) == seen, f"state {s}")
+        b.driver.execute_cdp_cmd("Network.emulateNetworkConditions",
+                                 {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
         # Wrong key: the 1-byte object's link with another key.
         link = cli("share", f"s3://{bucket}/{prefix}/share-1.bin", "--key-file", key, "--web-page", page, json_out=True)["link"]
         frag = dict(p.split("=", 1) for p in link.split("#", 1)[1].split("&"))
@@ -275,6 +291,10 @@ def main():
                 same = False
                 print(e)
             check("`sealstream get --identity` opens the browser's upload byte-identical", same)
+
+        # The page's host never saw a fragment, a key or a presigned URL (nor as a Referer).
+        leaked = [r for r in REQUESTS if "k=" in r or "X-Amz" in r or "up=" in r or "#" in r]
+        check("the page's host received no key, fragment or presigned URL", REQUESTS and not leaked, str(leaked[:3]))
 
         if args.perf:
             perf(b, cli, work, bucket, prefix, key, page, s3)
