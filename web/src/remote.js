@@ -84,7 +84,9 @@ export async function openRemote(url, dataKey, { start, onProgress = () => {}, c
       throw new TransferError('the server did not say how long the object is (no Content-Range visible to this page): the bucket\'s CORS rule must expose Content-Range (see `sealstream cors`)');
     }
     total = Number(m[2]);
-    if (Number(m[1]) + 1 !== head.length) throw new FormatError('Truncated', 'truncated: the first response was cut short');
+    const want = Number(m[1]) + 1;
+    if (head.length > want) throw new FormatError('TrailingData', `trailing data: the server sent ${head.length} bytes for a range of ${want}`);
+    if (head.length < want) throw new FormatError('Truncated', 'truncated: the first response was cut short; try again');
   } else {
     total = head.length; // the server ignored Range: this is the whole object
   }
