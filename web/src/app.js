@@ -114,13 +114,13 @@ async function streamSink(sw, filename, size) {
   };
 }
 
-function explain(e) {
+function explain(e, streamed = true) {
   if (e && e.name === 'FormatError') {
     switch (e.kind) {
       case 'CommitmentMismatch':
         return 'This link\'s key does not open this file: the key is wrong (the link was changed or damaged), or the stored file was modified. Nothing was saved.';
       case 'ChunkAuthentication':
-        return `Part of the file failed its integrity check (chunk ${e.chunk}, bytes ${e.chunk * 16384} onwards): the stored file was modified or corrupted. The download was stopped; discard anything saved.`;
+        return `Part of the file failed its integrity check (chunk ${e.chunk}, bytes ${e.chunk * 16384} onwards): the stored file was modified or corrupted. ${streamed ? 'The download was stopped; discard anything saved.' : 'Nothing was saved.'}`;
       default:
         return `This is not a valid sealstream file: ${e.message}`;
     }
@@ -133,6 +133,7 @@ async function runOpen(link) {
   const status = $('open-status');
   status.textContent = 'Reading and checking the file…';
   const started = performance.now();
+  let streamed = false;
   try {
     await openRemote(link.url, link.key, {
       start: async (info) => {
@@ -153,6 +154,7 @@ async function runOpen(link) {
         if (info.plaintextLen > MEMORY_LIMIT && !sw) {
           status.textContent = 'Decrypting in memory (this browser offers no streaming download here)…';
         }
+        streamed = Boolean(sw);
         return sw ? streamSink(sw, filename, info.plaintextLen) : memorySink(filename);
       },
       onProgress: (done, total) => {
@@ -167,7 +169,7 @@ async function runOpen(link) {
     setState('open-done');
   } catch (e) {
     $('open-title').textContent = 'Refused';
-    status.textContent = explain(e);
+    status.textContent = explain(e, streamed);
     setState('open-error');
   }
 }

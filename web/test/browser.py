@@ -154,6 +154,8 @@ def open_link(b, link, folder, shot_prefix):
     if s != "open-ready":
         return s
     b.driver.find_element(By.ID, "open-save").click()
+    if b.wait_state({"open-progress", "open-done", "open-error"}, timeout=10) == "open-progress":
+        b.shot(f"{shot_prefix}-open-progress")
     s = b.wait_state({"open-done", "open-error"}, timeout=600)
     b.shot(f"{shot_prefix}-{s}")
     return s
@@ -295,6 +297,20 @@ def main():
         # The page's host never saw a fragment, a key or a presigned URL (nor as a Referer).
         leaked = [r for r in REQUESTS if "k=" in r or "X-Amz" in r or "up=" in r or "#" in r]
         check("the page's host received no key, fragment or presigned URL", REQUESTS and not leaked, str(leaked[:3]))
+
+        # A file larger than the link allows: refused in the page, nothing sent.
+        small = cli("upload-link", f"s3://{bucket}/{prefix}/too-big.bin", "--recipient", pub, "--web-page", page,
+                    "--max-size", "5MiB", json_out=True)
+        b.driver.get("about:blank")
+        b.driver.get(small["link"])
+        if b.wait_state({"upload-ready"}) == "upload-ready":
+            b.driver.find_element(By.ID, "upload-file").send_keys(src)
+            b.driver.find_element(By.ID, "upload-go").click()
+            s = b.wait_state({"upload-error", "upload-done"}, timeout=60)
+            b.shot(f"upload-too-big-{s}")
+            check("a file over the link's --max-size is refused by the page", s == "upload-error" and "at most" in b.text("upload-status"),
+                  b.text("upload-status"))
+        cli("cleanup", f"s3://{bucket}/{prefix}/", "--older-than", "0")
 
         if args.perf:
             perf(b, cli, work, bucket, prefix, key, page, s3)
