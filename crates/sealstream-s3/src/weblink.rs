@@ -348,6 +348,53 @@ mod tests {
     }
 
     #[test]
+    fn upload_link_debug_shows_no_signature_and_the_plan_rebuilds_every_url() {
+        use crate::presign::PresignedRequest;
+        let part = |n: u32, sig: &str| {
+            PresignedRequest::new(
+                "PUT",
+                format!(
+                    "http://h/b/k?x-id=UploadPart&partNumber={n}&uploadId=U&X-Amz-Signature={sig}"
+                ),
+                vec![],
+            )
+        };
+        let link = UploadLink {
+            plan: PresignedMultipart {
+                object: "s3://b/k".into(),
+                upload_id: "U".into(),
+                part_size: 5 << 20,
+                plaintext_len: 10 << 20,
+                parts: vec![part(1, SIG1), part(2, SIG2)],
+                complete: PresignedRequest::new(
+                    "POST",
+                    format!("http://h/b/k?uploadId=U&X-Amz-Signature={SIG1}c"),
+                    vec![],
+                ),
+                abort: PresignedRequest::new(
+                    "DELETE",
+                    format!("http://h/b/k?uploadId=U&X-Amz-Signature={SIG2}a"),
+                    vec![],
+                ),
+            },
+            name: "k".into(),
+            recipients: vec![],
+            max_size: 10 << 20,
+            expires_at: 1,
+        };
+        let shown = format!("{link:?}");
+        assert!(!shown.contains(SIG1) && !shown.contains(SIG2), "{shown}");
+        let plan: serde_json::Value = serde_json::from_str(&link.plan_json()).unwrap();
+        assert_eq!(plan["part_signatures"][0], SIG2);
+        assert_eq!(
+            templated(plan["part_template"].as_str().unwrap(), 2, SIG2).unwrap(),
+            link.plan.parts[1].expose_url()
+        );
+        let web = link.expose_web_link("https://p.example/").unwrap();
+        assert!(web.starts_with("https://p.example/#up="));
+    }
+
+    #[test]
     fn cors_rule_names_what_the_page_needs() {
         let j = cors_rule_json(&["https://page.example".into()]);
         for want in [
