@@ -69,7 +69,7 @@ async function getRange(url, start, end, etag, fetchFn) {
  *   {write(Uint8Array): Promise, close(): Promise, abort(err)}.
  * @param {(done: number, total: number) => void} [o.onProgress]
  */
-export async function openRemote(url, dataKey, { start, onProgress = () => {}, concurrency = 4, segmentChunks = 256, fetchFn = fetch }) {
+export async function openRemote(url, dataKey, { start, onProgress = () => {}, concurrency = 4, segmentChunks = 512, fetchFn = fetch }) {
   const segBytes = segmentChunks * SEALED_CHUNK;
   const firstEnd = BODY_START + segBytes;
   const first = await fetchRetry(url, { headers: { Range: `bytes=0-${firstEnd - 1}` } }, 'reading the object', 3, fetchFn);
