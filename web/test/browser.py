@@ -220,6 +220,19 @@ def main():
                 # The fragment is gone from the address bar and the history once read.
                 check("the page removes the fragment from its URL", "#" not in b.driver.current_url)
 
+        # Suite 2 (XChaCha20-Poly1305, @noble in the page), 1 MiB + 5.
+        size = MIB + 5
+        src = os.path.join(work, "share-xchacha.bin")
+        write_random(src, size, 2)
+        obj = f"s3://{bucket}/{prefix}/share-xchacha.bin"
+        cli("put", src, obj, "--key-file", key, "--suite", "xchacha20-poly1305")
+        link = cli("share", obj, "--key-file", key, "--web-page", page, json_out=True)["link"]
+        folder = os.path.join(work, "dl-xchacha")
+        s = open_link(b, link, folder, "share-xchacha")
+        got = wait_file(folder, "share-xchacha.bin", size) if s == "open-done" else None
+        check("a suite-2 (XChaCha20-Poly1305) share link saves a byte-identical file",
+              got is not None and sha256_file(got) == sha256_file(src), f"state {s}, {b.text('open-status')!r}")
+
         # Offline once loaded: the service worker serves the page with the network cut.
         b.driver.get("about:blank")
         b.driver.execute_cdp_cmd("Network.enable", {})
