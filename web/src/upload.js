@@ -8,28 +8,19 @@ import { encodeBound, encodeHeader, encodeName, CHUNK, TAG, SEALED_CHUNK, HEADER
 import { parsePublicKey, wrapX25519 } from './records.js';
 import { fetchRetry, explainStatus, TransferError } from './remote.js';
 
-/** `sealstream:mtime` of a File's lastModified (milliseconds since the epoch). */
-export function mtimeOf(ms) {
-  const secs = Math.floor(ms / 1000);
-  const nanos = (ms - secs * 1000) * 1e6;
-  return `${secs}.${String(nanos).padStart(9, '0')}`;
-}
-
 function xmlEscape(s) {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /**
- * The header and body cipher for one upload. Exported for tests.
+ * The header and body cipher for one upload. The context is empty (no sealstream:mtime
+ * either): `sealstream get` checks the context exactly, and the owner asked for none.
  * @param {{suite: number, name: string, recipients: string[]}} plan
  */
-export async function prepareSeal(plan, lastModified) {
+export async function prepareSeal(plan) {
   const pks = plan.recipients.map(parsePublicKey);
   const dataKey = crypto.getRandomValues(new Uint8Array(32));
   const salt = crypto.getRandomValues(new Uint8Array(24));
-  // No context pairs, not even sealstream:mtime: `sealstream get` checks the context
-  // exactly, and the owner asked for none. (lastModified stays unused for that reason.)
-  void lastModified;
   const bound = encodeBound(plan.suite, []);
   const nameBytes = encodeName(plan.name);
   const records = pks.map((pk) => wrapX25519(pk, dataKey, bound, salt, nameBytes));
@@ -85,7 +76,7 @@ export async function sealUpload(file, plan, { onProgress = () => {}, concurrenc
   if (count > plan.parts.length) {
     throw new TransferError(`this file needs ${count} parts but the link has ${plan.parts.length} (ask for a link with a larger --max-size)`);
   }
-  const seal = await prepareSeal(plan, file.lastModified);
+  const seal = await prepareSeal(plan);
   const read = async (a, b) => new Uint8Array(await file.slice(a, b).arrayBuffer());
   const etags = new Array(count);
   let sent = 0;
