@@ -114,6 +114,10 @@ pub(crate) enum Command {
     Presign(PresignArgs),
     /// Print a share link: a presigned URL with the object's data key in its fragment.
     Share(ShareArgs),
+    /// Print a link to the web page that seals a file in a browser for --recipient and uploads it.
+    UploadLink(UploadLinkArgs),
+    /// Print (or with --apply, set) the bucket CORS rule the web page needs.
+    Cors(CorsArgs),
     /// List and abort stale multipart uploads under an S3 prefix.
     Cleanup(CleanupArgs),
     /// Convert Amazon S3 Encryption Client objects under an S3 prefix into sealstream objects.
@@ -511,6 +515,11 @@ pub(crate) struct ShareArgs {
     #[arg(long, default_value = "24h", value_name = "DURATION")]
     pub(crate) expires: String,
 
+    /// Print a link to the sealstream web page at URL (it opens the object in a browser):
+    /// `URL#k=KEY&u=BASE64URL(presigned URL)`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) web_page: Option<String>,
+
     #[command(flatten)]
     pub(crate) keys: KeyArgs,
 
@@ -621,4 +630,48 @@ pub(crate) enum ConfigCommand {
     Show,
     /// Print the path of the configuration file that is read.
     Path,
+}
+
+/// `upload-link`.
+#[derive(Args, Debug)]
+pub(crate) struct UploadLinkArgs {
+    /// The object to create, `s3://bucket/key` (or a name in an S3 store).
+    #[arg(value_name = "OBJECT")]
+    pub(crate) target: String,
+
+    /// X25519 public key (or a file holding it) the browser seals for; repeatable.
+    #[arg(long = "recipient", value_name = "PUBKEY", required = true)]
+    pub(crate) recipients: Vec<String>,
+
+    /// URL of the sealstream web page (built from `web/`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) web_page: String,
+
+    /// The largest file the link accepts (`100MiB`, `5GiB`); parts are presigned for it.
+    #[arg(long, default_value = "1GiB", value_name = "SIZE")]
+    pub(crate) max_size: String,
+
+    /// How long the link stays valid (`900`, `15m`, `12h`, `7d`; at most 7d).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub(crate) expires: String,
+
+    /// Make the link even if an object already exists under that key.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `cors`.
+#[derive(Args, Debug)]
+pub(crate) struct CorsArgs {
+    /// The bucket, `s3://bucket`.
+    #[arg(value_name = "s3://BUCKET")]
+    pub(crate) bucket: String,
+
+    /// Origin (or URL) of the web page, `https://host[:port]`; repeatable.
+    #[arg(long = "origin", value_name = "URL", required = true)]
+    pub(crate) origins: Vec<String>,
+
+    /// Set the rule on the bucket (replacing its CORS configuration) instead of printing it.
+    #[arg(long)]
+    pub(crate) apply: bool,
 }

@@ -45,7 +45,7 @@ fn load_identity(path: &Path) -> Result<X25519Identity> {
 }
 
 /// A recipient given as the public key text or as a file holding it.
-fn load_recipient(s: &str) -> Result<X25519Recipient> {
+pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
     // Never echo a secret key given by mistake (issue 10 item 8), also
     // not inside the text of a key file passed as `"$(cat FILE)"`.
     let secret = s.lines().any(|l| {

@@ -10,6 +10,7 @@ mod objects;
 mod remote;
 mod resume;
 mod rewrap;
+mod web;
 
 use serde_json::{Value, json};
 
@@ -33,6 +34,8 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Rewrap(a) => rewrap::run(app, a).await,
         Command::Presign(a) => remote::presign(app, a).await,
         Command::Share(a) => remote::share(app, a).await,
+        Command::UploadLink(a) => web::upload_link(app, a).await,
+        Command::Cors(a) => web::cors(app, a).await,
         Command::Cleanup(a) => remote::cleanup(app, a).await,
         Command::Bench(a) => remote::bench(app, a).await,
         Command::Migrate(a) => migrate::run(app, a).await,
