@@ -88,6 +88,8 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Like `cat | head`: the reader left; nothing to say.
+        Err(e) if e.class() == Class::BrokenPipe => ExitCode::from(e.class().code()),
         Err(e) => {
             out.error(&e);
             ExitCode::from(e.class().code())

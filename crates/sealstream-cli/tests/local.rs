@@ -1503,3 +1503,44 @@ fn completions_man_pages_and_version() {
         "{v}"
     );
 }
+
+/// `sealstream cat BIG | head`: when the reader of stdout goes away the
+/// command exits 141 (128 + SIGPIPE, as a shell shows for `cat`) without
+/// an error line; `decrypt` and `encrypt` to a closed pipe likewise
+/// (issue 15).
+#[test]
+fn a_closed_output_pipe_ends_quietly_like_cat() {
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    env.write("big", &data(8 << 20, 7));
+    env.cmd()
+        .args(["encrypt", "big", "-o", "big.sealed", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    let runs: [&[&str]; 2] = [
+        &["decrypt", "big.sealed", "--key-file"],
+        &["encrypt", "big", "--key-file"],
+    ];
+    for args in runs {
+        let mut child = Std::new(env!("CARGO_BIN_EXE_sealstream"))
+            .env_clear()
+            .env("HOME", env.home())
+            .current_dir(env.work())
+            .args(args)
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The read end is closed here, before the command wrote everything.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
