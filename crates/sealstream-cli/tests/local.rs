@@ -1544,3 +1544,36 @@ fn a_closed_output_pipe_ends_quietly_like_cat() {
         assert!(!stderr.contains("error"), "{args:?}: {stderr}");
     }
 }
+
+/// With `--json`, command-line errors from the parser are one JSON error
+/// object on stderr (class `usage`, exit 2) like every other error; help
+/// stays text on stdout (issue 15).
+#[test]
+fn json_covers_command_line_errors() {
+    let env = Env::new();
+    for args in [
+        &["--json", "get"][..],
+        &["--json", "put", "--bogus", "x"][..],
+        &["get", "--json"][..],
+        &["--json", "nosuchverb"][..],
+    ] {
+        let out = env.cmd().args(args).assert().code(USAGE);
+        let out = out.get_output();
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let v = json_one(&out.stderr);
+        assert_eq!(v["class"], "usage", "{args:?}: {v}");
+        assert_eq!(v["exit_code"], 2, "{args:?}: {v}");
+        assert!(!v["error"].as_str().unwrap().is_empty(), "{args:?}: {v}");
+    }
+    let out = env.cmd().args(["--json", "get"]).assert().code(USAGE);
+    let v = json_one(&out.get_output().stderr);
+    assert!(v["error"].as_str().unwrap().contains("<OBJECT>"), "{v}");
+    // Without --json: clap's text.
+    let out = env.cmd().arg("get").assert().code(USAGE);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).starts_with("error: "));
+    env.cmd()
+        .args(["--json", "--help"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Usage:"));
+}
