@@ -1577,3 +1577,39 @@ fn json_covers_command_line_errors() {
         .success()
         .stdout(predicates::str::contains("Usage:"));
 }
+
+/// The documented exit codes: an existing output or key is exit 2 for
+/// `keygen` as for every verb (it was 5), and a folder where a file is
+/// expected is exit 2 for keygen, encrypt, decrypt and put (issue 15).
+#[test]
+fn existing_outputs_and_folders_are_usage_errors_for_every_verb() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    let before = env.read("k.key");
+    env.cmd()
+        .args(["keygen", "-o", "k.key"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("already exists"));
+    assert_eq!(env.read("k.key"), before, "the key was replaced");
+    env.cmd()
+        .args(["keygen", "--x25519", "-o", "k.key"])
+        .assert()
+        .code(USAGE);
+    std::fs::create_dir(env.path("dir")).unwrap();
+    let k = key.display().to_string();
+    for args in [
+        &["keygen", "-o", "dir"][..],
+        &["keygen", "-o", "dir", "--force"][..],
+        &["encrypt", "dir", "-o", "x.sealed", "--key-file", &k][..],
+        &["decrypt", "dir", "-o", "x.out", "--key-file", &k][..],
+        &["put", "dir", "--key-file", &k][..],
+    ] {
+        env.cmd()
+            .args(args)
+            .assert()
+            .code(USAGE)
+            .stderr(contains("is a folder"));
+    }
+    assert!(env.path("dir").is_dir());
+}
