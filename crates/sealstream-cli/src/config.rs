@@ -463,6 +463,9 @@ impl Config {
             "SEALSTREAM_PROFILE",
             global.profile.clone(),
         );
+        if let Some(name) = &profile.value {
+            check_aws_profile(name, profile.source)?;
+        }
         let endpoint_url = opt(
             file.aws.endpoint_url,
             "SEALSTREAM_ENDPOINT_URL",
@@ -670,4 +673,61 @@ fn read_file(path: &Path, source: Source) -> Result<(FileConfig, bool)> {
             .hint("see docs/CLI.md, \"Config file\", for the keys it may hold")
     })?;
     Ok((config, true))
+}
+
+/// Refuses a named AWS profile that neither the shared config file nor the
+/// credentials file defines (the SDK would otherwise fall back to other
+/// credentials silently, or fail later with an unrelated message).
+fn check_aws_profile(name: &str, source: Source) -> Result<()> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let file = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(default)))
+    };
+    let config = file("AWS_CONFIG_FILE", ".aws/config");
+    let credentials = file("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials");
+    // Section headers: `[profile NAME]` (or `[default]`) in the config
+    // file, `[NAME]` in the credentials file.
+    let defines = |path: &Option<PathBuf>, config_style: bool| {
+        let Some(text) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else {
+            return false;
+        };
+        text.lines().any(|line| {
+            let Some(section) = line
+                .trim()
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .map(str::trim)
+            else {
+                return false;
+            };
+            if config_style {
+                section
+                    .strip_prefix("profile")
+                    .filter(|rest| rest.starts_with(char::is_whitespace))
+                    .map(str::trim)
+                    == Some(name)
+                    || (section == "default" && name == "default")
+            } else {
+                section == name
+            }
+        })
+    };
+    if defines(&config, true) || defines(&credentials, false) {
+        return Ok(());
+    }
+    let shown = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map_or("-".to_owned(), |p| p.display().to_string())
+    };
+    Err(CliError::usage(format!(
+        "profile {} not found (from {source})",
+        crate::output::escape(name)
+    ))
+    .hint(format!(
+        "define it in {} or {}, or pass an existing one (`aws configure list-profiles`)",
+        shown(&config),
+        shown(&credentials)
+    )))
 }

@@ -1613,3 +1613,36 @@ fn existing_outputs_and_folders_are_usage_errors_for_every_verb() {
     }
     assert!(env.path("dir").is_dir());
 }
+
+/// `--profile nosuch`: exit 2 naming the profile, before any AWS call; a
+/// profile defined in ~/.aws/config (`[profile NAME]`) or ~/.aws/credentials
+/// (`[NAME]`) is accepted (issue 15).
+#[test]
+fn an_unknown_aws_profile_is_a_usage_error() {
+    let env = Env::new();
+    env.cmd()
+        .args(["--profile", "nosuch", "config", "show"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("profile nosuch not found"));
+    let aws = env.home().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[default]\nregion = eu-west-1\n[profile backup]\n",
+    )
+    .unwrap();
+    std::fs::write(aws.join("credentials"), "[ci]\naws_access_key_id = x\n").unwrap();
+    for p in ["backup", "ci", "default"] {
+        env.cmd()
+            .args(["--profile", p, "config", "show"])
+            .assert()
+            .success();
+    }
+    // `[backup]` in the config file is not `[profile backup]`.
+    std::fs::write(aws.join("config"), "[backup]\n").unwrap();
+    env.cmd()
+        .args(["--profile", "backup", "config", "show"])
+        .assert()
+        .code(USAGE);
+}
