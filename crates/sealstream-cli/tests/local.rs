@@ -318,6 +318,17 @@ fn a_wrong_key_fails_clearly_with_the_key_exit_code() {
         .stderr(contains("no configured key can unwrap"))
         .stderr(contains(right_id))
         .stderr(contains("hint:"));
+    // The message also lists the keys that were tried (issue 15).
+    let out = env
+        .cmd()
+        .args(["--json", "decrypt", "obj.sealed", "--key-file"])
+        .arg(&wrong)
+        .assert()
+        .code(KEY);
+    let v = json_one(&out.get_output().stderr);
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains("wrong.key"), "{msg}");
+    assert!(msg.contains("the keys given match none"), "{msg}");
     // A missing key file.
     env.cmd()
         .args(["decrypt", "obj.sealed", "--key-file", "nope.key"])

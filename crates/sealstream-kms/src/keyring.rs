@@ -189,7 +189,7 @@ impl Keyring {
                         "stopped after {} attempts (the limit)",
                         self.max_attempts
                     ));
-                    return Err(no_match(header, failures));
+                    return Err(self.no_match(header, failures));
                 }
                 attempts += 1;
                 let outcome = match p.unwrap(record, ctx).await {
@@ -222,7 +222,7 @@ impl Keyring {
         }
         match last_transient {
             Some(e) if all_transient => Err(e),
-            _ => Err(no_match(header, failures)),
+            _ => Err(self.no_match(header, failures)),
         }
     }
 
@@ -258,18 +258,34 @@ impl Keyring {
     }
 }
 
-fn no_match(header: &Header, failures: Vec<String>) -> Error {
-    let sealed_for = header
-        .records()
-        .iter()
-        .take(8)
-        .map(|r| format!("{} key {}", r.provider(), r.key_id()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let detail = if failures.is_empty() {
-        String::new()
-    } else {
-        format!("; tried: {}", failures.join("; "))
-    };
-    Error::NoMatchingKey { sealed_for, detail }
+impl Keyring {
+    /// The error when no key opened the object: what it was sealed for,
+    /// and what was tried (each attempt's answer, or, when no configured
+    /// key matched any record, the configured keys themselves).
+    fn no_match(&self, header: &Header, failures: Vec<String>) -> Error {
+        let sealed_for = header
+            .records()
+            .iter()
+            .take(8)
+            .map(|r| format!("{} key {}", r.provider(), r.key_id()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let detail = if !failures.is_empty() {
+            format!("; tried: {}", failures.join("; "))
+        } else if self.providers.is_empty() {
+            "; no key was configured".to_owned()
+        } else {
+            let given: Vec<String> = self
+                .providers
+                .iter()
+                .take(8)
+                .map(|p| p.describe())
+                .collect();
+            format!(
+                "; the keys given match none of its records: {}",
+                given.join(", ")
+            )
+        };
+        Error::NoMatchingKey { sealed_for, detail }
+    }
 }
