@@ -295,9 +295,60 @@ pub(crate) fn human_size(n: u64) -> String {
     }
 }
 
+/// A human duration in the units `--expires` takes: `24h`, `7d`,
+/// `1h30m`, `45s`.
+pub(crate) fn human_duration(d: std::time::Duration) -> String {
+    let mut left = d.as_secs();
+    if left == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::new();
+    for (unit, secs) in [("d", 86_400u64), ("h", 3_600), ("m", 60), ("s", 1)] {
+        let n = left / secs;
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+            left %= secs;
+        }
+    }
+    out
+}
+
+/// Seconds since the Unix epoch as an ISO 8601 / RFC 3339 UTC time
+/// (`2026-12-03T06:40:00Z`), for `--json` fields next to epoch seconds.
+pub(crate) fn iso8601(epoch_secs: i64) -> String {
+    aws_sdk_s3::primitives::DateTime::from_secs(epoch_secs)
+        .fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_else(|_| epoch_secs.to_string())
+}
+
+/// `now + d` as (epoch seconds, ISO 8601).
+pub(crate) fn expiry_time(d: std::time::Duration) -> (i64, String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |n| n.as_secs());
+    let at = i64::try_from(now.saturating_add(d.as_secs())).unwrap_or(i64::MAX);
+    (at, iso8601(at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_and_times_read_like_the_flags() {
+        use std::time::Duration;
+        assert_eq!(human_duration(Duration::from_secs(86_400)), "1d");
+        assert_eq!(
+            human_duration(Duration::from_secs(24 * 3_600 - 1)),
+            "23h59m59s"
+        );
+        assert_eq!(human_duration(Duration::from_secs(5_400)), "1h30m");
+        assert_eq!(human_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(human_duration(Duration::from_secs(7 * 86_400)), "7d");
+        assert_eq!(human_duration(Duration::ZERO), "0s");
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_796_281_200), "2026-12-03T07:00:00Z");
+    }
 
     #[test]
     fn sizes() {

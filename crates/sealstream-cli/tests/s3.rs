@@ -535,6 +535,21 @@ fn presign_prints_a_signed_url_and_errors_redact_it() {
     assert!(url.contains("X-Amz-Signature="), "{url}");
     assert!(url.contains("x.bin"), "{url}");
     assert_eq!(v["expires_in_seconds"], 600);
+    // ISO 8601 next to epoch seconds, ten minutes from now (issue 15).
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let at = v["expires_at_epoch"].as_i64().unwrap();
+    assert!((at - now - 600).abs() < 120, "{v}");
+    let iso = v["expires_at"].as_str().unwrap();
+    assert!(
+        iso.len() == 20 && iso.ends_with('Z') && iso.as_bytes()[10] == b'T',
+        "{iso}"
+    );
     svc.cmd(&env)
         .args(["--store", &store, "presign", "x.bin", "--expires", "8d"])
         .assert()
@@ -584,6 +599,8 @@ fn share_link_opens_without_aws_credentials() {
         .success()));
     let link = v["link"].as_str().unwrap().to_owned();
     assert!(link.contains("#k="), "{link}");
+    assert_eq!(v["expires_in_seconds"], 3600);
+    assert!(v["expires_at"].as_str().unwrap().ends_with('Z'), "{v}");
     assert!(link.contains("X-Amz-Signature="), "{link}");
 
     // No AWS variables, no key files: only the link.

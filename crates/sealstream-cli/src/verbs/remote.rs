@@ -452,6 +452,8 @@ pub(crate) async fn presign(app: &App, a: PresignArgs) -> Result<()> {
             "method": method,
             "url": url,
             "expires_in_seconds": expires.as_secs(),
+            "expires_at": util::expiry_time(expires).1,
+            "expires_at_epoch": util::expiry_time(expires).0,
         }),
         &url,
         false,
@@ -486,14 +488,17 @@ pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
             "object": target.to_string(),
             "link": secret.as_str(),
             "expires_in_seconds": expires.as_secs(),
+            "expires_at": util::expiry_time(expires).1,
+            "expires_at_epoch": util::expiry_time(expires).0,
         }),
         secret.as_str(),
         false,
     );
     app.out.note(&format!(
-        "sealstream: anyone with this link can read {target} until it expires in {}s, and \
-         decrypt any copy of it forever; open it {}",
-        expires.as_secs(),
+        "sealstream: anyone with this link can read {target} until it expires in {} ({}), \
+         and decrypt any copy of it forever; open it {}",
+        util::human_duration(expires),
+        util::expiry_time(expires).1,
         if a.web_page.is_some() {
             "in a browser, or with `sealstream get LINK` (the bucket needs the rule of \
              `sealstream cors`)"

@@ -61,17 +61,20 @@ pub(crate) async fn upload_link(app: &App, a: UploadLinkArgs) -> Result<()> {
             "max_size": max_size,
             "recipients": recipients.iter().map(|r| r.fingerprint()).collect::<Vec<_>>(),
             "expires_in_seconds": expires.as_secs(),
+            "expires_at": util::expiry_time(expires).1,
+            "expires_at_epoch": util::expiry_time(expires).0,
         }),
         web.as_str(),
         false,
     );
     app.out.note(&format!(
         "sealstream: anyone with this link can upload one file of up to {} to {shown} until it \
-         expires in {}s; it is sealed in the browser for {} (the uploader cannot read it back). \
+         expires in {} ({}); it is sealed in the browser for {} (the uploader cannot read it back). \
          Open it with `sealstream get {shown} --identity ...`; an upload never completed is \
          removed by `sealstream cleanup`",
         util::human_size(max_size),
-        expires.as_secs(),
+        util::human_duration(expires),
+        util::expiry_time(expires).1,
         recipients
             .iter()
             .map(|r| format!("x25519 {}", r.fingerprint()))
