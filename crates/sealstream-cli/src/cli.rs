@@ -94,6 +94,9 @@ pub(crate) enum Command {
     Inspect(InspectArgs),
     /// Change who can open a sealed file or object, without re-encrypting it.
     Rewrap(RewrapArgs),
+    /// Rename an object in its store (local or S3), re-binding its keys to the new name
+    /// without re-encrypting it.
+    Mv(MvArgs),
     /// Print a presigned GET or PUT URL for an S3 object.
     Presign(PresignArgs),
     /// Print a share link: a presigned URL with the object's data key in its fragment.
@@ -401,6 +404,29 @@ pub(crate) struct RewrapArgs {
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,
+}
+
+/// `mv`.
+#[derive(Args, Debug)]
+pub(crate) struct MvArgs {
+    /// Object name in the store, `s3://bucket/key`, or a local sealed file.
+    #[arg(value_name = "SRC")]
+    pub(crate) source: String,
+
+    /// The new name in the same kind of store (`s3://bucket/key` for S3 objects).
+    #[arg(value_name = "DST")]
+    pub(crate) dest: String,
+
+    /// Keys that open the object; the moved object is sealed for the configured keys.
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+
+    /// Replace DST if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// HTTP method of a presigned URL.

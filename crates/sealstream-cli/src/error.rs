@@ -175,7 +175,10 @@ impl CliError {
             ),
             F::NameMismatch { .. } => (
                 Class::Auth,
-                Some("read the object under the name it is bound to, or re-wrap it for this one"),
+                Some(
+                    "read the object under the name it is bound to; to rename an object, use \
+                     `sealstream mv OLD NEW` (it re-binds the keys to the new name)",
+                ),
             ),
             F::InvalidInput { .. } | F::OutOfRange { .. } | F::TooLarge => (Class::Usage, None),
             F::Io(inner) => return io_class(object, inner),

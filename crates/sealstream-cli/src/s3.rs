@@ -103,6 +103,18 @@ impl std::fmt::Debug for SseKeys {
 }
 
 impl SseKeys {
+    /// The SSE-C key and its MD5, both base64, for the CLI's own requests.
+    pub(crate) fn customer_headers(&self) -> Option<(zeroize::Zeroizing<String>, String)> {
+        use base64ct::{Base64, Encoding};
+        use md5::{Digest, Md5};
+        self.customer.as_ref().map(|k| {
+            (
+                zeroize::Zeroizing::new(Base64::encode_string(&k[..])),
+                Base64::encode_string(&Md5::digest(&k[..])),
+            )
+        })
+    }
+
     /// Adds the SSE-C headers to a GetObject request.
     fn apply_get(
         &self,
@@ -348,7 +360,7 @@ pub(crate) async fn read_header(
 
 /// GETs bytes `start..start+len` (clamped to the object); returns them and
 /// the object's total length.
-async fn get_range(
+pub(crate) async fn get_range(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,

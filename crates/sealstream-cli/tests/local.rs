@@ -250,10 +250,21 @@ fn a_tampered_file_fails_with_the_auth_exit_code_and_names_the_chunk() {
         files_in(&env.work())
     );
 
-    // Through the store: get refuses too, and cat names the chunk.
+    // Through the store: get refuses too, and cat names the chunk. The
+    // object is sealed in the store (bound to its name there, item 5), then
+    // tampered with at the same place.
     let store = env.default_store();
     std::fs::create_dir_all(&store).unwrap();
-    std::fs::write(store.join("bad.bin"), &bytes).unwrap();
+    env.cmd()
+        .args(["encrypt", "plain.tmp", "-o"])
+        .arg(store.join("bad.bin"))
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .success();
+    let mut in_store = std::fs::read(store.join("bad.bin")).unwrap();
+    in_store[at] ^= 0x01;
+    std::fs::write(store.join("bad.bin"), &in_store).unwrap();
     env.cmd()
         .args(["get", "bad.bin", "--key-file"])
         .arg(&key)
@@ -1160,9 +1171,16 @@ fn a_planted_x25519_record_does_not_break_a_genuine_object() {
         .clone();
     assert!(piped == plain);
 
-    // The same object in the local store: get and cat (whole and ranged).
+    // The same kind of object in the local store (sealed there, so bound to
+    // its name, item 5): get and cat (whole and ranged).
     std::fs::create_dir_all(env.default_store()).unwrap();
-    std::fs::copy(env.path("m.sealed"), env.default_store().join("p.bin")).unwrap();
+    let in_store = env.default_store().join("p.bin");
+    env.cmd()
+        .args(["encrypt", "m.txt", "--recipient", &recipient, "-o"])
+        .arg(&in_store)
+        .assert()
+        .success();
+    plant_x25519_record(&in_store, &recipient);
     let got = env
         .cmd()
         .args(["get", "p.bin", "-", "--identity", "me.id"])

@@ -5,6 +5,7 @@ mod crypt;
 mod inspect;
 mod keygen;
 mod migrate;
+mod mv;
 mod objects;
 mod remote;
 mod resume;
@@ -30,6 +31,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Ls(a) => inspect::ls(app, a).await,
         Command::Inspect(a) => inspect::inspect(app, a).await,
         Command::Rewrap(a) => rewrap::run(app, a).await,
+        Command::Mv(a) => mv::run(app, a).await,
         Command::Presign(a) => remote::presign(app, a).await,
         Command::Share(a) => remote::share(app, a).await,
         Command::Cleanup(a) => remote::cleanup(app, a).await,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod services;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

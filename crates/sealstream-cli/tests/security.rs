@@ -1,0 +1,288 @@
+//! Regression tests for issue 10 ("close the security holes found by an
+//! outside review"), one section per item. S3 tests run against the real
+//! local server of scripts/services.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+
+mod common;
+
+use common::{AUTH, Env, USAGE, data, json_one};
+use predicates::str::contains;
+
+fn stderr_of(a: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8_lossy(&a.get_output().stderr).into_owned()
+}
+
+// ---------------------------------------------------------------------
+// Item 5: objects of a store are bound to their names.
+// ---------------------------------------------------------------------
+
+/// Puts two objects into `store`, one nested; returns their plaintexts.
+fn put_two(env: &Env, store: &[&str], cmd: &dyn Fn() -> assert_cmd::Command) -> (Vec<u8>, Vec<u8>) {
+    let one = data(10_000, 51);
+    let two = data(20_000, 52);
+    env.write("one.txt", &one);
+    env.write("two.txt", &two);
+    cmd()
+        .args(store)
+        .args(["put", "one.txt", "a/one.txt"])
+        .assert()
+        .success();
+    cmd()
+        .args(store)
+        .args(["put", "two.txt", "a/b/two.txt"])
+        .assert()
+        .success();
+    (one, two)
+}
+
+#[test]
+fn swapped_local_store_objects_fail_naming_both_names() {
+    let env = Env::new();
+    let store = ["--store", "./st"];
+    let (one, _two) = put_two(&env, &store, &|| env.cmd());
+    let root = env.path("st");
+    let (p1, p2) = (root.join("a/one.txt"), root.join("a/b/two.txt"));
+    // Each opens under its own name, by every reading verb.
+    let got = env
+        .cmd()
+        .args(store)
+        .args(["get", "a/one.txt", "-"])
+        .assert()
+        .success();
+    assert!(got.get_output().stdout == one);
+    env.cmd()
+        .args(store)
+        .args(["decrypt"])
+        .arg(&p1)
+        .args(["-o", "d1.out"])
+        .assert()
+        .success();
+    assert!(env.read("d1.out") == one);
+
+    // Swap the two files (someone with write access to the folder).
+    let (b1, b2) = (std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
+    std::fs::write(&p1, &b2).unwrap();
+    std::fs::write(&p2, &b1).unwrap();
+    for args in [
+        vec!["get", "a/one.txt", "x.out"],
+        vec!["cat", "a/one.txt"],
+        vec!["cat", "a/one.txt", "--range", "0-9"],
+        vec!["get", "a/b/two.txt", "y.out"],
+    ] {
+        let a = env.cmd().args(store).args(&args).assert().code(AUTH);
+        let err = stderr_of(&a);
+        assert!(err.contains("name mismatch"), "{args:?}: {err}");
+        let (exp, found) = if args[1] == "a/one.txt" {
+            ("\"a/one.txt\"", "\"a/b/two.txt\"")
+        } else {
+            ("\"a/b/two.txt\"", "\"a/one.txt\"")
+        };
+        assert!(err.contains(exp) && err.contains(found), "{args:?}: {err}");
+        assert!(a.get_output().stdout.is_empty(), "{args:?}");
+    }
+    // decrypt of a file inside the store checks its store name too.
+    let a = env
+        .cmd()
+        .args(store)
+        .arg("decrypt")
+        .arg(&p1)
+        .args(["-o", "d2.out"])
+        .assert()
+        .code(AUTH);
+    assert!(stderr_of(&a).contains("\"a/b/two.txt\""));
+    assert!(!env.path("x.out").exists() && !env.path("y.out").exists());
+    assert!(!env.path("d2.out").exists());
+    // Outside the store, a plain `decrypt` takes the file as it is.
+    std::fs::copy(&p1, env.path("loose.sealed")).unwrap();
+    env.cmd()
+        .args(store)
+        .args(["decrypt", "loose.sealed", "-o", "loose.out"])
+        .assert()
+        .success();
+    assert!(env.read("loose.out").len() == 20_000);
+    // Plain encrypt/decrypt keep working without names.
+    env.cmd()
+        .args(["encrypt", "one.txt", "-o", "plain.sealed"])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["decrypt", "plain.sealed", "-o", "plain.out"])
+        .assert()
+        .success();
+    assert!(env.read("plain.out") == one);
+    // An unbound file dropped into the store is refused under a name.
+    std::fs::copy(env.path("plain.sealed"), root.join("dropped")).unwrap();
+    let a = env
+        .cmd()
+        .args(store)
+        .args(["cat", "dropped"])
+        .assert()
+        .code(AUTH);
+    assert!(
+        stderr_of(&a).contains("bound to no name"),
+        "{}",
+        stderr_of(&a)
+    );
+}
+
+#[test]
+fn mv_in_a_local_store_rebinds_without_reencrypting() {
+    let env = Env::new();
+    let store = ["--store", "./st"];
+    let (one, _) = put_two(&env, &store, &|| env.cmd());
+    let root = env.path("st");
+    let before = std::fs::read(root.join("a/one.txt")).unwrap();
+    let v = json_one(
+        &env.cmd()
+            .args(store)
+            .args(["--json", "mv", "a/one.txt", "c/moved.txt"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["verb"], "mv");
+    assert_eq!(v["name"], "c/moved.txt");
+    assert!(!root.join("a/one.txt").exists());
+    let after = std::fs::read(root.join("c/moved.txt")).unwrap();
+    // Same length, same body: only the header changed.
+    assert_eq!(before.len(), after.len());
+    assert!(before[4096..] == after[4096..]);
+    assert!(before[..4096] != after[..4096]);
+    let got = env
+        .cmd()
+        .args(store)
+        .args(["get", "c/moved.txt", "-"])
+        .assert()
+        .success();
+    assert!(got.get_output().stdout == one);
+    // The old bytes put back under the old name still open there, but the
+    // moved bytes do not open under the old name (swap back fails).
+    std::fs::write(root.join("a/one.txt"), &after).unwrap();
+    let a = env
+        .cmd()
+        .args(store)
+        .args(["cat", "a/one.txt"])
+        .assert()
+        .code(AUTH);
+    assert!(stderr_of(&a).contains("\"c/moved.txt\""));
+    std::fs::write(root.join("a/one.txt"), &before).unwrap();
+    env.cmd()
+        .args(store)
+        .args(["cat", "a/one.txt"])
+        .assert()
+        .success();
+    // mv refuses to replace an existing object without --force, and a
+    // swapped object cannot be laundered by moving it.
+    env.cmd()
+        .args(store)
+        .args(["mv", "a/one.txt", "a/b/two.txt"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("already exists"));
+    std::fs::write(
+        root.join("a/one.txt"),
+        std::fs::read(root.join("a/b/two.txt")).unwrap(),
+    )
+    .unwrap();
+    env.cmd()
+        .args(store)
+        .args(["mv", "a/one.txt", "z.txt"])
+        .assert()
+        .code(AUTH)
+        .stderr(contains("name mismatch"));
+    assert!(!root.join("z.txt").exists());
+}
+
+#[test]
+fn swapped_s3_objects_fail_and_mv_rebinds_them() {
+    let Some(svc) = common::services::s3("swapped_s3_objects_fail_and_mv_rebinds_them") else {
+        return;
+    };
+    let env = Env::new();
+    let url = svc.store(&env, "names");
+    let store = ["--store", url.as_str()];
+    let (one, two) = put_two(&env, &store, &|| svc.cmd(&env));
+    // A large object takes the multipart path (server-side copy of the body).
+    let big = data(13 << 20, 53);
+    env.write("big.bin", &big);
+    svc.cmd(&env)
+        .args(store)
+        .args(["put", "big.bin"])
+        .assert()
+        .success();
+
+    // Swap a/one.txt and a/b/two.txt with plain S3 writes.
+    let sdk = svc.sdk();
+    let prefix = format!(
+        "{}/",
+        url.strip_prefix(&format!("s3://{}/", svc.bucket)).unwrap()
+    );
+    let k = |name: &str| format!("{prefix}{name}");
+    let fetch = |name: &str| sdk.get(&k(name)).unwrap();
+    let upload = |name: &str, bytes: &[u8]| sdk.put(&k(name), bytes);
+    let b1 = fetch("a/one.txt");
+    let b2 = fetch("a/b/two.txt");
+    upload("a/one.txt", &b2);
+    upload("a/b/two.txt", &b1);
+    let a = svc
+        .cmd(&env)
+        .args(store)
+        .args(["get", "a/one.txt", "x.out"])
+        .assert()
+        .code(AUTH);
+    let err = stderr_of(&a);
+    assert!(err.contains("name mismatch"), "{err}");
+    assert!(
+        err.contains("a/one.txt") && err.contains("a/b/two.txt"),
+        "{err}"
+    );
+    assert!(!env.path("x.out").exists());
+    // Put back, then move: the moved object opens under its new name only,
+    // and nothing is left under the old one.
+    upload("a/one.txt", &b1);
+    upload("a/b/two.txt", &b2);
+    for (from, to, plain) in [
+        ("a/one.txt", "c/one.txt", &one),
+        ("big.bin", "c/big.bin", &big),
+    ] {
+        let v = json_one(
+            &svc.cmd(&env)
+                .args(store)
+                .args(["--json", "mv", from, to])
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        );
+        assert!(v["name"].as_str().unwrap().ends_with(to), "{v}");
+        let got = svc
+            .cmd(&env)
+            .args(store)
+            .args(["get", to, "-"])
+            .assert()
+            .success();
+        assert!(&got.get_output().stdout == plain, "{to}");
+        assert!(sdk.get(&k(from)).is_none(), "{from} still exists");
+    }
+    // Copying the moved bytes back to the old name does not open there.
+    upload("a/one.txt", &fetch("c/one.txt"));
+    svc.cmd(&env)
+        .args(store)
+        .args(["cat", "a/one.txt"])
+        .assert()
+        .code(AUTH)
+        .stderr(contains("c/one.txt"));
+    let got = svc
+        .cmd(&env)
+        .args(store)
+        .args(["cat", "a/b/two.txt"])
+        .assert()
+        .success();
+    assert!(got.get_output().stdout == two);
+}
