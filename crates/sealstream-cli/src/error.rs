@@ -28,12 +28,13 @@ pub(crate) enum Class {
     Service,
     /// Reading or writing a local file failed (permissions, disk full).
     Io,
-    /// Interrupted by Ctrl-C.
+    /// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
     Interrupted,
 }
 
 impl Class {
-    /// The process exit code for this class.
+    /// The process exit code for this class (for `Interrupted`, 128 plus
+    /// the number of the signal that interrupted it).
     pub(crate) fn code(self) -> u8 {
         match self {
             Class::Internal => 1,
@@ -43,7 +44,7 @@ impl Class {
             Class::Key => 5,
             Class::Service => 6,
             Class::Io => 7,
-            Class::Interrupted => 130,
+            Class::Interrupted => crate::cancel::exit_code(),
         }
     }
 
@@ -74,7 +75,8 @@ Exit codes:
   5    key unavailable: no configured key can open the object, or a key is unusable
   6    network or service: S3, KMS or an HTTP endpoint failed or refused
   7    local I/O: reading or writing a local file failed
-  130  interrupted (Ctrl-C); partial uploads were aborted and temporary files removed
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP: partial uploads
+       were aborted and temporary files removed
 
 Configuration: --config FILE, $SEALSTREAM_CONFIG, or $SEALSTREAM_HOME/config.toml,
 $XDG_CONFIG_HOME/sealstream/config.toml (see `sealstream config show`).";

@@ -124,3 +124,19 @@ impl Sdk {
         });
     }
 }
+
+impl S3 {
+    /// [`S3::cmd`] as a plain `std` command, for tests that spawn and signal.
+    pub(crate) fn std_cmd(&self, env: &Env) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_sealstream"));
+        c.env_clear()
+            .env("HOME", env.home())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .current_dir(env.work());
+        for (k, v) in &self.aws_env {
+            c.env(k, v);
+        }
+        c.env("SEALSTREAM_ENDPOINT_URL", &self.endpoint);
+        c
+    }
+}
