@@ -299,9 +299,16 @@ pub(crate) struct PutArgs {
 /// `get`.
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
-    /// Object name in the store, `s3://bucket/key`, or a share link (`https://...#k=...`).
-    #[arg(value_name = "OBJECT")]
-    pub(crate) source: String,
+    /// Object name in the store, `s3://bucket/key`, a share link (`https://...#k=...`), or
+    /// `-`: read the share link from stdin (keeps it out of the process list and shell
+    /// history).
+    #[arg(value_name = "OBJECT", required_unless_present = "link_file")]
+    pub(crate) source: Option<String>,
+
+    /// Read the share link from this file (a regular file of at most 4096 bytes, mode 0600
+    /// or stricter) instead of the command line; then the only argument is DEST.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) link_file: Option<PathBuf>,
 
     /// Where to write the plaintext, or `-` for stdout [default: the object's name in the
     /// current folder]. Written under a temporary name, renamed after full authentication.
@@ -325,9 +332,14 @@ pub(crate) struct GetArgs {
 /// `cat`.
 #[derive(Args, Debug)]
 pub(crate) struct CatArgs {
-    /// Object name in the store, `s3://bucket/key`, a share link, or a local sealed file.
-    #[arg(value_name = "OBJECT")]
-    pub(crate) source: String,
+    /// Object name in the store, `s3://bucket/key`, a share link, a local sealed file, or `-`:
+    /// read the share link from stdin.
+    #[arg(value_name = "OBJECT", required_unless_present = "link_file")]
+    pub(crate) source: Option<String>,
+
+    /// Read the share link from this file (as for `get --link-file`); then no OBJECT.
+    #[arg(long, value_name = "PATH", conflicts_with = "source")]
+    pub(crate) link_file: Option<PathBuf>,
 
     /// Plaintext byte range: `START-END` (inclusive, like HTTP), `START-` or `-LAST_N`.
     #[arg(long, value_name = "START-END", allow_hyphen_values = true)]

@@ -286,3 +286,156 @@ fn swapped_s3_objects_fail_and_mv_rebinds_them() {
         .success();
     assert!(got.get_output().stdout == two);
 }
+
+// ---------------------------------------------------------------------
+// Item 14: a share link from a file or stdin, not argv.
+// ---------------------------------------------------------------------
+
+#[cfg(unix)]
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn link_files_get_the_checks_of_secret_key_files() {
+    const LINK: &str = "http://127.0.0.1:9/b/x.bin?X-Amz-Signature=abc#k=SECRETSECRETSECRETSECRETSECRETSECRETSECRET0";
+    let env = Env::new();
+    // Group/other-readable: refused, with the fix, without the link.
+    let f = env.write("link.txt", LINK.as_bytes());
+    chmod(&f, 0o644);
+    for verb in ["get", "cat"] {
+        let a = env
+            .cmd()
+            .args([verb, "--link-file", "link.txt"])
+            .assert()
+            .code(common::KEY);
+        let err = stderr_of(&a);
+        assert!(err.contains("chmod 600"), "{err}");
+        assert!(
+            !err.contains("SECRETSECRET") && !err.contains("abc"),
+            "{err}"
+        );
+    }
+    // Too large.
+    let big = env.write("big.txt", &vec![b'a'; 5000]);
+    chmod(&big, 0o600);
+    env.cmd()
+        .args(["get", "--link-file", "big.txt"])
+        .assert()
+        .code(common::KEY)
+        .stderr(contains("too large"));
+    // A FIFO is refused at once (no writer: a blocking open would hang
+    // until the command's timeout).
+    let fifo = env.path("link.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    env.cmd()
+        .timeout(std::time::Duration::from_secs(20))
+        .args(["get", "--link-file", "link.fifo"])
+        .assert()
+        .code(common::KEY)
+        .stderr(contains("FIFO"));
+    // Not a link: refused without echoing the content.
+    let junk = env.write("junk.txt", b"SECRETSECRET not a link\n");
+    chmod(&junk, 0o600);
+    let a = env
+        .cmd()
+        .args(["get", "--link-file", "junk.txt"])
+        .assert()
+        .code(USAGE);
+    assert!(!stderr_of(&a).contains("SECRETSECRET"), "{}", stderr_of(&a));
+    // A well-formed link in a 0600 file is read (and fails only on the
+    // closed port it names), and so is one on stdin.
+    chmod(&f, 0o600);
+    for a in [
+        env.cmd()
+            .args(["get", "--link-file", "link.txt", "out.bin"])
+            .assert(),
+        env.cmd()
+            .args(["get", "-", "out.bin"])
+            .write_stdin(format!("{LINK}\n"))
+            .assert(),
+    ] {
+        let err = stderr_of(&a);
+        assert!(a.get_output().status.code() != Some(USAGE), "{err}");
+        assert!(
+            !err.contains("SECRETSECRET") && !err.contains("abc"),
+            "{err}"
+        );
+    }
+    assert!(!env.path("out.bin").exists());
+    // --link-file takes the place of OBJECT: OBJECT and DEST both is an error.
+    env.cmd()
+        .args(["get", "--link-file", "link.txt", "x", "y"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("--link-file replaces OBJECT"));
+}
+
+#[test]
+fn share_links_open_from_a_link_file_and_from_stdin() {
+    let Some(svc) = common::services::s3("share_links_open_from_a_link_file_and_from_stdin") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "linkfile");
+    let plain = data(50_000, 54);
+    env.write("s.bin", &plain);
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "s.bin"])
+        .assert()
+        .success();
+    let v = json_one(
+        &svc.cmd(&env)
+            .args(["--json", "--store", &store, "share", "s.bin"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let link = v["link"].as_str().unwrap().to_owned();
+    // Another user with only the link, kept in a 0600 file.
+    let other = Env::new();
+    let f = other.write("link.txt", format!("{link}\n").as_bytes());
+    #[cfg(unix)]
+    chmod(&f, 0o600);
+    other
+        .cmd()
+        .args(["get", "--link-file", "link.txt", "out.bin"])
+        .assert()
+        .success();
+    assert!(other.read("out.bin") == plain);
+    other
+        .cmd()
+        .args(["get", "--link-file", "link.txt"])
+        .assert()
+        .success();
+    assert!(other.read("s.bin") == plain);
+    let a = other
+        .cmd()
+        .args(["cat", "--link-file", "link.txt"])
+        .assert()
+        .success();
+    assert!(a.get_output().stdout == plain);
+    let a = other
+        .cmd()
+        .args(["get", "-", "-"])
+        .write_stdin(link.clone())
+        .assert()
+        .success();
+    assert!(a.get_output().stdout == plain);
+    let a = other
+        .cmd()
+        .args(["cat", "-"])
+        .write_stdin(link)
+        .assert()
+        .success();
+    assert!(a.get_output().stdout == plain);
+}

@@ -130,7 +130,7 @@ mod test_vectors;
 mod x25519;
 
 pub use error::{Error, KmsErrorKind, Result};
-pub use keyfile::Overwrite;
+pub use keyfile::{Overwrite, read_secret_file};
 pub use keyring::{DEFAULT_MAX_UNWRAP_ATTEMPTS, Keyring, SealKey};
 pub use kms::{
     AWS_KMS_PROVIDER_ID, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY, KMS_CONTEXT_SUITE_KEY,
