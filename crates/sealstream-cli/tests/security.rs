@@ -439,3 +439,47 @@ fn share_links_open_from_a_link_file_and_from_stdin() {
         .success();
     assert!(a.get_output().stdout == plain);
 }
+
+// ---------------------------------------------------------------------
+// Item 8: one redaction for the whole workspace; whole fragments hidden.
+// ---------------------------------------------------------------------
+
+#[test]
+fn errors_and_json_never_show_a_fragment_or_secret_parameter() {
+    let env = Env::new();
+    let secret = "KEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYKEYK";
+    for link in [
+        format!(
+            "http://127.0.0.1:9/b/x.bin?X-Amz-Signature=sig123&AWSAccessKeyId=AKIDV2X#x=1&k={secret}"
+        ),
+        format!(
+            "http://127.0.0.1:9/b/x.bin?x-amz-%53ignature=sig123&awsaccesskeyid=AKIDV2X#k={secret}"
+        ),
+        format!("http://127.0.0.1:9/b/x.bin?Signature=sig123#{secret}"),
+        // A link whose default name is refused: the message names the link.
+        format!("http://127.0.0.1:9/b/..%2Fx?X-Amz-Credential=AKIDV2X#x=1&k={secret}"),
+    ] {
+        for json in [false, true] {
+            let mut c = env.cmd();
+            if json {
+                c.arg("--json");
+            }
+            let a = c.args(["get", &link, "out.bin"]).assert().failure();
+            let o = a.get_output();
+            let all = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            for leak in [secret, "sig123", "AKIDV2X", "x=1&k="] {
+                assert!(!all.contains(leak), "{leak} leaked for {link}: {all}");
+            }
+            if json {
+                let v: serde_json::Value =
+                    serde_json::from_str(String::from_utf8_lossy(&o.stderr).trim()).unwrap();
+                assert!(v["error"].is_string(), "{v}");
+            }
+        }
+    }
+    assert!(!env.path("out.bin").exists());
+}
