@@ -483,3 +483,31 @@ fn errors_and_json_never_show_a_fragment_or_secret_parameter() {
     }
     assert!(!env.path("out.bin").exists());
 }
+
+// ---------------------------------------------------------------------
+// Item 16 (second half): S3 names with `..`, `.` or empty segments.
+// ---------------------------------------------------------------------
+
+#[test]
+fn s3_names_with_dot_dot_or_empty_segments_are_refused_before_any_request() {
+    let env = Env::new();
+    env.write("x.txt", b"hello");
+    // No endpoint or credentials: a refusal must come from the name check
+    // (exit 2), not from a failed request.
+    for args in [
+        vec!["--store", "s3://bkt/p", "put", "x.txt", "a/.."],
+        vec!["--store", "s3://bkt/p", "put", "x.txt", "a/../../x.txt"],
+        vec!["--store", "s3://bkt/p", "put", "x.txt", "a//x.txt"],
+        vec!["--store", "s3://bkt/p", "put", "x.txt", "a/./"],
+        vec!["--store", "s3://bkt/p", "get", "a/./x.txt", "-"],
+        vec!["--store", "s3://bkt/p", "cat", "q/../../other/x.txt"],
+        vec!["get", "s3://bkt/p/../q/x.txt", "-"],
+        vec!["cat", "s3://bkt//x.txt"],
+        vec!["--store", "s3://bkt/p", "mv", "x.txt", "y/../../x.txt"],
+        vec!["--store", "s3://bkt/a/../p", "get", "x.txt", "-"],
+    ] {
+        let a = env.cmd().args(&args).assert().code(USAGE);
+        let err = stderr_of(&a);
+        assert!(err.contains("S3 object name"), "{args:?}: {err}");
+    }
+}
