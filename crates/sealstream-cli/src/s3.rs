@@ -175,12 +175,14 @@ pub(crate) fn sse(s: &SseSetting) -> Result<SseKeys> {
     }
 }
 
-/// Reads an SSE-C key: 32 raw bytes, or their base64 text.
+/// Reads an SSE-C key: 32 raw bytes, or their base64 text. The file gets
+/// the checks of a secret key file ([`sealstream_kms::read_secret_file`]:
+/// a regular file, opened without blocking so a FIFO is refused at once,
+/// at most 4096 bytes, not accessible by group or others).
 fn read_sse_c_key(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>> {
     use base64ct::{Base64, Encoding};
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path).map_err(|e| CliError::io("reading SSE-C key file", path, &e))?,
-    );
+    let bytes =
+        sealstream_kms::read_secret_file(path).map_err(|e| CliError::kms("SSE-C key file", &e))?;
     let mut key = zeroize::Zeroizing::new([0u8; 32]);
     if bytes.len() == 32 {
         key.copy_from_slice(&bytes);

@@ -511,3 +511,42 @@ fn s3_names_with_dot_dot_or_empty_segments_are_refused_before_any_request() {
         assert!(err.contains("S3 object name"), "{args:?}: {err}");
     }
 }
+
+// ---------------------------------------------------------------------
+// Item 13: the SSE-C key file is checked like a secret key file.
+// ---------------------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn sse_c_key_files_are_checked_like_secret_key_files() {
+    let env = Env::new();
+    let run = |file: &str| {
+        env.cmd()
+            .timeout(std::time::Duration::from_secs(20))
+            .args(["get", "s3://bkt/x.bin", "-", "--sse-c-key-file", file])
+            .assert()
+    };
+    let k = env.write("open.key", &[7u8; 32]);
+    chmod(&k, 0o644);
+    let err = stderr_of(&run("open.key").code(common::KEY));
+    assert!(
+        err.contains("chmod 600") && err.contains("open.key"),
+        "{err}"
+    );
+    let big = env.write("big.key", &vec![b'A'; 5000]);
+    chmod(&big, 0o600);
+    let err = stderr_of(&run("big.key").code(common::KEY));
+    assert!(err.contains("too large"), "{err}");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(env.path("key.fifo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = stderr_of(&run("key.fifo").code(common::KEY));
+    assert!(err.contains("FIFO"), "{err}");
+    std::fs::create_dir(env.path("key.dir")).unwrap();
+    let err = stderr_of(&run("key.dir").code(common::KEY));
+    assert!(err.contains("directory"), "{err}");
+}
