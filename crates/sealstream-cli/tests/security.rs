@@ -550,3 +550,60 @@ fn sse_c_key_files_are_checked_like_secret_key_files() {
     let err = stderr_of(&run("key.dir").code(common::KEY));
     assert!(err.contains("directory"), "{err}");
 }
+
+// ---------------------------------------------------------------------
+// Item 10: state and key folders others can write to are refused.
+// ---------------------------------------------------------------------
+
+#[cfg(unix)]
+#[test]
+fn a_key_folder_writable_by_others_is_refused() {
+    let env = Env::new();
+    env.write("x.txt", b"hello");
+    env.cmd().args(["put", "x.txt"]).assert().success();
+    let dir = env.default_key().parent().unwrap().to_path_buf();
+    chmod(&dir, 0o777);
+    for args in [vec!["put", "x.txt", "y.txt"], vec!["cat", "x.txt"]] {
+        let a = env.cmd().args(&args).assert().code(USAGE);
+        let err = stderr_of(&a);
+        assert!(err.contains("writable by group or others"), "{err}");
+        assert!(
+            err.contains(&format!("chmod 700 {}", dir.display())),
+            "{err}"
+        );
+    }
+    chmod(&dir, 0o700);
+    env.cmd().args(["cat", "x.txt"]).assert().success();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_journal_folder_writable_by_others_is_refused() {
+    let Some(svc) = common::services::s3("a_journal_folder_writable_by_others_is_refused") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "journaldir");
+    env.write("x.txt", b"hello");
+    let state = env.home().join("state");
+    let journals = state.join("sealstream/journal");
+    std::fs::create_dir_all(&journals).unwrap();
+    chmod(&journals, 0o777);
+    let a = svc
+        .cmd(&env)
+        .env("XDG_STATE_HOME", &state)
+        .args(["--store", &store, "put", "x.txt", "--resume"])
+        .assert()
+        .code(USAGE);
+    let err = stderr_of(&a);
+    assert!(
+        err.contains("upload-journal folder") && err.contains("chmod 700"),
+        "{err}"
+    );
+    chmod(&journals, 0o700);
+    svc.cmd(&env)
+        .env("XDG_STATE_HOME", &state)
+        .args(["--store", &store, "put", "x.txt", "--resume"])
+        .assert()
+        .success();
+}
