@@ -338,6 +338,45 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Takes the exclusive lock of `dest`'s uploads: `HASH.lock` beside its
+/// journal, held (`flock`, [`File::try_lock`]) until the returned file is
+/// dropped or the process ends, however it ends. A second `put` of a file
+/// to the same destination (`--resume` or not) fails at once instead of
+/// resuming or replacing the same journal and multipart upload
+/// concurrently (issue 10 item 11). The lock file itself stays (removing
+/// it would race with a process that just opened it).
+pub(crate) fn lock(dest: &Destination) -> Result<File> {
+    let path = dest.path()?.with_extension("lock");
+    if let Some(dir) = path.parent() {
+        keys::create_private_dir(dir)?;
+        keys::check_private_dir(dir, "upload-journal folder")?;
+    }
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let f = opts
+        .open(&path)
+        .map_err(|e| CliError::io("opening the upload lock", &path, &e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::usage(format!(
+            "another sealstream process is uploading to {} (it holds {})",
+            dest.shown(),
+            path.display()
+        ))
+        .hint(
+            "wait for it to finish, or stop it (Ctrl-C) and run `sealstream put --resume` again",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(CliError::io("locking the upload lock", &path, &e))
+        }
+    }
+}
+
 /// Opens a journal without following a symbolic link at its name
 /// (`O_NOFOLLOW`): `append` for writing, else for reading.
 fn open_nofollow(path: &Path, append: bool) -> io::Result<File> {
@@ -415,12 +454,14 @@ pub(crate) struct Journal {
     dest: Destination,
     source: Source,
     file: Mutex<Option<File>>,
+    /// The destination's lock ([`lock`]), held as long as the journal.
+    _lock: Option<File>,
 }
 
 impl Journal {
     /// A journal for a new upload of `source` to `dest`; no file is
     /// written until the multipart upload starts.
-    pub(crate) fn create(dest: Destination, source: Source) -> Result<Self> {
+    pub(crate) fn create(dest: Destination, source: Source, lock: Option<File>) -> Result<Self> {
         let path = dest.path()?;
         if let Some(dir) = path.parent() {
             keys::create_private_dir(dir)?;
@@ -431,17 +472,20 @@ impl Journal {
             dest,
             source,
             file: Mutex::new(None),
+            _lock: lock,
         })
     }
 
     /// Continues `loaded` for a resumed upload: rewrites it without a torn
     /// last line (temporary file, rename) and opens it for appending.
+    /// The caller holds the destination's [`lock`] until the upload ends.
     pub(crate) fn reopen(loaded: &Loaded) -> Result<Self> {
         let j = Journal {
             path: loaded.path.clone(),
             dest: loaded.dest.clone(),
             source: loaded.source.clone(),
             file: Mutex::new(None),
+            _lock: None,
         };
         let st = &loaded.state;
         let mut text = line(&j.start_record(

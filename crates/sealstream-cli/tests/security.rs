@@ -607,3 +607,69 @@ fn a_journal_folder_writable_by_others_is_refused() {
         .assert()
         .success();
 }
+
+// ---------------------------------------------------------------------
+// Item 11: one upload per destination at a time.
+// ---------------------------------------------------------------------
+
+#[test]
+fn a_second_concurrent_resume_of_the_same_destination_fails_fast() {
+    let Some(svc) =
+        common::services::s3("a_second_concurrent_resume_of_the_same_destination_fails_fast")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "lock");
+    let plain = data(12 << 20, 55);
+    env.write("big.bin", &plain);
+    let journal_dir = env.home().join(".local/state/sealstream/journal");
+    // The first upload stops for good once part 1 is stored and journaled.
+    let mut first = svc
+        .std_cmd(&env)
+        .env("SEALSTREAM_PART_SIZE", "5MiB")
+        .env("SEALSTREAM_TEST_PAUSE_AFTER_PART", "1")
+        .args(["--store", &store, "put", "big.bin", "--resume"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the hook's line: the upload is paused, holding its lock.
+    let mut err = std::io::BufReader::new(first.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+        assert!(n > 0, "the first put exited before pausing");
+        if line.contains("test hook: paused after part 1") {
+            break;
+        }
+    }
+    for extra in [&["--resume"][..], &[][..]] {
+        let a = svc
+            .cmd(&env)
+            .env("SEALSTREAM_PART_SIZE", "5MiB")
+            .args(["--store", &store, "put", "big.bin"])
+            .args(extra)
+            .assert()
+            .code(USAGE);
+        let e = stderr_of(&a);
+        assert!(e.contains("another sealstream process is uploading"), "{e}");
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // The lock died with the process: the resume continues the upload.
+    svc.cmd(&env)
+        .env("SEALSTREAM_PART_SIZE", "5MiB")
+        .args(["--store", &store, "put", "big.bin", "--resume"])
+        .assert()
+        .success();
+    let got = svc
+        .cmd(&env)
+        .args(["--store", &store, "get", "big.bin", "-"])
+        .assert()
+        .success();
+    assert!(got.get_output().stdout == plain);
+    assert!(journal_dir.is_dir());
+}
