@@ -120,6 +120,7 @@ fn decrypt_interrupted_by(name: &str, code: i32) {
 /// of plaintext reached its temporary file, then SIGTERM / SIGHUP.
 #[test]
 fn sigterm_and_sighup_during_get_remove_the_temporary_file() {
+    common::require_test_hooks();
     let Some(svc) = common::services::s3("sigterm_and_sighup_during_get_remove_the_temporary_file")
     else {
         return;

@@ -614,6 +614,7 @@ fn a_journal_folder_writable_by_others_is_refused() {
 
 #[test]
 fn a_second_concurrent_resume_of_the_same_destination_fails_fast() {
+    common::require_test_hooks();
     let Some(svc) =
         common::services::s3("a_second_concurrent_resume_of_the_same_destination_fails_fast")
     else {
