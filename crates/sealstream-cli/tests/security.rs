@@ -197,6 +197,25 @@ fn mv_in_a_local_store_rebinds_without_reencrypting() {
         .code(AUTH)
         .stderr(contains("name mismatch"));
     assert!(!root.join("z.txt").exists());
+    // A file sealed outside the store is adopted into it by mv, bound to
+    // its new name there.
+    env.cmd()
+        .args(["encrypt", "one.txt", "-o", "loose.sealed"])
+        .assert()
+        .success();
+    env.cmd()
+        .args(store)
+        .args(["mv", "./loose.sealed", "adopted.txt"])
+        .assert()
+        .success();
+    assert!(!env.path("loose.sealed").exists());
+    let got = env
+        .cmd()
+        .args(store)
+        .args(["cat", "adopted.txt"])
+        .assert()
+        .success();
+    assert!(got.get_output().stdout == one);
 }
 
 #[test]
