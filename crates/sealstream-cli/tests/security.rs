@@ -693,3 +693,50 @@ fn a_second_concurrent_resume_of_the_same_destination_fails_fast() {
     assert!(got.get_output().stdout == plain);
     assert!(journal_dir.is_dir());
 }
+
+#[cfg(unix)]
+#[test]
+fn mv_of_sse_c_objects_keeps_them_readable_with_the_same_key() {
+    let Some(svc) =
+        common::services::s3("mv_of_sse_c_objects_keeps_them_readable_with_the_same_key")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let url = svc.store(&env, "mvssec");
+    let store = ["--store", url.as_str()];
+    let key = env.write("sse-c.key", &[3u8; 32]);
+    chmod(&key, 0o600);
+    let sse = ["--sse-c-key-file", "sse-c.key"];
+    for (name, len) in [("small.bin", 100_000usize), ("big.bin", 13 << 20)] {
+        let plain = data(len, 56);
+        env.write(name, &plain);
+        svc.cmd(&env)
+            .args(store)
+            .args(["put", name])
+            .args(sse)
+            .assert()
+            .success();
+        let to = format!("moved/{name}");
+        svc.cmd(&env)
+            .args(store)
+            .args(["mv", name, &to])
+            .args(sse)
+            .assert()
+            .success();
+        let got = svc
+            .cmd(&env)
+            .args(store)
+            .args(["get", &to, "-"])
+            .args(sse)
+            .assert()
+            .success();
+        assert!(got.get_output().stdout == plain, "{name}");
+        // Still SSE-C: without the key the server refuses it.
+        svc.cmd(&env)
+            .args(store)
+            .args(["get", &to, "-"])
+            .assert()
+            .failure();
+    }
+}

@@ -13,6 +13,7 @@
 
 use std::io::{self, Seek, SeekFrom};
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 use serde_json::json;
@@ -32,6 +33,8 @@ use crate::s3::{self, SseKeys};
 const MIN_PART: u64 = 5 << 20;
 /// The body bytes copied server-side per UploadPartCopy.
 const COPY_PART: u64 = 512 << 20;
+/// The body bytes per part when the server cannot copy (SSE-C on weed).
+const STREAM_PART: u64 = 16 << 20;
 
 pub(crate) async fn run(app: &App, a: MvArgs) -> Result<()> {
     let store = app.store()?;
@@ -257,8 +260,9 @@ fn sse_head(
 /// Writes `dst` as a multipart upload: part 1 is `part1` (the new header and
 /// the first body bytes, up to `copied_from` of the source), the rest are
 /// server-side copies of the source from `copied_from` to `total`, made
-/// only while the source still has `etag`. Any failure aborts the upload.
-/// Returns the bytes copied server-side.
+/// only while the source still has `etag` (streamed through this process
+/// instead where the server has no SSE-C UploadPartCopy). Any failure
+/// aborts the upload. Returns the bytes copied server-side.
 #[allow(clippy::too_many_arguments)]
 async fn copy_multipart(
     s3c: &aws_sdk_s3::Client,
@@ -317,42 +321,103 @@ async fn copy_multipart(
         );
         // At most 10,000 parts: part 1 and the copies.
         let step = COPY_PART.max((total - copied_from).div_ceil(9_000));
+        // Servers without SSE-C UploadPartCopy (weed mini): the body is
+        // streamed through instead, in smaller parts.
+        let stream_step = STREAM_PART.max((total - copied_from).div_ceil(9_000));
         let source = copy_source(sb, sk);
         let mut start = copied_from;
         let mut number = 2;
+        let mut streamed = false;
+        let mut copied = 0u64;
         while start < total {
             crate::cancel::check().map_err(|e| crate::error::io_class(&shown, &e))?;
-            let end = (start + step).min(total);
-            let r = s3c
-                .upload_part_copy()
-                .bucket(db)
-                .key(dk)
-                .upload_id(&upload_id)
-                .part_number(number)
-                .copy_source(&source)
-                .copy_source_range(format!("bytes={start}-{}", end - 1))
-                .set_copy_source_if_match(etag.clone())
-                .set_sse_customer_algorithm(alg.clone())
-                .set_sse_customer_key(ck.as_ref().map(|k| k.as_str().to_owned()))
-                .set_sse_customer_key_md5(cmd5.clone())
-                .set_copy_source_sse_customer_algorithm(alg.clone())
-                .set_copy_source_sse_customer_key(ck.as_ref().map(|k| k.as_str().to_owned()))
-                .set_copy_source_sse_customer_key_md5(cmd5.clone())
-                .send()
-                .await
-                .map_err(|e| s3::sdk_error("UploadPartCopy", &shown, &e))?;
+            let end = (start + if streamed { stream_step } else { step }).min(total);
+            let etag_of_part = if streamed {
+                let (bytes, _) = s3::get_range(
+                    s3c,
+                    sb,
+                    sk,
+                    start,
+                    end - start,
+                    &format!("s3://{sb}/{sk}"),
+                    sse,
+                )
+                .await?;
+                if bytes.len() as u64 != end - start {
+                    return Err(CliError::new(
+                        Class::Service,
+                        format!("s3://{sb}/{sk} changed while it was being moved"),
+                    ));
+                }
+                s3c.upload_part()
+                    .bucket(db)
+                    .key(dk)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(ByteStream::from(bytes))
+                    .set_sse_customer_algorithm(alg.clone())
+                    .set_sse_customer_key(ck.as_ref().map(|k| k.as_str().to_owned()))
+                    .set_sse_customer_key_md5(cmd5.clone())
+                    .send()
+                    .await
+                    .map_err(|e| s3::sdk_error("UploadPart", &shown, &e))?
+                    .e_tag()
+                    .map(str::to_owned)
+            } else {
+                let r = s3c
+                    .upload_part_copy()
+                    .bucket(db)
+                    .key(dk)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .copy_source(&source)
+                    .copy_source_range(format!("bytes={start}-{}", end - 1))
+                    .set_copy_source_if_match(etag.clone())
+                    .set_sse_customer_algorithm(alg.clone())
+                    .set_sse_customer_key(ck.as_ref().map(|k| k.as_str().to_owned()))
+                    .set_sse_customer_key_md5(cmd5.clone())
+                    .set_copy_source_sse_customer_algorithm(alg.clone())
+                    .set_copy_source_sse_customer_key(ck.as_ref().map(|k| k.as_str().to_owned()))
+                    .set_copy_source_sse_customer_key_md5(cmd5.clone())
+                    .send()
+                    .await;
+                match r {
+                    Ok(r) => {
+                        copied += end - start;
+                        r.copy_part_result()
+                            .and_then(|c| c.e_tag())
+                            .map(str::to_owned)
+                    }
+                    Err(e) if ck.is_some() && e.code() == Some("NotImplemented") => {
+                        streamed = true;
+                        continue;
+                    }
+                    Err(e) => return Err(s3::sdk_error("UploadPartCopy", &shown, &e)),
+                }
+            };
             done.push(
                 CompletedPart::builder()
                     .part_number(number)
-                    .set_e_tag(
-                        r.copy_part_result()
-                            .and_then(|c| c.e_tag())
-                            .map(str::to_owned),
-                    )
+                    .set_e_tag(etag_of_part)
                     .build(),
             );
             number += 1;
             start = end;
+        }
+        if streamed {
+            // The streamed bytes were not pinned to the ETag: check that the
+            // source did not change meanwhile before completing.
+            let now = sse_head(s3c.head_object().bucket(sb).key(sk), sse)
+                .send()
+                .await
+                .map_err(|e| s3::sdk_error("HeadObject", &format!("s3://{sb}/{sk}"), &e))?;
+            if now.e_tag() != etag.as_deref() {
+                return Err(CliError::new(
+                    Class::Service,
+                    format!("s3://{sb}/{sk} changed while it was being moved; nothing was moved"),
+                )
+                .hint("run the mv again"));
+            }
         }
         s3c.complete_multipart_upload()
             .bucket(db)
@@ -369,7 +434,7 @@ async fn copy_multipart(
             .send()
             .await
             .map_err(|e| s3::sdk_error("CompleteMultipartUpload", &shown, &e))?;
-        Ok::<_, CliError>(total - copied_from)
+        Ok::<_, CliError>(copied)
     };
     let res = tokio::select! {
         r = parts => r,
