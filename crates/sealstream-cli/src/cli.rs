@@ -110,6 +110,9 @@ pub(crate) enum Command {
     Inspect(InspectArgs),
     /// Change who can open a sealed file or object, without re-encrypting it.
     Rewrap(RewrapArgs),
+    /// Rename an object in its store (local or S3), re-binding its keys to the new name
+    /// without re-encrypting it.
+    Mv(MvArgs),
     /// Print a presigned GET or PUT URL for an S3 object.
     Presign(PresignArgs),
     /// Print a share link: a presigned URL with the object's data key in its fragment.
@@ -366,9 +369,16 @@ pub(crate) struct PutArgs {
 /// `get`.
 #[derive(Args, Debug)]
 pub(crate) struct GetArgs {
-    /// Object name in the store, `s3://bucket/key`, or a share link (`https://...#k=...`).
-    #[arg(value_name = "OBJECT")]
-    pub(crate) source: String,
+    /// Object name in the store, `s3://bucket/key`, a share link (`https://...#k=...`), or
+    /// `-`: read the share link from stdin (keeps it out of the process list and shell
+    /// history).
+    #[arg(value_name = "OBJECT", required_unless_present = "link_file")]
+    pub(crate) source: Option<String>,
+
+    /// Read the share link from this file (a regular file of at most 4096 bytes, mode 0600
+    /// or stricter) instead of the command line; then the only argument is DEST.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) link_file: Option<PathBuf>,
 
     /// Where to write the plaintext, or `-` for stdout [default: the object's name in the
     /// current folder]. Written under a temporary name, renamed after full authentication.
@@ -395,9 +405,14 @@ pub(crate) struct GetArgs {
 /// `cat`.
 #[derive(Args, Debug)]
 pub(crate) struct CatArgs {
-    /// Object name in the store, `s3://bucket/key`, a share link, or a local sealed file.
-    #[arg(value_name = "OBJECT")]
-    pub(crate) source: String,
+    /// Object name in the store, `s3://bucket/key`, a share link, a local sealed file, or `-`:
+    /// read the share link from stdin.
+    #[arg(value_name = "OBJECT", required_unless_present = "link_file")]
+    pub(crate) source: Option<String>,
+
+    /// Read the share link from this file (as for `get --link-file`); then no OBJECT.
+    #[arg(long, value_name = "PATH", conflicts_with = "source")]
+    pub(crate) link_file: Option<PathBuf>,
 
     /// Plaintext byte range: `START-END` (inclusive, like HTTP), `START-` or `-LAST_N`.
     #[arg(long, value_name = "START-END", allow_hyphen_values = true)]
@@ -477,6 +492,29 @@ pub(crate) struct RewrapArgs {
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,
+}
+
+/// `mv`.
+#[derive(Args, Debug)]
+pub(crate) struct MvArgs {
+    /// Object name in the store, `s3://bucket/key`, or a local sealed file.
+    #[arg(value_name = "SRC")]
+    pub(crate) source: String,
+
+    /// The new name in the same kind of store (`s3://bucket/key` for S3 objects).
+    #[arg(value_name = "DST")]
+    pub(crate) dest: String,
+
+    /// Keys that open the object; the moved object is sealed for the configured keys.
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+
+    /// Replace DST if it exists.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// HTTP method of a presigned URL.

@@ -28,7 +28,7 @@ pub(crate) enum Class {
     Service,
     /// Reading or writing a local file failed (permissions, disk full).
     Io,
-    /// Interrupted by Ctrl-C.
+    /// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
     Interrupted,
     /// The reader of the output went away (`sealstream cat big | head`):
     /// reported by exit code only, as `cat` is.
@@ -36,7 +36,8 @@ pub(crate) enum Class {
 }
 
 impl Class {
-    /// The process exit code for this class.
+    /// The process exit code for this class (for `Interrupted`, 128 plus
+    /// the number of the signal that interrupted it).
     pub(crate) fn code(self) -> u8 {
         match self {
             Class::Internal => 1,
@@ -46,7 +47,7 @@ impl Class {
             Class::Key => 5,
             Class::Service => 6,
             Class::Io => 7,
-            Class::Interrupted => 130,
+            Class::Interrupted => crate::cancel::exit_code(),
             // 128 + SIGPIPE, what a shell shows for `cat` killed by it.
             Class::BrokenPipe => 141,
         }
@@ -80,7 +81,8 @@ Exit codes:
   5    key unavailable: no configured key can open the object, or a key is unusable
   6    network or service: S3, KMS or an HTTP endpoint failed or refused
   7    local I/O: reading or writing a local file failed
-  130  interrupted (Ctrl-C); partial uploads were aborted and temporary files removed
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP: partial uploads
+       were aborted and temporary files removed
   141  the output's reader went away (`sealstream cat OBJ | head`); no message, like cat
 
 Configuration: --config FILE, $SEALSTREAM_CONFIG, or $SEALSTREAM_HOME/config.toml,
@@ -185,7 +187,10 @@ impl CliError {
             ),
             F::NameMismatch { .. } => (
                 Class::Auth,
-                Some("read the object under the name it is bound to, or re-wrap it for this one"),
+                Some(
+                    "read the object under the name it is bound to; to rename an object, use \
+                     `sealstream mv OLD NEW` (it re-binds the keys to the new name)",
+                ),
             ),
             F::InvalidInput { .. } | F::OutOfRange { .. } | F::TooLarge => (Class::Usage, None),
             F::Io(inner) => return io_class(object, inner),

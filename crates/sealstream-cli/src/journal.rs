@@ -190,7 +190,10 @@ fn corrupt(path: &Path, what: impl std::fmt::Display) -> CliError {
 /// Reads the journal of `dest`, if there is one.
 pub(crate) fn load(dest: &Destination) -> Result<Option<Loaded>> {
     let path = dest.path()?;
-    let bytes = match std::fs::read(&path) {
+    if let Some(dir) = path.parent() {
+        keys::check_private_dir(dir, "upload-journal folder")?;
+    }
+    let bytes = match read_nofollow(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(CliError::io("reading the upload journal", &path, &e)),
@@ -335,34 +338,112 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Takes the exclusive lock of `dest`'s uploads: `HASH.lock` beside its
+/// journal, held (`flock`, [`File::try_lock`]) until the returned file is
+/// dropped or the process ends, however it ends. A second `put` of a file
+/// to the same destination (`--resume` or not) fails at once instead of
+/// resuming or replacing the same journal and multipart upload
+/// concurrently (issue 10 item 11). The lock file itself stays (removing
+/// it would race with a process that just opened it).
+pub(crate) fn lock(dest: &Destination) -> Result<File> {
+    let path = dest.path()?.with_extension("lock");
+    if let Some(dir) = path.parent() {
+        keys::create_private_dir(dir)?;
+        keys::check_private_dir(dir, "upload-journal folder")?;
+    }
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let f = opts
+        .open(&path)
+        .map_err(|e| CliError::io("opening the upload lock", &path, &e))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::usage(format!(
+            "another sealstream process is uploading to {} (it holds {})",
+            dest.shown(),
+            path.display()
+        ))
+        .hint(
+            "wait for it to finish, or stop it (Ctrl-C) and run `sealstream put --resume` again",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(CliError::io("locking the upload lock", &path, &e))
+        }
+    }
+}
+
+/// Opens a journal without following a symbolic link at its name
+/// (`O_NOFOLLOW`): `append` for writing, else for reading.
+fn open_nofollow(path: &Path, append: bool) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    if append {
+        opts.append(true);
+    } else {
+        opts.read(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    io::Read::read_to_end(&mut open_nofollow(path, false)?, &mut buf)?;
+    Ok(buf)
+}
+
 /// Writes `text` to a new temporary file beside `path`, mode 0600,
-/// `fsync`ed; returns its path.
+/// `fsync`ed; returns its path. The name is random (`.NAME.<16 hex>.tmp`)
+/// and the file is created new (`O_CREAT|O_EXCL`, `O_NOFOLLOW`): a file or
+/// symbolic link planted at a predictable name is never followed,
+/// truncated or written to (issue 10 item 10).
 fn write_temp(path: &Path, text: &str) -> io::Result<PathBuf> {
+    use ring::rand::SecureRandom;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let result = (|| {
-        let mut f = opts.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    })();
-    match result {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
+    let rng = ring::rand::SystemRandom::new();
+    let mut last = None;
+    for _ in 0..8 {
+        let mut r = [0u8; 8];
+        rng.fill(&mut r)
+            .map_err(|_| io::Error::other("no system random numbers for a temporary name"))?;
+        let tmp = dir.join(format!(".{name}.{}.tmp", hex(&r)));
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
+        let mut f = match opts.open(&tmp) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let result = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
+        return match result {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        };
     }
+    Err(last.unwrap_or_else(|| io::Error::other("cannot pick a temporary journal name")))
 }
 
 /// The journal an upload reports to ([`UploadJournal`]): it creates the
@@ -373,32 +454,38 @@ pub(crate) struct Journal {
     dest: Destination,
     source: Source,
     file: Mutex<Option<File>>,
+    /// The destination's lock ([`lock`]), held as long as the journal.
+    _lock: Option<File>,
 }
 
 impl Journal {
     /// A journal for a new upload of `source` to `dest`; no file is
     /// written until the multipart upload starts.
-    pub(crate) fn create(dest: Destination, source: Source) -> Result<Self> {
+    pub(crate) fn create(dest: Destination, source: Source, lock: Option<File>) -> Result<Self> {
         let path = dest.path()?;
         if let Some(dir) = path.parent() {
             keys::create_private_dir(dir)?;
+            keys::check_private_dir(dir, "upload-journal folder")?;
         }
         Ok(Journal {
             path,
             dest,
             source,
             file: Mutex::new(None),
+            _lock: lock,
         })
     }
 
     /// Continues `loaded` for a resumed upload: rewrites it without a torn
     /// last line (temporary file, rename) and opens it for appending.
+    /// The caller holds the destination's [`lock`] until the upload ends.
     pub(crate) fn reopen(loaded: &Loaded) -> Result<Self> {
         let j = Journal {
             path: loaded.path.clone(),
             dest: loaded.dest.clone(),
             source: loaded.source.clone(),
             file: Mutex::new(None),
+            _lock: None,
         };
         let st = &loaded.state;
         let mut text = line(&j.start_record(
@@ -424,10 +511,7 @@ impl Journal {
         if let Some(dir) = j.path.parent() {
             sync_dir(dir);
         }
-        let f = OpenOptions::new()
-            .append(true)
-            .open(&j.path)
-            .map_err(|e| io_err(&e))?;
+        let f = open_nofollow(&j.path, true).map_err(|e| io_err(&e))?;
         *j.lock() = Some(f);
         Ok(j)
     }
@@ -534,7 +618,7 @@ impl UploadJournal for Journal {
         if let Some(dir) = self.path.parent() {
             sync_dir(dir);
         }
-        let f = OpenOptions::new().append(true).open(&self.path)?;
+        let f = open_nofollow(&self.path, true)?;
         *self.lock() = Some(f);
         Ok(())
     }
@@ -565,5 +649,41 @@ mod tests {
         );
         assert_eq!(unhex32(&hex(&[7u8; 32])), Some([7u8; 32]));
         assert_eq!(unhex32("zz"), None);
+    }
+
+    /// Issue 10 item 10: the temporary journal used to be
+    /// `.NAME.<pid>.tmp`, opened with create+truncate, following a symbolic
+    /// link planted there by anyone who can write to the folder.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_at_the_old_predictable_temporary_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let journal = dir.path().join("abc.journal");
+        let planted = dir
+            .path()
+            .join(format!(".abc.journal.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let tmp = write_temp(&journal, "new journal\n").unwrap();
+        assert_ne!(tmp, planted);
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(std::fs::read(&tmp).unwrap(), b"new journal\n");
+        assert!(
+            std::fs::symlink_metadata(&tmp)
+                .unwrap()
+                .file_type()
+                .is_file()
+        );
+        // Two temporary files never share a name.
+        let other = write_temp(&journal, "x").unwrap();
+        assert_ne!(tmp, other);
+
+        // A symbolic link at the journal's own name is neither read nor
+        // appended to.
+        std::os::unix::fs::symlink(&victim, &journal).unwrap();
+        assert!(read_nofollow(&journal).is_err());
+        assert!(open_nofollow(&journal, true).is_err());
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
     }
 }

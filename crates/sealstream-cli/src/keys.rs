@@ -184,6 +184,11 @@ pub(crate) async fn opening(
             if is_default(keys) && !p.exists() {
                 continue;
             }
+            if is_default(keys)
+                && let Some(dir) = p.parent()
+            {
+                check_private_dir(dir, "default key's folder")?;
+            }
             providers.push(Arc::new(load_local(p)?));
         }
     }
@@ -249,6 +254,9 @@ pub(crate) fn is_default(keys: &KeySet) -> bool {
 /// does not exist yet.
 fn default_key(cfg: &Config, out: Output) -> Result<LocalKeyProvider> {
     let path = &cfg.defaults.key_file;
+    if let Some(dir) = path.parent() {
+        check_private_dir(dir, "default key's folder")?;
+    }
     if path.exists() {
         return load_local(path);
     }
@@ -285,6 +293,52 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     }
     b.create(dir)
         .map_err(|e| CliError::io("creating folder", dir, &e))
+}
+
+/// Refuses a folder of secrets or state (the default key's folder, the
+/// upload-journal folder) that another user could change: one writable by
+/// group or others, or owned by another user. Anyone who can write there
+/// can replace the default key (so that new objects are sealed for theirs)
+/// or plant a journal or a symbolic link. A folder that does not exist yet
+/// passes (it is created with mode 0700). The owner check compares with the
+/// owner of `/proc/self` (the effective user) and is skipped where there is
+/// none.
+pub(crate) fn check_private_dir(dir: &Path, what: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::metadata(dir) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(CliError::io("checking folder", dir, &e)),
+        };
+        if let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid())
+            && meta.uid() != me
+        {
+            return Err(CliError::usage(format!(
+                "the {what} {} is owned by another user (uid {}, you are {me}): that user can \
+                 replace the files in it",
+                dir.display(),
+                meta.uid()
+            ))
+            .hint("use a folder of your own (set SEALSTREAM_HOME), or have it chown'ed to you"));
+        }
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(CliError::usage(format!(
+                "the {what} {} is writable by group or others (mode {mode:04o}): another user \
+                 could replace or plant files in it",
+                dir.display()
+            ))
+            .hint(format!(
+                "restrict it with `chmod 700 {}` and check the files in it",
+                dir.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, what);
+    Ok(())
 }
 
 /// `local key 3f2a…, aws-kms key arn:…` for messages.

@@ -150,6 +150,28 @@ impl AtomicOutput {
     }
 }
 
+/// The name of the file `path` in the local store `store`: its path
+/// relative to the store root with `/` separators, the same string
+/// [`crate::location::Store::object`] resolves. `None` for a file outside
+/// the store (or an S3 store). A store object's key records are bound to
+/// this name (docs/FORMAT.md, "Key records"), so a file swapped with another
+/// one of the store fails to open.
+pub(crate) fn store_name(store: &crate::location::Store, path: &Path) -> Option<String> {
+    let crate::location::Store::Local(root) = store else {
+        return None;
+    };
+    let rel = path.strip_prefix(root).ok()?;
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        match c {
+            std::path::Component::Normal(p) => parts.push(p.to_str()?.to_owned()),
+            std::path::Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 /// Opens a local sealed file and reads its header.
 pub(crate) fn open_sealed(path: &Path) -> Result<(File, Header, usize, u64)> {
     let file = File::open(path).map_err(|e| CliError::io("opening", path, &e))?;

@@ -38,6 +38,9 @@ impl Store {
             } else {
                 format!("{key}/")
             };
+            if !prefix.is_empty() {
+                s3_key_segments(prefix.trim_end_matches('/'), s)?;
+            }
             return Ok(Store::S3 {
                 bucket: bucket.to_owned(),
                 prefix,
@@ -64,9 +67,7 @@ impl Store {
                 Ok(Target::Local(root.join(rel)))
             }
             Store::S3 { bucket, prefix } => {
-                if name.is_empty() {
-                    return Err(CliError::usage("an object name must not be empty"));
-                }
+                s3_key_segments(name, name)?;
                 Ok(Target::S3 {
                     bucket: bucket.clone(),
                     key: format!("{prefix}{name}"),
@@ -113,6 +114,7 @@ impl Target {
                     "{s}: names a prefix, not an object; add the object's key"
                 )));
             }
+            s3_key_segments(key, s)?;
             return Ok(Target::S3 {
                 bucket: bucket.to_owned(),
                 key: key.to_owned(),
@@ -214,6 +216,36 @@ fn file_url_path(path: &str, whole: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(percent_decode(path)))
 }
 
+/// Checks an S3 key (or a store name that becomes one) as local names are
+/// checked: not empty, no empty, `.` or `..` segments (`a//b`, `/a`,
+/// `a/./b`, `a/../b`), no NUL or control characters. S3 itself would
+/// store such keys, but HTTP clients, proxies and other tools normalise
+/// `.` and `..` in paths, so such a key can name another object than the
+/// one the user meant (issue 10 item 16). `shown` is what the user wrote.
+fn s3_key_segments(key: &str, shown: &str) -> Result<()> {
+    let bad = |why: &str| {
+        CliError::usage(format!(
+            "S3 object name {}: {why}",
+            crate::output::escape(&redact(shown))
+        ))
+        .hint("name objects with plain segments separated by single `/`")
+    };
+    if key.is_empty() {
+        return Err(bad("must not be empty"));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(bad("must not contain NUL or control characters"));
+    }
+    for seg in key.split('/') {
+        match seg {
+            "" => return Err(bad("must not have empty segments (`//`, or a leading `/`)")),
+            "." | ".." => return Err(bad("must not have `.` or `..` segments")),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Checks a local object name: relative, no `..`, no empty parts.
 fn local_name(name: &str) -> Result<PathBuf> {
     let bad = |why: &str| CliError::usage(format!("object name {name:?}: {why}"));
@@ -287,6 +319,26 @@ mod tests {
         );
         assert!(Store::parse("ftp://x").is_err());
         assert!(Store::parse("s3:///x").is_err());
+    }
+
+    #[test]
+    fn s3_names_with_dot_or_empty_segments_are_refused() {
+        let store = Store::parse("s3://b/p").unwrap_or_else(|_| Store::Local("/".into()));
+        for bad in [
+            "..", "a/../b", "../x", "a/./b", ".", "a//b", "/a", "a/..", "x\u{0}y", "x\ny",
+        ] {
+            assert!(store.object(bad).is_err(), "{bad:?}");
+            assert!(
+                Target::parse(&format!("s3://b/{bad}"), &store, false).is_err(),
+                "{bad:?}"
+            );
+        }
+        for bad in ["s3://b/a/../p", "s3://b//p", "s3://b/./p/"] {
+            assert!(Store::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["a", "a/b.tar", "a..b", ".hidden", "a/.x/..y"] {
+            assert!(store.object(good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

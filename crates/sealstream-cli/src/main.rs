@@ -134,24 +134,34 @@ fn parse_error(e: &clap::Error) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Runs the command; on Ctrl-C, signals it to stop, waits (bounded) for it
-/// to clean up, and reports the interruption.
+/// Runs the command; on Ctrl-C (SIGINT), SIGTERM or SIGHUP, signals it to
+/// stop, waits (bounded) for it to clean up (abort the upload, remove the
+/// temporary file), and reports the interruption. The exit code is 128 plus
+/// the signal's number (130, 143, 129), as a shell reports a process killed
+/// by that signal.
 async fn run_with_ctrl_c(cli: Cli, out: Output) -> Result<(), CliError> {
     let work = run(cli, out);
     tokio::pin!(work);
-    tokio::select! {
+    let mut signals = cancel::Signals::new();
+    let first = tokio::select! {
         r = &mut work => return r,
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    cancel::cancel();
-    out.note("sealstream: interrupted; cleaning up (Ctrl-C again to quit at once)");
+        s = signals.next() => s,
+    };
+    cancel::cancel_by(first);
+    out.note(&format!(
+        "sealstream: interrupted by {}; cleaning up (send it again to quit at once)",
+        first.name()
+    ));
     tokio::select! {
         _ = &mut work => {}
         _ = tokio::time::sleep(CLEANUP_GRACE) => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = signals.next() => {}
     }
     local::remove_temp_files();
-    Err(CliError::new(Class::Interrupted, "interrupted by Ctrl-C"))
+    Err(CliError::new(
+        Class::Interrupted,
+        format!("interrupted by {}", first.name()),
+    ))
 }
 
 async fn run(cli: Cli, out: Output) -> Result<(), CliError> {

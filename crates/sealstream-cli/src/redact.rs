@@ -1,53 +1,16 @@
-//! Redaction of secrets that can appear inside URLs.
+//! Redaction of secrets that can appear inside URLs: the workspace's one
+//! list and function, [`sealstream_s3::redact`].
 //!
-//! Presigned URLs carry a signature (and, with temporary credentials, a
-//! session token) in their query; share links carry an object's data key in
-//! their fragment. Error messages and logs print such URLs with those parts
-//! replaced by `REDACTED`.
+//! Presigned URLs carry a signature, a credential (and, with temporary
+//! credentials, a session token) in their query; share links carry an
+//! object's data key in their fragment. Every message, hint and JSON error
+//! the command prints passes through [`redact`], which replaces those
+//! parameter values and everything after a URL's `#` with `REDACTED`.
 
-/// Query parameters (lowercase) whose values are secret.
-const SECRET_PARAMS: [&str; 4] = [
-    "x-amz-signature=",
-    "x-amz-security-token=",
-    "signature=",
-    "x-amz-credential=",
-];
-
-/// Returns `text` with presigned-URL signatures, session tokens and
-/// share-link keys replaced by `REDACTED`.
+/// Returns `text` with presigned-URL signatures, credentials, session
+/// tokens and URL fragments (share-link keys) replaced by `REDACTED`.
 pub(crate) fn redact(text: &str) -> String {
-    let mut out = text.to_owned();
-    for param in SECRET_PARAMS {
-        out = redact_values(&out, param, |b| matches!(b, b'&' | b'#'));
-    }
-    // A share link's fragment: `#k=<key>`.
-    redact_values(&out, "#k=", |_| false)
-}
-
-/// Replaces the value after each case-insensitive occurrence of `marker`,
-/// up to whitespace, a quote or a byte for which `stop` is true.
-fn redact_values(text: &str, marker: &str, stop: impl Fn(u8) -> bool) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = 0usize;
-    let mut search = 0usize;
-    while let Some(found) = lower.get(search..).and_then(|s| s.find(marker)) {
-        let value_start = search + found + marker.len();
-        let value_len = text
-            .get(value_start..)
-            .unwrap_or("")
-            .bytes()
-            .take_while(|&b| !(b.is_ascii_whitespace() || b == b'"' || b == b'\'' || stop(b)))
-            .count();
-        out.push_str(text.get(rest..value_start).unwrap_or(""));
-        if value_len > 0 {
-            out.push_str("REDACTED");
-        }
-        rest = value_start + value_len;
-        search = rest;
-    }
-    out.push_str(text.get(rest..).unwrap_or(""));
-    out
+    sealstream_s3::redact::redact_text(text)
 }
 
 #[cfg(test)]
@@ -57,13 +20,14 @@ mod tests {
     #[test]
     fn signatures_tokens_and_keys_are_redacted() {
         let url = "https://b.s3.amazonaws.com/k?X-Amz-Algorithm=AWS4-HMAC-SHA256\
-                   &X-Amz-Credential=AKIA%2F20250101&X-Amz-Signature=abcdef0123&x-id=GetObject#k=SECRETKEY";
+                   &X-Amz-Credential=AKIA%2F20250101&X-Amz-Signature=abcdef0123&x-id=GetObject\
+                   &AWSAccessKeyId=AKIDV2#x=1&k=SECRETKEY";
         let r = redact(&format!("failed: {url} (status 403)"));
         assert!(!r.contains("abcdef0123"), "{r}");
         assert!(!r.contains("SECRETKEY"), "{r}");
-        assert!(!r.contains("AKIA"), "{r}");
+        assert!(!r.contains("AKIA") && !r.contains("AKIDV2"), "{r}");
         assert!(r.contains("X-Amz-Signature=REDACTED&x-id=GetObject"), "{r}");
-        assert!(r.contains("#k=REDACTED (status 403)"), "{r}");
+        assert!(r.contains("#REDACTED (status 403)"), "{r}");
     }
 
     #[test]

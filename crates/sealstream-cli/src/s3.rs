@@ -103,6 +103,18 @@ impl std::fmt::Debug for SseKeys {
 }
 
 impl SseKeys {
+    /// The SSE-C key and its MD5, both base64, for the CLI's own requests.
+    pub(crate) fn customer_headers(&self) -> Option<(zeroize::Zeroizing<String>, String)> {
+        use base64ct::{Base64, Encoding};
+        use md5::{Digest, Md5};
+        self.customer.as_ref().map(|k| {
+            (
+                zeroize::Zeroizing::new(Base64::encode_string(&k[..])),
+                Base64::encode_string(&Md5::digest(&k[..])),
+            )
+        })
+    }
+
     /// Adds the SSE-C headers to a GetObject request.
     fn apply_get(
         &self,
@@ -163,12 +175,14 @@ pub(crate) fn sse(s: &SseSetting) -> Result<SseKeys> {
     }
 }
 
-/// Reads an SSE-C key: 32 raw bytes, or their base64 text.
+/// Reads an SSE-C key: 32 raw bytes, or their base64 text. The file gets
+/// the checks of a secret key file ([`sealstream_kms::read_secret_file`]:
+/// a regular file, opened without blocking so a FIFO is refused at once,
+/// at most 4096 bytes, not accessible by group or others).
 fn read_sse_c_key(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>> {
     use base64ct::{Base64, Encoding};
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path).map_err(|e| CliError::io("reading SSE-C key file", path, &e))?,
-    );
+    let bytes =
+        sealstream_kms::read_secret_file(path).map_err(|e| CliError::kms("SSE-C key file", &e))?;
     let mut key = zeroize::Zeroizing::new([0u8; 32]);
     if bytes.len() == 32 {
         key.copy_from_slice(&bytes);
@@ -348,7 +362,7 @@ pub(crate) async fn read_header(
 
 /// GETs bytes `start..start+len` (clamped to the object); returns them and
 /// the object's total length.
-async fn get_range(
+pub(crate) async fn get_range(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,

@@ -121,6 +121,7 @@ impl Services {
 
     /// Starts `sealstream ARGS` with a test hook `(VAR, VALUE)`.
     fn spawn(&self, env: &Env, hook: (&str, &str), args: &[&str]) -> Child {
+        common::require_test_hooks();
         let mut c = Command::new(env!("CARGO_BIN_EXE_sealstream"));
         self.envs(&mut c, env);
         c.env(hook.0, hook.1)

@@ -250,10 +250,21 @@ fn a_tampered_file_fails_with_the_auth_exit_code_and_names_the_chunk() {
         files_in(&env.work())
     );
 
-    // Through the store: get refuses too, and cat names the chunk.
+    // Through the store: get refuses too, and cat names the chunk. The
+    // object is sealed in the store (bound to its name there, item 5), then
+    // tampered with at the same place.
     let store = env.default_store();
     std::fs::create_dir_all(&store).unwrap();
-    std::fs::write(store.join("bad.bin"), &bytes).unwrap();
+    env.cmd()
+        .args(["encrypt", "plain.tmp", "-o"])
+        .arg(store.join("bad.bin"))
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .success();
+    let mut in_store = std::fs::read(store.join("bad.bin")).unwrap();
+    in_store[at] ^= 0x01;
+    std::fs::write(store.join("bad.bin"), &in_store).unwrap();
     env.cmd()
         .args(["get", "bad.bin", "--key-file"])
         .arg(&key)
@@ -1191,9 +1202,16 @@ fn a_planted_x25519_record_does_not_break_a_genuine_object() {
         .clone();
     assert!(piped == plain);
 
-    // The same object in the local store: get and cat (whole and ranged).
+    // The same kind of object in the local store (sealed there, so bound to
+    // its name, item 5): get and cat (whole and ranged).
     std::fs::create_dir_all(env.default_store()).unwrap();
-    std::fs::copy(env.path("m.sealed"), env.default_store().join("p.bin")).unwrap();
+    let in_store = env.default_store().join("p.bin");
+    env.cmd()
+        .args(["encrypt", "m.txt", "--recipient", &recipient, "-o"])
+        .arg(&in_store)
+        .assert()
+        .success();
+    plant_x25519_record(&in_store, &recipient);
     let got = env
         .cmd()
         .args(["get", "p.bin", "-", "--identity", "me.id"])
@@ -1254,16 +1272,49 @@ fn a_planted_x25519_record_does_not_break_a_genuine_object() {
     assert!(reopened == plain);
 }
 
+/// A real HTTP server on 127.0.0.1 that answers every request with 200 and
+/// `body`, counting the connections it accepted.
+fn http_server(body: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (addr, hits)
+}
+
 /// Issue 10 item 1: a share link's last path segment, percent-decoded, must
 /// be one plain file name before it becomes the default output name. The
-/// name is refused before anything is fetched, so the link points at a
-/// closed port: no server is needed to see the refusal (a link the old code
-/// accepted would have failed on the connection instead, exit 7 or 1).
+/// link points at a real local HTTP server that would serve bytes: the name
+/// is refused before any request reaches it, and nothing is written
+/// anywhere (inside or outside the folder). A control link with a plain
+/// name does reach the server, so the server is really used.
 #[test]
 fn get_link_refuses_a_default_name_that_is_not_one_file_name() {
+    use std::sync::atomic::Ordering;
     let env = Env::new();
     let sub = env.work().join("sub");
     std::fs::create_dir(&sub).unwrap();
+    let (addr, hits) = http_server(data(20_000, 61));
+    let outside = std::path::Path::new("/tmp/sealstream-item1-x");
     for hostile in [
         "..%2F..%2Fx",
         "..%2Fx",
@@ -1274,7 +1325,7 @@ fn get_link_refuses_a_default_name_that_is_not_one_file_name() {
         "x%1B%5B31m",
     ] {
         let link = format!(
-            "http://127.0.0.1:9/b/{hostile}?X-Amz-Signature=abc#k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+            "http://{addr}/b/{hostile}?X-Amz-Signature=abc#k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
         );
         // The default name, and DEST naming an existing folder.
         for args in [vec!["get", &link], vec!["get", &link, "."]] {
@@ -1291,8 +1342,31 @@ fn get_link_refuses_a_default_name_that_is_not_one_file_name() {
             assert!(!stderr.contains("abc"), "{stderr}");
         }
     }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a refused name must be refused before any download"
+    );
     assert!(!env.work().join("x").exists());
-    assert!(!std::path::Path::new("/tmp/sealstream-item1-x").exists());
+    assert!(!env.path("x").exists() && !env.home().join("x").exists());
+    assert!(!outside.exists());
+    assert_eq!(files_in(&sub).len(), 0);
+    assert_eq!(files_in(&env.work()), ["sub"]);
+
+    // Control: a plain name reaches the server (whose bytes are no sealed
+    // object, so the get fails) and leaves no file either.
+    let link = format!(
+        "http://{addr}/b/plain.bin?X-Amz-Signature=abc#k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    );
+    env.cmd()
+        .current_dir(&sub)
+        .args(["get", &link])
+        .assert()
+        .failure();
+    assert!(
+        hits.load(Ordering::SeqCst) > 0,
+        "the control link never reached the server"
+    );
     assert_eq!(files_in(&sub).len(), 0);
 }
 

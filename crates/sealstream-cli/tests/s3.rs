@@ -840,8 +840,15 @@ fn sse_options_layer_server_side_encryption_under_the_sealing() {
     let store = svc.store(&env, "sse");
     let plain = data(30_000, 13);
     env.write("s.bin", &plain);
-    env.write("sse-c.key", &[7u8; 32]);
-    env.write("other-sse-c.key", &[9u8; 32]);
+    // SSE-C key files are secrets: mode 0600, as the command requires.
+    for (name, byte) in [("sse-c.key", 7u8), ("other-sse-c.key", 9u8)] {
+        let p = env.write(name, &[byte; 32]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
     svc.cmd(&env)
         .args([
             "--store", &store, "put", "s.bin", "aes.bin", "--sse", "AES256",

@@ -97,26 +97,11 @@ impl fmt::Display for RequestRecord {
     }
 }
 
-/// Query parameters whose values are secrets or signatures.
-const REDACTED_PARAMS: [&str; 3] = [
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-];
-
 /// `query` with the values of signature, credential and token parameters
-/// replaced by `REDACTED`.
+/// replaced by `REDACTED` (the workspace's one list and function,
+/// [`sealstream_s3::redact`]).
 pub(crate) fn redact_query(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if REDACTED_PARAMS.iter().any(|r| k.eq_ignore_ascii_case(r)) => {
-                format!("{k}=REDACTED")
-            }
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    sealstream_s3::redact::redact_query(query)
 }
 
 /// The decoded `name=value` pairs of a query string.

@@ -163,6 +163,22 @@ pub(crate) const PUBLIC_KEY_PREFIXES: &[&str] = &["sealstream-x25519-pub1:"];
 /// A symbolic link is followed (a key file linked from a configuration
 /// folder is ordinary); the file it leads to is what is checked.
 pub(crate) fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<Vec<u8>>> {
+    read_checked(path, secrecy, true)
+}
+
+/// Reads a small secret file that is not a sealstream key file (a share
+/// link, an SSE-C key) with the same checks as a secret key file: opened
+/// without blocking and `fstat`ed; refused unless it is a regular file of
+/// at most 4096 bytes that neither group nor others may read or write;
+/// read into zeroizing storage. Errors are [`Error::KeyFile`] naming the
+/// path and what to do.
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+    read_checked(path, Secrecy::Secret, false)
+}
+
+/// [`read_key_file`]'s steps; `key_file`: the public-key content check and
+/// the key-file wording.
+fn read_checked(path: &Path, secrecy: Secrecy, key_file: bool) -> Result<Zeroizing<Vec<u8>>> {
     let mut opts = OpenOptions::new();
     opts.read(true);
     #[cfg(unix)]
@@ -182,8 +198,9 @@ pub(crate) fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<V
         return Err(key_file_error(
             path,
             format!(
-                "not a regular file (it is {}); pass the path of the key file itself",
-                file_kind(&meta)
+                "not a regular file (it is {}); pass the path of the {} itself",
+                file_kind(&meta),
+                if key_file { "key file" } else { "file" }
             ),
         ));
     }
@@ -199,7 +216,7 @@ pub(crate) fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<V
         return Err(too_large(path));
     }
     if secrecy == Secrecy::Secret {
-        if holds_public_key(&buf) {
+        if key_file && holds_public_key(&buf) {
             return Err(key_file_error(
                 path,
                 "this is a public key; pass the secret key file (the one `sealstream keygen` \
@@ -211,12 +228,19 @@ pub(crate) fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<V
             use std::os::unix::fs::PermissionsExt;
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
+                let why = if key_file {
+                    "the key file is accessible by group or others (mode {mode}); anyone \
+                     who can read it can open every object sealed with it"
+                } else {
+                    "the file holds a secret and is accessible by group or others (mode \
+                     {mode}); anyone who can read it can use that secret"
+                };
                 return Err(key_file_error(
                     path,
                     format!(
-                        "the key file is accessible by group or others (mode {mode:04o}); anyone \
-                         who can read it can open every object sealed with it. Restrict it with \
-                         `chmod 600 {}` (and consider whether the key has leaked)",
+                        "{}. Restrict it with `chmod 600 {}` (and consider whether the secret \
+                         has leaked)",
+                        why.replace("{mode}", &format!("{mode:04o}")),
                         path.display()
                     ),
                 ));

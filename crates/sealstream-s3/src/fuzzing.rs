@@ -23,39 +23,9 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use crate::presign::PresignedRequest;
 use crate::share::ShareLink;
 
-/// Query parameters whose values grant access (docs/SECURITY.md).
-const SECRET_PARAMS: [&str; 5] = [
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-    "signature",
-    "awsaccesskeyid",
-];
-
-/// The byte ranges of `url` that must never be shown: the value of every
-/// query parameter that grants access, and the fragment.
-pub fn secret_ranges(url: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let end = url.find('#').unwrap_or(url.len());
-    if end < url.len() {
-        out.push(end + 1..url.len());
-    }
-    let Some(q) = url[..end].find('?') else {
-        return out;
-    };
-    let mut at = q + 1;
-    for kv in url[at..end].split('&') {
-        if let Some((k, v)) = kv.split_once('=')
-            && !v.is_empty()
-            && SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str())
-        {
-            let start = at + k.len() + 1;
-            out.push(start..start + v.len());
-        }
-        at += kv.len() + 1;
-    }
-    out
-}
+/// The byte ranges of `url` that must never be shown (the workspace's one
+/// definition, [`crate::redact::secret_ranges`]).
+pub use crate::redact::secret_ranges;
 
 /// `s` with every character replaced by another one (`Z`, or `Y` for `Z`):
 /// same structure, different secret.

@@ -95,6 +95,7 @@ mod parts;
 mod pipeline;
 mod presign;
 mod range;
+pub mod redact;
 mod resume;
 mod rewrap;
 pub mod s3ec;

@@ -102,33 +102,10 @@ impl fmt::Debug for PresignedRequest {
     }
 }
 
-/// Replaces the values of the query parameters that grant access.
+/// Replaces the values of the query parameters that grant access, and the
+/// fragment ([`crate::redact::redact_url`], the workspace's one redaction).
 pub(crate) fn redact_url(url: &str) -> String {
-    let (base, frag) = match url.split_once('#') {
-        Some((b, _)) => (b, "#<redacted>"),
-        None => (url, ""),
-    };
-    let Some((path, query)) = base.split_once('?') else {
-        return format!("{base}{frag}");
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|kv| {
-            let name = kv.split_once('=').map_or(kv, |(k, _)| k);
-            let lower = name.to_ascii_lowercase();
-            if lower == "x-amz-signature"
-                || lower == "x-amz-credential"
-                || lower == "x-amz-security-token"
-                || lower == "signature"
-                || lower == "awsaccesskeyid"
-            {
-                format!("{name}=<redacted>")
-            } else {
-                kv.to_owned()
-            }
-        })
-        .collect();
-    format!("{path}?{}{frag}", query.join("&"))
+    crate::redact::redact_url(url)
 }
 
 /// Checks an expiry against S3's limits.

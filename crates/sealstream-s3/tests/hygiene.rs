@@ -1130,36 +1130,8 @@ fn a_planted_leak_is_caught() {
 }
 
 /// The byte ranges of `url` that grant access: the values of the signature, credential and
-/// token query parameters, and the fragment (as the `share_link` fuzz target defines them).
-fn secret_ranges(url: &str) -> Vec<std::ops::Range<usize>> {
-    const SECRET_PARAMS: [&str; 5] = [
-        "x-amz-signature",
-        "x-amz-credential",
-        "x-amz-security-token",
-        "signature",
-        "awsaccesskeyid",
-    ];
-    let mut out = Vec::new();
-    let end = url.find('#').unwrap_or(url.len());
-    if end < url.len() {
-        out.push(end + 1..url.len());
-    }
-    let Some(q) = url[..end].find('?') else {
-        return out;
-    };
-    let mut at = q + 1;
-    for kv in url[at..end].split('&') {
-        if let Some((k, v)) = kv.split_once('=')
-            && !v.is_empty()
-            && SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str())
-        {
-            let start = at + k.len() + 1;
-            out.push(start..start + v.len());
-        }
-        at += kv.len() + 1;
-    }
-    out
-}
+/// token query parameters, and the fragment (the workspace's one definition).
+use sealstream_s3::redact::secret_ranges;
 
 /// `url` with `r` overwritten by other characters of the same count.
 fn replaced(url: &str, r: &std::ops::Range<usize>) -> String {

@@ -47,16 +47,25 @@ fn check_sealed_file(path: &std::path::Path) -> Result<()> {
 /// Unwraps the data key of `header`'s object, whose body starts with
 /// `prefix`, with the configured keys. Every unwrapped key is checked
 /// against the body's commitment, so a planted record is skipped, not used.
+/// `expected_name`: the object's name in its local store (`None` for a file
+/// outside any store), checked before any key is tried, so an object
+/// swapped with another one of the store fails (exit 4).
 pub(super) async fn open_key(
     app: &App,
     keys_args: &crate::cli::KeyArgs,
     header: &Header,
     prefix: &sealstream_format::BodyPrefix,
     shown: &str,
+    expected_name: Option<&str>,
 ) -> Result<sealstream_format::DataKey> {
+    if let Some(name) = expected_name {
+        header
+            .check_name(name)
+            .map_err(|e| CliError::format(shown, &e))?;
+    }
     let keys = app.cfg.keys_for(keys_args);
     let ring = keys::opening(&app.cfg, &keys.value, header, shown).await?;
-    ring.open_key(header, prefix, None)
+    ring.open_key(header, prefix, expected_name)
         .await
         .map_err(|e| CliError::kms(shown, &e))
 }
@@ -80,8 +89,14 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
         .transpose()?;
     let keys = app.cfg.keys_for(&a.keys);
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
+    // An output inside the local store is bound to its name there, as `put`
+    // binds it; any other file is bound to no name.
+    let name = output
+        .as_deref()
+        .and_then(|p| app.store().ok().and_then(|s| local::store_name(&s, p)))
+        .unwrap_or_default();
     let sealed = ring
-        .seal_key(app.suite(a.suite), context, "")
+        .seal_key(app.suite(a.suite), context, &name)
         .await
         .map_err(|e| CliError::kms("sealing", &e))?;
     let header = sealed.header;
@@ -158,7 +173,10 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             };
             util::check_context(&shown, header.context(), &wanted)?;
             let prefix = local::body_prefix(&file, header_len, &shown)?;
-            let data_key = open_key(app, &a.keys, &header, &prefix, &shown).await?;
+            // A file of the local store is checked against its name there.
+            let name = app.store().ok().and_then(|s| local::store_name(&s, path));
+            let data_key =
+                open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
             progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
             let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
             let n = blocking(move || match out_file {
@@ -196,7 +214,7 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             .await?;
             util::check_context(&shown, header.context(), &wanted)?;
             let body_prefix = sealstream_format::BodyPrefix::from_bytes(&prefix);
-            let data_key = open_key(app, &a.keys, &header, &body_prefix, &shown).await?;
+            let data_key = open_key(app, &a.keys, &header, &body_prefix, &shown, None).await?;
             // The body prefix was read to check the key; the stream opener
             // reads the body from its start.
             let body = move || io::Read::chain(io::Cursor::new(prefix), io::stdin());

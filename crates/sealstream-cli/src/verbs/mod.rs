@@ -6,6 +6,7 @@ mod inspect;
 mod keygen;
 mod manual;
 mod migrate;
+mod mv;
 mod objects;
 mod remote;
 mod resume;
@@ -32,6 +33,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Ls(a) => inspect::ls(app, a).await,
         Command::Inspect(a) => inspect::inspect(app, a).await,
         Command::Rewrap(a) => rewrap::run(app, a).await,
+        Command::Mv(a) => mv::run(app, a).await,
         Command::Presign(a) => remote::presign(app, a).await,
         Command::Share(a) => remote::share(app, a).await,
         Command::UploadLink(a) => web::upload_link(app, a).await,

@@ -72,8 +72,11 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     let out_file = AtomicOutput::create(&path, a.force)?;
     let keys = app.cfg.keys_for(&a.keys);
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
+    // Bound to its name in the store: a file swapped with another one of
+    // the store no longer opens under the other's name (issue 10 item 5).
+    let name = local::store_name(&app.store()?, &path).unwrap_or_default();
     let sealed = ring
-        .seal_key(app.suite(a.suite), context, "")
+        .seal_key(app.suite(a.suite), context, &name)
         .await
         .map_err(|e| CliError::kms("sealing", &e))?;
     if let Some(root) = created_store {
@@ -171,8 +174,74 @@ fn get_dest(target: &Target, dest: Option<&str>) -> Result<Option<PathBuf>> {
     }
 }
 
-pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
-    let target = Target::parse(&a.source, &app.store()?, false)?;
+/// The longest share link read from a file or stdin (as a key file).
+const MAX_LINK_LEN: usize = 4096;
+
+/// `get`/`cat`'s OBJECT: the argument, or a share link read from
+/// `--link-file` or (OBJECT `-`) from stdin, so that the link's key never
+/// appears in the process list (`/proc/PID/cmdline`) or shell history.
+/// The link file gets the checks of a secret key file (regular file, at
+/// most 4096 bytes, not accessible by group or others).
+fn source_of(source: Option<&str>, link_file: Option<&Path>) -> Result<String> {
+    let (bytes, from) = match (source, link_file) {
+        (_, Some(path)) => {
+            let p = util::expand_tilde(path);
+            let bytes = sealstream_kms::read_secret_file(&p)
+                .map_err(|e| CliError::kms("--link-file", &e))?;
+            (bytes, format!("--link-file {}", p.display()))
+        }
+        (Some("-"), None) => {
+            use std::io::{IsTerminal, Read};
+            if io::stdin().is_terminal() {
+                return Err(CliError::usage(
+                    "`-` reads a share link from stdin, which is a terminal",
+                )
+                .hint("pipe the link in (`sealstream get - < link.txt`) or use --link-file FILE"));
+            }
+            let mut buf = zeroize::Zeroizing::new(Vec::new());
+            io::stdin()
+                .lock()
+                .take(MAX_LINK_LEN as u64 + 1)
+                .read_to_end(&mut buf)
+                .map_err(|e| crate::error::io_class("reading the share link from stdin", &e))?;
+            if buf.len() > MAX_LINK_LEN {
+                return Err(CliError::usage(format!(
+                    "stdin: a share link is at most {MAX_LINK_LEN} bytes"
+                )));
+            }
+            (buf, "stdin".to_owned())
+        }
+        (Some(s), None) => return Ok(s.to_owned()),
+        (None, None) => return Err(CliError::usage("no OBJECT given")),
+    };
+    // Never echoed: the text may hold the link's key.
+    let text = std::str::from_utf8(&bytes)
+        .ok()
+        .map(str::trim)
+        .filter(|t| {
+            (t.starts_with("https://") || t.starts_with("http://"))
+                && !t.chars().any(char::is_control)
+        })
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "{from}: expected one share link (https://...#k=...) on one line"
+            ))
+        })?;
+    Ok(text.to_owned())
+}
+
+pub(crate) async fn get(app: &App, mut a: GetArgs) -> Result<()> {
+    if a.link_file.is_some() && a.source.is_some() {
+        // With --link-file the one positional argument is DEST.
+        if a.dest.is_some() {
+            return Err(CliError::usage(
+                "--link-file replaces OBJECT: pass only DEST (sealstream get --link-file F DEST)",
+            ));
+        }
+        a.dest = a.source.take();
+    }
+    let source = source_of(a.source.as_deref(), a.link_file.as_deref())?;
+    let target = Target::parse(&source, &app.store()?, false)?;
     let dest = get_dest(&target, a.dest.as_deref())?;
     let wanted = util::parse_context(&a.context.pairs)?;
     let path = match &target {
@@ -192,7 +261,8 @@ pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown).await?;
+    let name = local::store_name(&app.store()?, &path);
+    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
     let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
     let n = blocking(move || match out_file {
@@ -237,7 +307,8 @@ pub(super) fn report_get(
 }
 
 pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
-    let target = Target::parse(&a.source, &app.store()?, false)?;
+    let source = source_of(a.source.as_deref(), a.link_file.as_deref())?;
+    let target = Target::parse(&source, &app.store()?, false)?;
     let range = a.range.as_deref().map(ByteRange::parse).transpose()?;
     let wanted = util::parse_context(&a.context.pairs)?;
     let path = match &target {
@@ -253,7 +324,8 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
     };
     util::check_context(&shown, header.context(), &wanted)?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown).await?;
+    let name = local::store_name(&app.store()?, &path);
+    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());

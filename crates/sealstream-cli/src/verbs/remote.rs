@@ -42,7 +42,7 @@ pub(crate) fn bucket_key(target: &Target) -> Result<(&str, &str)> {
 }
 
 fn interrupted() -> CliError {
-    CliError::new(Class::Interrupted, "interrupted by Ctrl-C")
+    CliError::new(Class::Interrupted, "interrupted")
 }
 
 pub(crate) async fn put_s3(

@@ -62,6 +62,9 @@ pub(crate) async fn before_put(
         );
     }
     let dest = destination(app, bucket, key);
+    // One upload of a file per destination at a time: held through a
+    // resume below, or by the new upload's journal.
+    let lock = input.map(|_| journal::lock(&dest)).transpose()?;
     match (journal::load(&dest)?, input) {
         (Some(j), Some(path)) if a.resume => {
             if resume(app, a, path, target, &dest, &j, s3c, sse, context).await? {
@@ -97,7 +100,9 @@ pub(crate) async fn before_put(
         return Ok(Plan::Upload(None));
     };
     let source = Source::of(path)?;
-    Ok(Plan::Upload(Some(Arc::new(Journal::create(dest, source)?))))
+    Ok(Plan::Upload(Some(Arc::new(Journal::create(
+        dest, source, lock,
+    )?))))
 }
 
 /// Removes the journal when dropped, if this process wrote it, unless

@@ -28,9 +28,10 @@ pub(super) async fn new_header(
     header: &Header,
     prefix: &BodyPrefix,
     shown: &str,
+    expected_name: Option<&str>,
     verify: impl FnOnce(&DataKey) -> Result<()>,
 ) -> Result<Header> {
-    let data_key = open_key(app, &a.keys, header, prefix, shown).await?;
+    let data_key = open_key(app, &a.keys, header, prefix, shown, expected_name).await?;
     verify(&data_key)?;
     let ring = keys::new_keys(
         &app.cfg,
@@ -77,12 +78,21 @@ pub(crate) async fn run(app: &App, a: RewrapArgs) -> Result<()> {
     let file = std::sync::Arc::new(file);
     let verify_file = file.clone();
     let s = shown.clone();
-    let new = new_header(app, &a, &header, &prefix, &shown, move |k| {
-        // Checks the commitment (FORMAT.md, Rewrapping, step 2).
-        RandomAccess::open(&*verify_file, k)
-            .map(drop)
-            .map_err(|e| local::opening_error(&s, e))
-    })
+    let name = local::store_name(&app.store()?, &path);
+    let new = new_header(
+        app,
+        &a,
+        &header,
+        &prefix,
+        &shown,
+        name.as_deref(),
+        move |k| {
+            // Checks the commitment (FORMAT.md, Rewrapping, step 2).
+            RandomAccess::open(&*verify_file, k)
+                .map(drop)
+                .map_err(|e| local::opening_error(&s, e))
+        },
+    )
     .await?;
     let out = AtomicOutput::create(&path, true)?;
     let (n, s) = (new.clone(), shown.clone());

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod services;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -14,6 +16,18 @@ pub(crate) const NOT_FOUND: i32 = 3;
 pub(crate) const AUTH: i32 = 4;
 pub(crate) const KEY: i32 = 5;
 pub(crate) const SERVICE: i32 = 6;
+
+/// Fails a test that needs the `SEALSTREAM_TEST_PAUSE_*` hooks when the
+/// binary was built without them (loudly: such a test must never pass by
+/// skipping). Integration tests are built with the package's features, so
+/// this tells exactly how the tested binary was built.
+pub(crate) fn require_test_hooks() {
+    #[cfg(not(feature = "test-hooks"))]
+    panic!(
+        "this test needs the test hooks: run it with `--features sealstream-cli/test-hooks` \
+         (scripts/test does)"
+    );
+}
 
 /// A temporary HOME and working folder.
 pub(crate) struct Env {
