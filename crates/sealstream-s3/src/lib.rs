@@ -88,6 +88,7 @@ mod error;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+mod head;
 mod http;
 pub mod io;
 mod parts;
@@ -107,9 +108,11 @@ pub use config::{
 };
 pub use download::Download;
 pub use error::{Error, Result};
+pub use head::ObjectHead;
 pub use http::PlainHttp;
 pub use pipeline::UploadOutcome;
 pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, PresignedRequest};
+pub use range::PlainRange;
 pub use resume::{JournalStart, PartIntent, PartStored, ResumeOutcome, ResumeState, UploadJournal};
 pub use rewrap::RewrapOutcome;
 pub use share::ShareLink;
