@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use sealstream_benches::{MIB, RawAead, header, key, plaintext, sizes, suite_id};
+use sealstream_benches::{MIB, RawAead, header, key, plaintext, salt, sizes, suite_id};
 use sealstream_format::pipeline::{self, PipelineOptions};
 use sealstream_format::{
     ChunkCipher, EncryptingWriter, Header, KeyRecord, RandomAccess, SealedReader, Suite, layout,
@@ -50,8 +50,7 @@ fn raw(c: &mut Criterion) {
         }
         // The format's per-chunk call (nonce derivation + the same AEAD).
         for suite in Suite::ALL {
-            let (cipher, _) =
-                ChunkCipher::with_salt(suite, &key(), &[1; 24], b"ctx").expect("derive");
+            let (cipher, _) = ChunkCipher::seal(suite, &key(), salt(), b"ctx").expect("derive");
             let id = format!("chunk-cipher-{}", suite_id(suite));
             group.bench_function(BenchmarkId::new(id, size), |b| {
                 b.iter(|| {
@@ -79,7 +78,7 @@ fn seal(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new(format!("{s}/writer-1t"), size), |b| {
                 b.iter(|| {
                     out.clear();
-                    let mut w = EncryptingWriter::new(&mut out, &h, &k).expect("new");
+                    let mut w = EncryptingWriter::new(&mut out, &h, &k, salt()).expect("new");
                     w.write_all(&plain).expect("write");
                     w.finish().expect("finish");
                 });
@@ -90,7 +89,8 @@ fn seal(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new(id, size), |b| {
                     b.iter(|| {
                         out.clear();
-                        pipeline::seal_file(&plain[..], &mut out, &h, &k, &opts).expect("seal");
+                        pipeline::seal_file(&plain[..], &mut out, &h, &k, salt(), &opts)
+                            .expect("seal");
                     });
                 });
             }
@@ -108,7 +108,7 @@ fn open(c: &mut Criterion) {
         for suite in Suite::ALL {
             let h = header(suite);
             let k = key();
-            let object = seal_to_vec(&h, &k, &plaintext(size)).expect("seal");
+            let object = seal_to_vec(&h, &k, salt(), &plaintext(size)).expect("seal");
             let s = suite_id(suite);
             group.bench_function(BenchmarkId::new(format!("{s}/reader-1t"), size), |b| {
                 b.iter(|| {
@@ -162,7 +162,7 @@ fn random_access(c: &mut Criterion) {
     let size = 64 * MIB;
     let h = header(Suite::Aes256Gcm);
     let k = key();
-    let object = seal_to_vec(&h, &k, &plaintext(size)).expect("seal");
+    let object = seal_to_vec(&h, &k, salt(), &plaintext(size)).expect("seal");
     let ra = RandomAccess::open(&object[..], &k).expect("open");
     let middle = ra.chunk_count() / 2;
     let mut group = c.benchmark_group("random_access");

@@ -9,7 +9,7 @@
 
 use std::fs::File;
 
-use sealstream_benches::header;
+use sealstream_benches::{header, salt};
 use sealstream_format::pipeline::{self, PipelineOptions};
 use sealstream_format::{DataKey, Suite, read_header_at};
 
@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let src = File::open(input)?;
     let dst = File::create(output)?;
     match mode.as_str() {
-        "seal" => pipeline::seal_file(&src, dst, &header(suite), &key, &opts)?,
+        "seal" => pipeline::seal_file(&src, dst, &header(suite), &key, salt(), &opts)?,
         "open" => {
             let (h, _) = read_header_at(&src)?;
             pipeline::open_file(&src, dst, &h, &key, &opts)?

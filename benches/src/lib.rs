@@ -12,7 +12,7 @@ use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use sealstream_format::{
-    CHUNK_SIZE, DataKey, EncryptionContext, Header, KeyRecord, Suite, TAG_LEN,
+    CHUNK_SIZE, DataKey, EncryptionContext, Header, KeyRecord, Salt, Suite, TAG_LEN,
 };
 
 /// 1 MiB.
@@ -28,12 +28,17 @@ pub fn sizes() -> Vec<usize> {
     v
 }
 
-/// A header for `suite` with one placeholder key record.
+/// A header for `suite` with one placeholder key record, bound to no name.
 pub fn header(suite: Suite) -> Header {
     let context =
         EncryptionContext::from_pairs([("bench", "sealstream")]).expect("a fixed, valid context");
-    let record = KeyRecord::new("local", "bench", vec![0u8; 60]).expect("a fixed, valid record");
-    Header::new(suite, context, vec![record]).expect("a fixed, valid header")
+    let record = KeyRecord::new("local", "bench", vec![0u8; 61]).expect("a fixed, valid record");
+    Header::new(suite, context, "", vec![record]).expect("a fixed, valid header")
+}
+
+/// A fresh salt for one seal (every seal draws one, as real writers do).
+pub fn salt() -> Salt {
+    Salt::generate().expect("the system random number generator")
 }
 
 /// A fixed data key (benches only).

@@ -29,7 +29,7 @@ use std::time::Instant;
 use sealstream_format::pipeline::{self, PipelineOptions};
 use sealstream_format::{
     BODY_PREFIX_LEN, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, EncryptionContext, Error,
-    Header, KeyRecord, SEALED_CHUNK_SIZE, SealedReader, Suite,
+    Header, KeyRecord, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite,
 };
 
 /// What `sealstream bench` measures.
@@ -303,7 +303,7 @@ fn measure(
 fn bench_header(suite: Suite) -> Result<Header, Error> {
     let context = EncryptionContext::from_pairs([("sealstream-bench", "1")])?;
     let record = KeyRecord::new("local", "bench", vec![0u8; 60])?;
-    Header::new(suite, context, vec![record])
+    Header::new(suite, context, "", vec![record])
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -384,10 +384,11 @@ fn in_memory(
     let header = bench_header(suite)?;
     let key = DataKey::generate()?;
     let plain = pattern(size);
-    let object = sealstream_format::seal_to_vec(&header, &key, &plain)?;
+    let object = sealstream_format::seal_to_vec(&header, &key, Salt::generate()?, &plain)?;
     let body_start = header.encoded_len() + BODY_PREFIX_LEN;
     let sealed_chunks = object.get(body_start..).unwrap_or(&[]);
-    let (raw_cipher, _) = ChunkCipher::seal_new(suite, &key, header.bound_section())?;
+    let (raw_cipher, _) =
+        ChunkCipher::seal(suite, &key, Salt::generate()?, header.bound_section())?;
     let mut prefix = [0u8; BODY_PREFIX_LEN];
     prefix.copy_from_slice(
         object
@@ -420,7 +421,7 @@ fn in_memory(
     cases.push(Case::new("seal-writer", Some(suite), 1, bytes, move || {
         w_out.clear();
         time(|| {
-            let mut w = EncryptingWriter::new(&mut w_out, h, k)?;
+            let mut w = EncryptingWriter::new(&mut w_out, h, k, Salt::generate()?)?;
             w.write_all(p)?;
             w.finish()?;
             Ok(())
@@ -432,7 +433,7 @@ fn in_memory(
         idx.insert(("seal", t), cases.len());
         cases.push(Case::new("seal", Some(suite), t, bytes, move || {
             out.clear();
-            time(|| pipeline::seal_file(&p[..], &mut out, h, k, &o).map(drop))
+            time(|| pipeline::seal_file(&p[..], &mut out, h, k, Salt::generate()?, &o).map(drop))
         }));
     }
     for &t in &threads {
@@ -566,7 +567,7 @@ fn file_to_file(
             time(|| {
                 let src = File::open(path)?;
                 let dst = File::create(sp)?;
-                pipeline::seal_file(&src, dst, h, k, &o).map(drop)
+                pipeline::seal_file(&src, dst, h, k, Salt::generate()?, &o).map(drop)
             })
         });
         c.rss = true;

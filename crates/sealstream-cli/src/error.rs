@@ -173,6 +173,10 @@ impl CliError {
                     "do not trust any output already written; restore the object from another copy",
                 ),
             ),
+            F::NameMismatch { .. } => (
+                Class::Auth,
+                Some("read the object under the name it is bound to, or re-wrap it for this one"),
+            ),
             F::InvalidInput { .. } | F::OutOfRange { .. } | F::TooLarge => (Class::Usage, None),
             F::Io(inner) => return io_class(object, inner),
             _ => (Class::Internal, None),

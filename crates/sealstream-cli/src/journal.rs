@@ -7,7 +7,7 @@
 //!
 //! ```text
 //!  {"journal":"sealstream-upload","version":1,"endpoint":…,"bucket":…,"key":…,
-//!   "upload_id":…,"part_size":…,"plaintext_len":…,"key_reused":false,
+//!   "upload_id":…,"part_size":…,"plaintext_len":…,
 //!   "header":"<base64>","body_prefix":"<base64 of salt||commitment, 56 bytes>",
 //!   "source":{"path":…,"size":…,"mtime_ns":…},"created":<unix seconds>}   ← start
 //!  {"intent":3,"first_chunk":640,"plaintext_len":5242880,"sha256":"<hex>"} ← before part 3 is sent
@@ -257,8 +257,7 @@ pub(crate) fn load(dest: &Destination) -> Result<Option<Loaded>> {
         size: n(src, "size").ok_or_else(|| field("source size"))?,
         mtime_ns: n(src, "mtime_ns").ok_or_else(|| field("source mtime"))?,
     };
-    let mut state = ResumeState::new(upload_id, part_size, plaintext_len, header, body_prefix)
-        .key_reused(start.get("key_reused").and_then(Value::as_bool) == Some(true));
+    let mut state = ResumeState::new(upload_id, part_size, plaintext_len, header, body_prefix);
     let mut done = BTreeMap::new();
     for (i, r) in it.enumerate() {
         let bad = || corrupt(&path, format!("record {} is invalid", i + 2));
@@ -408,7 +407,6 @@ impl Journal {
             st.plaintext_len,
             &st.header,
             &st.body_prefix,
-            st.key_reused,
             loaded.created,
         ));
         for p in st.intents.values() {
@@ -460,7 +458,6 @@ impl Journal {
         plaintext_len: u64,
         header: &[u8],
         body_prefix: &[u8; BODY_PREFIX_LEN],
-        key_reused: bool,
         created: u64,
     ) -> Value {
         json!({
@@ -472,7 +469,6 @@ impl Journal {
             "upload_id": upload_id,
             "part_size": part_size,
             "plaintext_len": plaintext_len,
-            "key_reused": key_reused,
             "header": Base64::encode_string(header),
             "body_prefix": Base64::encode_string(body_prefix),
             "source": {
@@ -514,7 +510,6 @@ impl UploadJournal for Journal {
             s.plaintext_len,
             s.header,
             s.body_prefix,
-            s.key_reused,
             created,
         );
         let tmp = write_temp(&self.path, &line(&v))?;

@@ -7,7 +7,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use sealstream_format::pipeline::{self, PipelineOptions};
-use sealstream_format::{DataKey, Header, layout, read_header_at};
+use sealstream_format::{
+    BODY_PREFIX_LEN, BodyPrefix, DataKey, Header, ReadAt, Salt, layout, read_header_at,
+};
 use tempfile::NamedTempFile;
 
 use crate::error::{CliError, Result, io_class};
@@ -160,6 +162,27 @@ pub(crate) fn open_sealed(path: &Path) -> Result<(File, Header, usize, u64)> {
     Ok((file, header, header_len, size))
 }
 
+/// The body prefix (salt and key commitment) of the sealed file `file`
+/// whose header is `header_len` bytes: what every unwrapped data key is
+/// checked against before it is used.
+pub(crate) fn body_prefix(file: &File, header_len: usize, shown: &str) -> Result<BodyPrefix> {
+    let mut bytes = [0u8; BODY_PREFIX_LEN];
+    file.read_exact_at(&mut bytes, header_len as u64)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                CliError::format(
+                    shown,
+                    &sealstream_format::Error::Truncated {
+                        detail: "it ends inside its salt and commitment",
+                    },
+                )
+            } else {
+                io_class(shown, &e)
+            }
+        })?;
+    Ok(BodyPrefix::from_bytes(&bytes))
+}
+
 /// The plaintext length implied by an object's size, if the size is valid.
 /// Not authenticated: a reader must still authenticate the final chunk.
 pub(crate) fn claimed_plaintext_len(size: u64, header_len: usize) -> Option<u64> {
@@ -174,6 +197,7 @@ pub(crate) fn seal_to<W: Write + Send>(
     dst: W,
     header: &Header,
     key: &DataKey,
+    salt: Salt,
     progress: &Progress,
 ) -> Result<u64> {
     let opts = PipelineOptions::default();
@@ -189,9 +213,9 @@ pub(crate) fn seal_to<W: Write + Send>(
             if let Ok(body) = layout::body_len(len) {
                 progress.set_total(body.saturating_add(header.encoded_len() as u64));
             }
-            pipeline::seal_file(&f, dst, header, key, &opts)
+            pipeline::seal_file(&f, dst, header, key, salt, &opts)
         }
-        None => pipeline::seal_stream(progress.reader(io::stdin()), dst, header, key, &opts),
+        None => pipeline::seal_stream(progress.reader(io::stdin()), dst, header, key, salt, &opts),
     };
     res.map_err(|e| sealing_error(&shown, e))
 }

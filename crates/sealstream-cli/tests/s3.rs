@@ -202,7 +202,7 @@ fn s3_store_round_trips_files_pipes_and_ranges() {
         .assert()
         .success()));
     assert_eq!(v["plaintext_size"], 12 << 20);
-    assert_eq!(v["version"], 1);
+    assert_eq!(v["version"], 2);
 
     svc.cmd(&env)
         .args(["--store", &store, "get", "missing.bin"])
@@ -240,21 +240,56 @@ fn tampered_and_wrong_key_s3_objects_fail_clearly() {
     let prefix = store
         .trim_start_matches(&format!("s3://{bucket}/"))
         .to_owned();
+    // Objects in a store are bound to their key: `put` both, then change a
+    // byte of bad.bin in place.
+    for name in ["good.bin", "bad.bin"] {
+        svc.cmd(&env)
+            .args(["--store", &store, "put", "p.bin", name, "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    }
     rt().block_on(async {
         let s3 = svc.s3().await;
-        for (name, body) in [
-            ("good.bin", env.read("p.sealed")),
-            ("bad.bin", bytes.clone()),
-        ] {
-            s3.put_object()
-                .bucket(&bucket)
-                .key(format!("{prefix}/{name}"))
-                .body(body.into())
-                .send()
-                .await
-                .unwrap();
-        }
+        let full = format!("{prefix}/bad.bin");
+        let stored = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(&full)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+            .to_vec();
+        let mut tampered = stored;
+        tampered[at] ^= 0x80;
+        s3.put_object()
+            .bucket(&bucket)
+            .key(&full)
+            .body(tampered.into())
+            .send()
+            .await
+            .unwrap();
+        // A plainly encrypted file (bound to no name) copied into the store.
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{prefix}/unbound.bin"))
+            .body(bytes.clone().into())
+            .send()
+            .await
+            .unwrap();
     });
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "unbound.bin", "-", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stderr(contains("name mismatch"))
+        .stderr(contains("unbound.bin"));
     svc.cmd(&env)
         .args(["--store", &store, "get", "bad.bin", "--key-file"])
         .arg(&key)

@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use crate::error::{Error, Result};
-use crate::key::{DataKey, random_bytes};
+use crate::key::{DataKey, SALT_LEN, Salt};
 use crate::suite::Suite;
 
 /// Plaintext bytes in every chunk but the final one.
@@ -34,8 +34,6 @@ pub const CHUNK_SIZE: usize = 16_384;
 pub const TAG_LEN: usize = 16;
 /// Ciphertext bytes of a full (non-final) chunk.
 pub const SEALED_CHUNK_SIZE: usize = CHUNK_SIZE + TAG_LEN;
-/// Length of the random salt at the start of the body.
-pub const SALT_LEN: usize = 24;
 /// Length of the key commitment after the salt.
 pub const COMMITMENT_LEN: usize = 32;
 /// Bytes before the first chunk in a body: salt and commitment.
@@ -160,20 +158,20 @@ fn derive(
 }
 
 impl ChunkCipher {
-    /// Starts a new body: draws a fresh random salt and derives the cipher.
-    /// Returns the cipher and the 56-byte prefix to write before chunk 0.
-    pub fn seal_new(
+    /// Starts a new body under `salt`, which it consumes: the salt the key
+    /// records were bound to (docs/FORMAT.md, "Key records"), drawn with
+    /// [`Salt::generate`] before the data key was wrapped. Returns the
+    /// cipher and the 56-byte prefix to write before chunk 0.
+    pub fn seal(
         suite: Suite,
         data_key: &DataKey,
+        salt: Salt,
         context: &[u8],
     ) -> Result<(Self, BodyPrefix)> {
-        let salt = random_bytes::<SALT_LEN>()?;
-        Self::with_salt(suite, data_key, &salt, context)
+        Self::derive_cipher(suite, data_key, salt.as_bytes(), context)
     }
 
-    /// Derives the cipher for a given salt. Only for tests and known-answer
-    /// vectors: a salt must never repeat under one data key.
-    pub fn with_salt(
+    fn derive_cipher(
         suite: Suite,
         data_key: &DataKey,
         salt: &[u8; SALT_LEN],
@@ -209,7 +207,7 @@ impl ChunkCipher {
         prefix: &BodyPrefix,
         context: &[u8],
     ) -> Result<Self> {
-        let (cipher, expected) = Self::with_salt(suite, data_key, &prefix.salt, context)?;
+        let (cipher, expected) = Self::derive_cipher(suite, data_key, &prefix.salt, context)?;
         if bool::from(expected.commitment.ct_eq(&prefix.commitment)) {
             Ok(cipher)
         } else {

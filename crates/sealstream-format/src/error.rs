@@ -41,6 +41,14 @@ pub enum Error {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The object is bound to another name than the one it was read under
+    /// (it was moved or copied without re-wrapping, or is the wrong object).
+    NameMismatch {
+        /// The name the caller expected (the object's key in its store).
+        expected: String,
+        /// The name the header is bound to (`""`: bound to no name).
+        found: String,
+    },
     /// The key commitment does not match: the data key is wrong, or the
     /// header's bound section (version, suite, context) or the salt was modified.
     CommitmentMismatch,
@@ -81,9 +89,15 @@ impl fmt::Display for Error {
                 "not a sealstream object: the magic bytes at offset 0 do not match \
                  (was it sealed by another tool, or is this the plaintext?)",
             ),
+            Error::UnsupportedVersion(1) => f.write_str(
+                "unsupported sealstream format version 1: format version 1 was a pre-release \
+                 format whose key records were not bound to their object; this build reads \
+                 version 2 only (decrypt it with the pre-release build that wrote it and \
+                 encrypt it again)",
+            ),
             Error::UnsupportedVersion(v) => write!(
                 f,
-                "unsupported sealstream format version {v}: this build reads version 1; \
+                "unsupported sealstream format version {v}: this build reads version 2; \
                  upgrade sealstream to open it"
             ),
             Error::UnsupportedSuite(s) => write!(
@@ -100,6 +114,19 @@ impl fmt::Display for Error {
                 limit,
             } => write!(f, "{what} is {actual}, above the limit of {limit}"),
             Error::InvalidInput { what, reason } => write!(f, "invalid {what}: {reason}"),
+            Error::NameMismatch { expected, found } if found.is_empty() => write!(
+                f,
+                "object name mismatch: expected an object bound to the name {expected:?}, but \
+                 this object is bound to no name (it was encrypted outside a store): re-wrap it \
+                 for its name, or read it without a name check"
+            ),
+            Error::NameMismatch { expected, found } => write!(
+                f,
+                "object name mismatch: expected an object bound to the name {expected:?}, but \
+                 this object is bound to {found:?}: it was copied or renamed without re-wrapping its key \
+                 records for the new name, or it is another object (read it under its bound \
+                 name, or re-wrap it for the new one)"
+            ),
             Error::CommitmentMismatch => f.write_str(
                 "key commitment mismatch: the data key is wrong for this object, or its header \
                  (version, suite, encryption context) or salt was modified",

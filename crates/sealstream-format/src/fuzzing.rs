@@ -16,14 +16,17 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use crate::chunk::{BODY_PREFIX_LEN, CHUNK_SIZE, ChunkCipher, SALT_LEN, SEALED_CHUNK_SIZE};
-use crate::header::{EncryptionContext, FIXED_PREFIX_LEN, Header, HeaderParse, KeyRecord};
-use crate::key::DataKey;
+use crate::chunk::{BODY_PREFIX_LEN, CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE};
+use crate::header::{
+    EncryptionContext, FIXED_PREFIX_LEN, FileMetadata, FileTime, HEADER_LEN, Header, HeaderParse,
+    KeyRecord, MAX_NAME_LEN,
+};
+use crate::key::{DataKey, SALT_LEN, Salt};
 use crate::layout::{self, MAX_PLAINTEXT_LEN};
 use crate::random_access::{RandomAccess, RandomAccessReader};
 use crate::read::SealedReader;
 use crate::suite::Suite;
-use crate::{Error, danger_seal_with_salt, open_slice};
+use crate::{Error, open_slice, seal_to_vec};
 
 /// The data key every fuzz target opens and seals with.
 pub const KEY: [u8; 32] = [0x42; 32];
@@ -34,16 +37,22 @@ fn key() -> DataKey {
     DataKey::from_bytes(KEY)
 }
 
-/// The header a target seals under: context `fuzz=1`, one `local` record.
+/// The header a target seals under: context `fuzz=1`, name `fuzz/object`,
+/// one `local` record.
 pub fn fixed_header(suite: Suite) -> Header {
     let context = EncryptionContext::from_pairs([("fuzz", "1")]).unwrap();
     let record = KeyRecord::new("local", "fuzz", vec![0xAA; 32]).unwrap();
-    Header::new(suite, context, vec![record]).unwrap()
+    Header::new(suite, context, "fuzz/object", vec![record]).unwrap()
+}
+
+/// Seals `plaintext` under `header`, [`KEY`] and `salt`.
+fn seal_with(header: &Header, salt: [u8; SALT_LEN], plaintext: &[u8]) -> Vec<u8> {
+    seal_to_vec(header, &key(), Salt::danger_from_bytes(salt), plaintext).unwrap()
 }
 
 /// Seals `plaintext` under [`fixed_header`], [`KEY`] and [`SALT`].
 pub fn seal(suite: Suite, plaintext: &[u8]) -> Vec<u8> {
-    danger_seal_with_salt(&fixed_header(suite), &key(), &SALT, plaintext).unwrap()
+    seal_with(&fixed_header(suite), SALT, plaintext)
 }
 
 fn suite_of(mode: u8) -> Suite {
@@ -63,8 +72,13 @@ fn fix_commitment(object: &[u8]) -> Vec<u8> {
         && out.len() >= len + BODY_PREFIX_LEN
     {
         let salt: [u8; SALT_LEN] = salt.try_into().unwrap();
-        let (_, prefix) =
-            ChunkCipher::with_salt(header.suite(), &key(), &salt, header.bound_section()).unwrap();
+        let (_, prefix) = ChunkCipher::seal(
+            header.suite(),
+            &key(),
+            Salt::danger_from_bytes(salt),
+            header.bound_section(),
+        )
+        .unwrap();
         out[len + SALT_LEN..len + BODY_PREFIX_LEN].copy_from_slice(&prefix.commitment);
     }
     out
@@ -75,8 +89,10 @@ fn check_error(e: &Error) {
     let _ = e.to_string();
 }
 
-/// `header`: parse -> encode gives the same bytes; a strict prefix of a valid
-/// header needs more bytes (never "malformed"); the stream parser agrees.
+/// `header`: parse -> encode gives the same bytes (so the padding was zero
+/// and the header 4096 bytes); a strict prefix of a valid header needs more
+/// bytes (never "malformed"); the stream parser agrees; the name and the
+/// file metadata of an accepted header are what the writer API accepts.
 pub fn header(data: &[u8]) {
     let peeked = Header::peek_len(data);
     match Header::parse_prefix(data) {
@@ -84,6 +100,11 @@ pub fn header(data: &[u8]) {
             let bytes = &data[..len];
             assert_eq!(header.encode(), bytes, "parse -> encode changed the bytes");
             assert_eq!(header.encoded_len(), len);
+            assert_eq!(len, HEADER_LEN);
+            assert!(bytes[header.fields_len()..].iter().all(|&b| b == 0));
+            assert!(header.name().len() <= MAX_NAME_LEN);
+            assert!(crate::validate_name(header.name()).is_ok());
+            header.check_name(header.name()).unwrap();
             assert!(matches!(peeked, Ok(Some(l)) if l == len));
             assert_eq!(
                 &bytes[FIXED_PREFIX_LEN..FIXED_PREFIX_LEN + header.bound_section().len()],
@@ -94,10 +115,16 @@ pub fn header(data: &[u8]) {
             let rebuilt = Header::new(
                 header.suite(),
                 header.context().clone(),
+                header.name(),
                 header.records().to_vec(),
             )
             .unwrap();
             assert!(rebuilt == header);
+            // The file metadata read back re-encodes to the same pairs.
+            let meta = header.context().file_metadata();
+            let mut again = header.context().clone();
+            again.set_file_metadata(meta).unwrap();
+            assert!(again == *header.context());
             let mut stream = data;
             let (h, l) = Header::read_from(&mut stream).unwrap();
             assert!(h == header && l == len && stream.len() == data.len() - len);
@@ -112,7 +139,7 @@ pub fn header(data: &[u8]) {
             }
         }
         Ok(HeaderParse::NeedMore { needed }) => {
-            assert!(needed > data.len() && needed <= crate::MAX_HEADER_LEN);
+            assert!(needed > data.len() && needed <= HEADER_LEN);
             assert!(Header::parse(data).is_err());
             assert!(Header::read_from(&mut &data[..]).is_err());
         }
@@ -152,7 +179,7 @@ fn check_raw_object(object: &[u8], read_size: usize) -> Option<Vec<u8>> {
             assert!(a == b, "reader and open_slice gave different plaintexts");
             let len = header.encoded_len();
             let salt: [u8; SALT_LEN] = object[len..len + SALT_LEN].try_into().unwrap();
-            let again = danger_seal_with_salt(header, &key(), &salt, a).unwrap();
+            let again = seal_with(header, salt, a);
             assert!(
                 again == object,
                 "an accepted object is not the canonical sealing"
@@ -181,8 +208,9 @@ fn check_raw_object(object: &[u8], read_size: usize) -> Option<Vec<u8>> {
 /// - 3: `pos: u16 BE, op: u8, val: u8`, then plaintext: seal it, change the
 ///   object at `pos` (op 0: XOR `val | 1`; 1: truncate; 2: insert `val`;
 ///   3: remove a byte) and check that any accepted object opens to the
-///   original plaintext, and that only a byte changed inside the key block
-///   (which is not authenticated) can be accepted.
+///   original plaintext, and that only a byte changed inside the key block's
+///   fields (the name and the records, which the commitment does not cover)
+///   can be accepted: never one in the padding.
 pub fn decrypt_reader(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -224,7 +252,7 @@ pub fn decrypt_reader(data: &[u8]) {
                     "a modified object opened to other plaintext"
                 );
                 let key_block =
-                    FIXED_PREFIX_LEN + header.bound_section().len()..header.encoded_len();
+                    FIXED_PREFIX_LEN + header.bound_section().len()..header.fields_len();
                 assert!(
                     bad == object || (op == 0 && key_block.contains(&pos)),
                     "a modified object was accepted (op {op} at {pos})"
@@ -362,6 +390,18 @@ pub fn layout(data: &[u8]) {
         }
         Err(_) => assert!(x > MAX_PLAINTEXT_LEN),
     }
+    const HEADER: u64 = HEADER_LEN as u64;
+    match layout::object_len(x) {
+        Ok(object) => {
+            assert_eq!(Some(object), layout::body_len(x).ok().map(|b| b + HEADER));
+            assert_eq!(layout::plaintext_len_from_object_len(object).ok(), Some(x));
+        }
+        Err(_) => assert!(x > MAX_PLAINTEXT_LEN),
+    }
+    match layout::plaintext_len_from_object_len(x) {
+        Ok(plain) => assert_eq!(layout::object_len(plain).ok(), Some(x)),
+        Err(_) => assert!(x < HEADER || layout::plaintext_len(x - HEADER).is_err()),
+    }
     match layout::plaintext_len(x) {
         Ok(plain) => assert_eq!(layout::body_len(plain).ok(), Some(x)),
         Err(_) => assert!(
@@ -394,6 +434,9 @@ pub fn layout(data: &[u8]) {
             assert_eq!(Some(plan.body_range.start), chunk_start(plan.first_chunk));
             let last_range = layout::chunk_body_range(plan.last_chunk, p).unwrap();
             assert_eq!(plan.body_range.end, last_range.end);
+            let object = plan.object_range();
+            assert_eq!(object.start, plan.body_range.start + HEADER);
+            assert_eq!(object.end, plan.body_range.end + HEADER);
         }
         Err(e) => {
             check_error(&e);
@@ -449,6 +492,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     let multi = Header::new(
         Suite::Aes256Gcm,
         EncryptionContext::from_pairs([("a", ""), ("path", "x/y.tar"), ("ñ", "日本")]).unwrap(),
+        "backups/été/x.tar",
         vec![
             KeyRecord::new("aws-kms", "arn:aws:kms:us-east-1:1:key/k", vec![1; 40]).unwrap(),
             KeyRecord::new("x25519", "", vec![2]).unwrap(),
@@ -459,10 +503,40 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     let minimal = Header::new(
         Suite::XChaCha20Poly1305,
         EncryptionContext::new(),
+        "",
         vec![KeyRecord::new("a", "", vec![1]).unwrap()],
     )
     .unwrap();
     out.push(("header", "minimal".into(), minimal.encode()));
+    let mut with_meta = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+    with_meta
+        .set_file_metadata(FileMetadata {
+            mode: Some(0o640),
+            mtime: Some(FileTime {
+                secs: -1,
+                nanos: 500_000_000,
+            }),
+        })
+        .unwrap();
+    let meta = Header::new(
+        Suite::Aes256Gcm,
+        with_meta,
+        &"n".repeat(MAX_NAME_LEN),
+        vec![KeyRecord::new("local", "0123456789abcdef", vec![3; 61]).unwrap()],
+    )
+    .unwrap();
+    out.push(("header", "file-metadata-long-name".into(), meta.encode()));
+    // Fields of exactly 4096 bytes: no padding at all.
+    let fill = HEADER_LEN - (FIXED_PREFIX_LEN + 4 + 2 + 2 + (1 + 5 + 2 + 2));
+    let full = Header::new(
+        Suite::Aes256Gcm,
+        EncryptionContext::new(),
+        "",
+        vec![KeyRecord::new("local", "", vec![4; fill]).unwrap()],
+    )
+    .unwrap();
+    assert_eq!(full.fields_len(), HEADER_LEN);
+    out.push(("header", "no-padding".into(), full.encode()));
     let edges = [
         0,
         1,

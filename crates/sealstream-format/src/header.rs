@@ -1,18 +1,21 @@
 //! The envelope header in front of the C2SP body.
 //!
 //! ```text
-//!  0        8            12                                         header_len
-//!  +--------+------------+------------------------------------+-------------+
-//!  | magic  | header_len | bound section                      | key block   |
-//!  | 8 B    | u32 BE     | version u8, suite u8, context pairs| records     |
-//!  +--------+------------+------------------------------------+-------------+
+//!  0        8            12                                                              4096
+//!  +--------+------------+------------------------------------+-------------+-----------+
+//!  | magic  | header_len | bound section                      | key block   | padding   |
+//!  | 8 B    | u32 = 4096 | version u8, suite u8, context pairs| name, recs  | zero bytes|
+//!  +--------+------------+------------------------------------+-------------+-----------+
 //!                        \______ C2SP `context` input ________/
 //! ```
 //!
 //! The bound section is fed to the body's key derivation, so changing the
 //! version, the suite or any context pair makes the commitment check fail.
-//! The key block is outside that binding: re-wrapping replaces it without
-//! touching the body (docs/FORMAT.md, "Header").
+//! The key block (the object's name and the wrapped keys) is outside that
+//! binding: re-wrapping or renaming replaces it without touching the body.
+//! Every key record binds the bound section, the salt and the name in its
+//! wrapping, so a record cannot serve another object or another name
+//! (docs/FORMAT.md, "Header", "Key block", "Key records").
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,13 +27,16 @@ use crate::suite::Suite;
 /// The eight magic bytes every sealstream object starts with.
 pub const MAGIC: [u8; 8] = [0x89, b'S', b'L', b'S', 0x0D, 0x0A, 0x1A, 0x0A];
 /// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 /// Bytes before the bound section: magic and `header_len`.
 pub const FIXED_PREFIX_LEN: usize = 12;
 /// Bytes a reader needs to check magic, length, version and suite.
 pub const PEEK_LEN: usize = FIXED_PREFIX_LEN + 2;
-/// Largest allowed header, in bytes.
-pub const MAX_HEADER_LEN: usize = 65_536;
+/// The length of every header, in bytes: the fields followed by zero
+/// padding. An object is therefore `HEADER_LEN` + its body length.
+pub const HEADER_LEN: usize = 4096;
+/// Longest object name, in bytes (UTF-8).
+pub const MAX_NAME_LEN: usize = 1024;
 /// Most context pairs in one header.
 pub const MAX_CONTEXT_PAIRS: usize = 64;
 /// Longest context key, in bytes.
@@ -47,9 +53,14 @@ pub const MAX_KEY_ID_LEN: usize = 2048;
 pub const MAX_WRAPPED_LEN: usize = 8192;
 /// Context keys starting with this prefix are reserved for sealstream.
 pub const RESERVED_PREFIX: &str = "sealstream:";
-/// The smallest possible header: an empty context and one record with a
-/// one-byte provider id, an empty key id and one wrapped byte.
-pub const MIN_HEADER_LEN: usize = FIXED_PREFIX_LEN + 4 + 2 + (1 + 1) + 2 + (2 + 1);
+/// The reserved context key holding a file's permission bits.
+pub const MODE_KEY: &str = "sealstream:mode";
+/// The reserved context key holding a file's modification time.
+pub const MTIME_KEY: &str = "sealstream:mtime";
+/// The fewest bytes the header's fields can take: an empty context, an
+/// empty name and one record with a one-byte provider id, an empty key id
+/// and one wrapped byte. The rest of the [`HEADER_LEN`] bytes is padding.
+pub const MIN_FIELDS_LEN: usize = FIXED_PREFIX_LEN + 4 + 2 + 2 + (1 + 1) + 2 + (2 + 1);
 
 /// The encryption context: UTF-8 key/value pairs bound to the body.
 ///
@@ -129,8 +140,57 @@ impl EncryptionContext {
         self.0.is_empty()
     }
 
+    /// Sets the two reserved file-metadata pairs (`sealstream:mode`,
+    /// `sealstream:mtime`; docs/FORMAT.md, "File metadata"): a field that is
+    /// `Some` is written, one that is `None` removes its pair. They count
+    /// towards the 64 pairs like any other. Fails if `mode` has bits above
+    /// `0o7777` or `nanos` is above 999 999 999.
+    pub fn set_file_metadata(&mut self, meta: FileMetadata) -> Result<()> {
+        let mode = match meta.mode {
+            Some(m) if m > 0o7777 => {
+                return Err(Error::InvalidInput {
+                    what: "file mode",
+                    reason: "only the permission bits (mode & 0o7777) are stored",
+                });
+            }
+            m => m.map(|m| format!("{m:04o}")),
+        };
+        let mtime = match meta.mtime {
+            Some(t) if t.nanos > MAX_NANOS => {
+                return Err(Error::InvalidInput {
+                    what: "file modification time",
+                    reason: "nanoseconds are at most 999999999",
+                });
+            }
+            t => t.map(|t| format!("{}.{:09}", t.secs, t.nanos)),
+        };
+        let mut next = self.0.clone();
+        for (key, value) in [(MODE_KEY, mode), (MTIME_KEY, mtime)] {
+            match value {
+                Some(v) => next.insert(key.to_owned(), v),
+                None => next.remove(key),
+            };
+        }
+        at_most(
+            "encryption context pair count",
+            next.len(),
+            MAX_CONTEXT_PAIRS,
+        )?;
+        self.0 = next;
+        Ok(())
+    }
+
+    /// The file metadata held in the reserved pairs, if any (their values
+    /// were validated when the context was built or parsed).
+    pub fn file_metadata(&self) -> FileMetadata {
+        FileMetadata {
+            mode: self.get(MODE_KEY).and_then(parse_mode),
+            mtime: self.get(MTIME_KEY).and_then(parse_mtime),
+        }
+    }
+
     /// The canonical encoding of the pairs alone (count, then each pair), as
-    /// it appears in the bound section. Key providers use it as AAD.
+    /// it appears in the bound section.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode_into(&mut out);
@@ -156,6 +216,74 @@ impl fmt::Debug for EncryptionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.0.iter()).finish()
     }
+}
+
+const MAX_NANOS: u32 = 999_999_999;
+
+/// A file's permission bits and modification time, stored in the reserved
+/// context pairs `sealstream:mode` and `sealstream:mtime` (docs/FORMAT.md,
+/// "File metadata"). Being context, they are authenticated by the body's
+/// commitment, and they are public like all context.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileMetadata {
+    /// The permission bits, `st_mode & 0o7777`.
+    pub mode: Option<u32>,
+    /// The modification time.
+    pub mtime: Option<FileTime>,
+}
+
+/// A point in time as stored in `sealstream:mtime`: `secs` seconds after
+/// the Unix epoch (negative before it) plus `nanos` nanoseconds
+/// (0..=999 999 999), like a POSIX `timespec`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileTime {
+    /// Whole seconds since 1970-01-01T00:00:00Z, rounded down.
+    pub secs: i64,
+    /// Nanoseconds added to `secs`.
+    pub nanos: u32,
+}
+
+/// `sealstream:mode`: exactly four octal digits.
+fn parse_mode(v: &str) -> Option<u32> {
+    let ok = v.len() == 4 && v.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    if ok {
+        u32::from_str_radix(v, 8).ok()
+    } else {
+        None
+    }
+}
+
+/// `sealstream:mtime`: `-?(0|[1-9][0-9]*)` fitting an i64 (not `-0`),
+/// then `.` and exactly nine digits.
+fn parse_mtime(v: &str) -> Option<FileTime> {
+    let (secs, nanos) = v.split_once('.')?;
+    let digits = secs.strip_prefix('-').unwrap_or(secs);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && secs != "-0";
+    if !canonical || nanos.len() != 9 || !nanos.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(FileTime {
+        secs: secs.parse().ok()?,
+        nanos: nanos.parse().ok()?,
+    })
+}
+
+/// Checks an object name against docs/FORMAT.md, "Key block": at most 1024
+/// bytes of UTF-8 (a `&str` is), no control character (Unicode category
+/// Cc: U+0000..U+001F, U+007F..U+009F). The empty name means "not bound to
+/// a name". Key providers call it before wrapping anything.
+pub fn validate_name(name: &str) -> Result<()> {
+    at_most("object name length", name.len(), MAX_NAME_LEN)?;
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidInput {
+            what: "object name",
+            reason: "it contains a control character (U+0000..U+001F, U+007F..U+009F)",
+        });
+    }
+    Ok(())
 }
 
 /// Fails with [`Error::LimitExceeded`] if `actual` is above `limit`.
@@ -263,14 +391,15 @@ fn check_provider(p: &[u8]) -> Result<(), &'static str> {
     }
 }
 
-/// A parsed or freshly built header: suite, context and key block.
+/// A parsed or freshly built header: suite, context, name and key block.
 ///
 /// The encoding is canonical: [`Header::encode`] of a parsed header gives
-/// back exactly the bytes that were parsed.
+/// back exactly the 4096 bytes that were parsed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     suite: Suite,
     context: EncryptionContext,
+    name: String,
     records: Vec<KeyRecord>,
     bound: Vec<u8>,
 }
@@ -281,6 +410,7 @@ impl fmt::Debug for Header {
             .field("version", &FORMAT_VERSION)
             .field("suite", &self.suite)
             .field("context", &self.context)
+            .field("name", &self.name)
             .field("records", &self.records)
             .finish()
     }
@@ -306,9 +436,21 @@ pub enum HeaderParse {
 }
 
 impl Header {
-    /// A header for a new object. Fails if the key block is empty, has more
-    /// than 32 records, or the encoding would exceed 64 KiB.
-    pub fn new(suite: Suite, context: EncryptionContext, records: Vec<KeyRecord>) -> Result<Self> {
+    /// A header for a new object, bound to `name` (`""`: bound to no
+    /// name). Fails if the name is invalid ([`validate_name`]), the key
+    /// block is empty or has more than 32 records, or the fields need more
+    /// than [`HEADER_LEN`] bytes.
+    ///
+    /// Every record must have been wrapped for exactly this suite, context,
+    /// name and the salt the body will be sealed with (docs/FORMAT.md, "Key
+    /// records"); the format crate cannot check that, the key provider does.
+    pub fn new(
+        suite: Suite,
+        context: EncryptionContext,
+        name: &str,
+        records: Vec<KeyRecord>,
+    ) -> Result<Self> {
+        validate_name(name)?;
         if records.is_empty() {
             return Err(Error::InvalidInput {
                 what: "key block",
@@ -320,18 +462,37 @@ impl Header {
         let header = Header {
             suite,
             context,
+            name: name.to_owned(),
             records,
             bound,
         };
-        let len = header.encoded_len();
-        at_most("header length", len, MAX_HEADER_LEN)?;
+        at_most(
+            "header size in bytes (the context, name and key records must fit in 4096 bytes: \
+             use fewer key records or a smaller context)",
+            header.fields_len(),
+            HEADER_LEN,
+        )?;
         Ok(header)
     }
 
     /// The same header with another key block (re-wrapping). The bound
-    /// section, and therefore the body, stay valid.
+    /// section, and therefore the body, stay valid; the records must be
+    /// wrapped for this header's name.
     pub fn with_records(&self, records: Vec<KeyRecord>) -> Result<Self> {
-        Header::new(self.suite, self.context.clone(), records)
+        Header::new(self.suite, self.context.clone(), &self.name, records)
+    }
+
+    /// The same header under another name with a key block wrapped for it
+    /// (renaming without re-encrypting the body).
+    pub fn with_name_and_records(&self, name: &str, records: Vec<KeyRecord>) -> Result<Self> {
+        Header::new(self.suite, self.context.clone(), name, records)
+    }
+
+    /// The bound section a header with `suite` and `context` has: version,
+    /// suite and context pairs. Key providers bind it before the header
+    /// exists (docs/FORMAT.md, "Key records").
+    pub fn bound_section_for(suite: Suite, context: &EncryptionContext) -> Vec<u8> {
+        encode_bound(suite, context)
     }
 
     /// The suite.
@@ -339,7 +500,7 @@ impl Header {
         self.suite
     }
 
-    /// The format version (always 1 in this build).
+    /// The format version (always 2 in this build).
     pub fn version(&self) -> u8 {
         FORMAT_VERSION
     }
@@ -347,6 +508,27 @@ impl Header {
     /// The encryption context.
     pub fn context(&self) -> &EncryptionContext {
         &self.context
+    }
+
+    /// The object name the key records are bound to; empty if the object
+    /// is bound to no name. It is cleartext and, on its own, unauthenticated:
+    /// it is authenticated only by unwrapping a record (docs/FORMAT.md,
+    /// "Reading").
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Fails with [`Error::NameMismatch`] unless this header is bound to
+    /// `expected` exactly (bytewise; an unbound header matches only `""`).
+    pub fn check_name(&self, expected: &str) -> Result<()> {
+        if self.name == expected {
+            Ok(())
+        } else {
+            Err(Error::NameMismatch {
+                expected: expected.to_owned(),
+                found: self.name.clone(),
+            })
+        }
     }
 
     /// The key block's records, in header order.
@@ -360,10 +542,13 @@ impl Header {
         &self.bound
     }
 
-    /// The length of [`Header::encode`]'s output.
-    pub fn encoded_len(&self) -> usize {
+    /// The bytes the header's fields take before the padding (at most
+    /// [`HEADER_LEN`]).
+    pub fn fields_len(&self) -> usize {
         FIXED_PREFIX_LEN
             + self.bound.len()
+            + 2
+            + self.name.len()
             + 2
             + self
                 .records
@@ -372,18 +557,24 @@ impl Header {
                 .sum::<usize>()
     }
 
-    /// The canonical encoding.
+    /// The length of [`Header::encode`]'s output: always [`HEADER_LEN`].
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN
+    }
+
+    /// The canonical encoding: the fields, then zero padding to
+    /// [`HEADER_LEN`] bytes.
     #[expect(
         clippy::cast_possible_truncation,
         reason = "Header::new and KeyRecord::new bound every length"
     )]
     pub fn encode(&self) -> Vec<u8> {
-        let len = self.encoded_len();
-        let mut out = Vec::with_capacity(len);
+        let mut out = Vec::with_capacity(HEADER_LEN);
         out.extend_from_slice(&MAGIC);
-        // `Header::new` checked len <= 64 KiB.
-        out.extend_from_slice(&(len as u32).to_be_bytes());
+        out.extend_from_slice(&(HEADER_LEN as u32).to_be_bytes());
         out.extend_from_slice(&self.bound);
+        put_u16(&mut out, self.name.len());
+        out.extend_from_slice(self.name.as_bytes());
         put_u16(&mut out, self.records.len());
         for r in &self.records {
             out.push(r.provider.len() as u8);
@@ -393,21 +584,23 @@ impl Header {
             put_u16(&mut out, r.wrapped.len());
             out.extend_from_slice(&r.wrapped);
         }
-        debug_assert_eq!(out.len(), len);
+        debug_assert_eq!(out.len(), self.fields_len());
+        // Header::new checked fields_len() <= HEADER_LEN.
+        out.resize(HEADER_LEN, 0);
         out
     }
 
     /// The total header length declared by the first [`PEEK_LEN`] bytes of
-    /// an object, after checking the magic, version, suite and the length's
-    /// bounds. `Ok(None)` if fewer than 12 bytes are given (and those match
-    /// the magic so far).
+    /// an object, after checking the magic, version, suite and that the
+    /// length is [`HEADER_LEN`] (so it is always `HEADER_LEN`). `Ok(None)`
+    /// if fewer than 12 bytes are given (and those match the magic so far).
     pub fn peek_len(prefix: &[u8]) -> Result<Option<usize>> {
         let magic_part = prefix.get(..MAGIC.len().min(prefix.len())).unwrap_or(&[]);
         if magic_part != MAGIC.get(..magic_part.len()).unwrap_or(&[]) {
             return Err(Error::NotSealstream);
         }
-        // Version and suite come before the length check so that a future
-        // version with a larger header is reported as such.
+        // Version and suite come before the length check so that another
+        // version (version 1 had a variable header_len) is reported as such.
         if let Some(&version) = prefix.get(FIXED_PREFIX_LEN)
             && version != FORMAT_VERSION
         {
@@ -421,15 +614,13 @@ impl Header {
         };
         let mut be = [0u8; 4];
         be.copy_from_slice(len_bytes);
-        let len = u32::from_be_bytes(be) as usize;
-        at_most("declared header length", len, MAX_HEADER_LEN)?;
-        if len < MIN_HEADER_LEN {
+        if usize::try_from(u32::from_be_bytes(be)) != Ok(HEADER_LEN) {
             return Err(Error::malformed(
                 "header_len",
-                "is below the minimum of 25 bytes",
+                "is not 4096 (every version-2 header is exactly 4096 bytes)",
             ));
         }
-        Ok(Some(len))
+        Ok(Some(HEADER_LEN))
     }
 
     /// Parses a header at the start of `bytes`, telling a valid but
@@ -538,10 +729,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8]> {
-        let (head, tail) = self
-            .rest
-            .split_at_checked(n)
-            .ok_or(Error::malformed(field, "runs past the declared header_len"))?;
+        let (head, tail) = self.rest.split_at_checked(n).ok_or(Error::malformed(
+            field,
+            "runs past the end of the 4096-byte header",
+        ))?;
         self.rest = tail;
         Ok(head)
     }
@@ -567,7 +758,7 @@ impl<'a> Cursor<'a> {
 fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
     let body = bytes
         .get(FIXED_PREFIX_LEN..len)
-        .ok_or(Error::malformed("header_len", "is below the minimum"))?;
+        .ok_or(Error::malformed("header_len", "is not 4096"))?;
     let mut c = Cursor { rest: body };
 
     let version = c.u8("version")?;
@@ -581,7 +772,7 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
     let mut context = BTreeMap::new();
     let mut previous: Option<&str> = None;
     for _ in 0..count {
-        let klen = usize::from(c.u8("context key_len")?);
+        let klen = usize::from(c.u8("key_len")?);
         if klen == 0 {
             return Err(Error::malformed(
                 "context key",
@@ -590,10 +781,10 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
         }
         at_most("encryption context key length", klen, MAX_CONTEXT_KEY_LEN)?;
         let key = c.utf8(klen, "context key")?;
-        if key.starts_with(RESERVED_PREFIX) {
+        if key.starts_with(RESERVED_PREFIX) && key != MODE_KEY && key != MTIME_KEY {
             return Err(Error::malformed(
                 "context key",
-                "uses the reserved `sealstream:` namespace",
+                "uses the reserved `sealstream:` namespace with a key version 2 does not define",
             ));
         }
         if previous.is_some_and(|p| p.as_bytes() >= key.as_bytes()) {
@@ -603,17 +794,39 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
             ));
         }
         previous = Some(key);
-        let vlen = c.u16("context value_len")?;
+        let vlen = c.u16("value_len")?;
         at_most(
             "encryption context value length",
             vlen,
             MAX_CONTEXT_VALUE_LEN,
         )?;
         let value = c.utf8(vlen, "context value")?;
+        if key == MODE_KEY && parse_mode(value).is_none() {
+            return Err(Error::malformed(
+                MODE_KEY,
+                "is not exactly four octal digits",
+            ));
+        }
+        if key == MTIME_KEY && parse_mtime(value).is_none() {
+            return Err(Error::malformed(
+                MTIME_KEY,
+                "is not canonical seconds since the epoch, '.', and nine digits of nanoseconds",
+            ));
+        }
         context.insert(key.to_owned(), value.to_owned());
     }
     let bound_len = body.len() - c.rest.len();
     let bound = body.get(..bound_len).unwrap_or(&[]).to_vec();
+
+    let name_len = c.u16("name_len")?;
+    at_most("object name length", name_len, MAX_NAME_LEN)?;
+    let name = c.utf8(name_len, "name")?;
+    if name.chars().any(char::is_control) {
+        return Err(Error::malformed(
+            "name",
+            "contains a control character (U+0000..U+001F, U+007F..U+009F)",
+        ));
+    }
 
     let nrec = c.u16("record_count")?;
     if nrec == 0 {
@@ -648,15 +861,16 @@ fn parse_exact(bytes: &[u8], len: usize) -> Result<Header> {
             wrapped: wrapped.to_vec(),
         });
     }
-    if !c.rest.is_empty() {
+    if c.rest.iter().any(|&b| b != 0) {
         return Err(Error::malformed(
-            "header_len",
-            "declares more bytes than the header's fields use",
+            "padding",
+            "holds a non-zero byte (the bytes after the last key record must be zero)",
         ));
     }
     Ok(Header {
         suite,
         context: EncryptionContext(context),
+        name: name.to_owned(),
         records,
         bound,
     })
@@ -669,24 +883,26 @@ mod tests {
     fn sample() -> Header {
         let ctx = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
         let rec = KeyRecord::new("local", "k1", vec![0xAA; 60]).unwrap();
-        Header::new(Suite::Aes256Gcm, ctx, vec![rec]).unwrap()
+        Header::new(Suite::Aes256Gcm, ctx, "backups/db.tar", vec![rec]).unwrap()
     }
 
     #[test]
     fn round_trip_is_canonical() {
         let h = sample();
         let bytes = h.encode();
-        assert_eq!(bytes.len(), h.encoded_len());
+        assert_eq!(bytes.len(), HEADER_LEN);
+        assert!(bytes[h.fields_len()..].iter().all(|&b| b == 0));
         let parsed = Header::parse(&bytes).unwrap();
         assert_eq!(parsed, h);
+        assert_eq!(parsed.name(), "backups/db.tar");
         assert_eq!(parsed.encode(), bytes);
     }
 
     #[test]
-    fn minimum_header_parses() {
+    fn minimum_fields_parse() {
         let rec = KeyRecord::new("a", "", vec![1]).unwrap();
-        let h = Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap();
-        assert_eq!(h.encode().len(), MIN_HEADER_LEN);
+        let h = Header::new(Suite::Aes256Gcm, EncryptionContext::new(), "", vec![rec]).unwrap();
+        assert_eq!(h.fields_len(), MIN_FIELDS_LEN);
         Header::parse(&h.encode()).unwrap();
     }
 
@@ -705,8 +921,94 @@ mod tests {
     fn reserved_and_duplicate_keys_are_refused() {
         let mut ctx = EncryptionContext::new();
         assert!(ctx.insert("sealstream:x", "1").is_err());
+        assert!(ctx.insert(MODE_KEY, "0644").is_err());
         ctx.insert("a", "1").unwrap();
         assert!(ctx.insert("a", "2").is_err());
         assert!(ctx.insert("", "2").is_err());
+    }
+
+    #[test]
+    fn names_are_checked_and_compared() {
+        let rec = || vec![KeyRecord::new("a", "", vec![1]).unwrap()];
+        let ctx = EncryptionContext::new;
+        for bad in ["a\nb", "\u{7f}", "\u{9b}x", "tab\t"] {
+            assert!(
+                Header::new(Suite::Aes256Gcm, ctx(), bad, rec()).is_err(),
+                "{bad:?}"
+            );
+        }
+        let long = "n".repeat(MAX_NAME_LEN + 1);
+        assert!(Header::new(Suite::Aes256Gcm, ctx(), &long, rec()).is_err());
+        let h = Header::new(Suite::Aes256Gcm, ctx(), &long[1..], rec()).unwrap();
+        assert_eq!(Header::parse(&h.encode()).unwrap().name(), &long[1..]);
+        let h = sample();
+        h.check_name("backups/db.tar").unwrap();
+        assert!(matches!(
+            h.check_name("backups/other.tar"),
+            Err(Error::NameMismatch { expected, found })
+                if expected == "backups/other.tar" && found == "backups/db.tar"
+        ));
+        // The message names both, with control characters escaped.
+        let e = h.check_name("evil\u{1b}[2J").unwrap_err().to_string();
+        assert!(
+            e.contains("\"backups/db.tar\"") && e.contains("\\u{1b}"),
+            "{e}"
+        );
+        assert!(!e.contains('\u{1b}'), "{e}");
+        let unbound = Header::new(Suite::Aes256Gcm, ctx(), "", rec()).unwrap();
+        let e = unbound.check_name("a").unwrap_err().to_string();
+        assert!(e.contains("bound to no name"), "{e}");
+        let moved = h.with_name_and_records("x", rec()).unwrap();
+        assert_eq!(
+            (moved.name(), moved.bound_section()),
+            ("x", h.bound_section())
+        );
+    }
+
+    #[test]
+    fn file_metadata_round_trips_and_is_validated() {
+        let mut ctx = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        let meta = FileMetadata {
+            mode: Some(0o644),
+            mtime: Some(FileTime { secs: -1, nanos: 5 }),
+        };
+        ctx.set_file_metadata(meta).unwrap();
+        assert_eq!(ctx.get(MODE_KEY), Some("0644"));
+        assert_eq!(ctx.get(MTIME_KEY), Some("-1.000000005"));
+        let rec = vec![KeyRecord::new("a", "", vec![1]).unwrap()];
+        let h = Header::new(Suite::Aes256Gcm, ctx, "", rec).unwrap();
+        assert_eq!(
+            Header::parse(&h.encode())
+                .unwrap()
+                .context()
+                .file_metadata(),
+            meta
+        );
+        let mut ctx = EncryptionContext::new();
+        assert!(
+            ctx.set_file_metadata(FileMetadata {
+                mode: Some(0o10000),
+                mtime: None
+            })
+            .is_err()
+        );
+        for good in ["0.000000000", "1733150000.123456789", "-5.999999999"] {
+            assert!(parse_mtime(good).is_some(), "{good}");
+        }
+        for bad in [
+            "-0.000000000",
+            "01.000000000",
+            "1.12345678",
+            "1.1234567890",
+            "1",
+            "+1.000000000",
+            ".000000000",
+            "99999999999999999999.000000000",
+        ] {
+            assert!(parse_mtime(bad).is_none(), "{bad}");
+        }
+        for bad in ["644", "00644", "0648", "064a"] {
+            assert!(parse_mode(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The per-object data key.
+//! The per-object data key and salt.
 
 use std::fmt;
 
@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 /// Length of a data key in bytes.
 pub const DATA_KEY_LEN: usize = 32;
 
-/// A 256-bit data key: the C2SP *input key* of one object (or of a bounded
-/// run of objects, when a data-key cache reuses it).
+/// A 256-bit data key: the C2SP *input key* of exactly one object. Format
+/// version 2 binds every key record to its object's salt, so a data key is
+/// never reused across objects (docs/FORMAT.md, "Data key and salt").
 ///
 /// The bytes live in a fixed array that is zeroized on drop. The type is
 /// deliberately not `Clone`, `Copy` or `Default`, and its `Debug` prints no
@@ -54,8 +55,8 @@ impl DataKey {
         &self.0
     }
 
-    /// A second, independently zeroized copy of this key (for a data-key
-    /// cache handing the same key to several objects).
+    /// A second, independently zeroized copy of this key (for a task that
+    /// needs its own owner, such as a parallel upload's workers).
     pub fn duplicate(&self) -> Self {
         DataKey(self.0)
     }
@@ -72,6 +73,47 @@ impl zeroize::ZeroizeOnDrop for DataKey {}
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("DataKey(<redacted>)")
+    }
+}
+
+/// Length of the body's salt in bytes.
+pub const SALT_LEN: usize = 24;
+
+/// The 24-byte salt of one object (docs/FORMAT.md, "Data key and salt").
+///
+/// A key provider draws it *before* it wraps the data key, because every key
+/// record binds the salt; sealing the body then consumes it
+/// ([`crate::ChunkCipher::seal`]), so one `Salt` seals one body. It is not
+/// secret (it is stored in the body), but it is deliberately not `Clone` or
+/// `Copy`: a salt must never seal two bodies.
+pub struct Salt([u8; SALT_LEN]);
+
+impl Salt {
+    /// A fresh salt from the operating system's CSPRNG.
+    pub fn generate() -> Result<Self> {
+        random_bytes().map(Salt)
+    }
+
+    /// A salt with given bytes. **Only for known-answer tests and for
+    /// resuming an upload whose body prefix was already written**: a salt
+    /// must never seal two bodies under one data key.
+    pub fn danger_from_bytes(bytes: [u8; SALT_LEN]) -> Self {
+        Salt(bytes)
+    }
+
+    /// The salt's bytes (what key providers bind in their records).
+    pub fn as_bytes(&self) -> &[u8; SALT_LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Salt(")?;
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
     }
 }
 

@@ -1,6 +1,10 @@
 //! Pure length and offset arithmetic (docs/FORMAT.md, "Lengths and offsets").
 //!
+//! Every header is [`HEADER_LEN`] = 4096 bytes, so the plaintext length
+//! follows from the stored object length alone.
+//!
 //! ```text
+//!  object length          = 4096 + body length
 //!  body offset of chunk k = 56 + k * 16400
 //!  body length            = 56 + k * 16400 + (16 + f)   k full chunks, final chunk of f < 16384 bytes
 //!  plaintext byte p       = chunk p / 16384, offset p % 16384
@@ -10,11 +14,13 @@ use std::ops::Range;
 
 use crate::chunk::{BODY_PREFIX_LEN, CHUNK_SIZE, MAX_CHUNKS, SEALED_CHUNK_SIZE, TAG_LEN};
 use crate::error::{Error, Result};
+use crate::header::HEADER_LEN;
 
 const CHUNK: u64 = CHUNK_SIZE as u64;
 const SEALED: u64 = SEALED_CHUNK_SIZE as u64;
 const PREFIX: u64 = BODY_PREFIX_LEN as u64;
 const TAG: u64 = TAG_LEN as u64;
+const HEADER: u64 = HEADER_LEN as u64;
 
 /// The largest plaintext the format can hold: 2^38 chunks, the last short.
 pub const MAX_PLAINTEXT_LEN: u64 = MAX_CHUNKS * CHUNK - 1;
@@ -51,6 +57,24 @@ pub fn plaintext_len(body_len: u64) -> Result<u64> {
         return Err(Error::TooLarge);
     }
     Ok(full * CHUNK + (last - TAG))
+}
+
+/// The stored length of an object (header and body) holding a plaintext of
+/// `plaintext_len` bytes.
+pub fn object_len(plaintext_len: u64) -> Result<u64> {
+    // body_len <= 56 + 2^38 * 16400, far below u64::MAX - 4096.
+    Ok(HEADER + body_len(plaintext_len)?)
+}
+
+/// The plaintext length of an object stored as `object_len` bytes, rejecting
+/// lengths that no valid object has. The result is as trustworthy as the
+/// length it came from: a reader authenticates it by opening the final
+/// chunk (docs/FORMAT.md, "Reading").
+pub fn plaintext_len_from_object_len(object_len: u64) -> Result<u64> {
+    let body = object_len.checked_sub(HEADER).ok_or(Error::Truncated {
+        detail: "the object is shorter than its 4096-byte header",
+    })?;
+    plaintext_len(body)
 }
 
 /// Index of the final chunk of a plaintext of `len` bytes.
@@ -96,6 +120,15 @@ pub struct RangePlan {
     pub skip: u64,
     /// Length of the range in bytes (after clamping to the plaintext).
     pub len: u64,
+}
+
+impl RangePlan {
+    /// The object byte range covering the planned chunks (the body range
+    /// shifted by the 4096-byte header). A reader also needs object bytes
+    /// `0..4096 + 56` (header, salt, commitment).
+    pub fn object_range(&self) -> Range<u64> {
+        HEADER + self.body_range.start..HEADER + self.body_range.end
+    }
 }
 
 /// Maps a plaintext byte range to the chunks and body bytes that hold it.
@@ -186,5 +219,22 @@ mod tests {
         assert!(plan_range(len + 1..len + 2, len).is_err());
         assert!(plan_range(len..len + 1, len).is_err());
         assert_eq!(plan_range(len..len, len).unwrap().len, 0);
+    }
+
+    #[test]
+    fn object_lengths_round_trip() {
+        for n in [0u64, 1, 16383, 16384, 16385, 5 * 16384 + 100] {
+            let o = object_len(n).unwrap();
+            assert_eq!(o, 4096 + body_len(n).unwrap());
+            assert_eq!(plaintext_len_from_object_len(o).unwrap(), n);
+        }
+        for bad in [0u64, 4095, 4096, 4096 + 71, 4096 + 56 + 16400] {
+            assert!(
+                plaintext_len_from_object_len(bad).is_err(),
+                "{bad} accepted"
+            );
+        }
+        let p = plan_range(5..6, 100).unwrap();
+        assert_eq!(p.object_range(), 4096 + 56..4096 + 56 + 116);
     }
 }

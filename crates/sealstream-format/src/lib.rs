@@ -18,30 +18,38 @@
 //! | whole objects in memory | [`seal_to_vec`], [`open_slice`] |
 //!
 //! The data key comes from a key provider (the sealstream-kms crate), which
-//! also makes the [`KeyRecord`]s for the header and later reads them back
-//! from [`Header::records`] to unwrap the key.
+//! draws the object's [`Salt`] first, makes the [`KeyRecord`]s for the
+//! header (each bound to the bound section, the salt and the object's name:
+//! docs/FORMAT.md, "Key records") and later reads them back from
+//! [`Header::records`] to unwrap the key. A data key seals exactly one
+//! object, and its salt is consumed by sealing.
 //!
 //! # Example
 //!
 //! ```
 //! use std::io::{Read, Write};
 //! use sealstream_format::{
-//!     DataKey, EncryptingWriter, EncryptionContext, Header, KeyRecord, SealedReader, Suite,
+//!     DataKey, EncryptingWriter, EncryptionContext, Header, KeyRecord, Salt, SealedReader,
+//!     Suite, layout,
 //! };
 //!
 //! # fn main() -> Result<(), sealstream_format::Error> {
 //! let key = DataKey::generate()?;
-//! let context = EncryptionContext::from_pairs([("path", "db.tar")])?;
-//! // A real provider wraps `key`; these bytes stand in for its output.
-//! let record = KeyRecord::new("local", "example", vec![0u8; 60])?;
-//! let header = Header::new(Suite::Aes256Gcm, context, vec![record])?;
+//! let salt = Salt::generate()?; // drawn before wrapping: records bind it
+//! let context = EncryptionContext::from_pairs([("app", "backup")])?;
+//! // A real provider wraps `key` for (bound section, salt, name); these
+//! // bytes stand in for its output.
+//! let record = KeyRecord::new("local", "example", vec![0u8; 61])?;
+//! let header = Header::new(Suite::Aes256Gcm, context, "backups/db.tar", vec![record])?;
 //!
-//! let mut w = EncryptingWriter::new(Vec::new(), &header, &key)?;
+//! let mut w = EncryptingWriter::new(Vec::new(), &header, &key, salt)?;
 //! w.write_all(b"hello, world")?;
 //! let object = w.finish()?; // without finish the object is invalid
+//! assert_eq!(layout::plaintext_len_from_object_len(object.len() as u64)?, 12);
 //!
 //! let sealed = SealedReader::new(&object[..])?;
-//! assert_eq!(sealed.header().context().get("path"), Some("db.tar"));
+//! sealed.header().check_name("backups/db.tar")?;
+//! assert_eq!(sealed.header().context().get("app"), Some("backup"));
 //! let mut plain = Vec::new();
 //! sealed.open(&key)?.read_to_end(&mut plain)?;
 //! assert_eq!(plain, b"hello, world");
@@ -66,37 +74,32 @@ mod suite;
 mod write;
 
 pub use chunk::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, COMMITMENT_LEN, ChunkCipher, MAX_CHUNKS, SALT_LEN,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, COMMITMENT_LEN, ChunkCipher, MAX_CHUNKS,
     SEALED_CHUNK_SIZE, TAG_LEN,
 };
 pub use error::{Error, Result};
 pub use header::{
-    EncryptionContext, FIXED_PREFIX_LEN, FORMAT_VERSION, Header, HeaderParse, KeyRecord, MAGIC,
-    MAX_CONTEXT_KEY_LEN, MAX_CONTEXT_PAIRS, MAX_CONTEXT_VALUE_LEN, MAX_HEADER_LEN, MAX_KEY_ID_LEN,
-    MAX_KEY_RECORDS, MAX_PROVIDER_LEN, MAX_WRAPPED_LEN, MIN_HEADER_LEN, PEEK_LEN, RESERVED_PREFIX,
+    EncryptionContext, FIXED_PREFIX_LEN, FORMAT_VERSION, FileMetadata, FileTime, HEADER_LEN,
+    Header, HeaderParse, KeyRecord, MAGIC, MAX_CONTEXT_KEY_LEN, MAX_CONTEXT_PAIRS,
+    MAX_CONTEXT_VALUE_LEN, MAX_KEY_ID_LEN, MAX_KEY_RECORDS, MAX_NAME_LEN, MAX_PROVIDER_LEN,
+    MAX_WRAPPED_LEN, MIN_FIELDS_LEN, MODE_KEY, MTIME_KEY, PEEK_LEN, RESERVED_PREFIX, validate_name,
 };
-pub use key::{DATA_KEY_LEN, DataKey};
+pub use key::{DATA_KEY_LEN, DataKey, SALT_LEN, Salt};
 pub use random_access::{RandomAccess, RandomAccessReader, ReadAt, SeekSource, read_header_at};
 pub use read::{DecryptingReader, SealedReader};
 pub use suite::Suite;
 pub use write::EncryptingWriter;
 
-/// Seals `plaintext` into a complete object in memory.
-pub fn seal_to_vec(header: &Header, data_key: &DataKey, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let (cipher, prefix) = ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())?;
-    seal_body_into(header, &cipher, &prefix, plaintext)
-}
-
-/// Seals with a given salt. **Only for known-answer tests**: a salt must
-/// never repeat under one data key.
-pub fn danger_seal_with_salt(
+/// Seals `plaintext` into a complete object in memory, under the `salt`
+/// the header's key records were bound to.
+pub fn seal_to_vec(
     header: &Header,
     data_key: &DataKey,
-    salt: &[u8; SALT_LEN],
+    salt: Salt,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     let (cipher, prefix) =
-        ChunkCipher::with_salt(header.suite(), data_key, salt, header.bound_section())?;
+        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
     seal_body_into(header, &cipher, &prefix, plaintext)
 }
 

@@ -58,11 +58,11 @@ use std::thread;
 use zeroize::Zeroizing;
 
 use crate::chunk::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, SALT_LEN, SEALED_CHUNK_SIZE, TAG_LEN,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE, TAG_LEN,
 };
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
-use crate::key::DataKey;
+use crate::key::{DataKey, Salt};
 use crate::layout;
 use crate::random_access::ReadAt;
 
@@ -139,8 +139,9 @@ impl PipelineOptions {
 }
 
 /// Seals the plaintext in `src` (its whole length, read with positional
-/// reads from every worker) into a complete object written to `dst`.
-/// Returns the plaintext length.
+/// reads from every worker) into a complete object written to `dst`, under
+/// the `salt` the header's key records were bound to. Returns the
+/// plaintext length.
 ///
 /// The length is taken once, at the start; `src` must not change while it
 /// is sealed (a source that shrinks fails with an I/O error). The object is
@@ -151,24 +152,7 @@ pub fn seal_file<S, W>(
     dst: W,
     header: &Header,
     data_key: &DataKey,
-    opts: &PipelineOptions,
-) -> Result<u64>
-where
-    S: ReadAt + Sync + ?Sized,
-    W: Write + Send,
-{
-    let (cipher, prefix) = ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())?;
-    seal_file_with(src, dst, header, &cipher, &prefix, opts)
-}
-
-/// [`seal_file`] with a given salt. **Only for tests and known-answer
-/// vectors**: a salt must never repeat under one data key.
-pub fn danger_seal_file_with_salt<S, W>(
-    src: &S,
-    dst: W,
-    header: &Header,
-    data_key: &DataKey,
-    salt: &[u8; SALT_LEN],
+    salt: Salt,
     opts: &PipelineOptions,
 ) -> Result<u64>
 where
@@ -176,12 +160,13 @@ where
     W: Write + Send,
 {
     let (cipher, prefix) =
-        ChunkCipher::with_salt(header.suite(), data_key, salt, header.bound_section())?;
+        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
     seal_file_with(src, dst, header, &cipher, &prefix, opts)
 }
 
 /// Seals everything read from `src` until end of input into a complete
-/// object written to `dst`. Returns the plaintext length.
+/// object written to `dst`, under the `salt` the header's key records were
+/// bound to. Returns the plaintext length.
 ///
 /// One thread reads `src` into batch buffers; `opts.threads` workers seal
 /// them; the calling thread writes. The object is complete only when this
@@ -191,24 +176,7 @@ pub fn seal_stream<R, W>(
     dst: W,
     header: &Header,
     data_key: &DataKey,
-    opts: &PipelineOptions,
-) -> Result<u64>
-where
-    R: Read + Send,
-    W: Write,
-{
-    let (cipher, prefix) = ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())?;
-    seal_stream_with(src, dst, header, &cipher, &prefix, opts)
-}
-
-/// [`seal_stream`] with a given salt. **Only for tests and known-answer
-/// vectors**: a salt must never repeat under one data key.
-pub fn danger_seal_stream_with_salt<R, W>(
-    src: R,
-    dst: W,
-    header: &Header,
-    data_key: &DataKey,
-    salt: &[u8; SALT_LEN],
+    salt: Salt,
     opts: &PipelineOptions,
 ) -> Result<u64>
 where
@@ -216,7 +184,7 @@ where
     W: Write,
 {
     let (cipher, prefix) =
-        ChunkCipher::with_salt(header.suite(), data_key, salt, header.bound_section())?;
+        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
     seal_stream_with(src, dst, header, &cipher, &prefix, opts)
 }
 

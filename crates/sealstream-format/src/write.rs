@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use crate::chunk::{CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::header::Header;
-use crate::key::DataKey;
+use crate::key::{DataKey, Salt};
 
 /// Seals everything written to it into a sealstream object written to `W`.
 ///
@@ -38,11 +38,12 @@ impl<W: Write> fmt::Debug for EncryptingWriter<W> {
 }
 
 impl<W: Write> EncryptingWriter<W> {
-    /// Writes `header` and a fresh body prefix to `inner` and returns a
-    /// writer that seals under `data_key`.
-    pub fn new(mut inner: W, header: &Header, data_key: &DataKey) -> Result<Self> {
+    /// Writes `header` and the body prefix for `salt` (the salt the
+    /// header's key records were bound to) to `inner` and returns a writer
+    /// that seals under `data_key`.
+    pub fn new(mut inner: W, header: &Header, data_key: &DataKey, salt: Salt) -> Result<Self> {
         let (cipher, prefix) =
-            ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())?;
+            ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
         inner.write_all(&header.encode())?;
         inner.write_all(&prefix.to_bytes())?;
         Ok(Self::from_parts(inner, cipher, 0))

@@ -3,14 +3,15 @@
     clippy::indexing_slicing,
     clippy::cast_possible_truncation
 )]
-//! Hostile headers: giant declared lengths, counts far above the limits, as many real records
-//! as fit in 64 KiB, headers at exactly the 64 KiB limit and one byte over, invalid UTF-8,
-//! duplicate and unsorted context keys, and a `header_len` that lies in each direction.
+//! Hostile headers: any declared `header_len` but 4096, giant declared lengths, counts far
+//! above the limits, as many real records as fit in 4096 bytes, fields that take exactly 4096
+//! bytes and one byte more, fields running past the end of the header, non-zero padding,
+//! invalid UTF-8 and control characters, duplicate, unsorted and reserved context keys.
 //!
 //! Every case goes through every header entry point: `Header::parse`, `Header::parse_prefix`,
 //! `Header::read_from`, `SealedReader`, `read_header_at`, `RandomAccess` and
 //! `RandomAccessReader`, once with the bytes alone and once followed by gigabytes of zeros
-//! (a reader must stop after at most 64 KiB of header). Each must give the error
+//! (a reader must stop after the 4096-byte header). Each must give the error
 //! docs/FORMAT.md, Reading, names, and none may allocate more than [`MEMORY_BOUND`] bytes
 //! while doing so: this test binary counts every heap byte with `peak_alloc`'s global
 //! allocator (the workspace forbids `unsafe` even in tests, so the counting allocator comes
@@ -22,23 +23,23 @@ use std::sync::{Mutex, PoisonError};
 
 use peak_alloc::PeakAlloc;
 use sealstream_format::{
-    BODY_PREFIX_LEN, DataKey, EncryptionContext, Error, Header, HeaderParse, KeyRecord, MAGIC,
-    MAX_HEADER_LEN, PEEK_LEN, RandomAccess, RandomAccessReader, ReadAt, SEALED_CHUNK_SIZE,
-    SealedReader, Suite, layout, read_header_at, seal_to_vec,
+    BODY_PREFIX_LEN, DataKey, EncryptionContext, Error, FileMetadata, FileTime, HEADER_LEN, Header,
+    HeaderParse, KeyRecord, MAGIC, PEEK_LEN, RandomAccess, RandomAccessReader, ReadAt,
+    SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, layout, read_header_at, seal_to_vec,
 };
 
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
 
-/// The most heap a header entry point may use on any input, live bytes at its peak: 16 times
-/// the largest header, far below what a declared length taken at its word would cost (4 GiB).
+/// The most heap a header entry point may use on any input, live bytes at its peak: 256 times
+/// the header, far below what a declared length taken at its word would cost (4 GiB).
 const MEMORY_BOUND: usize = 1 << 20;
 
 /// "Gigabytes" of input behind a hostile prefix.
 const FLOOD: u64 = 4 << 30;
 
 /// Bytes a reader may consume for the header, the body prefix and one chunk.
-const READ_BOUND: u64 = (PEEK_LEN + MAX_HEADER_LEN + BODY_PREFIX_LEN + SEALED_CHUNK_SIZE) as u64;
+const READ_BOUND: u64 = (PEEK_LEN + HEADER_LEN + BODY_PREFIX_LEN + SEALED_CHUNK_SIZE) as u64;
 
 /// The peak counter is global: measured sections run one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -64,12 +65,35 @@ fn key() -> DataKey {
 struct Raw(Vec<u8>);
 
 impl Raw {
-    /// Magic, a `header_len` placeholder, version 1 and `suite`.
+    /// Magic, a `header_len` placeholder, version 2 and `suite`.
     fn new(suite: u8) -> Self {
+        Self::version(2, suite)
+    }
+
+    /// Magic, a `header_len` placeholder, `version` and `suite`.
+    fn version(version: u8, suite: u8) -> Self {
         let mut b = MAGIC.to_vec();
         b.extend_from_slice(&[0; 4]);
-        b.extend_from_slice(&[1, suite]);
+        b.extend_from_slice(&[version, suite]);
         Raw(b)
+    }
+
+    /// `name_len` and the name.
+    fn name(self, name: &[u8]) -> Self {
+        self.u16(name.len() as u16).bytes(name)
+    }
+
+    /// An empty name (`name_len` 0).
+    fn no_name(self) -> Self {
+        self.u16(0)
+    }
+
+    /// `n` context pairs of maximum size (1155 bytes each), sorted.
+    fn max_pairs(mut self, n: usize) -> Self {
+        for i in 0..n {
+            self = self.pair(&max_key(i), &[b'v'; 1024]);
+        }
+        self
     }
 
     fn u8(mut self, v: u8) -> Self {
@@ -85,12 +109,6 @@ impl Raw {
     fn bytes(mut self, v: &[u8]) -> Self {
         self.0.extend_from_slice(v);
         self
-    }
-
-    /// `n` zero bytes: filler after the field a case breaks, so that the header is not
-    /// refused for being shorter than the 25-byte minimum first.
-    fn pad(self, n: usize) -> Self {
-        self.bytes(&vec![0; n])
     }
 
     /// A context pair with honest lengths.
@@ -111,10 +129,14 @@ impl Raw {
             .bytes(wrapped)
     }
 
-    /// The bytes, with `header_len` set to their length.
+    /// The bytes, with `header_len` 4096 and zero padding up to 4096 (nothing is cut from
+    /// fields that take more: those run past the end of the header).
     fn finish(self) -> Vec<u8> {
-        let len = self.0.len() as u32;
-        self.declaring(len)
+        let mut out = self.declaring(HEADER_LEN as u32);
+        if out.len() < HEADER_LEN {
+            out.resize(HEADER_LEN, 0);
+        }
+        out
     }
 
     /// The bytes, with `header_len` set to `declared` whatever their length.
@@ -133,6 +155,8 @@ enum Expect {
     Limit(&'static str, u64),
     /// `MalformedHeader` naming this field.
     Malformed(&'static str),
+    /// `UnsupportedVersion` with this version.
+    Version(u8),
     /// `Truncated` (a slice parser says `NeedMore`).
     Truncated,
 }
@@ -153,6 +177,7 @@ fn check(case: &str, path: &str, want: Expect, got: Result<(), &Error>) {
         ) => w.contains(what) && *actual == value,
         (Expect::Malformed(field), Err(Error::MalformedHeader { field: f, .. })) => *f == field,
         (Expect::Truncated, Err(Error::Truncated { .. })) => true,
+        (Expect::Version(v), Err(Error::UnsupportedVersion(got))) => v == *got,
         _ => false,
     };
     assert!(
@@ -256,7 +281,7 @@ fn run_case(case: &str, bytes: &[u8], alone: Expect, flooded: Expect) {
     let prefix = bounded(case, || Header::parse_prefix(bytes));
     let prefix = match prefix {
         Ok(HeaderParse::NeedMore { needed }) => {
-            assert!(needed > bytes.len() && needed <= MAX_HEADER_LEN, "{case}");
+            assert!(needed > bytes.len() && needed <= HEADER_LEN, "{case}");
             Err(Error::Truncated { detail: "NeedMore" })
         }
         Ok(HeaderParse::Complete { len, .. }) => {
@@ -299,7 +324,7 @@ fn run_case(case: &str, bytes: &[u8], alone: Expect, flooded: Expect) {
     let read = bounded(case, || Header::read_from(&mut stream));
     check(case, "Header::read_from (flood)", flooded, res(&read));
     assert!(
-        stream.read <= MAX_HEADER_LEN as u64,
+        stream.read <= HEADER_LEN as u64,
         "{case}: read {} bytes",
         stream.read
     );
@@ -361,22 +386,55 @@ fn run_exact(case: &str, bytes: &[u8], want: Expect) {
 }
 
 #[test]
-fn giant_declared_header_len() {
-    let body = Raw::new(1).u16(0).u16(1).record(b"local", b"", &[1]);
+fn every_header_len_but_4096_and_version_1() {
+    let body = Raw::new(1)
+        .u16(0)
+        .no_name()
+        .u16(1)
+        .record(b"local", b"", &[1]);
     for declared in [
         u32::MAX,
         0x8000_0000,
         0x00FF_FFFF,
-        MAX_HEADER_LEN as u32 + 1,
+        65_536,
+        4097,
+        4095,
+        102,
+        25,
+        24,
+        12,
+        1,
+        0,
     ] {
-        let bytes = Raw(body.0.clone()).declaring(declared);
-        let want = Expect::Limit("header length", u64::from(declared));
-        run_case(&format!("header_len {declared:#x}"), &bytes, want, want);
-    }
-    for declared in [0, 1, 12, 24] {
+        // The bytes padded to 4096 or not: header_len is refused before any field.
         let bytes = Raw(body.0.clone()).declaring(declared);
         let want = Expect::Malformed("header_len");
-        run_case(&format!("header_len {declared}"), &bytes, want, want);
+        run_case(&format!("header_len {declared:#x}"), &bytes, want, want);
+        let mut padded = bytes.clone();
+        padded.resize(HEADER_LEN, 0);
+        run_exact(&format!("header_len {declared:#x}, padded"), &padded, want);
+    }
+    // A version-1 header (pre-release: variable header_len, no name): the version is
+    // refused before header_len is looked at (FORMAT.md, Reading, step 2).
+    let v1 = Raw::version(1, 1).u16(0).u16(1).record(b"local", b"", &[1]);
+    let len = v1.0.len() as u32;
+    let v1 = v1.declaring(len);
+    run_exact("version 1 header", &v1, Expect::Version(1));
+    let message = Header::parse(&v1).unwrap_err().to_string();
+    assert!(
+        message.contains("pre-release") && message.contains("version 2 only"),
+        "{message}"
+    );
+    for version in [0, 3, 0xFF] {
+        run_exact(
+            &format!("version {version}"),
+            &Raw(body.0.clone()).finish()[..]
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| if i == 12 { version } else { b })
+                .collect::<Vec<u8>>(),
+            Expect::Version(version),
+        );
     }
 }
 
@@ -395,35 +453,56 @@ fn giant_field_lengths_with_little_data() {
         &value_ffff().finish(),
         Expect::Limit("value", 0xFFFF),
     );
-    // Declared 64 KiB: by itself the header is incomplete; with zeros behind it, value_len
-    // is refused before any value byte is read.
+    // Not padded: by itself the header is incomplete; with zeros behind it, value_len is
+    // refused before any value byte is read.
     run_case(
-        "value_len 0xFFFF, header_len 65536",
-        &value_ffff().declaring(MAX_HEADER_LEN as u32),
+        "value_len 0xFFFF, not padded",
+        &value_ffff().declaring(HEADER_LEN as u32),
         Expect::Truncated,
         Expect::Limit("value", 0xFFFF),
     );
+    // Fields that run past the end of the header (offset 4096), after three maximum-size
+    // pairs (16 + 3 * 1155 = 3481 bytes).
     run_exact(
-        "value_len 1024, 8 bytes",
+        "value_len 1024 running past 4096",
         &Raw::new(1)
-            .u16(1)
-            .u8(1)
-            .bytes(b"a")
+            .u16(4)
+            .max_pairs(3)
+            .u8(3)
+            .bytes(b"zzz")
             .u16(1024)
             .bytes(b"abcdefgh")
             .finish(),
         Expect::Malformed("context value"),
     );
-
-    let record_head = || Raw::new(2).u16(0).u16(1).u8(5).bytes(b"local");
+    run_exact(
+        "name_len 1024 running past 4096",
+        &Raw::new(1)
+            .u16(3)
+            .max_pairs(3)
+            .u16(1024)
+            .bytes(b"name")
+            .finish(),
+        Expect::Malformed("name"),
+    );
+    let record_head = || Raw::new(2).u16(0).no_name().u16(1).u8(5).bytes(b"local");
     run_exact(
         "key_id_len 0xFFFF",
         &record_head().u16(0xFFFF).bytes(b"k1").finish(),
         Expect::Limit("key id", 0xFFFF),
     );
+    let deep_record_head = || {
+        Raw::new(2)
+            .u16(3)
+            .max_pairs(3)
+            .no_name()
+            .u16(1)
+            .u8(5)
+            .bytes(b"local")
+    };
     run_exact(
-        "key_id_len 2048, 2 bytes",
-        &record_head().u16(2048).bytes(b"k1").finish(),
+        "key_id_len 2048 running past 4096",
+        &deep_record_head().u16(2048).bytes(b"k1").finish(),
         Expect::Malformed("key_id"),
     );
     let wrapped_ffff = record_head().u16(0).u16(0xFFFF).bytes(&[0xAA; 4]);
@@ -433,30 +512,50 @@ fn giant_field_lengths_with_little_data() {
         Expect::Limit("wrapped", 0xFFFF),
     );
     run_case(
-        "wrapped_len 0xFFFF, header_len 65536",
-        &Raw(wrapped_ffff.0).declaring(MAX_HEADER_LEN as u32),
+        "wrapped_len 0xFFFF, not padded",
+        &Raw(wrapped_ffff.0).declaring(HEADER_LEN as u32),
         Expect::Truncated,
         Expect::Limit("wrapped", 0xFFFF),
     );
     run_exact(
-        "wrapped_len 8192, 4 bytes",
-        &record_head().u16(0).u16(8192).bytes(&[0xAA; 4]).finish(),
+        "wrapped_len 8192 running past 4096",
+        &deep_record_head()
+            .u16(0)
+            .u16(8192)
+            .bytes(&[0xAA; 4])
+            .finish(),
         Expect::Malformed("wrapped"),
     );
     run_exact(
         "context_count 0xFFFF",
-        &Raw::new(1).u16(0xFFFF).pair(b"a", b"b").pad(8).finish(),
+        &Raw::new(1).u16(0xFFFF).pair(b"a", b"b").finish(),
         Expect::Limit("pair count", 0xFFFF),
     );
     run_exact(
         "key_len 200",
-        &Raw::new(1).u16(1).u8(200).bytes(b"abc").pad(8).finish(),
+        &Raw::new(1).u16(1).u8(200).bytes(b"abc").finish(),
         Expect::Limit("context key", 200),
+    );
+    run_exact(
+        "name_len 0xFFFF",
+        &Raw::new(1).u16(0).u16(0xFFFF).bytes(b"name").finish(),
+        Expect::Limit("name", 0xFFFF),
+    );
+    run_exact(
+        "name_len 1025",
+        &Raw::new(1)
+            .u16(0)
+            .name(&[b'n'; 1025])
+            .u16(1)
+            .record(b"a", b"", &[1])
+            .finish(),
+        Expect::Limit("name", 1025),
     );
     run_exact(
         "provider_len 33",
         &Raw::new(1)
             .u16(0)
+            .no_name()
             .u16(1)
             .u8(33)
             .bytes(&[b'a'; 33])
@@ -470,10 +569,10 @@ fn giant_field_lengths_with_little_data() {
         "provider_len 0xFF, 2 bytes",
         &Raw::new(1)
             .u16(0)
+            .no_name()
             .u16(1)
             .u8(0xFF)
             .bytes(b"ab")
-            .pad(8)
             .finish(),
         Expect::Limit("provider", 0xFF),
     );
@@ -481,12 +580,12 @@ fn giant_field_lengths_with_little_data() {
         "provider_len 0",
         &Raw::new(1)
             .u16(0)
+            .no_name()
             .u16(1)
             .u8(0)
             .u16(0)
             .u16(1)
             .u8(1)
-            .pad(8)
             .finish(),
         Expect::Malformed("provider"),
     );
@@ -494,12 +593,12 @@ fn giant_field_lengths_with_little_data() {
         "wrapped_len 0",
         &Raw::new(1)
             .u16(0)
+            .no_name()
             .u16(1)
             .u8(1)
             .bytes(b"a")
             .u16(0)
             .u16(0)
-            .pad(8)
             .finish(),
         Expect::Malformed("wrapped"),
     );
@@ -509,19 +608,19 @@ fn giant_field_lengths_with_little_data() {
 fn record_count_far_above_the_limit() {
     run_exact(
         "record_count 0xFFFF, no records",
-        &Raw::new(1).u16(0).u16(0xFFFF).pad(8).finish(),
+        &Raw::new(1).u16(0).no_name().u16(0xFFFF).finish(),
         Expect::Limit("record count", 0xFFFF),
     );
-    // As many real 7-byte records as fit in 64 KiB: 9359.
-    let fit = (MAX_HEADER_LEN - 12 - 4 - 2) / 7;
-    assert_eq!(fit, 9359);
+    // As many real 7-byte records as fit in 4096 bytes: 582.
+    let fit = (HEADER_LEN - 12 - 4 - 2 - 2) / 7;
+    assert_eq!(fit, 582);
     for declared in [0xFFFF, fit as u16, 33] {
-        let mut raw = Raw::new(1).u16(0).u16(declared);
+        let mut raw = Raw::new(1).u16(0).no_name().u16(declared);
         for _ in 0..fit {
             raw = raw.record(b"a", b"", &[1]);
         }
         let bytes = raw.finish();
-        assert!(bytes.len() <= MAX_HEADER_LEN);
+        assert_eq!(bytes.len(), HEADER_LEN);
         run_exact(
             &format!("record_count {declared}, {fit} real records"),
             &bytes,
@@ -530,7 +629,7 @@ fn record_count_far_above_the_limit() {
     }
     run_exact(
         "record_count 0",
-        &Raw::new(1).u16(0).u16(0).pad(8).finish(),
+        &Raw::new(1).u16(0).no_name().u16(0).finish(),
         Expect::Malformed("record_count"),
     );
 }
@@ -544,63 +643,54 @@ fn max_key(i: usize) -> Vec<u8> {
 
 #[test]
 fn deep_repetition_at_maximum_sizes() {
-    // 64 context pairs at 128 + 1024 bytes: 73924 bytes of bound section.
-    let mut pairs = Raw::new(1).u16(64);
-    for i in 0..64 {
-        pairs = pairs.pair(&max_key(i), &[b'v'; 1024]);
-    }
-    let pairs = pairs.u16(1).record(b"local", b"", &[1]);
-    let real = pairs.0.len() as u64;
-    assert_eq!(real, 12 + 73924 + 13);
+    // 64 context pairs at 128 + 1024 bytes: 73924 bytes of bound section. The fourth value
+    // runs past offset 4096.
+    let pairs = Raw::new(1)
+        .u16(64)
+        .max_pairs(64)
+        .no_name()
+        .u16(1)
+        .record(b"local", b"", &[1]);
+    let real = pairs.0.len();
+    assert_eq!(real, 12 + 73924 + 2 + 13);
     run_exact(
         "64 pairs at max sizes",
-        &Raw(pairs.0.clone()).finish(),
-        Expect::Limit("header length", real),
-    );
-    // The same bytes declaring 64 KiB: the 57th value runs past header_len.
-    run_exact(
-        "64 pairs at max sizes, header_len 65536",
-        &Raw(pairs.0).declaring(MAX_HEADER_LEN as u32),
+        &pairs.finish(),
         Expect::Malformed("context value"),
     );
 
-    // 32 records at 32 + 2048 + 8192 bytes: 328866 bytes of key block.
-    let mut records = Raw::new(2).u16(0).u16(32);
+    // 32 records at 32 + 2048 + 8192 bytes: 328866 bytes of records. The first wrapped key
+    // runs past offset 4096.
+    let mut records = Raw::new(2).u16(0).no_name().u16(32);
     for i in 0..32 {
         let provider = format!("p{i:02}{}", "x".repeat(29));
         records = records.record(provider.as_bytes(), &[b'i'; 2048], &[0xAA; 8192]);
     }
-    let real = records.0.len() as u64;
-    assert_eq!(real, 12 + 4 + 328_866);
+    assert_eq!(records.0.len(), 12 + 4 + 2 + 2 + 328_864);
     run_exact(
         "32 records at max sizes",
-        &Raw(records.0.clone()).finish(),
-        Expect::Limit("header length", real),
-    );
-    run_exact(
-        "32 records at max sizes, header_len 65536",
-        &Raw(records.0).declaring(MAX_HEADER_LEN as u32),
+        &records.finish(),
         Expect::Malformed("wrapped"),
     );
 }
 
-/// 56 pairs at maximum size and one `local` record with `wrapped` of `wrapped_len` bytes:
-/// 12 + 4 + 56 * 1155 + 2 + 10 + wrapped_len bytes.
+/// Three pairs at maximum size and one `local` record with `wrapped` of `wrapped_len` bytes:
+/// 12 + 4 + 3 * 1155 + 2 + 2 + 10 + wrapped_len bytes of fields.
 fn near_limit_pairs(wrapped_len: usize) -> (EncryptionContext, Vec<KeyRecord>) {
     let context = EncryptionContext::from_pairs(
-        (0..56).map(|i| (String::from_utf8(max_key(i)).unwrap(), "v".repeat(1024))),
+        (0..3).map(|i| (String::from_utf8(max_key(i)).unwrap(), "v".repeat(1024))),
     )
     .unwrap();
     let record = KeyRecord::new("local", "", vec![0xAA; wrapped_len]).unwrap();
     (context, vec![record])
 }
 
-/// 32 records of 32-byte providers, 2048-byte key ids and wrapped keys sized so that the
-/// header is `total` bytes long.
+/// 32 records of 32-byte providers and wrapped keys sized so that the fields (with an
+/// empty context and name) take `total` bytes.
 fn near_limit_records(total: usize) -> Vec<KeyRecord> {
-    // Magic and header_len, version, suite, context_count, record_count; then per record
-    // provider_len, provider, key_id_len, wrapped_len.
-    let fixed = 12 + 4 + 2 + 32 * (1 + 32 + 2 + 2);
+    // Magic and header_len, version, suite, context_count, name_len, record_count; then per
+    // record provider_len, provider, key_id_len, wrapped_len.
+    let fixed = 12 + 4 + 2 + 2 + 32 * (1 + 32 + 2 + 2);
     let wrapped = total - fixed;
     (0..32)
         .map(|i| {
@@ -612,70 +702,91 @@ fn near_limit_records(total: usize) -> Vec<KeyRecord> {
 }
 
 #[test]
-fn header_at_exactly_the_limit_and_one_byte_over() {
-    let (context, records) = near_limit_pairs(828);
-    let header = Header::new(Suite::Aes256Gcm, context, records).unwrap();
+fn fields_of_exactly_4096_bytes_and_one_byte_over() {
+    let (context, records) = near_limit_pairs(601);
+    let header = Header::new(Suite::Aes256Gcm, context, "", records).unwrap();
+    assert_eq!(header.fields_len(), HEADER_LEN);
     let bytes = header.encode();
-    assert_eq!(bytes.len(), MAX_HEADER_LEN);
-    run_case(
-        "56 max pairs, exactly 65536 bytes",
+    assert_eq!(bytes.len(), HEADER_LEN);
+    run_exact(
+        "3 max pairs, fields of exactly 4096 bytes",
         &bytes,
-        Expect::Ok,
         Expect::Ok,
     );
 
-    let (context, records) = near_limit_pairs(829);
-    let refused = Header::new(Suite::Aes256Gcm, context.clone(), records.clone());
+    let (context, records) = near_limit_pairs(602);
+    let refused = Header::new(Suite::Aes256Gcm, context.clone(), "", records.clone());
     assert!(
-        matches!(refused, Err(Error::LimitExceeded { actual: 65537, .. })),
+        matches!(
+            refused,
+            Err(Error::LimitExceeded {
+                actual: 4097,
+                limit: 4096,
+                ..
+            })
+        ),
         "{refused:?}"
     );
-    let mut raw = Raw::new(1).u16(56);
+    let message = refused.unwrap_err().to_string();
+    assert!(
+        message.contains("4097") && message.contains("fewer key records"),
+        "{message}"
+    );
+    let mut raw = Raw::new(1).u16(3);
     for (k, v) in context.iter() {
         raw = raw.pair(k.as_bytes(), v.as_bytes());
     }
-    let bytes = raw.u16(1).record(b"local", b"", &[0xAA; 829]).finish();
-    assert_eq!(bytes.len(), MAX_HEADER_LEN + 1);
+    let bytes = raw
+        .no_name()
+        .u16(1)
+        .record(b"local", b"", &[0xAA; 602])
+        .finish();
+    assert_eq!(bytes.len(), HEADER_LEN + 1);
     run_exact(
-        "56 max pairs, 65537 bytes",
+        "3 max pairs, fields of 4097 bytes",
         &bytes,
-        Expect::Limit("header length", 65537),
+        Expect::Malformed("wrapped"),
     );
 
-    let records = near_limit_records(MAX_HEADER_LEN);
-    let header = Header::new(Suite::XChaCha20Poly1305, EncryptionContext::new(), records).unwrap();
-    let bytes = header.encode();
-    assert_eq!(bytes.len(), MAX_HEADER_LEN);
-    run_case(
-        "32 records, exactly 65536 bytes",
-        &bytes,
-        Expect::Ok,
+    let records = near_limit_records(HEADER_LEN);
+    let header = Header::new(
+        Suite::XChaCha20Poly1305,
+        EncryptionContext::new(),
+        "",
+        records,
+    )
+    .unwrap();
+    assert_eq!(header.fields_len(), HEADER_LEN);
+    run_exact(
+        "32 records, exactly 4096 bytes",
+        &header.encode(),
         Expect::Ok,
     );
 
-    let records = near_limit_records(MAX_HEADER_LEN + 1);
+    let records = near_limit_records(HEADER_LEN + 1);
     let refused = Header::new(
         Suite::XChaCha20Poly1305,
         EncryptionContext::new(),
+        "",
         records.clone(),
     );
     assert!(
-        matches!(refused, Err(Error::LimitExceeded { actual: 65537, .. })),
+        matches!(refused, Err(Error::LimitExceeded { actual: 4097, .. })),
         "{refused:?}"
     );
-    let mut raw = Raw::new(2).u16(0).u16(32);
+    let mut raw = Raw::new(2).u16(0).no_name().u16(32);
     for r in &records {
         raw = raw.record(r.provider().as_bytes(), r.key_id().as_bytes(), r.wrapped());
     }
     let bytes = raw.finish();
-    assert_eq!(bytes.len(), MAX_HEADER_LEN + 1);
+    assert_eq!(bytes.len(), HEADER_LEN + 1);
     run_exact(
-        "32 records, 65537 bytes",
+        "32 records, 4097 bytes",
         &bytes,
-        Expect::Limit("header length", 65537),
+        Expect::Malformed("wrapped"),
     );
     // A 33rd record in a header that is otherwise valid.
-    let mut raw = Raw::new(1).u16(0).u16(33);
+    let mut raw = Raw::new(1).u16(0).no_name().u16(33);
     for _ in 0..33 {
         raw = raw.record(b"local", b"k", &[1; 61]);
     }
@@ -684,10 +795,70 @@ fn header_at_exactly_the_limit_and_one_byte_over() {
         &raw.finish(),
         Expect::Limit("record count", 33),
     );
+    // A name of the maximum length parses; the writer refuses one byte more.
+    let name = "n".repeat(1024);
+    let rec = || vec![KeyRecord::new("a", "", vec![1]).unwrap()];
+    let header = Header::new(Suite::Aes256Gcm, EncryptionContext::new(), &name, rec()).unwrap();
+    run_exact("1024-byte name", &header.encode(), Expect::Ok);
+    let refused = Header::new(
+        Suite::Aes256Gcm,
+        EncryptionContext::new(),
+        &name[..1023],
+        rec(),
+    );
+    assert!(refused.is_ok());
+    let longer = format!("{name}n");
+    assert!(matches!(
+        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), &longer, rec()),
+        Err(Error::LimitExceeded {
+            actual: 1025,
+            limit: 1024,
+            ..
+        })
+    ));
 }
 
 #[test]
-fn invalid_utf8_in_every_text_field() {
+fn padding_must_be_zero() {
+    let header = Header::new(
+        Suite::Aes256Gcm,
+        EncryptionContext::from_pairs([("app", "backup")]).unwrap(),
+        "backups/db.tar",
+        vec![KeyRecord::new("local", "k1", vec![0xAA; 61]).unwrap()],
+    )
+    .unwrap();
+    let valid = header.encode();
+    run_exact("valid", &valid, Expect::Ok);
+    let fields = header.fields_len();
+    for at in [fields, fields + 1, 2048, HEADER_LEN - 1] {
+        for b in [0x01u8, 0x80, 0xFF] {
+            let mut bytes = valid.clone();
+            bytes[at] = b;
+            run_exact(
+                &format!("padding byte {at} = {b:#04x}"),
+                &bytes,
+                Expect::Malformed("padding"),
+            );
+        }
+    }
+    // Trailing bytes after a valid header: only Header::parse (which takes exactly one
+    // header) refuses them; the streaming parser reads exactly 4096 bytes.
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut trailing = valid.clone();
+    trailing.extend_from_slice(&[0; 100]);
+    let parsed = bounded("trailing", || Header::parse(&trailing));
+    check(
+        "trailing bytes",
+        "Header::parse",
+        Expect::Malformed("header_len"),
+        res(&parsed),
+    );
+    let (_, read_len) = bounded("trailing", || Header::read_from(&mut &trailing[..])).unwrap();
+    assert_eq!(read_len, HEADER_LEN);
+}
+
+#[test]
+fn invalid_utf8_and_control_characters_in_every_text_field() {
     let bad: [(&str, &[u8]); 5] = [
         ("0xFF", &[0xFF, 0xFE]),
         ("cut sequence", &[b'a', 0xC3]),
@@ -701,6 +872,7 @@ fn invalid_utf8_in_every_text_field() {
             &Raw::new(1)
                 .u16(1)
                 .pair(b, b"v")
+                .no_name()
                 .u16(1)
                 .record(b"a", b"", &[1])
                 .finish(),
@@ -711,20 +883,74 @@ fn invalid_utf8_in_every_text_field() {
             &Raw::new(1)
                 .u16(1)
                 .pair(b"k", b)
+                .no_name()
                 .u16(1)
                 .record(b"a", b"", &[1])
                 .finish(),
             Expect::Malformed("context value"),
         );
         run_exact(
+            &format!("name {name}"),
+            &Raw::new(1)
+                .u16(0)
+                .name(b)
+                .u16(1)
+                .record(b"a", b"", &[1])
+                .finish(),
+            Expect::Malformed("name"),
+        );
+        run_exact(
             &format!("key_id {name}"),
-            &Raw::new(1).u16(0).u16(1).record(b"local", b, &[1]).finish(),
+            &Raw::new(1)
+                .u16(0)
+                .no_name()
+                .u16(1)
+                .record(b"local", b, &[1])
+                .finish(),
             Expect::Malformed("key_id"),
         );
         run_exact(
             &format!("provider {name}"),
-            &Raw::new(1).u16(0).u16(1).record(b, b"", &[1]).finish(),
+            &Raw::new(1)
+                .u16(0)
+                .no_name()
+                .u16(1)
+                .record(b, b"", &[1])
+                .finish(),
             Expect::Malformed("provider"),
+        );
+    }
+    // Names: every C0 control, DEL and every C1 control (U+0080..U+009F) is refused; the
+    // first characters outside those ranges are accepted.
+    let with_name = |n: &[u8]| {
+        Raw::new(1)
+            .u16(0)
+            .name(n)
+            .u16(1)
+            .record(b"a", b"", &[1])
+            .finish()
+    };
+    for c in (0u32..0x20).chain(0x7F..0xA0) {
+        let mut name = b"a/".to_vec();
+        name.extend_from_slice(char::from_u32(c).unwrap().to_string().as_bytes());
+        run_exact(
+            &format!("name with U+{c:04X}"),
+            &with_name(&name),
+            Expect::Malformed("name"),
+        );
+    }
+    for ok in [
+        "a b",
+        "\u{a0}",
+        "~",
+        "d\u{e9}j\u{e0}/vu",
+        "\u{2028}",
+        "\u{10ffff}",
+    ] {
+        run_exact(
+            &format!("name {ok:?}"),
+            &with_name(ok.as_bytes()),
+            Expect::Ok,
         );
     }
 }
@@ -739,21 +965,105 @@ fn duplicate_unsorted_and_reserved_context_keys() {
         for (k, v) in pairs {
             raw = raw.pair(k, v);
         }
-        raw.u16(1).record(b"local", b"", &[1]).finish()
+        raw.no_name().u16(1).record(b"local", b"", &[1]).finish()
     };
-    let cases: [(&str, &[Pair<'_>]); 6] = [
-        ("duplicate key", &[(b"a", b"1"), (b"a", b"2")]),
-        ("duplicate key and value", &[(b"a", b"1"), (b"a", b"1")]),
-        ("unsorted keys", &[(b"b", b""), (b"a", b"")]),
-        ("longer key first", &[(b"ab", b""), (b"a", b"")]),
+    let cases: [(&str, &[Pair<'_>], Expect); 19] = [
+        (
+            "duplicate key",
+            &[(b"a", b"1"), (b"a", b"2")],
+            Expect::Malformed("context key"),
+        ),
+        (
+            "duplicate key and value",
+            &[(b"a", b"1"), (b"a", b"1")],
+            Expect::Malformed("context key"),
+        ),
+        (
+            "unsorted keys",
+            &[(b"b", b""), (b"a", b"")],
+            Expect::Malformed("context key"),
+        ),
+        (
+            "longer key first",
+            &[(b"ab", b""), (b"a", b"")],
+            Expect::Malformed("context key"),
+        ),
         (
             "byte order, not char order",
             &[(b"\xc3\xa9", b""), (b"z", b"")],
+            Expect::Malformed("context key"),
         ),
-        ("reserved key", &[(b"sealstream:suite", b"1")]),
+        (
+            "reserved key",
+            &[(b"sealstream:suite", b"1")],
+            Expect::Malformed("context key"),
+        ),
+        (
+            "reserved key, unknown",
+            &[(b"sealstream:x", b"")],
+            Expect::Malformed("context key"),
+        ),
+        (
+            "reserved key, salt",
+            &[(b"sealstream:salt", b"00")],
+            Expect::Malformed("context key"),
+        ),
+        ("mode", &[(b"sealstream:mode", b"0644")], Expect::Ok),
+        ("mode 7777", &[(b"sealstream:mode", b"7777")], Expect::Ok),
+        (
+            "mode, 3 digits",
+            &[(b"sealstream:mode", b"644")],
+            Expect::Malformed("sealstream:mode"),
+        ),
+        (
+            "mode, 8",
+            &[(b"sealstream:mode", b"0648")],
+            Expect::Malformed("sealstream:mode"),
+        ),
+        (
+            "mode, space",
+            &[(b"sealstream:mode", b" 644")],
+            Expect::Malformed("sealstream:mode"),
+        ),
+        (
+            "mtime",
+            &[
+                (b"sealstream:mode", b"0600"),
+                (b"sealstream:mtime", b"-1.500000000"),
+            ],
+            Expect::Ok,
+        ),
+        (
+            "mtime and mode unsorted",
+            &[
+                (b"sealstream:mtime", b"0.000000000"),
+                (b"sealstream:mode", b"0600"),
+            ],
+            Expect::Malformed("context key"),
+        ),
+        (
+            "mtime, -0",
+            &[(b"sealstream:mtime", b"-0.000000000")],
+            Expect::Malformed("sealstream:mtime"),
+        ),
+        (
+            "mtime, leading 0",
+            &[(b"sealstream:mtime", b"01.000000000")],
+            Expect::Malformed("sealstream:mtime"),
+        ),
+        (
+            "mtime, 8 digits",
+            &[(b"sealstream:mtime", b"1.00000000")],
+            Expect::Malformed("sealstream:mtime"),
+        ),
+        (
+            "mtime above i64",
+            &[(b"sealstream:mtime", b"9223372036854775808.000000000")],
+            Expect::Malformed("sealstream:mtime"),
+        ),
     ];
-    for (name, pairs) in cases {
-        run_exact(name, &header(pairs), Expect::Malformed("context key"));
+    for (name, pairs, want) in cases {
+        run_exact(name, &header(pairs), want);
     }
     run_exact(
         "empty key",
@@ -761,6 +1071,7 @@ fn duplicate_unsorted_and_reserved_context_keys() {
             .u16(1)
             .u8(0)
             .u16(0)
+            .no_name()
             .u16(1)
             .record(b"a", b"", &[1])
             .finish(),
@@ -772,75 +1083,26 @@ fn duplicate_unsorted_and_reserved_context_keys() {
         &header(&[(b"a", b"1"), (b"ab", b""), (b"z", b""), (b"\xc3\xa9", b"")]),
         Expect::Ok,
     );
-}
-
-#[test]
-fn header_len_that_lies_in_each_direction() {
-    let context = EncryptionContext::from_pairs([("app", "backup"), ("path", "db.tar")]).unwrap();
-    let records = vec![
-        KeyRecord::new("local", "e4ff7ec5704cfb7c", vec![0xAA; 61]).unwrap(),
-        KeyRecord::new("x25519", "a137c894770fdf79", vec![0xBB; 81]).unwrap(),
-    ];
-    let valid = Header::new(Suite::Aes256Gcm, context, records)
-        .unwrap()
-        .encode();
-    let len = valid.len() as u32;
-    run_exact("honest header_len", &valid, Expect::Ok);
-
-    // The last record: provider_len at 130, provider, key_id_len at 137, key_id at 139,
-    // wrapped_len at 155, wrapped at 157..238.
-    assert_eq!(len, 238);
-    for (short, field) in [
-        (1, "wrapped"),
-        (10, "wrapped"),
-        (81, "wrapped"),
-        (82, "wrapped_len"),
-        (90, "key_id"),
-        (100, "key_id_len"),
-    ] {
-        // Declares fewer bytes than the fields use: a field runs past header_len.
-        let bytes = Raw(valid.clone()).declaring(len - short);
-        run_exact(
-            &format!("header_len {short} short, bytes cut to it"),
-            &bytes[..(len - short) as usize],
-            Expect::Malformed(field),
-        );
-        // The whole header given: parse_prefix stops at the declared length all the same.
-        let want = Expect::Malformed(field);
-        run_case(&format!("header_len {short} short"), &bytes, want, want);
-    }
-    for long in [1, 10, 1000] {
-        // Declares more than the fields use, padded with zeros to the declared length.
-        let mut padded = Raw(valid.clone()).declaring(len + long);
-        padded.resize((len + long) as usize, 0);
-        run_exact(
-            &format!("header_len {long} long, padded"),
-            &padded,
-            Expect::Malformed("header_len"),
-        );
-        // Not padded: alone the header is incomplete; what follows it fills the gap.
-        let bare = Raw(valid.clone()).declaring(len + long);
-        run_case(
-            &format!("header_len {long} long"),
-            &bare,
-            Expect::Truncated,
-            Expect::Malformed("header_len"),
-        );
-    }
-    // A valid header followed by more bytes than header_len covers: only Header::parse
-    // (which takes exactly one header) refuses them.
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut trailing = valid.clone();
-    trailing.extend_from_slice(&[0; 100]);
-    let parsed = bounded("trailing", || Header::parse(&trailing));
-    check(
-        "trailing bytes",
-        "Header::parse",
-        Expect::Malformed("header_len"),
-        res(&parsed),
+    // What the writer API makes of file metadata is what the parser reads back.
+    let mut context = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+    let meta = FileMetadata {
+        mode: Some(0o755),
+        mtime: Some(FileTime {
+            secs: i64::MIN,
+            nanos: 999_999_999,
+        }),
+    };
+    context.set_file_metadata(meta).unwrap();
+    let rec = vec![KeyRecord::new("a", "", vec![1]).unwrap()];
+    let h = Header::new(Suite::Aes256Gcm, context, "", rec).unwrap();
+    run_exact("file metadata from the writer", &h.encode(), Expect::Ok);
+    assert_eq!(
+        Header::parse(&h.encode())
+            .unwrap()
+            .context()
+            .file_metadata(),
+        meta
     );
-    let (_, read_len) = bounded("trailing", || Header::read_from(&mut &trailing[..])).unwrap();
-    assert_eq!(read_len, valid.len());
 }
 
 /// A valid header and body prefix in front of a terabyte-long body: the readers take the
@@ -851,10 +1113,11 @@ fn valid_header_in_front_of_a_terabyte() {
     let header = Header::new(
         Suite::Aes256Gcm,
         EncryptionContext::new(),
+        "",
         vec![KeyRecord::new("local", "k", vec![1; 61]).unwrap()],
     )
     .unwrap();
-    let object = seal_to_vec(&header, &key(), b"hello").unwrap();
+    let object = seal_to_vec(&header, &key(), Salt::generate().unwrap(), b"hello").unwrap();
     let start = &object[..header.encoded_len() + BODY_PREFIX_LEN];
     let plaintext: u64 = 1 << 40;
     let size = header.encoded_len() as u64 + layout::body_len(plaintext).unwrap();

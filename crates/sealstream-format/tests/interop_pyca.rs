@@ -23,7 +23,7 @@ use std::process::Command;
 use ring::digest::{SHA256, digest};
 use sealstream_format::{
     BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, EncryptionContext, Error, Header, KeyRecord,
-    SEALED_CHUNK_SIZE, SealedReader, Suite, open_slice, seal_to_vec,
+    SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice, seal_to_vec,
 };
 
 /// Body sizes in both directions: the chunk edges, three whole chunks, and
@@ -114,8 +114,8 @@ fn header() -> Header {
     let context =
         EncryptionContext::from_pairs([("app", "interop"), ("path", "pyca/cobblestone.bin")])
             .unwrap();
-    let record = KeyRecord::new("local", "interop", vec![0x5A; 60]).unwrap();
-    Header::new(Suite::Aes256Gcm, context, vec![record]).unwrap()
+    let record = KeyRecord::new("local", "interop", vec![0x5A; 61]).unwrap();
+    Header::new(Suite::Aes256Gcm, context, "interop/pyca.bin", vec![record]).unwrap()
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn rust_seals_pyca_opens() {
     let mut expected = Vec::new();
     for size in SIZES {
         let plaintext = mod251(size);
-        let object = seal_to_vec(&header, &key, &plaintext).unwrap();
+        let object = seal_to_vec(&header, &key, Salt::generate().unwrap(), &plaintext).unwrap();
         let path = scratch.0.join(format!("{size}.body"));
         fs::write(&path, &object[header_len..]).unwrap();
         files.push(path);
@@ -138,10 +138,22 @@ fn rust_seals_pyca_opens() {
     }
     // Two bodies pyca must reject: a flipped ciphertext byte, and a body
     // whose (empty) final chunk was removed.
-    let object = seal_to_vec(&header, &key, &mod251(CHUNK_SIZE + 1)).unwrap();
+    let object = seal_to_vec(
+        &header,
+        &key,
+        Salt::generate().unwrap(),
+        &mod251(CHUNK_SIZE + 1),
+    )
+    .unwrap();
     let mut flipped = object[header_len..].to_vec();
     flipped[56 + 100] ^= 1;
-    let object = seal_to_vec(&header, &key, &mod251(CHUNK_SIZE)).unwrap();
+    let object = seal_to_vec(
+        &header,
+        &key,
+        Salt::generate().unwrap(),
+        &mod251(CHUNK_SIZE),
+    )
+    .unwrap();
     let no_final = &object[header_len..object.len() - 16];
     for (name, body) in [("flipped", &flipped[..]), ("no_final", no_final)] {
         let path = scratch.0.join(format!("{name}.body"));
@@ -228,7 +240,7 @@ fn pyca_seals_rust_opens() {
 
         // The context is bound: a header with another context does not open it.
         let other = EncryptionContext::from_pairs([("app", "other")]).unwrap();
-        let other = Header::new(Suite::Aes256Gcm, other, header.records().to_vec()).unwrap();
+        let other = Header::new(Suite::Aes256Gcm, other, "", header.records().to_vec()).unwrap();
         let mut object = other.encode();
         object.extend_from_slice(&body);
         assert!(matches!(
@@ -245,11 +257,19 @@ fn pyca_seals_rust_opens() {
 fn vector_files_match_pyca() {
     let Some(python) = python() else { return };
     let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors");
+    let format_md = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/FORMAT.md");
     let files = [vectors.join("suite1.txt"), vectors.join("suite2.txt")];
-    let files: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
-    let stdout = run(&python, "check_vectors.py", &files);
+    let mut args = vec!["--format", format_md.to_str().unwrap()];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let stdout = run(&python, "check_vectors.py", &args);
     assert!(
-        stdout.contains("check_vectors: 16 cases match"),
+        stdout.contains("check_vectors: 20 cases match"),
+        "unexpected output:\n{stdout}"
+    );
+    // FORMAT.md's worked example (header, real local and x25519 records, the
+    // bodies, the three-chunk body) recomputed with pyca from its text.
+    assert!(
+        stdout.contains("known answers of the worked example"),
         "unexpected output:\n{stdout}"
     );
 }

@@ -19,7 +19,7 @@ use sealstream_format::{
     CHUNK_SIZE, EncryptingWriter, Error, MAX_CHUNKS, RandomAccess, RandomAccessReader,
     SealedReader, Suite, open_slice,
 };
-use support::{CHUNK, OneByte, SEALED, Sealed, Want, data_key, header, plaintext};
+use support::{CHUNK, OneByte, SEALED, Sealed, Want, data_key, header, plaintext, salt};
 
 fn suite() -> impl Strategy<Value = Suite> {
     prop::sample::select(Suite::ALL.to_vec())
@@ -65,7 +65,7 @@ proptest! {
         one_byte_source in any::<bool>(),
     ) {
         let plain = plaintext(len, seed);
-        let mut w = EncryptingWriter::new(Vec::new(), &header(suite), &data_key()).unwrap();
+        let mut w = EncryptingWriter::new(Vec::new(), &header(suite), &data_key(), salt()).unwrap();
         let mut rest = &plain[..];
         for &n in splits.iter().cycle() {
             if rest.is_empty() {

@@ -14,15 +14,15 @@ use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use sealstream_format::layout::{self, MAX_PLAINTEXT_LEN};
 use sealstream_format::{
     BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, Error,
-    MAX_CHUNKS, RandomAccess, RandomAccessReader, SALT_LEN, SEALED_CHUNK_SIZE, SealedReader, Suite,
-    TAG_LEN, open_slice, seal_to_vec,
+    HEADER_LEN, MAX_CHUNKS, RandomAccess, RandomAccessReader, SEALED_CHUNK_SIZE, Salt,
+    SealedReader, Suite, TAG_LEN, open_slice, seal_to_vec,
 };
-use support::{CHUNK, SEALED, SIZES, Sealed, Want, check_all, data_key, header, plaintext};
+use support::{CHUNK, SEALED, SIZES, Sealed, Want, check_all, data_key, header, plaintext, salt};
 
 /// Seals `plain` with an `EncryptingWriter`, cutting the input into writes
 /// of the sizes in `splits` (cycled; 0 means an empty write).
 fn seal_with_writer(suite: Suite, key: &DataKey, plain: &[u8], splits: &[usize]) -> Vec<u8> {
-    let mut w = EncryptingWriter::new(Vec::new(), &header(suite), key).unwrap();
+    let mut w = EncryptingWriter::new(Vec::new(), &header(suite), key, salt()).unwrap();
     let mut rest = plain;
     let mut i = 0;
     while !rest.is_empty() {
@@ -47,7 +47,14 @@ fn seal_with_writer(suite: Suite, key: &DataKey, plain: &[u8], splits: &[usize])
 }
 
 fn expected_object_len(suite: Suite, len: usize) -> u64 {
-    header(suite).encoded_len() as u64 + layout::body_len(len as u64).unwrap()
+    assert_eq!(header(suite).encoded_len(), HEADER_LEN);
+    let object_len = layout::object_len(len as u64).unwrap();
+    assert_eq!(object_len, 4096 + layout::body_len(len as u64).unwrap());
+    assert_eq!(
+        layout::plaintext_len_from_object_len(object_len).unwrap(),
+        len as u64
+    );
+    object_len
 }
 
 #[test]
@@ -64,7 +71,7 @@ fn seal_to_vec_and_open_slice() {
             assert_eq!(h, s.header, "{suite} {len}");
             assert!(plain == s.plaintext, "{suite} {len}: wrong plaintext");
             // Two seals of the same input differ (fresh salt) and both open.
-            let again = seal_to_vec(&s.header, &data_key(), &s.plaintext).unwrap();
+            let again = seal_to_vec(&s.header, &data_key(), salt(), &s.plaintext).unwrap();
             assert_ne!(again, s.object, "{suite} {len}: salt repeated");
             assert!(open_slice(&again, &data_key()).unwrap().1 == s.plaintext);
         }
@@ -313,31 +320,43 @@ fn random_access_reader_read_and_seek() {
 
 #[test]
 fn rewrapped_object_opens_everywhere() {
-    // FORMAT.md, "Rewrapping": a new key block, the unchanged bound
-    // section and body. header_len changes, so object offsets shift.
+    // FORMAT.md, "Rewrapping and renaming": a new key block (new records,
+    // and for a rename a new name), the unchanged bound section and body.
+    // The header stays 4096 bytes, so no object offset moves.
     for suite in Suite::ALL {
         let s = Sealed::new(suite, 3 * CHUNK_SIZE + 100, 600);
-        let records = vec![
-            sealstream_format::KeyRecord::new("aws-kms", "arn:aws:kms:x:1:key/abc", vec![1; 200])
+        let records = || {
+            vec![
+                sealstream_format::KeyRecord::new(
+                    "aws-kms",
+                    "arn:aws:kms:x:1:key/abc",
+                    vec![1; 200],
+                )
                 .unwrap(),
-            sealstream_format::KeyRecord::new("x25519", "", vec![2; 32]).unwrap(),
-        ];
-        let new_header = s.header.with_records(records).unwrap();
-        assert_eq!(new_header.bound_section(), s.header.bound_section());
-        let mut object = new_header.encode();
-        object.extend_from_slice(s.body());
-        assert_ne!(object.len(), s.object.len());
-        check_all(
-            &format!("{suite} rewrapped"),
-            &object,
-            &data_key(),
-            |_| Want::Plaintext(s.plaintext.clone()),
-            &[],
-        );
-        assert_eq!(
-            open_slice(&object, &data_key()).unwrap().0.records(),
-            new_header.records()
-        );
+                sealstream_format::KeyRecord::new("x25519", "", vec![2; 32]).unwrap(),
+            ]
+        };
+        let rewrapped = s.header.with_records(records()).unwrap();
+        let renamed = s
+            .header
+            .with_name_and_records("archive/2026/db.tar", records())
+            .unwrap();
+        assert_eq!(rewrapped.name(), s.header.name());
+        assert_eq!(renamed.name(), "archive/2026/db.tar");
+        for new_header in [rewrapped, renamed] {
+            assert_eq!(new_header.bound_section(), s.header.bound_section());
+            let mut object = new_header.encode();
+            object.extend_from_slice(s.body());
+            assert_eq!(object.len(), s.object.len());
+            check_all(
+                &format!("{suite} rewrapped as {:?}", new_header.name()),
+                &object,
+                &data_key(),
+                |_| Want::Plaintext(s.plaintext.clone()),
+                &[],
+            );
+            assert_eq!(open_slice(&object, &data_key()).unwrap().0, new_header);
+        }
     }
 }
 
@@ -348,10 +367,12 @@ fn empty_context_and_minimal_header() {
         let h = sealstream_format::Header::new(
             suite,
             sealstream_format::EncryptionContext::new(),
+            "",
             vec![rec],
         )
         .unwrap();
-        assert_eq!(h.encoded_len(), sealstream_format::MIN_HEADER_LEN);
+        assert_eq!(h.fields_len(), sealstream_format::MIN_FIELDS_LEN);
+        assert_eq!(h.encoded_len(), HEADER_LEN);
         for len in [0, 1, CHUNK_SIZE] {
             let s = Sealed::with_header(h.clone(), &data_key(), len, 700);
             check_all(
@@ -526,7 +547,7 @@ fn chunk_body_range_matches_the_format() {
 // ---- the sans-IO core ----------------------------------------------------
 
 fn cipher(suite: Suite) -> ChunkCipher {
-    ChunkCipher::with_salt(suite, &data_key(), &[7u8; SALT_LEN], b"ctx")
+    ChunkCipher::seal(suite, &data_key(), Salt::danger_from_bytes([7; 24]), b"ctx")
         .unwrap()
         .0
 }

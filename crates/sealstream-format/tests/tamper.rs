@@ -15,13 +15,13 @@ mod support;
 use std::io::{Read, Write};
 
 use sealstream_format::{
-    BODY_PREFIX_LEN, CHUNK_SIZE, DataKey, EncryptingWriter, EncryptionContext, Error, Header,
-    KeyRecord, MAX_HEADER_LEN, MIN_HEADER_LEN, RandomAccess, SALT_LEN, SEALED_CHUNK_SIZE,
-    SealedReader, Suite, open_slice, seal_to_vec,
+    BODY_PREFIX_LEN, CHUNK_SIZE, DataKey, EncryptingWriter, EncryptionContext, Error, HEADER_LEN,
+    Header, KeyRecord, RandomAccess, SALT_LEN, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite,
+    open_slice, seal_to_vec,
 };
 use support::{
-    CONTEXT_PAIRS, Order, RECORD_KEY_ID, RECORD_PROVIDER, RECORD_WRAPPED_LEN, Sealed, Want,
-    check_all, check_body, data_key, header, other_key, plaintext,
+    CONTEXT_PAIRS, NAME, Order, RECORD_KEY_ID, RECORD_PROVIDER, RECORD_WRAPPED_LEN, Sealed, Want,
+    check_all, check_body, data_key, header, other_key, plaintext, salt,
 };
 
 /// A small object (one final chunk), one full chunk plus an empty final
@@ -270,13 +270,17 @@ enum Region {
         pos: usize,
     },
     ContextValue,
-    /// `record_count`, `provider_len`, `key_id_len`, `wrapped_len`.
+    /// `name_len`, `record_count`, `provider_len`, `key_id_len`, `wrapped_len`.
     KeyBlockLength,
+    Name,
     Provider {
         pos: usize,
     },
     KeyId,
+    /// The record's `wrapped_len`.
+    WrappedLen,
     Wrapped,
+    Padding,
 }
 
 fn header_regions() -> Vec<Region> {
@@ -290,12 +294,16 @@ fn header_regions() -> Vec<Region> {
         r.extend([BoundLength; 2]);
         r.extend(std::iter::repeat_n(ContextValue, v.len()));
     }
+    r.extend([KeyBlockLength; 2]);
+    r.extend(std::iter::repeat_n(Name, NAME.len()));
     r.extend([KeyBlockLength; 3]);
     r.extend((0..RECORD_PROVIDER.len()).map(|pos| Provider { pos }));
     r.extend([KeyBlockLength; 2]);
     r.extend(std::iter::repeat_n(KeyId, RECORD_KEY_ID.len()));
-    r.extend([KeyBlockLength; 2]);
+    r.extend([WrappedLen; 2]);
     r.extend(std::iter::repeat_n(Wrapped, RECORD_WRAPPED_LEN));
+    let fields = r.len();
+    r.extend(std::iter::repeat_n(Padding, HEADER_LEN - fields));
     r
 }
 
@@ -306,20 +314,32 @@ fn provider_byte_ok(pos: usize, b: u8) -> bool {
 /// FORMAT.md, "Reading", steps 1-8, for a header whose byte `off` became `b`.
 fn expect_header_flip(s: &Sealed, object: &[u8], region: Region, b: u8) -> Want {
     match region {
-        Region::Magic => Want::NotSealstream,
-        Region::HeaderLen => {
-            let len = u32::from_be_bytes(object[8..12].try_into().unwrap()) as usize;
-            if len > MAX_HEADER_LEN {
+        // The last record's wrapped_len: a longer `wrapped` that still ends
+        // inside the header takes padding zeros into the record and is a
+        // valid header (another record); a shorter one leaves 0xAA bytes as
+        // padding; longer than 8192 is over the limit; past 4096 runs out.
+        Region::WrappedLen => {
+            let at = s.header.fields_len() - RECORD_WRAPPED_LEN - 2;
+            let wlen = usize::from(u16::from_be_bytes([object[at], object[at + 1]]));
+            if wlen == 0 {
+                Want::Malformed
+            } else if wlen > 8192 {
                 Want::Limit
-            } else if len < MIN_HEADER_LEN {
+            } else if at + 2 + wlen > HEADER_LEN || wlen < RECORD_WRAPPED_LEN {
                 Want::Malformed
-            } else if len > object.len() {
-                Want::Truncated
             } else {
-                // The fields end where they did: before or after len.
-                Want::Malformed
+                Want::Plaintext(s.plaintext.clone())
             }
         }
+        Region::Magic => Want::NotSealstream,
+        // FORMAT.md, "Fixed prefix": header_len is 4096, nothing else.
+        Region::HeaderLen => Want::Malformed,
+        Region::Padding => Want::Malformed,
+        // A name byte: invalid UTF-8 or a control character is malformed;
+        // otherwise the name is not bound by the commitment, and these
+        // entry points compare it with nothing, so the object opens.
+        Region::Name if !(0x20..0x7f).contains(&b) => Want::Malformed,
+        Region::Name => Want::Plaintext(s.plaintext.clone()),
         Region::Version => Want::UnsupportedVersion(b),
         Region::Suite if b == 1 || b == 2 => Want::Commitment,
         Region::Suite => Want::UnsupportedSuite(b),
@@ -389,7 +409,7 @@ fn every_byte_of_a_small_object_flipped() {
                 }
             }
         }
-        // 60 wrapped bytes, the key id and provider bytes, several masks.
+        // 60 wrapped bytes, the key id, name and provider bytes, several masks.
         assert!(opened > 4 * RECORD_WRAPPED_LEN, "{suite}: {opened}");
     }
 }
@@ -428,12 +448,14 @@ fn header_swapped_between_objects() {
         let ha = Header::new(
             suite,
             support::context(),
+            "a",
             vec![KeyRecord::new("local", "key-a", vec![1; 60]).unwrap()],
         )
         .unwrap();
         let hb = Header::new(
             suite,
             support::context(),
+            "b",
             vec![KeyRecord::new("local", "key-b", vec![2; 60]).unwrap()],
         )
         .unwrap();
@@ -457,7 +479,9 @@ fn header_swapped_between_objects() {
             &[],
         );
         // ...but B's key opens A's header on B's body: the key block is
-        // not bound (FORMAT.md, "Security considerations").
+        // not bound by the commitment (FORMAT.md, "Security considerations");
+        // the key records bind it, which the key providers check, and the
+        // name is checked by readers that expect one.
         check_all(
             &format!("{suite}: header of A, body of B, key B"),
             &object,
@@ -470,6 +494,7 @@ fn header_swapped_between_objects() {
         let hc = Header::new(
             suite,
             EncryptionContext::from_pairs([("app", "backup"), ("path", "other.tar")]).unwrap(),
+            NAME,
             vec![support::record()],
         )
         .unwrap();
@@ -523,7 +548,7 @@ fn changed_context_is_a_commitment_mismatch() {
             let s = Sealed::new(suite, len, 3000);
             for (what, pairs) in &variants {
                 let ctx = EncryptionContext::from_pairs(pairs.iter().copied()).unwrap();
-                let h = Header::new(suite, ctx, vec![support::record()]).unwrap();
+                let h = Header::new(suite, ctx, NAME, vec![support::record()]).unwrap();
                 assert_ne!(h.bound_section(), s.header.bound_section());
                 check_all(
                     &format!("{suite} {len}: context {what}"),
@@ -564,7 +589,9 @@ fn wrong_data_key_is_a_commitment_mismatch() {
 #[test]
 fn changed_key_record_still_opens() {
     // Documents the design (FORMAT.md, "Key block"): the key block is not
-    // bound, so replacing or adding records leaves the object valid.
+    // covered by the commitment, so replacing or adding records, or
+    // renaming, leaves the body valid (the records' own wrapping is what
+    // binds them: sealstream-kms tests that).
     for s in objects() {
         for records in [
             vec![KeyRecord::new("local", "k2", vec![0xBB; 60]).unwrap()],
@@ -574,7 +601,17 @@ fn changed_key_record_still_opens() {
             ],
             vec![KeyRecord::new("unknown-provider.v9", "", vec![1]).unwrap()],
         ] {
-            let h = s.header.with_records(records).unwrap();
+            let h = s.header.with_records(records.clone()).unwrap();
+            let renamed = s
+                .header
+                .with_name_and_records("moved.tar", records)
+                .unwrap();
+            assert_eq!(
+                open_slice(&splice(&renamed, s.body()), &data_key())
+                    .unwrap()
+                    .0,
+                renamed
+            );
             let object = splice(&h, s.body());
             check_all(
                 &format!("{}: key block replaced", name(&s)),
@@ -817,8 +854,8 @@ fn writer_dropped_without_finish_leaves_a_truncated_object() {
             let plain = plaintext(len, 4400);
             let mut object = Vec::new();
             {
-                let mut w =
-                    EncryptingWriter::new(&mut object, &header(suite), &data_key()).unwrap();
+                let mut w = EncryptingWriter::new(&mut object, &header(suite), &data_key(), salt())
+                    .unwrap();
                 w.write_all(&plain).unwrap();
                 w.flush().unwrap();
                 // Dropped here, without finish().
@@ -836,7 +873,8 @@ fn writer_dropped_without_finish_leaves_a_truncated_object() {
                 &plain[..full * CHUNK_SIZE],
             );
             // The same input, finished, opens.
-            let mut w = EncryptingWriter::new(Vec::new(), &header(suite), &data_key()).unwrap();
+            let mut w =
+                EncryptingWriter::new(Vec::new(), &header(suite), &data_key(), salt()).unwrap();
             w.write_all(&plain).unwrap();
             assert!(open_slice(&w.finish().unwrap(), &data_key()).unwrap().1 == plain);
         }
@@ -898,15 +936,17 @@ fn nothing_prints_key_material() {
         let h = header(suite);
         let mut plain = plaintext(2 * CHUNK_SIZE + 10, 4600);
         plain[..marker.len()].copy_from_slice(marker);
-        let object = seal_to_vec(&h, &key, &plain).unwrap();
+        let object = seal_to_vec(&h, &key, salt(), &plain).unwrap();
         add("DataKey", format!("{key:?}"));
         add("Header", format!("{h:?} {:?}", h.context()));
         add("KeyRecord", format!("{:?}", h.records()));
         add("Suite", format!("{suite:?} {suite}"));
-        let (cipher, prefix) = sealstream_format::ChunkCipher::seal_new(suite, &key, b"x").unwrap();
+        add("Salt", format!("{:?}", Salt::danger_from_bytes([7; 24])));
+        let (cipher, prefix) =
+            sealstream_format::ChunkCipher::seal(suite, &key, salt(), b"x").unwrap();
         add("ChunkCipher", format!("{cipher:?}"));
         add("BodyPrefix", format!("{prefix:?}"));
-        let mut w = EncryptingWriter::new(Vec::new(), &h, &key).unwrap();
+        let mut w = EncryptingWriter::new(Vec::new(), &h, &key, salt()).unwrap();
         w.write_all(&plain[..CHUNK_SIZE + 5]).unwrap();
         add("EncryptingWriter", format!("{w:?}"));
         let sealed = SealedReader::new(&object[..]).unwrap();
@@ -997,7 +1037,7 @@ fn header_flip_helpers_agree_with_the_spec_example() {
         u32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize,
         bytes.len()
     );
-    let mut expect = vec![1u8, 1, 0, 2];
+    let mut expect = vec![2u8, 1, 0, 2];
     for (k, v) in CONTEXT_PAIRS {
         expect.push(k.len() as u8);
         expect.extend_from_slice(k.as_bytes());
@@ -1007,6 +1047,12 @@ fn header_flip_helpers_agree_with_the_spec_example() {
     assert_eq!(h.bound_section(), &expect[..]);
     assert_eq!(&bytes[12..12 + expect.len()], &expect[..]);
     let kb = &bytes[12 + expect.len()..];
+    assert_eq!(&kb[..2], &(NAME.len() as u16).to_be_bytes());
+    assert_eq!(&kb[2..2 + NAME.len()], NAME.as_bytes());
+    let kb = &kb[2 + NAME.len()..];
     assert_eq!(&kb[..3], &[0, 1, RECORD_PROVIDER.len() as u8]);
     assert_eq!(&kb[3..8], RECORD_PROVIDER.as_bytes());
+    let fields = h.fields_len();
+    assert_eq!(bytes.len(), HEADER_LEN);
+    assert!(bytes[fields..].iter().all(|&b| b == 0), "padding");
 }

@@ -29,8 +29,9 @@ use std::path::{Path, PathBuf};
 use ring::digest::{SHA256, digest};
 use sealstream_format::{
     BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, EncryptionContext, Error,
-    Header, KeyRecord, RandomAccess, RandomAccessReader, SALT_LEN, SEALED_CHUNK_SIZE, SealedReader,
-    Suite, danger_seal_with_salt, open_slice,
+    FileMetadata, FileTime, HEADER_LEN, Header, KeyRecord, MODE_KEY, MTIME_KEY, RandomAccess,
+    RandomAccessReader, SALT_LEN, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice,
+    seal_to_vec,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -64,6 +65,37 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 /// The documented generator for large plaintexts: byte `i` is `i % 251`.
 fn mod251(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+/// Seals with the case's fixed salt (known answers only: a salt never repeats
+/// in real use).
+fn seal_fixed(header: &Header, key: &DataKey, salt: &[u8; SALT_LEN], plain: &[u8]) -> Vec<u8> {
+    seal_to_vec(header, key, Salt::danger_from_bytes(*salt), plain).unwrap()
+}
+
+/// A context from pairs as the vector files write them: the two reserved
+/// file-metadata keys go through `set_file_metadata`, the others through
+/// `insert`.
+fn context_of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> EncryptionContext {
+    let mut context = EncryptionContext::new();
+    let mut meta = FileMetadata::default();
+    for (k, v) in pairs {
+        if k == MODE_KEY {
+            meta.mode = Some(u32::from_str_radix(v, 8).unwrap());
+        } else if k == MTIME_KEY {
+            let (secs, nanos) = v.split_once('.').unwrap();
+            meta.mtime = Some(FileTime {
+                secs: secs.parse().unwrap(),
+                nanos: nanos.parse().unwrap(),
+            });
+        } else {
+            context.insert(k, v).unwrap();
+        }
+    }
+    if meta != FileMetadata::default() {
+        context.set_file_metadata(meta).unwrap();
+    }
+    context
 }
 
 /// A `Read` that hands out at most one byte per call.
@@ -117,8 +149,10 @@ fn matches(expected: &str, actual: &Error) -> bool {
 //
 // Syntax: `#` starts a comment line; `[name]` starts a case; every other
 // non-empty line is `key = value`. Lines before the first case are global.
-// `context_pair = KEY=VALUE` splits at the first `=`; `record = PROVIDER
-// KEY_ID WRAPPED_HEX` (a key id of `""` is empty).
+// `context_pair = KEY=VALUE` splits at the first `=`; `name_ = NAME` is the
+// object name (absent: empty); `record = PROVIDER KEY_ID WRAPPED_HEX` (a key
+// id of `""` is empty). `header_fields` is the header up to the end of the
+// key block; the header is that followed by zeros up to 4096 bytes.
 
 struct Case {
     file: String,
@@ -127,6 +161,7 @@ struct Case {
     data_key: [u8; 32],
     salt: [u8; SALT_LEN],
     pairs: Vec<(String, String)>,
+    object_name: String,
     records: Vec<(String, String, Vec<u8>)>,
     context: Vec<u8>,
     plaintext: Vec<u8>,
@@ -155,15 +190,13 @@ impl Case {
     }
 
     fn header(&self) -> Header {
-        let context =
-            EncryptionContext::from_pairs(self.pairs.iter().map(|(k, v)| (k.clone(), v.clone())))
-                .unwrap();
+        let context = context_of(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let records = self
             .records
             .iter()
             .map(|(p, k, w)| KeyRecord::new(p.clone(), k.clone(), w.clone()).unwrap())
             .collect();
-        Header::new(self.suite, context, records).unwrap()
+        Header::new(self.suite, context, &self.object_name, records).unwrap()
     }
 
     fn check_object(&self, object: &[u8], how: &str) {
@@ -284,7 +317,13 @@ fn load_cases(file: &str) -> Vec<Case> {
                     })
                     .collect(),
                 context: unhex(field(&map, "context", &id)),
-                header: unhex(field(&map, "header", &id)),
+                object_name: map.get("name_").cloned().unwrap_or_default(),
+                header: {
+                    let mut h = unhex(field(&map, "header_fields", &id));
+                    assert!(h.len() <= HEADER_LEN, "{id}: header fields over 4096 bytes");
+                    h.resize(HEADER_LEN, 0);
+                    h
+                },
                 plaintext,
                 expected,
                 file: file.to_owned(),
@@ -308,7 +347,7 @@ fn vector_files_cover_the_required_sizes() {
     for file in ["suite1.txt", "suite2.txt"] {
         let cases = load_cases(file);
         let sizes: Vec<usize> = cases.iter().map(|c| c.plaintext.len()).collect();
-        for want in [0, 1, 16383, 16384, 16385, 3 * 16384] {
+        for want in [0, 1, 5, 16383, 16384, 16385, 2 * 16384 + 5, 3 * 16384] {
             assert!(sizes.contains(&want), "{file} has no case of {want} bytes");
         }
         assert!(
@@ -339,13 +378,14 @@ fn sealing_with_the_fixed_salt_gives_the_vector() {
         let header = case.header();
         let key = case.key();
 
-        let object = danger_seal_with_salt(&header, &key, &case.salt, &case.plaintext).unwrap();
-        case.check_object(&object, "danger_seal_with_salt");
+        let object = seal_fixed(&header, &key, &case.salt, &case.plaintext);
+        case.check_object(&object, "seal_to_vec");
 
         // The streaming writer over a cipher with the fixed salt, fed in
         // pieces that do not line up with chunks.
+        let salt = || Salt::danger_from_bytes(case.salt);
         let (cipher, prefix) =
-            ChunkCipher::with_salt(case.suite, &key, &case.salt, header.bound_section()).unwrap();
+            ChunkCipher::seal(case.suite, &key, salt(), header.bound_section()).unwrap();
         let mut out = header.encode();
         out.extend_from_slice(&prefix.to_bytes());
         let mut w = EncryptingWriter::from_parts(out, cipher, 0);
@@ -357,7 +397,7 @@ fn sealing_with_the_fixed_salt_gives_the_vector() {
 
         // The sans-IO core, chunk by chunk.
         let (cipher, prefix) =
-            ChunkCipher::with_salt(case.suite, &key, &case.salt, header.bound_section()).unwrap();
+            ChunkCipher::seal(case.suite, &key, salt(), header.bound_section()).unwrap();
         let mut out = header.encode();
         out.extend_from_slice(&prefix.to_bytes());
         let full = case.plaintext.len() / CHUNK_SIZE;
@@ -373,9 +413,8 @@ fn sealing_with_the_fixed_salt_gives_the_vector() {
 }
 
 fn object_of(case: &Case) -> Vec<u8> {
-    let object =
-        danger_seal_with_salt(&case.header(), &case.key(), &case.salt, &case.plaintext).unwrap();
-    case.check_object(&object, "danger_seal_with_salt");
+    let object = seal_fixed(&case.header(), &case.key(), &case.salt, &case.plaintext);
+    case.check_object(&object, "seal_to_vec");
     object
 }
 
@@ -389,6 +428,12 @@ fn every_entry_point_opens_the_vector() {
 
         let (h, plain) = open_slice(&object, &key).unwrap();
         assert_eq!(h.encode(), case.header, "{id}: open_slice header");
+        assert_eq!(h.name(), case.object_name, "{id}: name");
+        assert_eq!(
+            sealstream_format::layout::plaintext_len_from_object_len(object.len() as u64).unwrap(),
+            pt.len() as u64,
+            "{id}: plaintext length from the object length"
+        );
         assert!(plain == *pt, "{id}: open_slice");
 
         let sealed = SealedReader::new(&object[..]).unwrap();
@@ -651,6 +696,7 @@ struct Input {
     data_key: [u8; 32],
     salt: [u8; SALT_LEN],
     pairs: &'static [(&'static str, &'static str)],
+    object_name: &'static str,
     records: Vec<(&'static str, &'static str, Vec<u8>)>,
     plaintext: Plain,
 }
@@ -667,13 +713,14 @@ fn seq<const N: usize>(start: u8) -> [u8; N] {
 const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 fn inputs() -> Vec<Input> {
-    let local = || ("local", "k1", vec![0xAA; 60]);
+    let local = || ("local", "k1", vec![0xAA; 61]);
     vec![
         Input {
             name: "hello",
             data_key: seq(0x00),
             salt: seq(0x40),
             pairs: &[("app", "backup")],
+            object_name: "backups/db.tar",
             records: vec![local()],
             plaintext: Plain::Bytes(b"hello"),
         },
@@ -682,6 +729,7 @@ fn inputs() -> Vec<Input> {
             data_key: seq(0x00),
             salt: seq(0x40),
             pairs: &[("app", "backup")],
+            object_name: "backups/db.tar",
             records: vec![local()],
             plaintext: Plain::Bytes(b""),
         },
@@ -690,14 +738,29 @@ fn inputs() -> Vec<Input> {
             data_key: seq(0x80),
             salt: [0x00; SALT_LEN],
             pairs: &[],
+            object_name: "",
             records: vec![("a", "", vec![0x01])],
             plaintext: Plain::Bytes(b"Z"),
+        },
+        Input {
+            name: "file_metadata_and_utf8_name",
+            data_key: seq(0x10),
+            salt: seq(0x30),
+            pairs: &[
+                ("app", "backup"),
+                ("sealstream:mode", "0640"),
+                ("sealstream:mtime", "1733150000.123456789"),
+            ],
+            object_name: "photos/été/日本.jpg",
+            records: vec![local()],
+            plaintext: Plain::Bytes(b"hello"),
         },
         Input {
             name: "chunk_minus_one",
             data_key: seq(0xC0),
             salt: [0xFF; SALT_LEN],
             pairs: &[("path", "backups/db.tar"), ("tenant", "acme")],
+            object_name: "acme/backups/db.tar",
             records: vec![("aws-kms", ARN, vec![0xBB; 184]), local()],
             plaintext: Plain::Mod251(CHUNK_SIZE - 1),
         },
@@ -706,6 +769,7 @@ fn inputs() -> Vec<Input> {
             data_key: seq(0x20),
             salt: seq(0x58),
             pairs: &[("app", "backup")],
+            object_name: "",
             records: vec![local()],
             plaintext: Plain::Mod251(CHUNK_SIZE),
         },
@@ -714,14 +778,25 @@ fn inputs() -> Vec<Input> {
             data_key: seq(0x40),
             salt: seq(0x70),
             pairs: &[("name", "rapport-été.pdf"), ("ñ", "日本語")],
-            records: vec![("x25519", "fp:5d4e3c2b1a", vec![0xCC; 80])],
+            object_name: "rapport-été.pdf",
+            records: vec![("x25519", "fp:5d4e3c2b1a", vec![0xCC; 81])],
             plaintext: Plain::Mod251(CHUNK_SIZE + 1),
+        },
+        Input {
+            name: "two_chunks_and_five_bytes",
+            data_key: seq(0x00),
+            salt: seq(0x40),
+            pairs: &[("app", "backup")],
+            object_name: "backups/db.tar",
+            records: vec![local()],
+            plaintext: Plain::Mod251(2 * CHUNK_SIZE + 5),
         },
         Input {
             name: "three_chunks",
             data_key: seq(0x60),
             salt: seq(0x88),
             pairs: &[("app", "backup")],
+            object_name: "backups/db.tar",
             records: vec![local()],
             plaintext: Plain::Mod251(3 * CHUNK_SIZE),
         },
@@ -730,6 +805,7 @@ fn inputs() -> Vec<Input> {
             data_key: seq(0xA0),
             salt: seq(0xA0),
             pairs: &[("app", "backup"), ("size", "100 KiB")],
+            object_name: "backups/100k.bin",
             records: vec![local()],
             plaintext: Plain::Mod251(100 * 1024),
         },
@@ -738,17 +814,21 @@ fn inputs() -> Vec<Input> {
 
 const SYNTAX: &str = "\
 # Syntax: `[name]` starts a case, then `key = value` lines. data_key, salt, context (the bound
-# section, the C2SP context input), header (the whole header, key block included) and body are
-# hex. context_pair = KEY=VALUE (split at the first `=`); record = PROVIDER KEY_ID WRAPPED_HEX.
+# section, the C2SP context input), header_fields (the header up to the end of the key block;
+# the header is these bytes followed by zero bytes up to offset 4096) and body are hex.
+# context_pair = KEY=VALUE (split at the first `=`); name_ = the object name (UTF-8; absent when
+# empty); record = PROVIDER KEY_ID WRAPPED_HEX (stand-ins: nothing can unwrap them).
 # Large plaintexts come from a generator: plaintext_gen = mod251 means byte i is i % 251, for
 # plaintext_len bytes. For them the body is given as body_len, body_prefix (salt || commitment),
-# final_tag (its last 16 bytes), body_sha256 and object_sha256 (SHA-256 of header || body).
+# final_tag (its last 16 bytes), body_sha256 and object_sha256 (SHA-256 of the 4096-byte
+# header || body).
 ";
 
 fn provenance(suite: Suite) -> String {
     let check = match suite {
         Suite::XChaCha20Poly1305 => {
-            "PyCryptodome 4.4.0 ChaCha20_Poly1305 with 24-byte nonces (XChaCha20-Poly1305) and \
+            "pyca/cryptography 50.0.2 ChaCha20Poly1305 under an HChaCha20 subkey computed in the \
+             script (draft-irtf-cfrg-xchacha; PyCryptodome was not installed) and \
              HKDF-Expand-SHA-512 written with Python hmac/hashlib, byte for byte"
         }
         _ => {
@@ -759,7 +839,8 @@ fn provenance(suite: Suite) -> String {
     };
     format!(
         "# Provenance: generated once by `regenerate_vector_files` in \
-         crates/sealstream-format/tests/vectors.rs (sealstream-format {}, danger_seal_with_salt); \
+         crates/sealstream-format/tests/vectors.rs (sealstream-format {}, format version 2, \
+         seal_to_vec with Salt::danger_from_bytes); \
          cross-checked by tests/interop/check_vectors.py with {check}.\n",
         env!("CARGO_PKG_VERSION")
     )
@@ -777,20 +858,19 @@ fn render_suite(suite: Suite) -> String {
     out.push_str(SYNTAX);
     writeln!(out, "\nsuite = {}", suite.id()).unwrap();
     for input in inputs() {
-        let context =
-            EncryptionContext::from_pairs(input.pairs.iter().map(|&(k, v)| (k, v))).unwrap();
+        let context = context_of(input.pairs.iter().copied());
         let records = input
             .records
             .iter()
             .map(|(p, k, w)| KeyRecord::new(*p, *k, w.clone()).unwrap())
             .collect();
-        let header = Header::new(suite, context, records).unwrap();
+        let header = Header::new(suite, context, input.object_name, records).unwrap();
         let plaintext = match input.plaintext {
             Plain::Bytes(b) => b.to_vec(),
             Plain::Mod251(n) => mod251(n),
         };
         let key = DataKey::from_bytes(input.data_key);
-        let object = danger_seal_with_salt(&header, &key, &input.salt, &plaintext).unwrap();
+        let object = seal_fixed(&header, &key, &input.salt, &plaintext);
         let header_bytes = header.encode();
         let body = &object[header_bytes.len()..];
 
@@ -799,6 +879,9 @@ fn render_suite(suite: Suite) -> String {
         writeln!(out, "salt = {}", hex(&input.salt)).unwrap();
         for (k, v) in input.pairs {
             writeln!(out, "context_pair = {k}={v}").unwrap();
+        }
+        if !input.object_name.is_empty() {
+            writeln!(out, "name_ = {}", input.object_name).unwrap();
         }
         for (p, k, w) in &input.records {
             let k = if k.is_empty() { "\"\"" } else { k };
@@ -812,7 +895,12 @@ fn render_suite(suite: Suite) -> String {
                 writeln!(out, "plaintext_gen = mod251\nplaintext_len = {n}").unwrap();
             }
         }
-        writeln!(out, "header = {}", hex(&header_bytes)).unwrap();
+        writeln!(
+            out,
+            "header_fields = {}",
+            hex(&header_bytes[..header.fields_len()])
+        )
+        .unwrap();
         if plaintext.len() <= 64 {
             writeln!(out, "body = {}", hex(body)).unwrap();
         } else {
@@ -837,10 +925,10 @@ struct Broken {
 }
 
 fn seal_small(suite: Suite, pairs: &[(&str, &str)], plaintext: &[u8]) -> Vec<u8> {
-    let context = EncryptionContext::from_pairs(pairs.iter().copied()).unwrap();
-    let record = KeyRecord::new("local", "k1", vec![0xAA; 60]).unwrap();
-    let header = Header::new(suite, context, vec![record]).unwrap();
-    danger_seal_with_salt(&header, &DataKey::from_bytes(seq(0)), &seq(0x40), plaintext).unwrap()
+    let context = context_of(pairs.iter().copied());
+    let record = KeyRecord::new("local", "k1", vec![0xAA; 61]).unwrap();
+    let header = Header::new(suite, context, "backups/db.tar", vec![record]).unwrap();
+    seal_fixed(&header, &DataKey::from_bytes(seq(0)), &seq(0x40), plaintext)
 }
 
 fn set(mut v: Vec<u8>, at: usize, bytes: &[u8]) -> Vec<u8> {
@@ -853,10 +941,30 @@ fn xor(mut v: Vec<u8>, at: usize, mask: u8) -> Vec<u8> {
     v
 }
 
+/// suite1.txt [hello] as the pre-release version-1 code wrote it (the v1
+/// vector file's header and body): a real version-1 object.
+const VERSION_1_HELLO: &str = "89534c530d0a1a0a00000066010100010361707000066261636b7570\
+    0001056c6f63616c00026b31003caaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\
+    aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\
+    404142434445464748494a4b4c4d4e4f505152535455565758ac3820512c9d7d56de5e351fe3f938c63a326790\
+    54887b7e553bb284b02ab725da70891dd1c09bfdefb57488c16127a161c6aab7";
+
+#[expect(clippy::too_many_lines, reason = "one table of cases")]
 fn broken_inputs() -> Vec<Broken> {
-    // suite1.txt [hello]: header 0..102 (bound section 12..28, key block
-    // 28..102), salt 102..126, commitment 126..158, final chunk 158..179.
+    // suite1.txt [hello]: bound section 12..28 (context_count 14, key_len 16,
+    // key 17..20, value_len 20..22, value 22..28), name_len 28..30, name
+    // 30..44, record_count 44..46, provider_len 46, provider 47..52,
+    // key_id_len 52..54, key id 54..56, wrapped_len 56..58, wrapped 58..119,
+    // padding 119..4096; salt 4096..4120, commitment 4120..4152, final chunk
+    // 4152..4173.
+    const H: usize = HEADER_LEN;
+    const CHUNK0: usize = H + 56;
+    const END: usize = H + 77;
     let hello = seal_small(Suite::Aes256Gcm, &[("app", "backup")], b"hello");
+    assert_eq!(hello.len(), END);
+    assert_eq!(&hello[30..44], b"backups/db.tar");
+    assert_eq!(hello[119..H].iter().filter(|&&b| b != 0).count(), 0);
+    assert_ne!(hello[118], 0);
     let hello2 = seal_small(Suite::XChaCha20Poly1305, &[("app", "backup")], b"hello");
     let key = seq::<32>(0);
     let b = |name, what, expect, object| Broken {
@@ -882,9 +990,16 @@ fn broken_inputs() -> Vec<Broken> {
         ),
         b(
             "bad_version",
-            "version byte 1 -> 2",
-            "UnsupportedVersion(2)",
-            set(hello.clone(), 12, &[2]),
+            "version byte 2 -> 3",
+            "UnsupportedVersion(3)",
+            set(hello.clone(), 12, &[3]),
+        ),
+        b(
+            "version_1",
+            "the same \"hello\" object as the pre-release version-1 code wrote it (102-byte \
+             header, no name, records not bound to the object); refused at the version byte",
+            "UnsupportedVersion(1)",
+            unhex(VERSION_1_HELLO),
         ),
         b(
             "bad_suite",
@@ -893,40 +1008,64 @@ fn broken_inputs() -> Vec<Broken> {
             set(hello.clone(), 13, &[3]),
         ),
         b(
+            "header_len_not_4096",
+            "header_len 4096 -> 102 (a version-1 length)",
+            "MalformedHeader(header_len)",
+            set(hello.clone(), 8, &102u32.to_be_bytes()),
+        ),
+        b(
             "header_len_below_minimum",
-            "header_len 102 -> 24",
+            "header_len 4096 -> 24",
             "MalformedHeader(header_len)",
             set(hello.clone(), 8, &24u32.to_be_bytes()),
         ),
         b(
             "header_len_above_limit",
-            "header_len 102 -> 65537",
-            "LimitExceeded",
+            "header_len 4096 -> 65537",
+            "MalformedHeader(header_len)",
             set(hello.clone(), 8, &65537u32.to_be_bytes()),
         ),
         b(
             "header_len_past_key_block",
-            "header_len 102 -> 103 and a 0x00 inserted after the key block",
+            "header_len 4096 -> 4097 and a 0x00 inserted after the padding",
             "MalformedHeader(header_len)",
             {
-                let v = [&hello[..102], &[0u8][..], &hello[102..]].concat();
-                set(v, 8, &103u32.to_be_bytes())
+                let v = [&hello[..H], &[0u8][..], &hello[H..]].concat();
+                set(v, 8, &4097u32.to_be_bytes())
             },
         ),
-        // FORMAT.md, Reading step 3 names this `malformed header (header_len)`;
-        // the parser names the field that runs past it, so only the variant is
-        // pinned here.
         b(
             "header_len_inside_key_block",
-            "header_len 102 -> 101 (the wrapped key runs past it)",
-            "MalformedHeader",
-            set(hello.clone(), 8, &101u32.to_be_bytes()),
+            "header_len 4096 -> 4095 and the last padding byte removed",
+            "MalformedHeader(header_len)",
+            {
+                let v = [&hello[..H - 1], &hello[H..]].concat();
+                set(v, 8, &4095u32.to_be_bytes())
+            },
+        ),
+        b(
+            "padding_nonzero",
+            "last padding byte (offset 4095) 0x00 -> 0x01",
+            "MalformedHeader(padding)",
+            set(hello.clone(), H - 1, &[1]),
+        ),
+        b(
+            "padding_first_byte_nonzero",
+            "first padding byte (offset 119, right after the record) 0x00 -> 0xAA",
+            "MalformedHeader(padding)",
+            set(hello.clone(), 119, &[0xAA]),
         ),
         b(
             "header_truncated",
             "cut at byte 50, inside the key block",
             "Truncated",
             hello[..50].to_vec(),
+        ),
+        b(
+            "header_truncated_in_padding",
+            "cut at byte 4000, inside the padding",
+            "Truncated",
+            hello[..4000].to_vec(),
         ),
         b(
             "header_only_magic",
@@ -972,6 +1111,42 @@ fn broken_inputs() -> Vec<Broken> {
             },
         ),
         b(
+            "reserved_key_unknown",
+            "context key sealstream-salt -> sealstream:salt (a KMS encryption context key, \
+             never an object context key)",
+            "MalformedHeader(context key)",
+            {
+                let v = seal_small(Suite::Aes256Gcm, &[("sealstream-salt", "00")], b"hello");
+                set(v, 17 + 10, b":")
+            },
+        ),
+        b(
+            "mode_malformed",
+            "context pair sealstream:mode=0644 -> 0648 (not octal)",
+            "MalformedHeader(sealstream:mode)",
+            {
+                let v = seal_small(Suite::Aes256Gcm, &[("sealstream:mode", "0644")], b"hello");
+                // key_len 15, key 17..32, value_len 32..34, value 34..38.
+                assert_eq!(&v[34..38], b"0644");
+                set(v, 37, b"8")
+            },
+        ),
+        b(
+            "mtime_malformed",
+            "context pair sealstream:mtime=1733150000.123456789 -> 1733150000,123456789",
+            "MalformedHeader(sealstream:mtime)",
+            {
+                let v = seal_small(
+                    Suite::Aes256Gcm,
+                    &[("sealstream:mtime", "1733150000.123456789")],
+                    b"hello",
+                );
+                // key_len 16, key 17..33, value_len 33..35, value 35..55.
+                assert_eq!(&v[45..46], b".");
+                set(v, 45, b",")
+            },
+        ),
+        b(
             "context_key_len_zero",
             "first key_len 3 -> 0",
             "MalformedHeader(context key)",
@@ -1002,65 +1177,88 @@ fn broken_inputs() -> Vec<Broken> {
             set(hello.clone(), 20, &1025u16.to_be_bytes()),
         ),
         b(
+            "name_control_char",
+            "name backups/db.tar -> backups\\ndb.tar",
+            "MalformedHeader(name)",
+            set(hello.clone(), 37, b"\n"),
+        ),
+        b(
+            "name_c1_control_char",
+            "name backups/db.tar -> backups\\u{9b}b.tar (U+009B, a C1 control, as 0xC2 0x9B)",
+            "MalformedHeader(name)",
+            set(hello.clone(), 37, &[0xC2, 0x9B]),
+        ),
+        b(
+            "name_not_utf8",
+            "name backups/db.tar -> \\xffackups/db.tar",
+            "MalformedHeader(name)",
+            set(hello.clone(), 30, &[0xFF]),
+        ),
+        b(
+            "name_too_long",
+            "name_len 14 -> 1025",
+            "LimitExceeded",
+            set(hello.clone(), 28, &1025u16.to_be_bytes()),
+        ),
+        b(
             "record_count_zero",
             "record_count 1 -> 0",
             "MalformedHeader(record_count)",
-            set(hello.clone(), 28, &[0, 0]),
+            set(hello.clone(), 44, &[0, 0]),
         ),
         b(
             "record_count_above_limit",
             "record_count 1 -> 33",
             "LimitExceeded",
-            set(hello.clone(), 28, &33u16.to_be_bytes()),
+            set(hello.clone(), 44, &33u16.to_be_bytes()),
         ),
         b(
             "provider_uppercase",
             "provider local -> Local",
             "MalformedHeader(provider)",
-            set(hello.clone(), 31, b"L"),
+            set(hello.clone(), 47, b"L"),
         ),
         b(
             "provider_len_zero",
             "provider_len 5 -> 0",
             "MalformedHeader(provider)",
-            set(hello.clone(), 30, &[0]),
+            set(hello.clone(), 46, &[0]),
         ),
         b(
             "key_id_not_utf8",
             "key id k1 -> k\\xff",
             "MalformedHeader(key_id)",
-            set(hello.clone(), 39, &[0xFF]),
+            set(hello.clone(), 55, &[0xFF]),
         ),
-        // Spec: `malformed header (wrapped)`; the parser says `wrapped_len`.
         b(
             "wrapped_len_zero",
-            "wrapped_len 60 -> 0",
+            "wrapped_len 61 -> 0",
             "MalformedHeader(wrapped)",
-            set(hello.clone(), 40, &[0, 0]),
+            set(hello.clone(), 56, &[0, 0]),
         ),
         b(
             "body_truncated_in_salt",
             "cut 10 bytes into the salt",
             "Truncated",
-            hello[..112].to_vec(),
+            hello[..H + 10].to_vec(),
         ),
         b(
             "body_no_final_chunk",
             "cut right after the commitment",
             "Truncated",
-            hello[..158].to_vec(),
+            hello[..CHUNK0].to_vec(),
         ),
         b(
             "final_chunk_shorter_than_tag",
             "final chunk cut to 15 bytes",
             "Truncated",
-            hello[..173].to_vec(),
+            hello[..CHUNK0 + 15].to_vec(),
         ),
         b(
             "final_chunk_truncated",
             "last byte of the final chunk removed",
             "ChunkAuthentication(0, final)",
-            hello[..178].to_vec(),
+            hello[..END - 1].to_vec(),
         ),
         b(
             "trailing_garbage",
@@ -1078,13 +1276,13 @@ fn broken_inputs() -> Vec<Broken> {
             "salt_flip",
             "salt byte 0 XOR 0x01",
             "CommitmentMismatch",
-            xor(hello.clone(), 102, 0x01),
+            xor(hello.clone(), H, 0x01),
         ),
         b(
             "commitment_flip",
             "commitment byte 0 XOR 0x01",
             "CommitmentMismatch",
-            xor(hello.clone(), 126, 0x01),
+            xor(hello.clone(), H + 24, 0x01),
         ),
         b(
             "context_value_changed",
@@ -1102,25 +1300,25 @@ fn broken_inputs() -> Vec<Broken> {
             "ciphertext_flip",
             "first ciphertext byte XOR 0x01",
             "ChunkAuthentication(0, final)",
-            xor(hello.clone(), 158, 0x01),
+            xor(hello.clone(), CHUNK0, 0x01),
         ),
         b(
             "tag_flip",
             "last tag byte XOR 0x80",
             "ChunkAuthentication(0, final)",
-            xor(hello.clone(), 178, 0x80),
+            xor(hello.clone(), END - 1, 0x80),
         ),
         b(
             "suite2_commitment_flip",
             "suite2.txt [hello], commitment byte 31 XOR 0x01",
             "CommitmentMismatch",
-            xor(hello2.clone(), 157, 0x01),
+            xor(hello2.clone(), H + 24 + 31, 0x01),
         ),
         b(
             "suite2_ciphertext_flip",
             "suite2.txt [hello], first ciphertext byte XOR 0x01",
             "ChunkAuthentication(0, final)",
-            xor(hello2.clone(), 158, 0x01),
+            xor(hello2.clone(), CHUNK0, 0x01),
         ),
         b(
             "suite2_trailing_garbage",

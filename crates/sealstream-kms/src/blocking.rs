@@ -13,8 +13,13 @@
 //! # fn main() -> Result<(), sealstream_kms::Error> {
 //! let local = LocalKeyProvider::from_file("sealstream.key")?;
 //! let keyring = blocking::Keyring::new(sealstream_kms::Keyring::new(vec![Arc::new(local)])?)?;
-//! let sealed = keyring.seal_key(Suite::Aes256Gcm, EncryptionContext::new())?;
-//! let opened = keyring.open_key(&sealed.header)?;
+//! let sealed = keyring.seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "")?;
+//! let object = sealstream_format::seal_to_vec(&sealed.header, &sealed.key, sealed.salt, b"hi")?;
+//! let start = sealstream_format::HEADER_LEN;
+//! let prefix: [u8; sealstream_format::BODY_PREFIX_LEN] =
+//!     object[start..start + sealstream_format::BODY_PREFIX_LEN].try_into().unwrap();
+//! let prefix = sealstream_kms::BodyPrefix::from_bytes(&prefix);
+//! let opened = keyring.open_key(&sealed.header, &prefix, None)?;
 //! assert_eq!(opened.expose_secret(), sealed.key.expose_secret());
 //! # Ok(()) }
 //! ```
@@ -88,29 +93,36 @@ impl Keyring {
     }
 
     /// See [`crate::Keyring::seal_key`].
-    pub fn seal_key(&self, suite: Suite, context: EncryptionContext) -> Result<SealKey> {
-        self.rt.block_on(self.inner.seal_key(suite, context))?
+    pub fn seal_key(
+        &self,
+        suite: Suite,
+        context: EncryptionContext,
+        name: &str,
+    ) -> Result<SealKey> {
+        self.rt
+            .block_on(self.inner.seal_key(suite, context, name))?
     }
 
     /// See [`crate::Keyring::open_key`].
-    pub fn open_key(&self, header: &Header) -> Result<DataKey> {
-        self.rt.block_on(self.inner.open_key(header))?
-    }
-
-    /// See [`crate::Keyring::open_key_verified`].
-    pub fn open_key_verified(&self, header: &Header, prefix: &BodyPrefix) -> Result<DataKey> {
+    pub fn open_key(
+        &self,
+        header: &Header,
+        prefix: &BodyPrefix,
+        expected_name: Option<&str>,
+    ) -> Result<DataKey> {
         self.rt
-            .block_on(self.inner.open_key_verified(header, prefix))?
+            .block_on(self.inner.open_key(header, prefix, expected_name))?
     }
 
-    /// See [`crate::Keyring::rewrap_verified`].
-    pub fn rewrap_verified(
+    /// See [`crate::Keyring::rewrap`].
+    pub fn rewrap(
         &self,
         header: &Header,
         prefix: &BodyPrefix,
         new_keys: &crate::Keyring,
+        new_name: Option<&str>,
     ) -> Result<Header> {
         self.rt
-            .block_on(self.inner.rewrap_verified(header, prefix, new_keys))?
+            .block_on(self.inner.rewrap(header, prefix, new_keys, new_name))?
     }
 }

@@ -6,13 +6,15 @@
 //!
 //! - [`key_records`]: key records and whole key blocks through the `local`
 //!   and `x25519` unwrap paths, the `aws-kms` record matching (strict and
-//!   discovery) and the keyring's attempt limit. An unwrap succeeds only for
-//!   a record byte-identical to what the key holder wraps for that suite
-//!   and context (every wrapping here uses a fixed nonce or ephemeral key,
-//!   so the authentic record is known), and then yields [`DATA_KEY`];
+//!   discovery), the keyring's attempt limit and its name check. An unwrap
+//!   succeeds only for a record byte-identical to what the key holder wraps
+//!   for that bound section, salt ([`SALT`]) and name (every wrapping here
+//!   uses a fixed nonce or ephemeral key, so the authentic record is known),
+//!   and then yields [`DATA_KEY`];
 //! - [`local_key_file`] and [`x25519_key_file`]: the key file parsers agree
-//!   with a reference parser written from docs/FORMAT.md, round-trip, and
-//!   never echo key material in a message.
+//!   with a reference parser written from docs/FORMAT.md ("Key files": exact
+//!   lines, LF or CRLF), round-trip, and never echo key material in a
+//!   message.
 //!
 //! No future here waits on I/O: the local and x25519 providers and the fake
 //! KMS below are ready on their first poll, so no runtime is needed.
@@ -36,7 +38,8 @@ use std::task::{Context, Poll, Waker};
 use async_trait::async_trait;
 use ring::digest;
 use sealstream_format::{
-    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, Header, HeaderParse, KeyRecord, Suite,
+    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, HEADER_LEN, Header, HeaderParse,
+    KeyRecord, Salt, Suite,
 };
 
 use crate::error::{Error, KmsErrorKind, Result};
@@ -62,8 +65,11 @@ pub const EPHEMERAL_SECRET: [u8; 32] = [0x09; 32];
 pub const KMS_ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/fuzz";
 /// The account the discovery KMS provider opens.
 pub const KMS_ACCOUNT: &str = "444455556666";
-/// The body salt used to build the commitment `open_key_verified` checks.
-const SALT: [u8; 24] = [0x05; 24];
+/// The body salt every authentic record is bound to, and the salt of the
+/// body whose commitment `open_key` checks.
+pub const SALT: [u8; 24] = [0x05; 24];
+/// The object name of the authentic headers.
+pub const NAME: &str = "fuzz/object";
 
 /// Polls a future that never waits (see the module docs).
 fn ready<F: Future>(fut: F) -> F::Output {
@@ -210,9 +216,9 @@ fn check_error(e: &Error) {
 /// The authentic `local` and `x25519` records for one suite and context,
 /// remembered because the X25519 wrapping costs two scalar multiplications.
 fn authentic(ctx: WrapContext<'_>) -> (KeyRecord, KeyRecord) {
-    type Cache = Mutex<HashMap<(u8, Vec<u8>), (KeyRecord, KeyRecord)>>;
+    type Cache = Mutex<HashMap<(Vec<u8>, [u8; 24], String), (KeyRecord, KeyRecord)>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    let key = (ctx.suite.id(), ctx.context.encode());
+    let key = (ctx.bound.to_vec(), *ctx.salt, ctx.name.to_owned());
     let mut cache = CACHE
         .get_or_init(Cache::default)
         .lock()
@@ -238,6 +244,23 @@ fn authentic(ctx: WrapContext<'_>) -> (KeyRecord, KeyRecord) {
     records
 }
 
+/// The binding of an object with `suite`, `context` (whose bound section is
+/// `bound`) and `name`, with the body salt [`SALT`].
+pub fn binding<'a>(
+    suite: Suite,
+    context: &'a EncryptionContext,
+    bound: &'a [u8],
+    name: &'a str,
+) -> WrapContext<'a> {
+    WrapContext {
+        suite,
+        context,
+        bound,
+        salt: &SALT,
+        name,
+    }
+}
+
 /// The `local` record the fixture's key wraps for `ctx` (fixed nonce).
 pub fn authentic_local(ctx: WrapContext<'_>) -> KeyRecord {
     authentic(ctx).0
@@ -249,13 +272,12 @@ pub fn authentic_x25519(ctx: WrapContext<'_>) -> KeyRecord {
     authentic(ctx).1
 }
 
-/// A header holding the authentic records for `suite` and `context`, a
-/// record for the strict KMS key and one for a discovery account.
+/// A header named [`NAME`] holding the authentic records for `suite` and
+/// `context`, a record for the strict KMS key and one for a discovery
+/// account.
 pub fn authentic_header(suite: Suite, context: EncryptionContext) -> Header {
-    let ctx = WrapContext {
-        suite,
-        context: &context,
-    };
+    let bound = Header::bound_section_for(suite, &context);
+    let ctx = binding(suite, &context, &bound, NAME);
     let records = vec![
         KeyRecord::new(AWS_KMS_PROVIDER_ID, KMS_ARN, vec![0xA0; 40]).unwrap(),
         authentic_local(ctx),
@@ -267,7 +289,7 @@ pub fn authentic_header(suite: Suite, context: EncryptionContext) -> Header {
         .unwrap(),
         authentic_x25519(ctx),
     ];
-    Header::new(suite, context, records).unwrap()
+    Header::new(suite, context, NAME, records).unwrap()
 }
 
 fn suite_of(bit: bool) -> Suite {
@@ -282,10 +304,12 @@ fn suite_of(bit: bool) -> Suite {
 /// paths and the KMS matching rules, then the keyring as a whole.
 fn check_header(header: &Header) {
     let f = fixture();
-    let ctx = WrapContext {
-        suite: header.suite(),
-        context: header.context(),
-    };
+    let ctx = binding(
+        header.suite(),
+        header.context(),
+        header.bound_section(),
+        header.name(),
+    );
     for record in header.records() {
         // Unwrap is tried whatever the key id says: the key id is only a
         // hint, the AEAD decides.
@@ -334,41 +358,50 @@ fn check_header(header: &Header) {
         }
     }
 
-    for c in &f.counted {
-        c.calls.store(0, Ordering::Relaxed);
-    }
-    let opened = ready(f.keyring.open_key(header));
-    let calls: usize = f
-        .counted
-        .iter()
-        .map(|c| c.calls.load(Ordering::Relaxed))
-        .sum();
-    assert!(
-        calls <= DEFAULT_MAX_UNWRAP_ATTEMPTS,
-        "{calls} unwrap attempts for one header"
-    );
-    let (_, prefix) = ChunkCipher::with_salt(
+    let (_, prefix) = ChunkCipher::seal(
         header.suite(),
         &DataKey::from_bytes(DATA_KEY),
-        &SALT,
+        Salt::danger_from_bytes(SALT),
         header.bound_section(),
     )
     .unwrap();
     let prefix = BodyPrefix::from_bytes(&prefix.to_bytes());
-    let verified = ready(f.keyring.open_key_verified(header, &prefix));
-    // Every key that unwraps is the data key, so checking the commitment
-    // never changes the outcome.
-    match (&opened, &verified) {
-        (Ok(a), Ok(b)) => {
-            assert_eq!(a.expose_secret(), &DATA_KEY);
-            assert_eq!(b.expose_secret(), &DATA_KEY);
-        }
-        (Err(a), Err(b)) => {
-            check_error(a);
-            check_error(b);
-        }
-        _ => panic!("open_key and open_key_verified disagree"),
+    let calls = |f: &Fixture| -> usize {
+        f.counted
+            .iter()
+            .map(|c| c.calls.swap(0, Ordering::Relaxed))
+            .sum()
+    };
+    calls(f);
+    let opened = ready(f.keyring.open_key(header, &prefix, None));
+    let n = calls(f);
+    assert!(
+        n <= DEFAULT_MAX_UNWRAP_ATTEMPTS,
+        "{n} unwrap attempts for one header"
+    );
+    // Every key that unwraps is the data key, so it opens this body.
+    match &opened {
+        Ok(k) => assert_eq!(k.expose_secret(), &DATA_KEY),
+        Err(e) => check_error(e),
     }
+    // Expecting the header's own name changes nothing; any other name is
+    // refused before a single unwrap.
+    let named = ready(f.keyring.open_key(header, &prefix, Some(header.name())));
+    assert_eq!(named.is_ok(), opened.is_ok());
+    calls(f);
+    let other = if header.name() == NAME {
+        "fuzz/other"
+    } else {
+        NAME
+    };
+    match ready(f.keyring.open_key(header, &prefix, Some(other))) {
+        Err(Error::Format(sealstream_format::Error::NameMismatch { .. })) => {}
+        r => panic!(
+            "a header named {:?} opened as {other:?}: {r:?}",
+            header.name()
+        ),
+    }
+    assert_eq!(calls(f), 0, "the name is compared before any unwrap");
 }
 
 /// `key_records`: `data[0]` picks the mode (low two bits) and the suite
@@ -427,18 +460,24 @@ pub fn key_records(data: &[u8]) {
                 return;
             };
             let context = EncryptionContext::from_pairs([("fuzz", "1")]).unwrap();
-            check_header(&Header::new(suite, context, vec![record]).unwrap());
+            // A wrapped blob too large for the 4096-byte header is refused by
+            // Header::new (a writer-side limit), not a finding.
+            let Ok(header) = Header::new(suite, context, NAME, vec![record]) else {
+                return;
+            };
+            check_header(&header);
         }
         _ => {
             let context = EncryptionContext::from_pairs([("fuzz", "1")]).unwrap();
-            let bound = authentic_header(suite, context).bound_section().to_vec();
-            let Ok(len) = u32::try_from(12 + bound.len() + rest.len()) else {
+            let bound = Header::bound_section_for(suite, &context);
+            if 12 + bound.len() + rest.len() > HEADER_LEN {
                 return;
-            };
+            }
             let mut bytes = sealstream_format::MAGIC.to_vec();
-            bytes.extend_from_slice(&len.to_be_bytes());
+            bytes.extend_from_slice(&(HEADER_LEN as u32).to_be_bytes());
             bytes.extend_from_slice(&bound);
             bytes.extend_from_slice(rest);
+            bytes.resize(HEADER_LEN, 0);
             if let Ok(header) = Header::parse(&bytes) {
                 check_header(&header);
             }
@@ -450,14 +489,31 @@ pub fn key_records(data: &[u8]) {
 /// parsing.
 const MAX_KEY_FILE: usize = 4096;
 
-/// The content lines of a key file as docs/FORMAT.md describes them, plus
-/// the implementation's documented leniency: surrounding whitespace of a
-/// line is ignored (a whitespace-only line is empty).
-fn reference_lines(text: &str) -> Vec<&str> {
-    text.split('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect()
+/// The content lines of a key file as docs/FORMAT.md ("Key files")
+/// describes them: lines end with LF, a CR right before an LF belongs to the
+/// line end, the last line may lack its LF; empty lines and lines starting
+/// with `#` are comments; `None` if any other line begins or ends with white
+/// space.
+fn reference_lines(text: &str) -> Option<Vec<&str>> {
+    let pieces: Vec<&str> = text.split('\n').collect();
+    let last = pieces.len() - 1;
+    let mut out = Vec::new();
+    for (i, piece) in pieces.into_iter().enumerate() {
+        let line = if i < last {
+            piece.strip_suffix('\r').unwrap_or(piece)
+        } else {
+            piece
+        };
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (first, last_char) = (line.chars().next()?, line.chars().next_back()?);
+        if first.is_whitespace() || last_char.is_whitespace() {
+            return None;
+        }
+        out.push(line);
+    }
+    Some(out)
 }
 
 fn reference_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
@@ -487,7 +543,7 @@ fn sha256(parts: &[&[u8]]) -> Vec<u8> {
 /// docs/FORMAT.md, `local`, "Key file".
 fn reference_local(data: &[u8]) -> Option<[u8; 32]> {
     let text = std::str::from_utf8(data).ok()?;
-    let [version, id, key] = reference_lines(text)[..] else {
+    let [version, id, key] = reference_lines(text)?[..] else {
         return None;
     };
     if version != LOCAL_KEY_FILE_VERSION_LINE {
@@ -513,10 +569,8 @@ pub fn local_key_file(data: &[u8]) {
             let again = LocalKeyProvider::from_key_bytes(&key, "reference").unwrap();
             assert_eq!(p.key_id(), again.key_id());
             let context = EncryptionContext::new();
-            let ctx = WrapContext {
-                suite: Suite::Aes256Gcm,
-                context: &context,
-            };
+            let bound = Header::bound_section_for(Suite::Aes256Gcm, &context);
+            let ctx = binding(Suite::Aes256Gcm, &context, &bound, NAME);
             let record = p
                 .wrap_with_nonce(&DataKey::from_bytes(DATA_KEY), ctx, LOCAL_NONCE)
                 .unwrap();
@@ -565,7 +619,7 @@ fn reference_x25519_text(prefix: &str, line: &str) -> Option<[u8; 32]> {
 
 fn reference_x25519_file(prefix: &str, data: &[u8]) -> Option<[u8; 32]> {
     let text = std::str::from_utf8(data).ok()?;
-    let [line] = reference_lines(text)[..] else {
+    let [line] = reference_lines(text)?[..] else {
         return None;
     };
     reference_x25519_text(prefix, line)
@@ -593,7 +647,9 @@ pub fn x25519_key_file(data: &[u8]) {
                 assert_eq!(again.to_bytes(), pk);
                 assert_eq!(again.to_string(), text);
                 assert_eq!(r.fingerprint(), again.fingerprint());
-                assert!(reference_lines(std::str::from_utf8(rest).unwrap()) == [text.as_str()]);
+                assert!(
+                    reference_lines(std::str::from_utf8(rest).unwrap()).unwrap() == [text.as_str()]
+                );
             }
             (Err(e), None) => check_error(&e),
             (a, b) => panic!(
@@ -617,17 +673,15 @@ pub fn x25519_key_file(data: &[u8]) {
                 let again = X25519Identity::from_secret_bytes(&sk, "reference");
                 assert_eq!(id.fingerprint(), again.fingerprint());
                 let shown = format!("{id:?} {}", id.describe());
-                let line = reference_lines(std::str::from_utf8(rest).unwrap())[0];
+                let line = reference_lines(std::str::from_utf8(rest).unwrap()).unwrap()[0];
                 let secret_text = line.strip_prefix(X25519_SECRET_PREFIX).unwrap();
                 assert!(
                     !shown.contains(&hex(&sk)) && !shown.contains(secret_text),
                     "secret key in {shown:?}"
                 );
                 let context = EncryptionContext::new();
-                let ctx = WrapContext {
-                    suite: Suite::XChaCha20Poly1305,
-                    context: &context,
-                };
+                let bound = Header::bound_section_for(Suite::XChaCha20Poly1305, &context);
+                let ctx = binding(Suite::XChaCha20Poly1305, &context, &bound, NAME);
                 let record = again.recipient().seal_with_ephemeral(
                     &DataKey::from_bytes(DATA_KEY),
                     ctx,
@@ -643,7 +697,7 @@ pub fn x25519_key_file(data: &[u8]) {
             (Err(e), None) => {
                 let shown = format!("{e} {e:?}");
                 if let Ok(text) = std::str::from_utf8(rest) {
-                    for line in reference_lines(text) {
+                    for line in text.lines().map(str::trim) {
                         if let Some(secret) = line.strip_prefix(X25519_SECRET_PREFIX)
                             && secret.len() >= 40
                         {
@@ -688,10 +742,8 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             [&[bit | 1, 0, 60, 0, 1][..], b"1"].concat(),
         ));
         let context = EncryptionContext::from_pairs([("fuzz", "1")]).unwrap();
-        let ctx = WrapContext {
-            suite,
-            context: &context,
-        };
+        let bound = Header::bound_section_for(suite, &context);
+        let ctx = binding(suite, &context, &bound, NAME);
         out.push((
             "key_records",
             format!("local-record-suite{s}"),
@@ -702,8 +754,8 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             format!("x25519-record-suite{s}"),
             [&[bit | 8 | 2][..], authentic_x25519(ctx).wrapped()].concat(),
         ));
-        let header = authentic_header(suite, context);
-        let key_block = &header.encode()[12 + header.bound_section().len()..];
+        let header = authentic_header(suite, context.clone());
+        let key_block = &header.encode()[12 + header.bound_section().len()..header.fields_len()];
         out.push((
             "key_records",
             format!("key-block-suite{s}"),
@@ -713,10 +765,8 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     // 32 records the keyring accepts, none of which unwraps: the attempt
     // limit has to stop it.
     let context = EncryptionContext::new();
-    let ctx = WrapContext {
-        suite: Suite::Aes256Gcm,
-        context: &context,
-    };
+    let bound = Header::bound_section_for(Suite::Aes256Gcm, &context);
+    let ctx = binding(Suite::Aes256Gcm, &context, &bound, NAME);
     let mut bad_local = authentic_local(ctx).wrapped().to_vec();
     bad_local[20] ^= 1;
     let many: Vec<KeyRecord> = (0..32)
@@ -735,7 +785,7 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         })
         .collect::<Result<_, _>>()
         .unwrap();
-    let header = Header::new(Suite::Aes256Gcm, context, many).unwrap();
+    let header = Header::new(Suite::Aes256Gcm, context.clone(), NAME, many).unwrap();
     out.push((
         "key_records",
         "many-accepted".into(),
@@ -753,6 +803,14 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
         "crlf-comments".into(),
         local_text.replace('\n', "\r\n\r\n# c\r\n").into(),
     ));
+    for (name, text) in [
+        ("trailing-space", local_text.replacen("\nid ", " \nid ", 1)),
+        ("leading-tab", local_text.replacen("\nkey ", "\n\tkey ", 1)),
+        ("lone-cr-at-end", format!("{}\r", local_text.trim_end())),
+        ("no-final-newline", local_text.trim_end().to_owned()),
+    ] {
+        out.push(("local_key_file", name.into(), text.into()));
+    }
     out.push((
         "local_key_file",
         "wrong-id".into(),
@@ -787,6 +845,16 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             format!("# identity\n# public key: {public}\n{secret}\n").as_bytes(),
         ]
         .concat(),
+    ));
+    out.push((
+        "x25519_key_file",
+        "public-crlf-trailing-space".into(),
+        [&[0][..], format!("#\r\n{public} \r\n").as_bytes()].concat(),
+    ));
+    out.push((
+        "x25519_key_file",
+        "secret-given-as-public".into(),
+        [&[0][..], format!("{secret}\n").as_bytes()].concat(),
     ));
     let mut typo = public.clone().into_bytes();
     let last = typo.len() - 1;

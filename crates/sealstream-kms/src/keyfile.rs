@@ -142,60 +142,168 @@ fn create_temp(
     Err(last.unwrap_or_else(|| std::io::Error::other("cannot pick a temporary file name")))
 }
 
-/// Reads a key file. For secrets, refuses a file that group or others may
-/// read or write (checked on the opened file, so a swap after the check
-/// does not help), and returns the contents in zeroizing storage.
+/// The prefixes of public key text, recognised in a file given as a secret
+/// key (x25519.rs holds the same constant; a unit test there keeps them equal).
+pub(crate) const PUBLIC_KEY_PREFIXES: &[&str] = &["sealstream-x25519-pub1:"];
+
+/// Reads a key file (docs/FORMAT.md, "Key files"), in this order:
+///
+/// 1. opens it without blocking (`O_NONBLOCK`: a FIFO would otherwise block
+///    `open(2)` until some writer appears) and `fstat`s the opened file, so
+///    every check below is about the file that is read, not about whatever
+///    the path names a moment later;
+/// 2. refuses anything but a regular file (FIFO, socket, device, directory)
+///    and a file over 4096 bytes, before reading a byte of it;
+/// 3. reads it into zeroizing storage;
+/// 4. for secrets: refuses a public key given in place of a secret one
+///    (recognised from the content, so the message says what is wrong instead
+///    of complaining about its world-readable mode), then refuses a file that
+///    group or others may read or write.
+///
+/// A symbolic link is followed (a key file linked from a configuration
+/// folder is ordinary); the file it leads to is what is checked.
 pub(crate) fn read_key_file(path: &Path, secrecy: Secrecy) -> Result<Zeroizing<Vec<u8>>> {
-    let file = File::open(path).map_err(|e| key_file_error(path, format!("cannot open: {e}")))?;
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // No effect on a regular file; makes open(2) of a FIFO return at once
+        // so that the type check refuses it.
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = opts
+        .open(path)
+        .map_err(|e| key_file_error(path, format!("cannot open: {e}")))?;
     let meta = file
         .metadata()
         .map_err(|e| key_file_error(path, format!("cannot stat: {e}")))?;
     if !meta.is_file() {
-        return Err(key_file_error(path, "not a regular file"));
-    }
-    #[cfg(unix)]
-    if secrecy == Secrecy::Secret {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(key_file_error(
-                path,
-                format!(
-                    "the key file is accessible by group or others (mode {mode:04o}); anyone \
-                     who can read it can open every object sealed with it. Restrict it with \
-                     `chmod 600 {}` (and consider whether the key has leaked)",
-                    path.display()
-                ),
-            ));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = secrecy;
-    if meta.len() > MAX_KEY_FILE_LEN {
         return Err(key_file_error(
             path,
-            format!("too large to be a sealstream key file (over {MAX_KEY_FILE_LEN} bytes)"),
+            format!(
+                "not a regular file (it is {}); pass the path of the key file itself",
+                file_kind(&meta)
+            ),
         ));
+    }
+    if meta.len() > MAX_KEY_FILE_LEN {
+        return Err(too_large(path));
     }
     let mut buf = Zeroizing::new(Vec::with_capacity(4096));
     file.take(MAX_KEY_FILE_LEN + 1)
         .read_to_end(&mut buf)
         .map_err(|e| key_file_error(path, format!("cannot read: {e}")))?;
     if buf.len() as u64 > MAX_KEY_FILE_LEN {
-        return Err(key_file_error(
-            path,
-            "too large to be a sealstream key file",
-        ));
+        // It grew between the fstat and the read.
+        return Err(too_large(path));
+    }
+    if secrecy == Secrecy::Secret {
+        if holds_public_key(&buf) {
+            return Err(key_file_error(
+                path,
+                "this is a public key; pass the secret key file (the one `sealstream keygen` \
+                 wrote with mode 0600)",
+            ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(key_file_error(
+                    path,
+                    format!(
+                        "the key file is accessible by group or others (mode {mode:04o}); anyone \
+                         who can read it can open every object sealed with it. Restrict it with \
+                         `chmod 600 {}` (and consider whether the key has leaked)",
+                        path.display()
+                    ),
+                ));
+            }
+        }
     }
     Ok(buf)
 }
 
-/// The meaningful lines of a key file: comments (`#`) and blank lines
-/// dropped, a trailing `\r` removed.
-pub(crate) fn content_lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines()
-        .map(|l| l.strip_suffix('\r').unwrap_or(l).trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+fn too_large(path: &Path) -> Error {
+    key_file_error(
+        path,
+        format!("too large to be a sealstream key file (over {MAX_KEY_FILE_LEN} bytes)"),
+    )
+}
+
+fn file_kind(meta: &fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    "not a regular file"
+}
+
+/// Whether a non-comment line of `bytes` is public key text. Lenient on
+/// purpose (leading whitespace allowed): it only chooses the message.
+fn holds_public_key(bytes: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let found = text.lines().any(|l| {
+        let l = l.trim_start();
+        PUBLIC_KEY_PREFIXES.iter().any(|p| l.starts_with(p))
+    });
+    if let std::borrow::Cow::Owned(s) = text {
+        drop(Zeroizing::new(s));
+    }
+    found
+}
+
+/// The content lines of a key file, with their 1-based line numbers
+/// (docs/FORMAT.md, "Key files"):
+///
+/// - the text is split into lines at LF; a CR immediately before an LF is
+///   part of the line end (CRLF); the last line may end without LF;
+/// - an empty line, and a line whose first character is `#`, is a comment
+///   (ignored, whatever follows the `#`);
+/// - every other line is a content line and MUST NOT begin or end with
+///   whitespace (space, tab, a CR that is not part of CRLF, or any other
+///   Unicode white space): such a line is an error naming its number.
+///
+/// The error is a reason for [`Error::KeyFile`].
+pub(crate) fn content_lines(text: &str) -> std::result::Result<Vec<(usize, &str)>, String> {
+    let mut out = Vec::new();
+    let mut lines = text.split('\n').enumerate().peekable();
+    while let Some((i, raw)) = lines.next() {
+        let n = i + 1;
+        // Only a CR followed by LF ends a line; the last piece has no LF
+        // after it, so a CR there is trailing white space.
+        let line = if lines.peek().is_some() {
+            raw.strip_suffix('\r').unwrap_or(raw)
+        } else {
+            raw
+        };
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) || line.ends_with(char::is_whitespace) {
+            return Err(format!(
+                "line {n} begins or ends with white space (space, tab or a stray CR); key file \
+                 lines must be exact: remove it"
+            ));
+        }
+        out.push((n, line));
+    }
+    Ok(out)
 }
 
 /// Lowercase hex of public bytes (ids, fingerprints). Not for secrets.

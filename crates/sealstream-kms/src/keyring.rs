@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use sealstream_format::{
-    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, Header, KeyRecord, Suite,
+    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, Header, KeyRecord, Salt, Suite,
+    validate_name,
 };
 
 use crate::error::{Error, Result};
@@ -14,22 +15,26 @@ use crate::provider::{KeyProvider, WrapContext};
 /// header holds, so a hostile header cannot cause many KMS calls.
 pub const DEFAULT_MAX_UNWRAP_ATTEMPTS: usize = 4;
 
-/// A data key for a new object, with the header that carries its wrappings.
+/// A data key for a new object, with the header that carries its wrappings
+/// and the salt they are bound to.
+///
+/// The body MUST be sealed with exactly this key and this salt
+/// (`ChunkCipher::seal(suite, &key, salt, header.bound_section())`): the
+/// records unwrap only for a body with this salt. The data key is fresh and
+/// protects this one object only.
 pub struct SealKey {
     /// The header to write in front of the body.
     pub header: Header,
     /// The data key to seal the body with.
     pub key: DataKey,
-    /// True if this data key also protects other objects (it came from a
-    /// data-key cache). Such a key must never be shared on its own.
-    pub reused: bool,
+    /// The body's salt, drawn before the data key was wrapped.
+    pub salt: Salt,
 }
 
 impl fmt::Debug for SealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealKey")
             .field("header", &self.header)
-            .field("reused", &self.reused)
             .finish_non_exhaustive()
     }
 }
@@ -77,11 +82,28 @@ impl Keyring {
         &self.providers
     }
 
-    /// A fresh data key wrapped by every provider, and the header for it.
-    pub async fn seal_key(&self, suite: Suite, context: EncryptionContext) -> Result<SealKey> {
+    /// A fresh data key wrapped by every provider for one new object, the
+    /// header for it and the body's salt.
+    ///
+    /// The salt is drawn first and every record is bound to it, to the bound
+    /// section of (`suite`, `context`) and to `name` (`""`: bound to no name;
+    /// a store object's name is its key in the store). The name is checked
+    /// before any provider is called.
+    pub async fn seal_key(
+        &self,
+        suite: Suite,
+        context: EncryptionContext,
+        name: &str,
+    ) -> Result<SealKey> {
+        validate_name(name)?;
+        let salt = Salt::generate()?;
+        let bound = Header::bound_section_for(suite, &context);
         let ctx = WrapContext {
             suite,
             context: &context,
+            bound: &bound,
+            salt: salt.as_bytes(),
+            name,
         };
         let (first, rest) = self
             .providers
@@ -92,15 +114,20 @@ impl Keyring {
         for p in rest {
             records.push(p.wrap(&key, ctx).await?);
         }
-        let header = Header::new(suite, context, records)?;
-        Ok(SealKey {
-            header,
-            key,
-            reused: false,
-        })
+        let header = Header::new(suite, context, name, records)?;
+        // What the records bind is what the header carries.
+        if header.bound_section() != bound.as_slice() {
+            return Err(Error::Config(
+                "internal error: the header's bound section differs from the one the key \
+                 records were bound to"
+                    .into(),
+            ));
+        }
+        Ok(SealKey { header, key, salt })
     }
 
-    /// Wraps an existing key for every provider (re-wrapping).
+    /// Wraps an existing key for every provider (re-wrapping), bound to
+    /// `ctx`.
     pub async fn wrap_all(&self, key: &DataKey, ctx: WrapContext<'_>) -> Result<Vec<KeyRecord>> {
         let mut records = Vec::with_capacity(self.providers.len());
         for p in &self.providers {
@@ -114,41 +141,42 @@ impl Keyring {
         self.max_attempts
     }
 
-    /// Unwraps the data key of the object with `header`.
+    /// Unwraps and verifies the data key of the object with `header`, whose
+    /// body starts with `prefix` (salt and commitment).
     ///
-    /// Only records whose provider is configured (and, in strict mode, whose
-    /// key id is configured) are tried, in header order, at most
-    /// `max_attempts` of them. If every attempt failed with a transient
-    /// error (throttling, KMS unreachable), that error is returned so the
-    /// caller can retry ([`Error::is_retryable`]); otherwise
-    /// [`Error::NoMatchingKey`] lists what the object was sealed for and
-    /// what each attempt said.
-    pub async fn open_key(&self, header: &Header) -> Result<DataKey> {
-        self.open_checked(header, |_| Ok(())).await
-    }
-
-    /// Like [`Keyring::open_key`], and also checks each unwrapped key
-    /// against the object's key commitment (docs/FORMAT.md, Reading, step
-    /// 8): a record that unwraps to a key which does not match the body is
-    /// skipped and the next one tried (within `max_attempts`). `prefix` is
-    /// the body's first 56 bytes (salt and commitment).
-    pub async fn open_key_verified(&self, header: &Header, prefix: &BodyPrefix) -> Result<DataKey> {
-        self.open_checked(header, |key| {
-            ChunkCipher::open(header.suite(), key, prefix, header.bound_section())
-                .map(drop)
-                .map_err(Error::from)
-        })
-        .await
-    }
-
-    async fn open_checked(
+    /// 1. If `expected_name` is given, the header's name must equal it
+    ///    ([`sealstream_format::Error::NameMismatch`] names both; an object
+    ///    bound to no name is refused the same way when a non-empty name is
+    ///    expected). `None` accepts any name (plain `decrypt`).
+    /// 2. Only records whose provider is configured (and, in strict mode,
+    ///    whose key id is configured) are tried, in header order, at most
+    ///    `max_attempts` of them. Each record is unwrapped bound to the
+    ///    header's bound section, the prefix's salt and the header's name.
+    /// 3. Every unwrapped key is checked against the body's key commitment
+    ///    (docs/FORMAT.md, Reading): a record that unwraps to a key which
+    ///    does not match the body (planted by anyone holding a recipient's
+    ///    public key) is skipped, counts as an attempt, and the next record is
+    ///    tried. The key returned is one that opens this body.
+    ///
+    /// If every attempt failed with a transient error (throttling, KMS
+    /// unreachable), that error is returned so the caller can retry
+    /// ([`Error::is_retryable`]); otherwise [`Error::NoMatchingKey`] lists
+    /// what the object was sealed for and what each attempt said.
+    pub async fn open_key(
         &self,
         header: &Header,
-        check: impl Fn(&DataKey) -> Result<()>,
+        prefix: &BodyPrefix,
+        expected_name: Option<&str>,
     ) -> Result<DataKey> {
+        if let Some(expected) = expected_name {
+            header.check_name(expected)?;
+        }
         let ctx = WrapContext {
             suite: header.suite(),
             context: header.context(),
+            bound: header.bound_section(),
+            salt: &prefix.salt,
+            name: header.name(),
         };
         let mut attempts = 0usize;
         let mut failures = Vec::new();
@@ -165,7 +193,18 @@ impl Keyring {
                 }
                 attempts += 1;
                 let outcome = match p.unwrap(record, ctx).await {
-                    Ok(key) => check(&key).map(|()| key),
+                    Ok(key) => {
+                        ChunkCipher::open(header.suite(), &key, prefix, header.bound_section())
+                            .map(|_| key)
+                            .map_err(|e| Error::UnwrapFailed {
+                                provider: p.provider_id(),
+                                key_id: record.key_id().to_owned(),
+                                reason: format!(
+                                    "the record unwraps, but to a key that does not open this body \
+                             ({e}): a record planted or copied from another object"
+                                ),
+                            })
+                    }
                     Err(e) => Err(e),
                 };
                 match outcome {
@@ -188,40 +227,34 @@ impl Keyring {
     }
 
     /// A header for the same object with its data key re-wrapped for
-    /// `new_keys`; the body is untouched. `self` must be able to open it.
+    /// `new_keys`; the body is untouched. `self` must be able to open it
+    /// ([`Keyring::open_key`], commitment checked, so a wrong or planted key
+    /// is never re-wrapped). `prefix` is the body's first 56 bytes.
     ///
-    /// Prefer [`Keyring::rewrap_verified`]: docs/FORMAT.md, Rewrapping,
-    /// requires the commitment to be checked before a key is re-wrapped.
-    pub async fn rewrap(&self, header: &Header, new_keys: &Keyring) -> Result<Header> {
-        let key = self.open_key(header).await?;
-        self.rewrap_with(header, &key, new_keys).await
-    }
-
-    /// [`Keyring::rewrap`] after checking the unwrapped key against the
-    /// body's commitment (`prefix`: the body's first 56 bytes), so a wrong
-    /// or planted key is never re-wrapped.
-    pub async fn rewrap_verified(
+    /// `new_name`: `None` keeps the header's name, `Some(n)` binds the new
+    /// records to `n` instead (renaming an object without re-encrypting it;
+    /// `Some("")` unbinds it). The header's current name is authenticated by
+    /// the unwrap; a caller that addresses the object by name compares it
+    /// first ([`Header::check_name`]).
+    pub async fn rewrap(
         &self,
         header: &Header,
         prefix: &BodyPrefix,
         new_keys: &Keyring,
+        new_name: Option<&str>,
     ) -> Result<Header> {
-        let key = self.open_key_verified(header, prefix).await?;
-        self.rewrap_with(header, &key, new_keys).await
-    }
-
-    async fn rewrap_with(
-        &self,
-        header: &Header,
-        key: &DataKey,
-        new_keys: &Keyring,
-    ) -> Result<Header> {
+        let name = new_name.unwrap_or(header.name());
+        validate_name(name)?;
+        let key = self.open_key(header, prefix, None).await?;
         let ctx = WrapContext {
             suite: header.suite(),
             context: header.context(),
+            bound: header.bound_section(),
+            salt: &prefix.salt,
+            name,
         };
-        let records = new_keys.wrap_all(key, ctx).await?;
-        Ok(header.with_records(records)?)
+        let records = new_keys.wrap_all(&key, ctx).await?;
+        Ok(header.with_name_and_records(name, records)?)
     }
 }
 

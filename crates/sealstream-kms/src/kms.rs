@@ -7,10 +7,13 @@
 //!   **strict** mode (the default) a record is only tried if its key id is
 //!   the configured key's ARN, decided without a KMS call. The opt-in
 //!   **discovery** mode also tries any key ARN of the named AWS accounts.
-//! - **Binding**: the KMS encryption context is the object's encryption
-//!   context plus `sealstream:version = "1"` and `sealstream:suite = "<suite
-//!   id in decimal>"` (object context keys may not start with `sealstream:`,
-//!   so these never collide).
+//! - **Binding**: the KMS encryption context is the object's context pairs
+//!   plus `sealstream:version = "2"`, `sealstream:suite = "<suite id in
+//!   decimal>"`, `sealstream:salt = "<the body's salt, 48 lowercase hex
+//!   digits>"` and, for an object bound to a name, `sealstream:name =
+//!   "<name>"` (the context's own `sealstream:` keys are only the file
+//!   metadata ones, so these never collide). A record therefore decrypts only
+//!   for the object (bound section), body (salt) and name it was made for.
 //! - **Record**: `key_id` = the key ARN KMS answers with (`KeyId` of the
 //!   response), `wrapped` = the `CiphertextBlob`, unchanged.
 //! - **Retries**: throttling, timeouts, unreachable endpoints and KMS
@@ -44,10 +47,16 @@ use crate::provider::{KeyProvider, WrapContext};
 
 /// The provider id of AWS KMS records.
 pub const AWS_KMS_PROVIDER_ID: &str = "aws-kms";
-/// Reserved KMS encryption context key: the format version (`"1"`).
+/// Reserved KMS encryption context key: the format version (`"2"`).
 pub const KMS_CONTEXT_VERSION_KEY: &str = "sealstream:version";
 /// Reserved KMS encryption context key: the suite id in decimal (`"1"`, `"2"`).
 pub const KMS_CONTEXT_SUITE_KEY: &str = "sealstream:suite";
+/// Reserved KMS encryption context key: the body's salt, 48 lowercase hex
+/// digits.
+pub const KMS_CONTEXT_SALT_KEY: &str = "sealstream:salt";
+/// Reserved KMS encryption context key: the object name (absent for an
+/// object bound to no name).
+pub const KMS_CONTEXT_NAME_KEY: &str = "sealstream:name";
 
 /// How KMS calls are retried: exponential backoff with jitter, bounded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -465,8 +474,8 @@ where
                 | "TooManyRequestsException" => (
                     K::Throttled,
                     format!(
-                        "{op} was throttled ({code}{msg}): lower the request rate, raise the \
-                         KMS request quota, or enable the data-key cache"
+                        "{op} was throttled ({code}{msg}): lower the request rate or raise the \
+                         KMS request quota"
                     ),
                 ),
                 "AccessDeniedException"
@@ -586,15 +595,26 @@ where
     }
 }
 
-/// The KMS encryption context: the object's pairs plus the reserved ones.
-fn kms_context(ctx: WrapContext<'_>) -> HashMap<String, String> {
+/// The KMS encryption context: the object's pairs plus the reserved ones
+/// (see the module docs).
+pub(crate) fn kms_context(ctx: WrapContext<'_>) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = ctx
         .context
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    map.insert(KMS_CONTEXT_VERSION_KEY.into(), "1".into());
+    map.insert(
+        KMS_CONTEXT_VERSION_KEY.into(),
+        sealstream_format::FORMAT_VERSION.to_string(),
+    );
     map.insert(KMS_CONTEXT_SUITE_KEY.into(), ctx.suite.id().to_string());
+    map.insert(
+        KMS_CONTEXT_SALT_KEY.into(),
+        crate::keyfile::hex_lower(ctx.salt),
+    );
+    if !ctx.name.is_empty() {
+        map.insert(KMS_CONTEXT_NAME_KEY.into(), ctx.name.to_owned());
+    }
     map
 }
 
@@ -742,15 +762,31 @@ impl KeyProvider for KmsProvider {
             })
             .await?;
         let data_key = data_key_from_blob(out.plaintext.take(), key, "Decrypt")?;
-        if let Some(answered) = out.key_id.as_deref()
-            && answered != key
-        {
-            return Err(kms_error(
-                key,
-                KmsErrorKind::IncorrectKey,
-                format!("Decrypt answered for another key ({answered}); the result is discarded"),
-                false,
-            ));
+        // docs/FORMAT.md, "Key records", aws-kms: the answer must name the
+        // key the record names. An answer that names none is not evidence of
+        // which key decrypted it, so it is refused as well.
+        match out.key_id.as_deref() {
+            Some(answered) if answered == key => {}
+            Some(answered) => {
+                return Err(kms_error(
+                    key,
+                    KmsErrorKind::IncorrectKey,
+                    format!(
+                        "Decrypt answered for another key ({answered}); the result is discarded"
+                    ),
+                    false,
+                ));
+            }
+            None => {
+                return Err(kms_error(
+                    key,
+                    KmsErrorKind::Other,
+                    "Decrypt answered without naming the key (no KeyId); the result is \
+                     discarded: a KMS-compatible server must return the key ARN it used"
+                        .into(),
+                    false,
+                ));
+            }
         }
         Ok(data_key)
     }
@@ -758,7 +794,38 @@ impl KeyProvider for KmsProvider {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::test_vectors::{Vectors, unhex};
+    use sealstream_format::{EncryptionContext, Header, Suite};
+
+    fn rendered(map: &HashMap<String, String>) -> String {
+        let mut pairs: Vec<_> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.sort();
+        pairs.join(";")
+    }
+
+    /// The encryption context against tests/vectors/records.txt.
+    #[test]
+    fn kms_context_matches_the_vector() {
+        let v = Vectors::load();
+        let context = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        let salt: [u8; 24] = unhex(v.get("salt")).try_into().unwrap();
+        for (suite, name, vector) in [
+            (Suite::Aes256Gcm, v.get("name"), "kms_context_suite1"),
+            (Suite::XChaCha20Poly1305, "", "kms_context_suite2_unnamed"),
+        ] {
+            let bound = Header::bound_section_for(suite, &context);
+            let ctx = WrapContext {
+                suite,
+                context: &context,
+                bound: &bound,
+                salt: &salt,
+                name,
+            };
+            assert_eq!(rendered(&kms_context(ctx)), v.get(vector), "{vector}");
+        }
+    }
 
     #[test]
     fn key_arns() {

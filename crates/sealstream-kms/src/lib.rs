@@ -13,21 +13,26 @@
 //! | open objects of any KMS key of some accounts | [`KmsConfig::discovery`] |
 //! | seal for someone else's public key; open with the secret key | [`X25519Recipient`] / [`X25519Identity`] |
 //! | several readers for one object (KMS in two Regions, a recovery key) | a [`Keyring`] of several providers: the first generates, every one wraps |
-//! | fewer KMS calls for many small objects | [`CachingKeyring`] ([`Keyring::with_cache`]) |
-//! | add or remove readers without re-encrypting | [`Keyring::rewrap_verified`] |
+//! | add or remove readers, or rename, without re-encrypting | [`Keyring::rewrap`] |
 //! | no async runtime | [`blocking::Keyring`] |
 //!
-//! Opening tries only records of configured providers (and, in strict
-//! mode, configured keys), in header order, at most
-//! [`Keyring::max_attempts`] times, so a hostile header cannot make a
-//! reader issue many KMS calls.
+//! Every record is bound to its object: the header's bound section (version,
+//! suite, context), the body's salt (drawn before the data key is wrapped)
+//! and the object's name. A data key protects exactly one object.
+//!
+//! Opening ([`Keyring::open_key`]) compares the header's name with the
+//! expected one first, then tries only records of configured providers (and,
+//! in strict mode, configured keys), in header order, at most
+//! [`Keyring::max_attempts`] times, so a hostile header cannot make a reader
+//! issue many KMS calls; every unwrapped key is checked against the body's
+//! commitment, so a planted record is skipped rather than trusted.
 //!
 //! # Example
 //!
 //! ```
 //! use std::sync::Arc;
 //! use sealstream_kms::{
-//!     EncryptionContext, Keyring, LocalKeyProvider, Overwrite, Suite, X25519Identity,
+//!     BodyPrefix, EncryptionContext, Keyring, LocalKeyProvider, Overwrite, Suite, X25519Identity,
 //! };
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let dir = std::env::temp_dir().join(format!("sealstream-doc-{}", std::process::id()));
@@ -41,12 +46,17 @@
 //! let context = EncryptionContext::from_pairs([("path", "db.tar")])?;
 //! # let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
 //! # rt.block_on(async {
-//! let sealed = keyring.seal_key(Suite::Aes256Gcm, context).await?;
-//! let object = sealstream_format::seal_to_vec(&sealed.header, &sealed.key, b"hello")?;
+//! let sealed = keyring.seal_key(Suite::Aes256Gcm, context, "backups/db.tar").await?;
+//! let object =
+//!     sealstream_format::seal_to_vec(&sealed.header, &sealed.key, sealed.salt, b"hello")?;
 //!
-//! // The secret-key holder alone can open it.
+//! // The secret-key holder alone can open it, under its name.
+//! let start = sealstream_format::HEADER_LEN;
+//! let prefix = BodyPrefix::from_bytes(
+//!     object[start..start + sealstream_format::BODY_PREFIX_LEN].try_into()?,
+//! );
 //! let reader = Keyring::new(vec![Arc::new(me)])?;
-//! let key = reader.open_key(&sealed.header).await?;
+//! let key = reader.open_key(&sealed.header, &prefix, Some("backups/db.tar")).await?;
 //! let (_, plain) = sealstream_format::open_slice(&object, &key)?;
 //! assert_eq!(plain, b"hello");
 //! # Ok::<_, Box<dyn std::error::Error>>(()) })?;
@@ -57,7 +67,8 @@
 //! # Key files
 //!
 //! A **local key file** ([`LocalKeyProvider::generate`], the CLI's `sealstream keygen`) is UTF-8
-//! text; `#` lines and empty lines are comments; the other lines are exactly
+//! text of lines ended by LF or CRLF; empty lines and lines starting with `#` are comments; the
+//! other lines are exactly these, with no white space before or after them:
 //!
 //! ```text
 //! sealstream-local-key v1
@@ -72,30 +83,24 @@
 //! unpadded base64url of the 32-byte key and a 4-byte SHA-256 check
 //! ([`X25519Identity::generate`] writes both files). Secret files are created with mode 0600,
 //! atomically, never replacing an existing file unless [`Overwrite::DangerReplaceExisting`] is
-//! passed; a secret file that group or others may read or write is refused with the `chmod 600`
-//! that fixes it. docs/FORMAT.md, "Key records", specifies the files and every record byte.
+//! passed. Reading opens without blocking and refuses anything but a regular file of at most
+//! 4096 bytes before reading it (a FIFO is refused at once), then a public key given as a secret
+//! one ("this is a public key"), then a secret file that group or others may read or write (with
+//! the `chmod 600` that fixes it). docs/FORMAT.md, "Key records", specifies the files and every
+//! record byte.
 //!
 //! # AWS KMS
 //!
 //! [`KmsProvider`] seals with `GenerateDataKey` (`AES_256`) under its key; further KMS providers
 //! of the keyring (a second Region, a recovery key) wrap the same data key with `Encrypt`. The
-//! KMS encryption context is the object's context plus `sealstream:version = "1"` and
-//! `sealstream:suite = "<suite id>"`. A record holds the key ARN KMS answered with and the
+//! KMS encryption context is the object's context pairs plus `sealstream:version = "2"`,
+//! `sealstream:suite = "<suite id>"`, `sealstream:salt = "<salt hex>"` and (for a named object)
+//! `sealstream:name = "<name>"`. A record holds the key ARN KMS answered with and the
 //! `CiphertextBlob`. Opening calls `Decrypt` with `KeyId` pinned to the record's ARN; strict mode
 //! (the default) tries only the configured key's records, [`KmsConfig::discovery`] any key ARN of
 //! the named accounts. Throttling and transient failures are retried with exponential backoff
 //! and jitter ([`RetryPolicy`]); errors name the key and classify the cause ([`KmsErrorKind`]).
 //! For a KMS-compatible server, set [`aws::AwsOptions::endpoint_url`].
-//!
-//! # Data-key cache
-//!
-//! Off by default. [`Keyring::with_cache`] reuses one data key for up to N objects, M bytes and
-//! T seconds ([`DataKeyCacheConfig`]), per suite and context. Reuse is safe because every object
-//! derives its own AEAD key, nonce and commitment from the data key and a fresh 192-bit salt; the
-//! cache also enforces the C2SP per-key message count for the object sizes in use and a hard
-//! maximum of 2^32 objects per key ([`MAX_CACHED_OBJECTS`]). Callers declare each object's
-//! plaintext length to [`CachingKeyring::seal_key`]; every key handed out by the cache is marked
-//! [`SealKey::reused`]. [`CachingKeyring::saved_generate_calls`] counts the generations saved.
 //!
 //! # Secrets
 //!
@@ -111,7 +116,6 @@
 
 pub mod aws;
 pub mod blocking;
-mod cache;
 mod error;
 #[cfg(fuzzing)]
 #[doc(hidden)]
@@ -125,17 +129,18 @@ mod provider;
 mod test_vectors;
 mod x25519;
 
-pub use cache::{CachingKeyring, DataKeyCacheConfig, MAX_CACHED_OBJECTS};
 pub use error::{Error, KmsErrorKind, Result};
 pub use keyfile::Overwrite;
 pub use keyring::{DEFAULT_MAX_UNWRAP_ATTEMPTS, Keyring, SealKey};
 pub use kms::{
-    AWS_KMS_PROVIDER_ID, KMS_CONTEXT_SUITE_KEY, KMS_CONTEXT_VERSION_KEY, KmsConfig, KmsDiscovery,
-    KmsProvider, RetryPolicy,
+    AWS_KMS_PROVIDER_ID, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY, KMS_CONTEXT_SUITE_KEY,
+    KMS_CONTEXT_VERSION_KEY, KmsConfig, KmsDiscovery, KmsProvider, RetryPolicy,
 };
 pub use local::{LOCAL_KEY_FILE_VERSION_LINE, LOCAL_PROVIDER_ID, LocalKeyProvider};
 pub use provider::{KeyProvider, WrapContext};
-pub use sealstream_format::{BodyPrefix, DataKey, EncryptionContext, Header, KeyRecord, Suite};
+pub use sealstream_format::{
+    BodyPrefix, DataKey, EncryptionContext, Header, KeyRecord, SALT_LEN, Salt, Suite,
+};
 pub use x25519::{
     X25519_PROVIDER_ID, X25519_PUBLIC_PREFIX, X25519_SECRET_PREFIX, X25519Identity, X25519Recipient,
 };

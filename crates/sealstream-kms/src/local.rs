@@ -4,8 +4,9 @@
 //!
 //! # Key file format (docs/FORMAT.md, "Key records", `local`)
 //!
-//! UTF-8 text. Lines beginning with `#` and blank lines are comments; a
-//! trailing `\r` is ignored. The remaining lines are exactly, in order:
+//! UTF-8 text, lines ended by LF or CRLF (the last may lack it). Empty lines
+//! and lines beginning with `#` are comments. The remaining lines are
+//! exactly, in order, with no white space before or after them:
 //!
 //! ```text
 //! sealstream-local-key v1
@@ -30,8 +31,15 @@
 //!
 //! ```text
 //! wrapped = 0x01 || nonce (12) || AES-256-GCM(key, nonce, data key, aad) (32) || tag (16)
-//! aad     = "sealstream local wrap v1" || 0x00 || u16 len(key_id) || key_id || u8 suite
-//!           || EncryptionContext::encode()
+//! aad     = "sealstream local wrap v2" || 0x00 || u16 len(key_id) || key_id
+//!           || u16 len(bound) || bound || salt (24) || u16 len(name) || name
+//! ```
+//!
+//! where `bound` is the object's bound section (version, suite, context),
+//! `salt` the body's salt and `name` the object name (empty if unbound): a
+//! record unwraps only for the object, body and name it was made for.
+//!
+//! ```text
 //! ```
 //!
 //! The nonce is random, so one local key may wrap at most 2^32 data keys
@@ -60,17 +68,20 @@ pub const LOCAL_KEY_FILE_VERSION_LINE: &str = "sealstream-local-key v1";
 const RECORD_VERSION: u8 = 0x01;
 /// 1 + 12 + 32 + 16 = 61 bytes.
 const RECORD_LEN: usize = 1 + NONCE_LEN + DATA_KEY_LEN + TAG_LEN;
-const AAD_LABEL: &[u8] = b"sealstream local wrap v1";
+const AAD_LABEL: &[u8] = b"sealstream local wrap v2";
 const ID_LABEL: &[u8] = b"sealstream local key id v1";
 
 /// A local 256-bit wrapping key, usually loaded from a key file.
 ///
-/// Wraps data keys with AES-256-GCM. Only the expanded AES key is kept in
-/// memory (ring does not wipe it on drop; see docs/SECURITY.md); the raw key
-/// bytes read from the file are wiped once it is built.
+/// Wraps data keys with AES-256-GCM. The 32 key bytes are kept on the heap
+/// in zeroizing storage (wiped when the provider is dropped, never copied by
+/// a move of the provider). ring's expanded AES key is built for each wrap or
+/// unwrap and dropped right after it; ring does not wipe that key schedule
+/// (docs/SECURITY.md), so it stays in freed memory until reused, but it is
+/// not kept alive between calls.
 pub struct LocalKeyProvider {
     id: String,
-    key: LessSafeKey,
+    key: Box<Zeroizing<[u8; DATA_KEY_LEN]>>,
     source: String,
 }
 
@@ -127,7 +138,8 @@ impl LocalKeyProvider {
             reason: reason.to_owned(),
         };
         let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
-        let mut lines = keyfile::content_lines(text);
+        let lines = keyfile::content_lines(text).map_err(|reason| bad(&reason))?;
+        let mut lines = lines.into_iter().map(|(_, l)| l);
         if lines.next() != Some(LOCAL_KEY_FILE_VERSION_LINE) {
             return Err(bad(
                 "not a sealstream local key file (the first line must be \
@@ -165,13 +177,21 @@ impl LocalKeyProvider {
     }
 
     fn build(key: &[u8; DATA_KEY_LEN], id: String, source: String) -> Result<Self> {
-        let unbound = UnboundKey::new(&AES_256_GCM, key)
-            .map_err(|_| Error::Config("AES-256-GCM rejected a 32-byte key".into()))?;
+        let mut stored = Box::new(Zeroizing::new([0u8; DATA_KEY_LEN]));
+        stored.copy_from_slice(key);
         Ok(LocalKeyProvider {
             id,
-            key: LessSafeKey::new(unbound),
+            key: stored,
             source,
         })
+    }
+
+    /// The AES-256-GCM key for one wrap or unwrap (see the type's docs for
+    /// why it is not kept).
+    fn aead_key(&self) -> Result<LessSafeKey> {
+        let unbound = UnboundKey::new(&AES_256_GCM, self.key.as_slice())
+            .map_err(|_| Error::Config("AES-256-GCM rejected a 32-byte key".into()))?;
+        Ok(LessSafeKey::new(unbound))
     }
 
     /// The key id written into records: 16 hex digits derived from the key.
@@ -179,7 +199,7 @@ impl LocalKeyProvider {
         &self.id
     }
 
-    fn aad(&self, ctx: WrapContext<'_>) -> Vec<u8> {
+    fn aad(&self, ctx: WrapContext<'_>) -> Result<Vec<u8>> {
         wrap_aad(AAD_LABEL, &self.id, ctx)
     }
 }
@@ -232,10 +252,10 @@ impl LocalKeyProvider {
         out.extend_from_slice(key.expose_secret());
         let (_, body) = out.split_at_mut(1 + NONCE_LEN);
         let tag = self
-            .key
+            .aead_key()?
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(ctx)),
+                Aad::from(self.aad(ctx)?),
                 body,
             )
             .map_err(|_| Error::Config("AES-256-GCM sealing failed".into()))?;
@@ -269,18 +289,18 @@ impl LocalKeyProvider {
         let mut buf = Zeroizing::new([0u8; DATA_KEY_LEN + TAG_LEN]);
         buf.copy_from_slice(sealed);
         let plain = self
-            .key
+            .aead_key()?
             .open_in_place(
                 Nonce::assume_unique_for_key(*nonce),
-                Aad::from(self.aad(ctx)),
+                Aad::from(self.aad(ctx)?),
                 buf.as_mut_slice(),
             )
             .map_err(|_| Error::UnwrapFailed {
                 provider: LOCAL_PROVIDER_ID,
                 key_id: self.id.clone(),
-                reason: "authentication failed: the record was wrapped by another key, or the \
-                         object's encryption context or suite was changed, or the record was \
-                         modified"
+                reason: "authentication failed: the record was wrapped by another key, or for \
+                         another object (another body salt or name), or the object's encryption \
+                         context or suite was changed, or the record was modified"
                     .into(),
             })?;
         Ok(DataKey::from_slice(plain)?)
@@ -292,7 +312,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::test_vectors::{Vectors, unhex};
-    use sealstream_format::{EncryptionContext, Suite};
+    use sealstream_format::{EncryptionContext, Header, Suite};
 
     /// Byte-for-byte against the vector computed with pyca/cryptography
     /// (tests/vectors/records.txt).
@@ -303,11 +323,17 @@ mod tests {
         let p = LocalKeyProvider::from_key_bytes(&key, "vector").unwrap();
         assert_eq!(p.key_id(), v.get("local_key_id"));
         let context = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        let bound = Header::bound_section_for(Suite::Aes256Gcm, &context);
+        assert_eq!(bound, unhex(v.get("local_bound")));
+        let salt: [u8; 24] = unhex(v.get("salt")).try_into().unwrap();
         let ctx = WrapContext {
             suite: Suite::Aes256Gcm,
             context: &context,
+            bound: &bound,
+            salt: &salt,
+            name: v.get("name"),
         };
-        assert_eq!(p.aad(ctx), unhex(v.get("local_aad")));
+        assert_eq!(p.aad(ctx).unwrap(), unhex(v.get("local_aad")));
         let data_key = DataKey::from_slice(&unhex(v.get("data_key"))).unwrap();
         let nonce: [u8; NONCE_LEN] = unhex(v.get("local_nonce")).try_into().unwrap();
         let record = p.wrap_with_nonce(&data_key, ctx, nonce).unwrap();
@@ -316,5 +342,34 @@ mod tests {
             p.unwrap_record(&record, ctx).unwrap().expose_secret(),
             data_key.expose_secret()
         );
+        let unnamed = WrapContext { name: "", ..ctx };
+        assert_eq!(p.aad(unnamed).unwrap(), unhex(v.get("local_aad_unnamed")));
+        let record0 = p.wrap_with_nonce(&data_key, unnamed, nonce).unwrap();
+        assert_eq!(record0.wrapped(), unhex(v.get("local_wrapped_unnamed")));
+        // Bound to the name and the salt: either changed, it does not unwrap.
+        let other_salt = [0xa1u8; 24];
+        for (record, moved) in [
+            (
+                &record,
+                WrapContext {
+                    name: "backups/other.tar",
+                    ..ctx
+                },
+            ),
+            (&record, unnamed),
+            (&record0, ctx),
+            (
+                &record,
+                WrapContext {
+                    salt: &other_salt,
+                    ..ctx
+                },
+            ),
+        ] {
+            assert!(matches!(
+                p.unwrap_record(record, moved),
+                Err(Error::UnwrapFailed { .. })
+            ));
+        }
     }
 }

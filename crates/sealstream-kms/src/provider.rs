@@ -3,22 +3,33 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
-use sealstream_format::{DataKey, EncryptionContext, KeyRecord, Suite};
+use sealstream_format::{DataKey, EncryptionContext, KeyRecord, SALT_LEN, Suite};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
-/// What a wrapping is bound to: the object's suite and encryption context.
+/// What a wrapping is bound to (docs/FORMAT.md, "Key records"): the
+/// object's whole bound section (version, suite, context), the body's salt
+/// and the object name.
 ///
-/// Providers MUST bind both (KMS: as encryption context with the reserved
-/// `sealstream:version` / `sealstream:suite` pairs; local and x25519: as AEAD
-/// associated data), so a wrapped key moved to another object fails to
-/// unwrap.
+/// Providers MUST bind all of it (KMS: as encryption context, the context
+/// pairs plus the reserved `sealstream:version`, `sealstream:suite`,
+/// `sealstream:salt` and `sealstream:name` pairs; local and x25519: as AEAD
+/// associated data), so a record moved to another object, to a body with
+/// another salt or to a header with another name fails to unwrap. Built by
+/// [`crate::Keyring`]; `bound` is always
+/// `Header::bound_section_for(suite, context)`.
 #[derive(Clone, Copy, Debug)]
 pub struct WrapContext<'a> {
     /// The object's suite.
     pub suite: Suite,
-    /// The object's encryption context.
+    /// The object's encryption context (the pairs of the bound section).
     pub context: &'a EncryptionContext,
+    /// The object's bound section, byte for byte.
+    pub bound: &'a [u8],
+    /// The body's 24-byte salt (not secret).
+    pub salt: &'a [u8; SALT_LEN],
+    /// The object name (`""`: bound to no name).
+    pub name: &'a str,
 }
 
 /// A source of data keys: generates and wraps them for new objects, and
@@ -55,18 +66,34 @@ pub trait KeyProvider: Debug + Send + Sync {
 
 /// The associated data of the `local` and `x25519` wrappings
 /// (docs/FORMAT.md, "Key records"):
-/// `label || 0x00 || u16 len(key_id) || key_id || u8 suite || context.encode()`.
-pub(crate) fn wrap_aad(label: &[u8], key_id: &str, ctx: WrapContext<'_>) -> Vec<u8> {
-    let context = ctx.context.encode();
-    let mut aad = Vec::with_capacity(label.len() + 4 + key_id.len() + context.len());
+///
+/// ```text
+/// label || 0x00 || u16 len(key_id) || key_id || u16 len(bound) || bound
+///       || salt (24) || u16 len(name) || name
+/// ```
+pub(crate) fn wrap_aad(label: &[u8], key_id: &str, ctx: WrapContext<'_>) -> Result<Vec<u8>> {
+    let mut aad = Vec::with_capacity(
+        label.len() + 7 + key_id.len() + ctx.bound.len() + SALT_LEN + ctx.name.len(),
+    );
     aad.extend_from_slice(label);
     aad.push(0);
-    // Key ids are at most 2048 bytes (FORMAT.md, Limits); saturating keeps
-    // this total without a panic path.
-    let len = u16::try_from(key_id.len()).unwrap_or(u16::MAX);
-    aad.extend_from_slice(&len.to_be_bytes());
-    aad.extend_from_slice(key_id.as_bytes());
-    aad.push(ctx.suite.id());
-    aad.extend_from_slice(&context);
-    aad
+    put_field(&mut aad, "key id", key_id.as_bytes())?;
+    put_field(&mut aad, "bound section", ctx.bound)?;
+    aad.extend_from_slice(ctx.salt);
+    put_field(&mut aad, "object name", ctx.name.as_bytes())?;
+    Ok(aad)
+}
+
+/// `u16 len || bytes`. Every field is far below 2^16 in a valid header
+/// (4096 bytes in all); a longer one is refused rather than truncated.
+fn put_field(out: &mut Vec<u8>, what: &str, bytes: &[u8]) -> Result<()> {
+    let len = u16::try_from(bytes.len()).map_err(|_| {
+        Error::Config(format!(
+            "the {what} is too long to bind ({} bytes)",
+            bytes.len()
+        ))
+    })?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(bytes);
+    Ok(())
 }

@@ -28,10 +28,10 @@
 //! esk, epk   = fresh X25519 key pair for this wrapping
 //! shared     = X25519(esk, pk)                 (all-zero output is refused)
 //! wrap_key   = HKDF-SHA256(ikm = shared, salt = epk || pk,
-//!                          info = "sealstream x25519 wrap v1", L = 32)
+//!                          info = "sealstream x25519 wrap v2", L = 32)
 //! sealed     = ChaCha20-Poly1305(wrap_key, nonce = 12 zero bytes, data key, aad)
-//! aad        = "sealstream x25519 wrap v1" || 0x00 || u16 len(key_id) || key_id
-//!              || u8 suite || EncryptionContext::encode()
+//! aad        = "sealstream x25519 wrap v2" || 0x00 || u16 len(key_id) || key_id
+//!              || u16 len(bound) || bound || salt (24) || u16 len(name) || name
 //! wrapped    = 0x01 || epk (32) || sealed (32 + 16)     = 81 bytes
 //! ```
 //!
@@ -70,7 +70,7 @@ const KEY_LEN: usize = 32;
 const CHECK_LEN: usize = 4;
 /// 1 + 32 + 32 + 16 = 81 bytes.
 const RECORD_LEN: usize = 1 + KEY_LEN + DATA_KEY_LEN + TAG_LEN;
-const WRAP_LABEL: &[u8] = b"sealstream x25519 wrap v1";
+const WRAP_LABEL: &[u8] = b"sealstream x25519 wrap v2";
 const FINGERPRINT_LABEL: &[u8] = b"sealstream x25519 fingerprint v1";
 
 fn check_of(prefix: &str, key: &[u8; KEY_LEN]) -> [u8; CHECK_LEN] {
@@ -104,7 +104,7 @@ fn encode_key(prefix: &str, key: &[u8; KEY_LEN]) -> Zeroizing<String> {
 /// Decodes the text form; `what` names the key kind for messages.
 fn decode_key(prefix: &str, text: &str, what: &str) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     let bad = |reason: String| Error::Config(format!("invalid {what}: {reason}"));
-    let body = text.trim().strip_prefix(prefix).ok_or_else(|| {
+    let body = text.strip_prefix(prefix).ok_or_else(|| {
         bad(format!(
             "it must start with `{prefix}` (see docs/FORMAT.md, \"Key records\")"
         ))
@@ -131,16 +131,29 @@ fn fingerprint_of(pk: &PublicKey) -> String {
     keyfile::short_id(&[FINGERPRINT_LABEL, &[0u8], pk.as_bytes()])
 }
 
-fn wrap_key(shared: &[u8; KEY_LEN], epk: &PublicKey, pk: &PublicKey) -> Result<LessSafeKey> {
+/// HKDF-SHA256(ikm = shared, salt = epk || pk, info = the wrap label).
+fn wrap_key_bytes(
+    shared: &[u8; KEY_LEN],
+    epk: &PublicKey,
+    pk: &PublicKey,
+) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     let mut salt = [0u8; 2 * KEY_LEN];
     let (a, b) = salt.split_at_mut(KEY_LEN);
     a.copy_from_slice(epk.as_bytes());
     b.copy_from_slice(pk.as_bytes());
     let prk = Salt::new(HKDF_SHA256, &salt).extract(shared);
-    let okm = prk
-        .expand(&[WRAP_LABEL], &CHACHA20_POLY1305)
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    prk.expand(&[WRAP_LABEL], &CHACHA20_POLY1305)
+        .and_then(|okm| okm.fill(out.as_mut()))
         .map_err(|_| Error::Config("HKDF-SHA256 refused a 32-byte output".into()))?;
-    Ok(LessSafeKey::new(UnboundKey::from(okm)))
+    Ok(out)
+}
+
+fn wrap_key(shared: &[u8; KEY_LEN], epk: &PublicKey, pk: &PublicKey) -> Result<LessSafeKey> {
+    let bytes = wrap_key_bytes(shared, epk, pk)?;
+    let unbound = UnboundKey::new(&CHACHA20_POLY1305, bytes.as_ref())
+        .map_err(|_| Error::Config("ChaCha20-Poly1305 rejected a 32-byte key".into()))?;
+    Ok(LessSafeKey::new(unbound))
 }
 
 /// A recipient's public key: seals data keys that only the holder of the
@@ -176,14 +189,17 @@ impl std::str::FromStr for X25519Recipient {
 }
 
 impl X25519Recipient {
-    /// Parses the text form `sealstream-x25519-pub1:...`.
+    /// Parses the text form `sealstream-x25519-pub1:...` (as pasted on a
+    /// command line: white space around it is ignored; key files are
+    /// stricter, see [`X25519Recipient::from_file`]).
     pub fn parse(text: &str) -> Result<Self> {
-        let bytes = decode_key(X25519_PUBLIC_PREFIX, text, "X25519 public key")?;
+        let bytes = decode_key(X25519_PUBLIC_PREFIX, text.trim(), "X25519 public key")?;
         Ok(Self::from_public(PublicKey::from(*bytes)))
     }
 
-    /// Loads a public key file (one `sealstream-x25519-pub1:` line, plus
-    /// `#` comments).
+    /// Loads a public key file: one `sealstream-x25519-pub1:` line, plus
+    /// comments (the line rules of docs/FORMAT.md, "Key files": LF or CRLF,
+    /// no white space around the key line).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = keyfile::read_key_file(path, Secrecy::Public)?;
@@ -266,7 +282,7 @@ impl X25519Recipient {
         let tag = wkey
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
-                Aad::from(wrap_aad(WRAP_LABEL, &self.fingerprint, ctx)),
+                Aad::from(wrap_aad(WRAP_LABEL, &self.fingerprint, ctx)?),
                 body,
             )
             .map_err(|_| Error::Config("ChaCha20-Poly1305 sealing failed".into()))?;
@@ -479,37 +495,41 @@ impl KeyProvider for X25519Identity {
         let plain = wkey
             .open_in_place(
                 Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
-                Aad::from(wrap_aad(WRAP_LABEL, &self.recipient.fingerprint, ctx)),
+                Aad::from(wrap_aad(WRAP_LABEL, &self.recipient.fingerprint, ctx)?),
                 buf.as_mut_slice(),
             )
             .map_err(|_| {
                 failed(
-                    "authentication failed: the record was sealed for another key, or the \
-                     object's encryption context or suite was changed, or the record was modified",
+                    "authentication failed: the record was sealed for another key, or for \
+                     another object (another body salt or name), or the object's encryption \
+                     context or suite was changed, or the record was modified",
                 )
             })?;
         Ok(DataKey::from_slice(plain)?)
     }
 }
 
-/// The one non-comment line of a key file, which must start with `prefix`.
+/// The one content line of a key file, which must start with `prefix`
+/// (line rules: [`keyfile::content_lines`]).
 fn single_line<'a>(path: &Path, bytes: &'a [u8], prefix: &str) -> Result<&'a str> {
     let bad = |reason: String| Error::KeyFile {
         path: path.display().to_string(),
         reason,
     };
     let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
-    let mut lines = keyfile::content_lines(text);
-    let line = lines
+    let lines = keyfile::content_lines(text).map_err(bad)?;
+    let mut lines = lines.into_iter();
+    let (n, line) = lines
         .next()
         .ok_or_else(|| bad(format!("no `{prefix}...` line found")))?;
     if !line.starts_with(prefix) {
         return Err(bad(format!(
-            "expected a line starting with `{prefix}` (is this the right kind of key file?)"
+            "line {n}: expected a line starting with `{prefix}` (is this the right kind of key \
+             file?)"
         )));
     }
-    if lines.next().is_some() {
-        return Err(bad("more than one key line".into()));
+    if let Some((n, _)) = lines.next() {
+        return Err(bad(format!("line {n}: more than one key line")));
     }
     Ok(line)
 }
@@ -519,10 +539,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::test_vectors::{Vectors, unhex};
-    use sealstream_format::{EncryptionContext, Suite};
+    use sealstream_format::{EncryptionContext, Header, Suite};
 
     /// Byte-for-byte against the vector computed with pyca/cryptography
     /// (tests/vectors/records.txt).
+    #[test]
+    fn key_files_recognise_public_keys() {
+        assert!(keyfile::PUBLIC_KEY_PREFIXES.contains(&X25519_PUBLIC_PREFIX));
+    }
+
     #[tokio::test]
     async fn seal_matches_the_vector() {
         let v = Vectors::load();
@@ -539,16 +564,32 @@ mod tests {
             v.get("x25519_secret_text")
         );
         let context = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        let bound = Header::bound_section_for(Suite::XChaCha20Poly1305, &context);
+        assert_eq!(bound, unhex(v.get("x25519_bound")));
+        let salt: [u8; 24] = unhex(v.get("salt")).try_into().unwrap();
         let ctx = WrapContext {
             suite: Suite::XChaCha20Poly1305,
             context: &context,
+            bound: &bound,
+            salt: &salt,
+            name: v.get("name"),
         };
         assert_eq!(
-            wrap_aad(WRAP_LABEL, id.fingerprint(), ctx),
+            wrap_aad(WRAP_LABEL, id.fingerprint(), ctx).unwrap(),
             unhex(v.get("x25519_aad"))
         );
-        let data_key = DataKey::from_slice(&unhex(v.get("data_key"))).unwrap();
         let esk: [u8; 32] = unhex(v.get("x25519_ephemeral_secret")).try_into().unwrap();
+        let esk_secret = StaticSecret::from(esk);
+        let epk = PublicKey::from(&esk_secret);
+        assert_eq!(
+            epk.as_bytes().to_vec(),
+            unhex(v.get("x25519_ephemeral_public"))
+        );
+        let shared = esk_secret.diffie_hellman(&id.recipient().public);
+        assert_eq!(shared.as_bytes().to_vec(), unhex(v.get("x25519_shared")));
+        let wk = wrap_key_bytes(shared.as_bytes(), &epk, &id.recipient().public).unwrap();
+        assert_eq!(wk.to_vec(), unhex(v.get("x25519_wrap_key")));
+        let data_key = DataKey::from_slice(&unhex(v.get("data_key"))).unwrap();
         let record = id
             .recipient()
             .seal_with_ephemeral(&data_key, ctx, &esk)
@@ -557,5 +598,23 @@ mod tests {
         assert_eq!(record.key_id(), v.get("x25519_fingerprint"));
         let opened = id.unwrap(&record, ctx).await.unwrap();
         assert_eq!(opened.expose_secret(), data_key.expose_secret());
+        // Bound to the name and the salt: either changed, it does not unwrap.
+        let other_salt = [0xa1u8; 24];
+        for moved in [
+            WrapContext {
+                name: "backups/other.tar",
+                ..ctx
+            },
+            WrapContext { name: "", ..ctx },
+            WrapContext {
+                salt: &other_salt,
+                ..ctx
+            },
+        ] {
+            assert!(matches!(
+                id.unwrap(&record, moved).await,
+                Err(Error::UnwrapFailed { .. })
+            ));
+        }
     }
 }

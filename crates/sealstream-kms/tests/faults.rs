@@ -12,6 +12,8 @@
     clippy::cast_possible_truncation
 )]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,7 @@ use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{
     EncryptionContext, Error, Keyring, KmsConfig, KmsErrorKind, KmsProvider, RetryPolicy, Suite,
 };
+use support::with_prefix;
 
 const GENERATE: &str = "TrentService.GenerateDataKey";
 const DECRYPT: &str = "TrentService.Decrypt";
@@ -142,14 +145,18 @@ async fn throttling_on_every_attempt_fails_clearly_after_backoff() {
     let kr = keyring(&proxy, &arn, retry.clone()).await;
 
     // A key sealed while KMS answers, for the Decrypt half.
-    let sealed = kr.seal_key(Suite::Aes256Gcm, context(0)).await.unwrap();
+    let sealed = kr.seal_key(Suite::Aes256Gcm, context(0), "").await.unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
 
     proxy.set_plan(FaultPlan::new(seed).rule(Rule::new(
         Match::any().target(GENERATE),
         Fault::KmsThrottling,
     )));
     let started = Instant::now();
-    let err = kr.seal_key(Suite::Aes256Gcm, context(1)).await.unwrap_err();
+    let err = kr
+        .seal_key(Suite::Aes256Gcm, context(1), "")
+        .await
+        .unwrap_err();
     let elapsed = started.elapsed();
     let report = proxy.report();
     assert_throttled(&err, &arn, 4, &report);
@@ -168,7 +175,10 @@ async fn throttling_on_every_attempt_fails_clearly_after_backoff() {
         Match::any().target(DECRYPT),
         Fault::KmsThrottling,
     )));
-    let err = kr.open_key(&sealed.header).await.unwrap_err();
+    let err = kr
+        .open_key(&sealed.header, &prefix, None)
+        .await
+        .unwrap_err();
     let report = proxy.report();
     assert_throttled(&err, &arn, 4, &report);
     assert_eq!(calls(&proxy, DECRYPT), 4, "{report}");
@@ -187,11 +197,12 @@ async fn a_few_throttles_then_success() {
     let proxy = FaultProxy::start(endpoint.as_str(), plan).await.unwrap();
     let kr = keyring(&proxy, &arn, policy(4)).await;
     let sealed = kr
-        .seal_key(Suite::Aes256Gcm, context(2))
+        .seal_key(Suite::Aes256Gcm, context(2), "")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", proxy.report()));
+    let (sealed, prefix) = with_prefix(sealed);
     let key = kr
-        .open_key(&sealed.header)
+        .open_key(&sealed.header, &prefix, None)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", proxy.report()));
     assert_eq!(key.expose_secret(), sealed.key.expose_secret());
@@ -234,11 +245,12 @@ async fn transient_failures_of_every_kind_are_retried() {
     let proxy = FaultProxy::start(endpoint.as_str(), plan).await.unwrap();
     let kr = keyring(&proxy, &arn, retry).await;
     let sealed = kr
-        .seal_key(Suite::Aes256Gcm, context(3))
+        .seal_key(Suite::Aes256Gcm, context(3), "")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", proxy.report()));
+    let (sealed, prefix) = with_prefix(sealed);
     let key = kr
-        .open_key(&sealed.header)
+        .open_key(&sealed.header, &prefix, None)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", proxy.report()));
     assert_eq!(key.expose_secret(), sealed.key.expose_secret());
@@ -284,11 +296,12 @@ async fn seeded_random_faults_never_lose_a_key() {
     let kr = keyring(&proxy, &arn, policy(8)).await;
     for n in 0..8 {
         let sealed = kr
-            .seal_key(Suite::Aes256Gcm, context(10 + n))
+            .seal_key(Suite::Aes256Gcm, context(10 + n), "")
             .await
             .unwrap_or_else(|e| panic!("seal {n}: {e}\n{}", proxy.report()));
+        let (sealed, prefix) = with_prefix(sealed);
         let key = kr
-            .open_key(&sealed.header)
+            .open_key(&sealed.header, &prefix, None)
             .await
             .unwrap_or_else(|e| panic!("open {n}: {e}\n{}", proxy.report()));
         assert_eq!(

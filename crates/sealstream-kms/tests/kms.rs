@@ -13,14 +13,14 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sealstream_format::{open_slice, seal_to_vec};
+use sealstream_format::open_slice;
 use sealstream_kms::{
-    DataKeyCacheConfig, EncryptionContext, Error, Header, KeyProvider, KeyRecord, Keyring,
-    KmsConfig, KmsErrorKind, KmsProvider, LocalKeyProvider, RetryPolicy, Suite, X25519Identity,
+    EncryptionContext, Error, Header, KeyProvider, KeyRecord, Keyring, KmsConfig, KmsErrorKind,
+    KmsProvider, LocalKeyProvider, RetryPolicy, Suite, X25519Identity,
 };
 use support::{
     CountingTestDoubleProvider, FaultInjectingKms, create_key, host_port, kms_endpoint,
-    offline_sdk_config, sdk_config, unique_alias,
+    offline_sdk_config, prefix_of, sdk_config, seal_with, unique_alias, with_prefix,
 };
 
 fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
@@ -65,7 +65,7 @@ async fn generate_and_unwrap() {
     let kr = ring(vec![Arc::new(kms)]);
     for suite in Suite::ALL {
         let context = ctx(&[("bucket", "b"), ("path", "backups/db.tar")]);
-        let sealed = kr.seal_key(suite, context).await.unwrap();
+        let sealed = kr.seal_key(suite, context, "").await.unwrap();
         let rec = &sealed.header.records()[0];
         assert_eq!(rec.provider(), "aws-kms");
         assert_eq!(
@@ -73,8 +73,9 @@ async fn generate_and_unwrap() {
             arn,
             "the record names the key ARN KMS answered with"
         );
-        let object = seal_to_vec(&sealed.header, &sealed.key, b"kms sealed").unwrap();
-        let key = kr.open_key(&sealed.header).await.unwrap();
+        let (sealed, object) = seal_with(sealed, b"kms sealed");
+        let prefix = prefix_of(&object, &sealed.header);
+        let key = kr.open_key(&sealed.header, &prefix, None).await.unwrap();
         assert_eq!(key.expose_secret(), sealed.key.expose_secret());
         assert_eq!(open_slice(&object, &key).unwrap().1, b"kms sealed");
     }
@@ -93,33 +94,110 @@ async fn kms_encryption_context_has_reserved_pairs() {
             .unwrap(),
     )]);
     let sealed = kr
-        .seal_key(Suite::XChaCha20Poly1305, ctx(&[("app", "x")]))
+        .seal_key(
+            Suite::XChaCha20Poly1305,
+            ctx(&[("app", "x")]),
+            "backups/db.tar",
+        )
         .await
         .unwrap();
+    let salt_hex: String = sealed
+        .salt
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let client = aws_sdk_kms::Client::new(&sdk);
     let blob = aws_sdk_kms::primitives::Blob::new(sealed.header.records()[0].wrapped().to_vec());
-    let without = client
-        .decrypt()
-        .key_id(&arn)
-        .ciphertext_blob(blob.clone())
-        .encryption_context("app", "x")
-        .send()
-        .await;
-    assert!(without.is_err());
-    let with = client
-        .decrypt()
-        .key_id(&arn)
-        .ciphertext_blob(blob)
-        .encryption_context("app", "x")
-        .encryption_context("sealstream:version", "1")
-        .encryption_context("sealstream:suite", "2")
-        .send()
-        .await
-        .unwrap();
+    let full = [
+        ("app", "x"),
+        ("sealstream:version", "2"),
+        ("sealstream:suite", "2"),
+        ("sealstream:salt", salt_hex.as_str()),
+        ("sealstream:name", "backups/db.tar"),
+    ];
+    // Without any one of the pairs, KMS refuses.
+    for skip in 0..full.len() {
+        let mut req = client.decrypt().key_id(&arn).ciphertext_blob(blob.clone());
+        for (i, (k, v)) in full.iter().enumerate() {
+            if i != skip {
+                req = req.encryption_context(*k, *v);
+            }
+        }
+        assert!(req.send().await.is_err(), "without {:?}", full[skip]);
+    }
+    let mut req = client.decrypt().key_id(&arn).ciphertext_blob(blob);
+    for (k, v) in full {
+        req = req.encryption_context(k, v);
+    }
+    let with = req.send().await.unwrap();
     assert_eq!(
         with.plaintext().unwrap().as_ref(),
         sealed.key.expose_secret()
     );
+}
+
+/// A KMS record moved to a body with another salt, or to a header with
+/// another name (or no name), does not decrypt (issue 10, items 4 and 5).
+#[tokio::test]
+async fn kms_record_is_bound_to_salt_and_name() {
+    let endpoint = services!("kms_record_is_bound_to_salt_and_name");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let kr = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
+            .await
+            .unwrap(),
+    )]);
+    let context = ctx(&[("app", "x")]);
+    let a = kr
+        .seal_key(Suite::Aes256Gcm, context.clone(), "backups/a.tar")
+        .await
+        .unwrap();
+    let (a, object_a) = seal_with(a, b"object a");
+    let prefix_a = prefix_of(&object_a, &a.header);
+    let b = kr
+        .seal_key(Suite::Aes256Gcm, context.clone(), "backups/a.tar")
+        .await
+        .unwrap();
+    let (b, object_b) = seal_with(b, b"object b");
+    let prefix_b = prefix_of(&object_b, &b.header);
+    // Same name, same context, another body (salt): a's record on b's body.
+    let err = kr.open_key(&a.header, &prefix_b, None).await.unwrap_err();
+    assert!(
+        err.to_string().contains("InvalidCiphertextException"),
+        "{err}"
+    );
+    // a's record under another name, and unbound.
+    for name in ["backups/b.tar", ""] {
+        let renamed = a
+            .header
+            .with_name_and_records(name, a.header.records().to_vec())
+            .unwrap();
+        let err = kr.open_key(&renamed, &prefix_a, None).await.unwrap_err();
+        assert!(
+            err.to_string().contains("InvalidCiphertextException"),
+            "{name}: {err}"
+        );
+    }
+    // In place, it opens; a rewrap to a new name opens under that name only.
+    kr.open_key(&a.header, &prefix_a, Some("backups/a.tar"))
+        .await
+        .unwrap();
+    let moved = kr
+        .rewrap(&a.header, &prefix_a, &kr, Some("backups/b.tar"))
+        .await
+        .unwrap();
+    assert_eq!(moved.name(), "backups/b.tar");
+    let key = kr
+        .open_key(&moved, &prefix_a, Some("backups/b.tar"))
+        .await
+        .unwrap();
+    assert_eq!(key.expose_secret(), a.key.expose_secret());
+    let back = moved
+        .with_name_and_records("backups/a.tar", moved.records().to_vec())
+        .unwrap();
+    assert!(kr.open_key(&back, &prefix_a, None).await.is_err());
 }
 
 #[tokio::test]
@@ -134,22 +212,42 @@ async fn wrong_encryption_context_fails() {
     )]);
     let context = ctx(&[("tenant", "a")]);
     let sealed = kr
-        .seal_key(Suite::Aes256Gcm, context.clone())
+        .seal_key(Suite::Aes256Gcm, context.clone(), "")
         .await
         .unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
     let records = sealed.header.records().to_vec();
     for header in [
-        Header::new(Suite::Aes256Gcm, ctx(&[("tenant", "b")]), records.clone()).unwrap(),
-        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), records.clone()).unwrap(),
         Header::new(
             Suite::Aes256Gcm,
-            ctx(&[("tenant", "a"), ("x", "y")]),
+            ctx(&[("tenant", "b")]),
+            "",
             records.clone(),
         )
         .unwrap(),
-        Header::new(Suite::XChaCha20Poly1305, context.clone(), records.clone()).unwrap(),
+        Header::new(
+            Suite::Aes256Gcm,
+            EncryptionContext::new(),
+            "",
+            records.clone(),
+        )
+        .unwrap(),
+        Header::new(
+            Suite::Aes256Gcm,
+            ctx(&[("tenant", "a"), ("x", "y")]),
+            "",
+            records.clone(),
+        )
+        .unwrap(),
+        Header::new(
+            Suite::XChaCha20Poly1305,
+            context.clone(),
+            "",
+            records.clone(),
+        )
+        .unwrap(),
     ] {
-        let err = kr.open_key(&header).await.unwrap_err();
+        let err = kr.open_key(&header, &prefix, None).await.unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, Error::NoMatchingKey { .. }), "{msg}");
         assert!(msg.contains(&arn), "the error names the key: {msg}");
@@ -166,6 +264,9 @@ async fn wrong_encryption_context_fails() {
             sealstream_kms::WrapContext {
                 suite: Suite::Aes256Gcm,
                 context: &wrong,
+                bound: &Header::bound_section_for(Suite::Aes256Gcm, &wrong),
+                salt: &prefix.salt,
+                name: "",
             },
         )
         .await
@@ -201,7 +302,7 @@ async fn missing_or_wrong_key_fails_naming_the_key() {
     )
     .unwrap();
     let err = ring(vec![Arc::new(kms)])
-        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "")
         .await
         .unwrap_err();
     assert!(
@@ -241,15 +342,16 @@ async fn missing_or_wrong_key_fails_naming_the_key() {
             .unwrap(),
     )]);
     let sealed = a
-        .seal_key(Suite::Aes256Gcm, ctx(&[("k", "v")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("k", "v")]), "")
         .await
         .unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
     let b = ring(vec![Arc::new(
         KmsProvider::connect(&sdk, KmsConfig::strict(&arn_b))
             .await
             .unwrap(),
     )]);
-    let err = b.open_key(&sealed.header).await.unwrap_err();
+    let err = b.open_key(&sealed.header, &prefix, None).await.unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("sealed for aws-kms key {arn_a}")),
@@ -265,7 +367,7 @@ async fn missing_or_wrong_key_fails_naming_the_key() {
     )
     .unwrap();
     let header = sealed.header.with_records(vec![forged]).unwrap();
-    let err = b.open_key(&header).await.unwrap_err();
+    let err = b.open_key(&header, &prefix, None).await.unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains(&arn_b), "{msg}");
     assert!(
@@ -293,9 +395,10 @@ async fn strict_mode_refuses_unconfigured_key_without_calling_kms() {
             .unwrap(),
     )]);
     let sealed = a
-        .seal_key(Suite::Aes256Gcm, ctx(&[("k", "v")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("k", "v")]), "")
         .await
         .unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
 
     // A provider for another key whose endpoint is dead: any KMS call would
     // end in "unreachable".
@@ -314,25 +417,26 @@ async fn strict_mode_refuses_unconfigured_key_without_calling_kms() {
     .unwrap();
     let counting = CountingTestDoubleProvider::new(Arc::new(strict));
     let err = ring(vec![counting.clone()])
-        .open_key(&sealed.header)
+        .open_key(&sealed.header, &prefix, None)
         .await
         .unwrap_err();
     assert_eq!(counting.unwrap_calls(), 0);
     assert!(matches!(err, Error::NoMatchingKey { .. }), "{err}");
     assert!(err.to_string().contains(&arn_a), "{err}");
 
-    // A hostile header of 32 records naming the configured key: at most
-    // max_attempts Decrypt calls.
+    // A hostile header of 12 records naming the configured key (as many as
+    // fit in the 4096-byte header with 150-byte blobs): at most max_attempts
+    // Decrypt calls.
     let kms = KmsProvider::connect(&sdk, KmsConfig::strict(&arn_a))
         .await
         .unwrap();
     let counting = CountingTestDoubleProvider::new(Arc::new(kms));
-    let junk: Vec<KeyRecord> = (0..32u8)
+    let junk: Vec<KeyRecord> = (0..12u8)
         .map(|i| KeyRecord::new("aws-kms", &arn_a, vec![i; 150]).unwrap())
         .collect();
     let hostile = sealed.header.with_records(junk).unwrap();
     let kr = ring(vec![counting.clone()]);
-    let err = kr.open_key(&hostile).await.unwrap_err();
+    let err = kr.open_key(&hostile, &prefix, None).await.unwrap_err();
     assert_eq!(
         counting.unwrap_calls(),
         sealstream_kms::DEFAULT_MAX_UNWRAP_ATTEMPTS
@@ -354,9 +458,10 @@ async fn discovery_mode_accepts_only_named_accounts() {
             .unwrap(),
     )]);
     let sealed = a
-        .seal_key(Suite::Aes256Gcm, ctx(&[("d", "1")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("d", "1")]), "")
         .await
         .unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
     let account = account_of(&arn).to_owned();
 
     let discovery = KmsProvider::new(
@@ -366,7 +471,7 @@ async fn discovery_mode_accepts_only_named_accounts() {
     .unwrap();
     assert!(discovery.accepts(&sealed.header.records()[0]));
     let key = ring(vec![Arc::new(discovery)])
-        .open_key(&sealed.header)
+        .open_key(&sealed.header, &prefix, None)
         .await
         .unwrap();
     assert_eq!(key.expose_secret(), sealed.key.expose_secret());
@@ -378,7 +483,7 @@ async fn discovery_mode_accepts_only_named_accounts() {
     .unwrap();
     let counting = CountingTestDoubleProvider::new(Arc::new(elsewhere));
     let err = ring(vec![counting.clone()])
-        .open_key(&sealed.header)
+        .open_key(&sealed.header, &prefix, None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NoMatchingKey { .. }), "{err}");
@@ -403,7 +508,7 @@ async fn discovery_mode_accepts_only_named_accounts() {
     }
     // Discovery cannot seal.
     let err = ring(vec![Arc::new(discovery)])
-        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "")
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
@@ -452,7 +557,7 @@ async fn multi_wrap_kms_recipient_local_opens_with_any_alone() {
         local.clone(),
     ]);
     let sealed = kr
-        .seal_key(Suite::Aes256Gcm, ctx(&[("m", "w")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("m", "w")]), "")
         .await
         .unwrap();
     assert_eq!(
@@ -470,7 +575,8 @@ async fn multi_wrap_kms_recipient_local_opens_with_any_alone() {
     assert_eq!(ids[1], ("aws-kms", arn_west.as_str()));
     assert_eq!(ids[2], ("x25519", identity.fingerprint()));
     assert_eq!(ids[3], ("local", local.key_id()));
-    let object = seal_to_vec(&sealed.header, &sealed.key, b"four readers").unwrap();
+    let (sealed, object) = seal_with(sealed, b"four readers");
+    let prefix = prefix_of(&object, &sealed.header);
 
     let alone: Vec<Arc<dyn KeyProvider>> = vec![
         Arc::new(
@@ -490,7 +596,7 @@ async fn multi_wrap_kms_recipient_local_opens_with_any_alone() {
         let what = p.describe();
         let counting = CountingTestDoubleProvider::new(p);
         let key = ring(vec![counting.clone()])
-            .open_key(&sealed.header)
+            .open_key(&sealed.header, &prefix, None)
             .await
             .unwrap();
         assert_eq!(
@@ -519,17 +625,17 @@ async fn rewrap_to_new_kms_key_removes_old() {
             .unwrap(),
     )]);
     let sealed = old
-        .seal_key(Suite::Aes256Gcm, ctx(&[("r", "1")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("r", "1")]), "")
         .await
         .unwrap();
     let plaintext = vec![7u8; 50_000];
-    let object = seal_to_vec(&sealed.header, &sealed.key, &plaintext).unwrap();
+    let (sealed, object) = seal_with(sealed, &plaintext);
     let start = sealed.header.encoded_len();
     let prefix =
         sealstream_kms::BodyPrefix::from_bytes(&object[start..start + 56].try_into().unwrap());
 
     let header = old
-        .rewrap_verified(&sealed.header, &prefix, &new)
+        .rewrap(&sealed.header, &prefix, &new, None)
         .await
         .unwrap();
     let mut rewrapped = header.encode();
@@ -538,9 +644,9 @@ async fn rewrap_to_new_kms_key_removes_old() {
     assert_eq!(h.records().len(), 1);
     assert_eq!(h.records()[0].key_id(), arn_new);
 
-    let key = new.open_key(&h).await.unwrap();
+    let key = new.open_key(&h, &prefix, None).await.unwrap();
     assert_eq!(open_slice(&rewrapped, &key).unwrap().1, plaintext);
-    let err = old.open_key(&h).await.unwrap_err();
+    let err = old.open_key(&h, &prefix, None).await.unwrap_err();
     assert!(matches!(err, Error::NoMatchingKey { .. }), "{err}");
     // Even in discovery mode for the account, the old key has no record.
     let disc = ring(vec![Arc::new(
@@ -550,39 +656,49 @@ async fn rewrap_to_new_kms_key_removes_old() {
         )
         .unwrap(),
     )]);
-    let key = disc.open_key(&h).await.unwrap();
+    let key = disc.open_key(&h, &prefix, None).await.unwrap();
     assert_eq!(key.expose_secret(), sealed.key.expose_secret());
 }
 
+/// A Decrypt answer that names no key (`KeyId` missing) is refused like
+/// one naming another key (issue 10, item 16). moto always returns `KeyId`,
+/// so the fault-injecting fake removes it from the real server's answer.
 #[tokio::test]
-async fn cache_saves_generate_data_key_calls() {
-    let endpoint = services!("cache_saves_generate_data_key_calls");
+async fn decrypt_answer_without_key_id_is_refused() {
+    let endpoint = services!("decrypt_answer_without_key_id_is_refused");
     let sdk = sdk_config(&endpoint, "us-east-1").await;
     let arn = create_key(&sdk, None).await;
-    let kms = CountingTestDoubleProvider::new(Arc::new(
+    let kr = ring(vec![Arc::new(
         KmsProvider::connect(&sdk, KmsConfig::strict(&arn))
             .await
             .unwrap(),
-    ));
-    let cache = ring(vec![kms.clone()])
-        .with_cache(DataKeyCacheConfig {
-            max_objects: 5,
-            max_bytes: 1000,
-            ..Default::default()
-        })
+    )]);
+    let sealed = kr
+        .seal_key(Suite::Aes256Gcm, ctx(&[("a", "b")]), "n")
+        .await
         .unwrap();
-    let context = ctx(&[("c", "kms")]);
-    for _ in 0..12 {
-        let s = cache
-            .seal_key(Suite::Aes256Gcm, context.clone(), Some(10))
-            .await
-            .unwrap();
-        assert!(s.reused);
-        let key = cache.open_key(&s.header).await.unwrap();
-        assert_eq!(key.expose_secret(), s.key.expose_secret());
-    }
-    assert_eq!(kms.generate_calls(), 3);
-    assert_eq!(cache.saved_generate_calls(), 9);
+    let (sealed, prefix) = with_prefix(sealed);
+    let fake = FaultInjectingKms::without_decrypt_key_id(host_port(&endpoint)).await;
+    let via_fake = sdk_config(&fake.endpoint(), "us-east-1").await;
+    let kms = KmsProvider::new(
+        KmsProvider::client(&via_fake),
+        KmsConfig::strict(&arn).with_retry(fast_retry(1)),
+    )
+    .unwrap();
+    let err = ring(vec![Arc::new(kms)])
+        .open_key(&sealed.header, &prefix, Some("n"))
+        .await
+        .unwrap_err();
+    assert_eq!(fake.faults(), 1, "the fake removed KeyId once");
+    let msg = err.to_string();
+    assert!(msg.contains("without naming the key (no KeyId)"), "{msg}");
+    assert!(msg.contains(&arn), "{msg}");
+    // Through the real server directly, the same record opens.
+    let key = kr
+        .open_key(&sealed.header, &prefix, Some("n"))
+        .await
+        .unwrap();
+    assert_eq!(key.expose_secret(), sealed.key.expose_secret());
 }
 
 /// Throttling is retried with backoff; a fake endpoint injects it.
@@ -602,11 +718,12 @@ async fn throttling_is_retried_then_reported() {
     .unwrap();
     let kr = ring(vec![Arc::new(kms)]);
     let sealed = kr
-        .seal_key(Suite::Aes256Gcm, ctx(&[("t", "1")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("t", "1")]), "")
         .await
         .unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
     assert_eq!((fake.faults(), fake.forwarded()), (2, 1));
-    kr.open_key(&sealed.header).await.unwrap();
+    kr.open_key(&sealed.header, &prefix, None).await.unwrap();
     assert_eq!((fake.faults(), fake.forwarded()), (2, 2));
 
     // Throttled on every attempt: the error says so, names the key, is
@@ -620,7 +737,7 @@ async fn throttling_is_retried_then_reported() {
     .unwrap();
     let kr = ring(vec![Arc::new(kms)]);
     let err = kr
-        .seal_key(Suite::Aes256Gcm, ctx(&[("t", "2")]))
+        .seal_key(Suite::Aes256Gcm, ctx(&[("t", "2")]), "")
         .await
         .unwrap_err();
     assert!(
@@ -645,7 +762,10 @@ async fn throttling_is_retried_then_reported() {
     assert_eq!(always.faults(), 3);
     // Opening: every attempt transient, so the retryable error comes back
     // (not "no matching key").
-    let err = kr.open_key(&sealed.header).await.unwrap_err();
+    let err = kr
+        .open_key(&sealed.header, &prefix, None)
+        .await
+        .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert_eq!(always.faults(), 6);
 }
@@ -664,7 +784,7 @@ async fn unreachable_kms_is_classified_and_bounded() {
     )
     .unwrap();
     let err = ring(vec![Arc::new(kms)])
-        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "")
         .await
         .unwrap_err();
     assert!(
@@ -759,7 +879,7 @@ async fn key_states_and_denials_are_classified() {
         )
         .unwrap();
         let err = ring(vec![Arc::new(kms)])
-            .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+            .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "")
             .await
             .unwrap_err();
         let Error::Kms {

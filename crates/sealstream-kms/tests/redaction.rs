@@ -12,16 +12,16 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64ct::{Base64, Base64Unpadded, Base64Url, Base64UrlUnpadded, Encoding};
 use sealstream_kms::{
-    DataKey, DataKeyCacheConfig, EncryptionContext, Error, Header, KeyProvider, KeyRecord, Keyring,
-    KmsConfig, KmsProvider, LocalKeyProvider, Overwrite, RetryPolicy, SealKey, Suite, WrapContext,
+    DataKey, EncryptionContext, Error, Header, KeyProvider, KeyRecord, Keyring, KmsConfig,
+    KmsProvider, LocalKeyProvider, Overwrite, RetryPolicy, SealKey, Suite, WrapContext,
     X25519Identity, blocking,
 };
 use support::{
     FaultInjectingKms, TempDir, create_key, kms_endpoint, offline_sdk_config, sdk_config,
+    with_prefix,
 };
 
 // ASCII, so that a raw leak is visible in a string too.
@@ -206,9 +206,14 @@ async fn nothing_formats_key_material() {
     // Keyrings, sealed keys, records, headers.
     let kr = Keyring::new(vec![local.clone(), identity.clone(), from_file.clone()]).unwrap();
     c.debug("keyring", &kr);
-    let sealed = kr.seal_key(Suite::Aes256Gcm, ctx()).await.unwrap();
+    let sealed = kr
+        .seal_key(Suite::Aes256Gcm, ctx(), "backups/db.tar")
+        .await
+        .unwrap();
     c.secret("sealed data key", sealed.key.expose_secret());
     c.debug("SealKey", &sealed);
+    c.debug("salt", &sealed.salt);
+    let (sealed, prefix) = with_prefix(sealed);
     c.debug("header", &sealed.header);
     for r in sealed.header.records() {
         c.debug("record", r);
@@ -216,7 +221,7 @@ async fn nothing_formats_key_material() {
     let known = SealKey {
         header: sealed.header.clone(),
         key: DataKey::from_bytes(*DATA_KEY),
-        reused: true,
+        salt: sealstream_kms::Salt::generate().unwrap(),
     };
     c.debug("SealKey with known key", &known);
     c.debug("DataKey", &known.key);
@@ -225,15 +230,24 @@ async fn nothing_formats_key_material() {
     let moved = Header::new(
         Suite::Aes256Gcm,
         EncryptionContext::new(),
+        "",
         sealed.header.records().to_vec(),
     )
     .unwrap();
-    c.error("no matching key", &kr.open_key(&moved).await.unwrap_err());
+    c.error(
+        "no matching key",
+        &kr.open_key(&moved, &prefix, None).await.unwrap_err(),
+    );
     let wctx = ctx();
+    let wbound = Header::bound_section_for(Suite::Aes256Gcm, &wctx);
     let w = WrapContext {
         suite: Suite::Aes256Gcm,
         context: &wctx,
+        bound: &wbound,
+        salt: &prefix.salt,
+        name: "backups/db.tar",
     };
+    c.debug("wrap context", &w);
     for r in sealed.header.records() {
         let mut bytes = r.wrapped().to_vec();
         let last = bytes.len() - 1;
@@ -264,21 +278,7 @@ async fn nothing_formats_key_material() {
             .unwrap_err(),
     );
 
-    // The cache (holding the known keys) and the blocking keyring.
-    let cache = kr
-        .clone()
-        .with_cache(DataKeyCacheConfig {
-            max_age: Duration::from_secs(60),
-            ..Default::default()
-        })
-        .unwrap();
-    let cached = cache
-        .seal_key(Suite::Aes256Gcm, ctx(), Some(5))
-        .await
-        .unwrap();
-    c.secret("cached data key", cached.key.expose_secret());
-    c.debug("caching keyring", &cache);
-    c.debug("cache config", cache.config());
+    // The blocking keyring.
     let bk = tokio::task::spawn_blocking({
         let kr = kr.clone();
         move || blocking::Keyring::new(kr).unwrap()
@@ -310,7 +310,10 @@ async fn nothing_formats_key_material() {
     c.debug("keyring with kms", &kr_kms);
     c.error(
         "keyring seal error",
-        &kr_kms.seal_key(Suite::Aes256Gcm, ctx()).await.unwrap_err(),
+        &kr_kms
+            .seal_key(Suite::Aes256Gcm, ctx(), "")
+            .await
+            .unwrap_err(),
     );
 
     // With the local KMS server: a KMS-generated data key.
@@ -326,17 +329,25 @@ async fn nothing_formats_key_material() {
             .unwrap(),
         );
         let kr = Keyring::new(vec![kms.clone(), local.clone()]).unwrap();
-        let sealed = kr.seal_key(Suite::XChaCha20Poly1305, ctx()).await.unwrap();
+        let sealed = kr
+            .seal_key(Suite::XChaCha20Poly1305, ctx(), "")
+            .await
+            .unwrap();
         c.secret("kms data key", sealed.key.expose_secret());
         c.debug("kms SealKey", &sealed);
+        let (sealed, prefix) = with_prefix(sealed);
         c.provider("connected kms provider", kms.as_ref());
         let moved = Header::new(
             Suite::XChaCha20Poly1305,
             EncryptionContext::new(),
+            "",
             sealed.header.records().to_vec(),
         )
         .unwrap();
-        c.error("kms wrong context", &kr.open_key(&moved).await.unwrap_err());
+        c.error(
+            "kms wrong context",
+            &kr.open_key(&moved, &prefix, None).await.unwrap_err(),
+        );
     }
     assert!(c.checked > 60, "only {} strings checked", c.checked);
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
-use sealstream_format::{DataKey, EncryptionContext, FORMAT_VERSION, Header, Suite};
+use sealstream_format::{DataKey, EncryptionContext, FORMAT_VERSION, Header, Salt, Suite};
+use sealstream_kms::Keyring;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
-use sealstream_kms::{CachingKeyring, Keyring};
 use tokio::io::AsyncRead;
 
 use crate::config::{Config, effective_part_size};
@@ -30,9 +30,6 @@ pub mod metadata {
     /// for files and single-request uploads; for a stream of unknown
     /// length it is derived from the object length instead).
     pub const PLAINTEXT_LENGTH: &str = "sealstream-plaintext-length";
-    /// `true` if the data key also protects other objects (a data-key
-    /// cache); such objects are never shared by key.
-    pub const KEY_REUSED: &str = "sealstream-key-reused";
 }
 
 /// Uploads, downloads, ranged reads and presigned URLs of sealed objects.
@@ -42,7 +39,6 @@ pub mod metadata {
 pub struct SealClient {
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) keyring: Keyring,
-    pub(crate) cache: Option<Arc<CachingKeyring>>,
     pub(crate) config: Arc<Config>,
 }
 
@@ -50,7 +46,6 @@ impl fmt::Debug for SealClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealClient")
             .field("keyring", &self.keyring)
-            .field("key_cache", &self.cache)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -70,6 +65,10 @@ pub struct UploadOptions {
     /// `Content-Type` of the stored object (default
     /// `application/octet-stream`; the bytes are ciphertext either way).
     pub content_type: Option<String>,
+    /// The object name the key records are bound to (docs/FORMAT.md, "Key
+    /// records"); `None`: the object's key in the bucket, which is what
+    /// [`SealClient`] downloads expect.
+    pub name: Option<String>,
 }
 
 impl UploadOptions {
@@ -82,6 +81,12 @@ impl UploadOptions {
     /// Sets the known plaintext length.
     pub fn plaintext_len(mut self, len: u64) -> Self {
         self.plaintext_len = Some(len);
+        self
+    }
+
+    /// Binds the object to `name` instead of its key (`""`: to no name).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
         self
     }
 }
@@ -98,15 +103,10 @@ pub async fn s3_client(opts: &AwsOptions) -> aws_sdk_s3::Client {
 }
 
 /// The metadata written on a new object.
-pub(crate) fn object_metadata(
-    suite: Suite,
-    key_reused: bool,
-    plaintext_len: Option<u64>,
-) -> HashMap<String, String> {
+pub(crate) fn object_metadata(suite: Suite, plaintext_len: Option<u64>) -> HashMap<String, String> {
     let mut m = HashMap::new();
     m.insert(metadata::VERSION.to_owned(), FORMAT_VERSION.to_string());
     m.insert(metadata::SUITE.to_owned(), suite.name().to_owned());
-    m.insert(metadata::KEY_REUSED.to_owned(), key_reused.to_string());
     if let Some(n) = plaintext_len {
         m.insert(metadata::PLAINTEXT_LENGTH.to_owned(), n.to_string());
     }
@@ -120,7 +120,6 @@ impl SealClient {
         Ok(SealClient {
             s3,
             keyring,
-            cache: None,
             config: Arc::new(config.validate()?),
         })
     }
@@ -135,20 +134,8 @@ impl SealClient {
         Ok(SealClient {
             s3: self.s3.clone(),
             keyring: self.keyring.clone(),
-            cache: self.cache.clone(),
             config: Arc::new(config.validate()?),
         })
-    }
-
-    /// The same client sealing through a data-key cache (fewer KMS calls
-    /// for many small objects). Objects sealed under a reused key are
-    /// marked `sealstream-key-reused: true` and can never be shared by
-    /// key. Opening still uses the client's keyring.
-    pub fn with_key_cache(&self, cache: Arc<CachingKeyring>) -> Self {
-        SealClient {
-            cache: Some(cache),
-            ..self.clone()
-        }
     }
 
     /// The underlying S3 client.
@@ -202,25 +189,22 @@ impl SealClient {
         R: AsyncRead + Unpin + Send,
     {
         let object = object_name(bucket, key);
-        let seal = match &self.cache {
-            Some(cache) => {
-                cache
-                    .seal_key(self.config.suite, opts.context, opts.plaintext_len)
-                    .await
-            }
-            None => self.keyring.seal_key(self.config.suite, opts.context).await,
-        }
-        .map_err(|source| Error::Seal {
-            object: object.clone(),
-            source,
-        })?;
+        let name = opts.name.as_deref().unwrap_or(key);
+        let seal = self
+            .keyring
+            .seal_key(self.config.suite, opts.context, name)
+            .await
+            .map_err(|source| Error::Seal {
+                object: object.clone(),
+                source,
+            })?;
         let target = S3Target {
             s3: self.s3.clone(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             object,
             sse: self.config.sse.clone(),
-            metadata: object_metadata(self.config.suite, seal.reused, opts.plaintext_len),
+            metadata: object_metadata(self.config.suite, opts.plaintext_len),
             content_type: opts.content_type,
         };
         self.upload_sealed(
@@ -228,8 +212,8 @@ impl SealClient {
             &target,
             &seal.header,
             &seal.key,
+            seal.salt,
             opts.plaintext_len,
-            seal.reused,
             journal,
         )
         .await
@@ -242,8 +226,8 @@ impl SealClient {
         target: &T,
         header: &Header,
         key: &DataKey,
+        salt: Salt,
         plaintext_len: Option<u64>,
-        reused: bool,
         journal: Option<Arc<dyn UploadJournal>>,
     ) -> Result<UploadOutcome>
     where
@@ -259,7 +243,7 @@ impl SealClient {
             part_size,
             self.config.upload_concurrency,
             plaintext_len,
-            reused,
+            salt,
             journal,
         )
         .await

@@ -1,6 +1,6 @@
 //! Tuning knobs: part size, concurrency, suite, server-side encryption.
 
-use sealstream_format::{CHUNK_SIZE, MAX_HEADER_LEN, SEALED_CHUNK_SIZE, Suite};
+use sealstream_format::{CHUNK_SIZE, HEADER_LEN, SEALED_CHUNK_SIZE, Suite};
 
 use crate::error::{Error, Result};
 use crate::sse::Sse;
@@ -18,7 +18,7 @@ pub const S3_MAX_PART_BYTES: u64 = 5 * 1024 * MIB;
 /// whose sealed part, including the largest possible header, body prefix
 /// and an empty final chunk, still fits S3's 5 GiB limit.
 pub const MAX_PART_SIZE: u64 =
-    ((S3_MAX_PART_BYTES - MAX_HEADER_LEN as u64 - 56 - 16) / SEALED_CHUNK_SIZE as u64) * CHUNK;
+    ((S3_MAX_PART_BYTES - HEADER_LEN as u64 - 56 - 16) / SEALED_CHUNK_SIZE as u64) * CHUNK;
 /// S3's limit on parts per multipart upload.
 pub const MAX_PARTS: u64 = 10_000;
 /// Default number of parts (or download segments) in flight.
@@ -171,8 +171,8 @@ mod tests {
     #[test]
     fn max_part_fits_s3_limit() {
         let sealed = MAX_PART_SIZE / CHUNK * SEALED_CHUNK_SIZE as u64;
-        assert!(sealed + MAX_HEADER_LEN as u64 + 56 + 16 <= S3_MAX_PART_BYTES);
-        assert!(sealed + SEALED_CHUNK_SIZE as u64 + MAX_HEADER_LEN as u64 + 72 > S3_MAX_PART_BYTES);
+        assert!(sealed + HEADER_LEN as u64 + 56 + 16 <= S3_MAX_PART_BYTES);
+        assert!(sealed + SEALED_CHUNK_SIZE as u64 + HEADER_LEN as u64 + 72 > S3_MAX_PART_BYTES);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sealstream_format::{
-    BODY_PREFIX_LEN, ChunkCipher, Header, MAX_HEADER_LEN, SEALED_CHUNK_SIZE, layout,
+    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, HEADER_LEN, Header, SEALED_CHUNK_SIZE, layout,
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -125,6 +125,8 @@ pub(crate) struct Opened {
     pub(crate) etag: Option<String>,
     /// The bytes fetched, from object offset 0.
     pub(crate) first: Vec<u8>,
+    /// The body's salt and commitment.
+    pub(crate) prefix: BodyPrefix,
     /// The data key (wiped on drop), for share links.
     pub(crate) key: sealstream_format::DataKey,
 }
@@ -135,7 +137,7 @@ pub(crate) const BODY_ATTEMPTS: u32 = 3;
 /// Bytes fetched by the first request of a ranged read: the largest header,
 /// the body prefix, and `extra_chunks` chunks.
 pub(crate) fn first_fetch_len(extra_chunks: u64) -> u64 {
-    (MAX_HEADER_LEN + BODY_PREFIX_LEN) as u64 + extra_chunks * SEALED_CHUNK_SIZE as u64
+    (HEADER_LEN + BODY_PREFIX_LEN) as u64 + extra_chunks * SEALED_CHUNK_SIZE as u64
 }
 
 /// The object's location and how to fetch its bytes.
@@ -256,7 +258,7 @@ impl Fetcher {
                 return Err(Error::Truncated {
                     object: self.object.clone(),
                     detail: format!(
-                        "{what}: the response to a GET of bytes {first}-{last} was cut short                          {attempt} times ({cause})"
+                        "{what}: the response to a GET of bytes {first}-{last} was cut short {attempt} times ({cause})"
                     ),
                 });
             }
@@ -336,7 +338,9 @@ impl Opened {
         let object = &head.object;
         let prefix = head.prefix()?;
         let header = &head.header;
-        let key = unlock.data_key(header, &prefix, object).await?;
+        let key = unlock
+            .data_key(header, &prefix, object, Some(&head.key))
+            .await?;
         let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
             .map_err(|e| Error::format(object, e))?;
         let total = head.object_len;
@@ -350,6 +354,7 @@ impl Opened {
             cipher: Arc::new(cipher),
             etag: head.etag.clone(),
             first: head.first.clone(),
+            prefix,
             key,
         })
     }
@@ -495,6 +500,7 @@ impl SealClient {
             reader,
             Unlock::Keyring(&self.keyring),
             &f.object,
+            Some(&f.key),
             Some(head),
         )
         .await?;

@@ -163,7 +163,7 @@ impl PlainHttp {
         let body =
             http_body_util::BodyDataStream::new(resp.into_body()).map_err(std::io::Error::other);
         let reader = tokio_util::io::StreamReader::new(body);
-        let opening = OpeningReader::open_labeled(reader, unlock, label, None).await?;
+        let opening = OpeningReader::open_labeled(reader, unlock, label, None, None).await?;
         Download::from_opening(opening, object_len, label)
     }
 
@@ -223,7 +223,7 @@ impl PlainHttp {
     pub async fn put_presigned<R>(
         &self,
         put: &PresignedRequest,
-        seal: &SealKey,
+        seal: SealKey,
         reader: R,
         plaintext_len: u64,
     ) -> Result<UploadOutcome>
@@ -231,9 +231,9 @@ impl PlainHttp {
         R: AsyncRead + Unpin + Send,
     {
         let label = target_of(put.expose_url());
-        refuse_reused(seal, &label)?;
+        let SealKey { header, key, salt } = seal;
         let body_len = layout::body_len(plaintext_len).map_err(|e| Error::format(&label, e))?;
-        let object_len = seal.header.encoded_len() as u64 + body_len;
+        let object_len = header.encoded_len() as u64 + body_len;
         let (w, r) = tokio::io::duplex(256 * 1024);
         let stream = tokio_util::io::ReaderStream::with_capacity(r, 256 * 1024)
             .map_ok(Frame::data)
@@ -242,7 +242,7 @@ impl PlainHttp {
         let len_header = [("content-length", object_len.to_string())];
         let send = self.send(put, body, &len_header);
         let produce = async {
-            let mut sw = SealingWriter::new(w, &seal.header, &seal.key)?;
+            let mut sw = SealingWriter::new(w, &header, &key, salt)?;
             let mut limited = reader.take(plaintext_len.saturating_add(1));
             let n = tokio::io::copy(&mut limited, &mut sw)
                 .await
@@ -273,7 +273,6 @@ impl PlainHttp {
             object_len,
             parts: 0,
             etag: etag_of(&resp),
-            key_reused: false,
         })
     }
 
@@ -286,14 +285,13 @@ impl PlainHttp {
     pub async fn upload_presigned_multipart<R>(
         &self,
         plan: &PresignedMultipart,
-        seal: &SealKey,
+        seal: SealKey,
         reader: R,
         concurrency: usize,
     ) -> Result<UploadOutcome>
     where
         R: AsyncRead + Unpin + Send,
     {
-        refuse_reused(seal, &plan.object)?;
         let upload = PresignedUpload(Arc::new(PresignedInner {
             http: self.clone(),
             plan: plan.clone(),
@@ -307,20 +305,10 @@ impl PlainHttp {
             plan.part_size,
             concurrency.max(1),
             Some(plan.plaintext_len),
-            false,
+            seal.salt,
         )
         .await
     }
-}
-
-fn refuse_reused(seal: &SealKey, object: &str) -> Result<()> {
-    if seal.reused {
-        return Err(Error::InvalidArgument(format!(
-            "{object}: presigned uploads record `sealstream-key-reused: false`, but this data \
-             key came from a data-key cache; seal it with a fresh key (Keyring::seal_key)"
-        )));
-    }
-    Ok(())
 }
 
 fn empty_body() -> ReqBody {

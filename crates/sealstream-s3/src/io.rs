@@ -27,7 +27,7 @@ use std::task::{Context, Poll, ready};
 
 use sealstream_format::{
     BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, Header, PEEK_LEN,
-    SEALED_CHUNK_SIZE, TAG_LEN,
+    SEALED_CHUNK_SIZE, Salt, TAG_LEN,
 };
 use sealstream_kms::Keyring;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -45,19 +45,26 @@ pub(crate) enum Unlock<'a> {
 }
 
 impl Unlock<'_> {
-    /// The data key for an object with `header` and body `prefix`. A
-    /// keyring tries its records until one unwraps to a key that matches
-    /// the key commitment; a given key is checked by the caller's
+    /// The data key for an object with `header` and body `prefix`. The
+    /// header's name must be `expected_name` when one is given. A keyring
+    /// tries its records until one unwraps to a key that matches the key
+    /// commitment; a given key is checked by the caller's
     /// `ChunkCipher::open`.
     pub(crate) async fn data_key(
         &self,
         header: &Header,
         prefix: &BodyPrefix,
         object: &str,
+        expected_name: Option<&str>,
     ) -> Result<DataKey> {
+        if let Some(name) = expected_name {
+            header
+                .check_name(name)
+                .map_err(|e| Error::format(object, e))?;
+        }
         match self {
             Unlock::Keyring(k) => {
-                k.open_key_verified(header, prefix)
+                k.open_key(header, prefix, None)
                     .await
                     .map_err(|source| Error::NoKey {
                         object: object.to_owned(),
@@ -113,11 +120,12 @@ fn werr(e: sealstream_format::Error) -> io::Error {
 }
 
 impl<W: AsyncWrite + Unpin> SealingWriter<W> {
-    /// A writer that seals under `data_key` with `header` (a fresh random
-    /// salt is drawn); the header and body prefix are written first.
-    pub fn new(inner: W, header: &Header, data_key: &DataKey) -> Result<Self> {
+    /// A writer that seals under `data_key` and `salt` with `header` (all
+    /// three from one [`sealstream_kms::SealKey`]: the header's records are
+    /// bound to that salt); the header and body prefix are written first.
+    pub fn new(inner: W, header: &Header, data_key: &DataKey, salt: Salt) -> Result<Self> {
         let (cipher, prefix) =
-            ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())
+            ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())
                 .map_err(|e| Error::format("the sealed stream", e))?;
         let mut out = header.encode();
         out.extend_from_slice(&prefix.to_bytes());
@@ -325,22 +333,25 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
     /// Reads the header from `inner`, unwraps the data key with `keyring`
     /// and checks the key commitment.
     pub async fn open(inner: R, keyring: &Keyring) -> Result<Self> {
-        Self::open_labeled(inner, Unlock::Keyring(keyring), "the sealed stream", None).await
+        Self::open_labeled(inner, Unlock::Keyring(keyring), "the sealed stream", None, None).await
     }
 
     /// Like [`OpeningReader::open`] with a data key given directly (from a
     /// share link); the header's key block is not used.
     pub async fn open_with_key(inner: R, data_key: &DataKey) -> Result<Self> {
-        Self::open_labeled(inner, Unlock::Key(data_key), "the sealed stream", None).await
+        Self::open_labeled(inner, Unlock::Key(data_key), "the sealed stream", None, None).await
     }
 
-    /// With `expect`, the header and body prefix read must equal that
-    /// head's byte for byte ([`Error::ObjectChanged`] otherwise), so that
-    /// the key is unwrapped from the bytes the caller checked.
+    /// Opens `inner` (labelled `object` in messages); the header must be
+    /// bound to `expected_name` when one is given. With `expect`, the
+    /// header and body prefix read must equal that head's byte for byte
+    /// ([`Error::ObjectChanged`] otherwise), so that the key is unwrapped
+    /// from the bytes the caller checked.
     pub(crate) async fn open_labeled(
         mut inner: R,
         unlock: Unlock<'_>,
         object: &str,
+        expected_name: Option<&str>,
         expect: Option<&ObjectHead>,
     ) -> Result<Self> {
         let read_err = |e| Error::io(format!("reading {object}"), e);
@@ -384,7 +395,9 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
             head.check_sealed_start(&read)?;
         }
         let prefix = BodyPrefix::from_bytes(&prefix);
-        let key = unlock.data_key(&header, &prefix, object).await?;
+        let key = unlock
+            .data_key(&header, &prefix, object, expected_name)
+            .await?;
         let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
             .map_err(fmt_err)?;
         Ok(OpeningReader {
@@ -539,11 +552,12 @@ mod tests {
 
     fn header() -> Header {
         let rec = KeyRecord::new("test-fake", "k", vec![1]).unwrap();
-        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap()
+        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), "", vec![rec]).unwrap()
     }
 
     async fn seal(plain: &[u8], key: &DataKey, write_size: usize) -> Vec<u8> {
-        let mut w = SealingWriter::new(Vec::new(), &header(), key).unwrap();
+        let mut w =
+            SealingWriter::new(Vec::new(), &header(), key, Salt::generate().unwrap()).unwrap();
         for part in plain.chunks(write_size.max(1)) {
             w.write_all(part).await.unwrap();
         }
@@ -582,7 +596,8 @@ mod tests {
     #[tokio::test]
     async fn shutdown_finishes_and_drop_does_not() {
         let key = DataKey::from_bytes([4u8; 32]);
-        let mut w = SealingWriter::new(Vec::new(), &header(), &key).unwrap();
+        let mut w =
+            SealingWriter::new(Vec::new(), &header(), &key, Salt::generate().unwrap()).unwrap();
         w.write_all(b"hello").await.unwrap();
         w.shutdown().await.unwrap();
         assert!(w.write_all(b"more").await.is_err());
@@ -593,7 +608,8 @@ mod tests {
         );
 
         // Without finish: only full chunks were written, no final chunk.
-        let mut w = SealingWriter::new(Vec::new(), &header(), &key).unwrap();
+        let mut w =
+            SealingWriter::new(Vec::new(), &header(), &key, Salt::generate().unwrap()).unwrap();
         w.write_all(&vec![0u8; CHUNK_SIZE]).await.unwrap();
         w.flush().await.unwrap();
         let partial = w.inner.clone();

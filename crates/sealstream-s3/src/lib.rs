@@ -16,7 +16,7 @@
 //! | share one object by link (key in the URL fragment) | [`SealClient::share`] → [`ShareLink`] → [`PlainHttp::open_share_link`] |
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
 //! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
-//! | fewer KMS calls for many small objects | [`SealClient::with_key_cache`] |
+//! | read or migrate Amazon S3 Encryption Client objects | [`s3ec::S3ecObject`], [`SealClient::migrate_s3ec`] |
 //! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
 //!
 //! # Upload and download paths
@@ -64,8 +64,8 @@
 //! # Metadata
 //!
 //! Every object gets the user metadata in [`metadata`] (`x-amz-meta-sealstream-version`,
-//! `-suite`, `-key-reused`, and `-plaintext-length` when known). They are
-//! hints, not authenticated; the object stays self-describing through its
+//! `-suite`, and `-plaintext-length` when known). They are hints, not
+//! authenticated, and no decision depends on them; the object stays self-describing through its
 //! header.
 //!
 //! # Secrets
@@ -97,6 +97,7 @@ mod presign;
 mod range;
 mod resume;
 mod rewrap;
+pub mod s3ec;
 mod s3target;
 mod share;
 mod sse;

@@ -230,13 +230,18 @@ pub(crate) type SharedCipher = Arc<ChunkCipher>;
 )]
 mod tests {
     use super::*;
-    use sealstream_format::{DataKey, Suite};
+    use sealstream_format::{DataKey, Salt, Suite};
 
     fn cipher() -> ChunkCipher {
         let key = DataKey::from_bytes([7u8; 32]);
-        ChunkCipher::with_salt(Suite::Aes256Gcm, &key, &[1u8; 24], b"\x01\x01\x00\x00")
-            .unwrap()
-            .0
+        ChunkCipher::seal(
+            Suite::Aes256Gcm,
+            &key,
+            Salt::danger_from_bytes([1u8; 24]),
+            b"\x02\x01\x00\x00",
+        )
+        .unwrap()
+        .0
     }
 
     fn sealed_run(plain: &[u8], first: u64, with_final: bool) -> Vec<u8> {

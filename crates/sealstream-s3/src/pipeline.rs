@@ -17,7 +17,9 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sealstream_format::{CHUNK_SIZE, ChunkCipher, DataKey, Header, SEALED_CHUNK_SIZE, TAG_LEN};
+use sealstream_format::{
+    CHUNK_SIZE, ChunkCipher, DataKey, Header, SEALED_CHUNK_SIZE, Salt, TAG_LEN,
+};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
@@ -86,8 +88,6 @@ pub struct UploadOutcome {
     pub parts: u32,
     /// The object's ETag, if the server returned one.
     pub etag: Option<String>,
-    /// Whether the data key also protects other objects (a cached key).
-    pub key_reused: bool,
 }
 
 /// Aborts the multipart upload when dropped armed: the upload future was
@@ -276,7 +276,7 @@ pub(crate) async fn upload<R, T>(
     part_size: u64,
     concurrency: usize,
     expected_len: Option<u64>,
-    key_reused: bool,
+    salt: Salt,
 ) -> Result<UploadOutcome>
 where
     R: AsyncRead + Unpin + Send,
@@ -290,7 +290,7 @@ where
         part_size,
         concurrency,
         expected_len,
-        key_reused,
+        salt,
         None,
     )
     .await
@@ -308,7 +308,7 @@ pub(crate) async fn upload_with<R, T>(
     part_size: u64,
     concurrency: usize,
     expected_len: Option<u64>,
-    key_reused: bool,
+    salt: Salt,
     journal: Option<Arc<dyn UploadJournal>>,
 ) -> Result<UploadOutcome>
 where
@@ -316,8 +316,9 @@ where
     T: Target,
 {
     let object = target.object().to_owned();
-    let (cipher, prefix) = ChunkCipher::seal_new(header.suite(), data_key, header.bound_section())
-        .map_err(|e| Error::format(&object, e))?;
+    let (cipher, prefix) =
+        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())
+            .map_err(|e| Error::format(&object, e))?;
     let cipher = SharedCipher::new(cipher);
     let mut lead = header.encode();
     lead.extend_from_slice(&prefix.to_bytes());
@@ -357,7 +358,6 @@ where
             object_len,
             parts: 0,
             etag,
-            key_reused,
         });
     }
 
@@ -367,7 +367,7 @@ where
         Some(j) => {
             let mut guard = AbortOnDrop(Some(upload.clone()));
             let (id, len) = (upload.upload_id().to_owned(), expected_len.unwrap_or(0));
-            let started = PartGate::start(j, &object, &id, part_size, len, &lead, key_reused).await;
+            let started = PartGate::start(j, &object, &id, part_size, len, &lead).await;
             guard.disarm();
             match started {
                 Ok(g) => Some(g),
@@ -381,7 +381,6 @@ where
         concurrency,
         object: &object,
         expected_len,
-        key_reused,
         gate,
     };
     multipart(&upload, &mut filler, first, &mut pool, plan).await
@@ -399,8 +398,6 @@ pub(crate) struct PartPlan<'a> {
     pub(crate) object: &'a str,
     /// The plaintext length the source must yield (unknown: parts grow).
     pub(crate) expected_len: Option<u64>,
-    /// Whether the data key came from a data-key cache.
-    pub(crate) key_reused: bool,
     /// The journal gate of a journaled or resumed upload.
     pub(crate) gate: Option<Arc<PartGate>>,
 }
@@ -459,7 +456,6 @@ where
         concurrency,
         object,
         expected_len,
-        key_reused,
         gate,
     } = plan;
     let object = object.to_owned();
@@ -511,7 +507,6 @@ where
             object_len,
             parts,
             etag,
-            key_reused,
         }),
         Err(e) => Err(abort_after(upload, &object, e).await),
     }
@@ -759,7 +754,7 @@ mod tests {
 
     fn header() -> Header {
         let rec = KeyRecord::new("test-fake", "k", vec![1]).unwrap();
-        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap()
+        Header::new(Suite::Aes256Gcm, EncryptionContext::new(), "", vec![rec]).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -773,9 +768,18 @@ mod tests {
         let plain: Vec<u8> = (0..len).map(|i| (i % 249) as u8).collect();
         let target = FakeMemoryTarget::default();
         let c = CHUNK_SIZE as u64;
-        let out = upload(&plain[..], &target, &header, &key, c, 3, None, false)
-            .await
-            .unwrap();
+        let out = upload(
+            &plain[..],
+            &target,
+            &header,
+            &key,
+            c,
+            3,
+            None,
+            Salt::generate().unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(out.plaintext_len, len as u64);
         let parts = target.parts.lock().unwrap().clone();
         assert_eq!(parts.len(), 1000 + 3);
@@ -797,9 +801,18 @@ mod tests {
         let small = vec![5u8; 4 * CHUNK_SIZE];
         let (c, n) = (CHUNK_SIZE as u64, small.len() as u64);
         let target = FakeMemoryTarget::default();
-        upload(&small[..], &target, &header, &key, c, 2, Some(n), false)
-            .await
-            .unwrap();
+        upload(
+            &small[..],
+            &target,
+            &header,
+            &key,
+            c,
+            2,
+            Some(n),
+            Salt::generate().unwrap(),
+        )
+        .await
+        .unwrap();
         let parts = target.parts.lock().unwrap().clone();
         // Four full chunks; the empty final chunk rides in part 4.
         assert_eq!(parts.len(), 4);
@@ -808,9 +821,18 @@ mod tests {
         assert!(sealstream_format::open_slice(&object, &key).unwrap().1 == small);
 
         let target = FakeMemoryTarget::default();
-        let err = upload(&small[..], &target, &header, &key, c, 2, Some(n + 1), false)
-            .await
-            .unwrap_err();
+        let err = upload(
+            &small[..],
+            &target,
+            &header,
+            &key,
+            c,
+            2,
+            Some(n + 1),
+            Salt::generate().unwrap(),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::UploadAborted { .. }), "{err}");
         assert!(*target.aborted.lock().unwrap());
         assert!(target.object.lock().unwrap().is_none());

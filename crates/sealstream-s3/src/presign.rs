@@ -155,8 +155,8 @@ pub(crate) fn presigning_config(expires_in: Duration) -> Result<PresigningConfig
 /// Made by [`SealClient::presign_multipart`] for a declared plaintext
 /// length; the client must seal exactly that many bytes with
 /// [`PlainHttp::upload_presigned_multipart`](crate::PlainHttp::upload_presigned_multipart),
-/// using a fresh (not cached) data key: the object's metadata already says
-/// `sealstream-key-reused: false`.
+/// using a fresh [`sealstream_kms::SealKey`] (bound to the object's key as
+/// its name, so that [`SealClient`] downloads accept it).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct PresignedMultipart {
@@ -205,9 +205,9 @@ impl SealClient {
     }
 
     /// A presigned PUT for one whole sealed object (up to 5 GiB). The
-    /// sealstream metadata (version, suite, `key-reused: false`, and the
-    /// plaintext length if given) is signed into it, so the uploader must
-    /// send the returned headers and seal with a fresh data key.
+    /// sealstream metadata (version, suite, and the plaintext length if
+    /// given) is signed into it, so the uploader must send the returned
+    /// headers.
     pub async fn presign_put(
         &self,
         bucket: &str,
@@ -222,11 +222,7 @@ impl SealClient {
             .bucket(bucket)
             .key(key)
             .content_type("application/octet-stream")
-            .set_metadata(Some(object_metadata(
-                self.config.suite,
-                false,
-                opts.plaintext_len,
-            )));
+            .set_metadata(Some(object_metadata(self.config.suite, opts.plaintext_len)));
         let p = sse::put_object(req, &self.config.sse)
             .presigned(cfg)
             .await
@@ -258,7 +254,7 @@ impl SealClient {
             key: key.to_owned(),
             object: object.clone(),
             sse: self.config.sse.clone(),
-            metadata: object_metadata(self.config.suite, false, Some(plaintext_len)),
+            metadata: object_metadata(self.config.suite, Some(plaintext_len)),
             content_type: None,
         };
         let upload = target.start_without_checksums().await?;

@@ -91,10 +91,9 @@ pub struct JournalStart<'a> {
     pub plaintext_len: u64,
     /// The encoded header (the start of part 1).
     pub header: &'a [u8],
-    /// Salt and key commitment: the 56 bytes after the header.
+    /// Salt and key commitment: the 56 bytes after the header. A resumed
+    /// upload seals under this salt again; the key records are bound to it.
     pub body_prefix: &'a [u8; BODY_PREFIX_LEN],
-    /// Whether the data key also protects other objects (a data-key cache).
-    pub key_reused: bool,
 }
 
 /// A part about to be sent ([`UploadJournal::intent`]).
@@ -155,8 +154,6 @@ pub struct ResumeState {
     pub header: Vec<u8>,
     /// Salt and key commitment.
     pub body_prefix: [u8; BODY_PREFIX_LEN],
-    /// Whether the data key came from a data-key cache.
-    pub key_reused: bool,
     /// Every recorded intent, by part number.
     pub intents: BTreeMap<i32, PartIntent>,
 }
@@ -177,7 +174,6 @@ impl ResumeState {
             plaintext_len,
             header,
             body_prefix,
-            key_reused: false,
             intents: BTreeMap::new(),
         }
     }
@@ -185,12 +181,6 @@ impl ResumeState {
     /// Adds a recorded intent.
     pub fn intent(mut self, part: PartIntent) -> Self {
         self.intents.insert(part.number, part);
-        self
-    }
-
-    /// Marks the data key as coming from a data-key cache.
-    pub fn key_reused(mut self, reused: bool) -> Self {
-        self.key_reused = reused;
         self
     }
 }
@@ -275,7 +265,6 @@ impl PartGate {
         part_size: u64,
         plaintext_len: u64,
         lead: &[u8],
-        key_reused: bool,
     ) -> Result<Arc<PartGate>> {
         let split = lead.len().checked_sub(BODY_PREFIX_LEN).ok_or_else(|| {
             Error::InvalidArgument("the part lead is shorter than the body prefix".into())
@@ -295,7 +284,6 @@ impl PartGate {
                 plaintext_len,
                 header: &header,
                 body_prefix: &prefix,
-                key_reused,
             })
         })
         .await?;
@@ -624,11 +612,15 @@ impl SealClient {
         let chunks_per_part = usize::try_from(state.part_size / chunk)
             .map_err(|_| cannot("the part size is too large for this platform".into()))?;
 
-        // The same data key and salt give the same AEAD key and nonces.
+        // The same data key and salt give the same AEAD key and nonces; the
+        // key is checked against the journaled commitment (open_key), and
+        // ChunkCipher::open checks it again for the cipher it builds. The
+        // journaled header carries the name the upload bound (its records
+        // authenticate it), so no name is expected here.
         let prefix = BodyPrefix::from_bytes(&state.body_prefix);
         let data_key = self
             .keyring
-            .open_key_verified(&header, &prefix)
+            .open_key(&header, &prefix, None)
             .await
             .map_err(|source| Error::NoKey {
                 object: object.clone(),
@@ -676,7 +668,6 @@ impl SealClient {
                 concurrency: self.config.upload_concurrency,
                 object: &object,
                 expected_len: Some(state.plaintext_len),
-                key_reused: state.key_reused,
                 gate: Some(gate.clone()),
             },
         )
@@ -733,7 +724,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
-    use sealstream_format::{DataKey, EncryptionContext, KeyRecord, Suite, TAG_LEN};
+    use sealstream_format::{DataKey, EncryptionContext, KeyRecord, Salt, Suite, TAG_LEN};
 
     use crate::pipeline::{PartPlan, Target, continue_upload, upload_with};
 
@@ -894,7 +885,8 @@ mod tests {
     async fn crashed(plain: &[u8]) -> (FakeServer, Arc<MemJournal>, DataKey) {
         let key = DataKey::from_bytes([8u8; 32]);
         let rec = KeyRecord::new("test-fake", "k", vec![1]).unwrap();
-        let header = Header::new(Suite::Aes256Gcm, EncryptionContext::new(), vec![rec]).unwrap();
+        let header =
+            Header::new(Suite::Aes256Gcm, EncryptionContext::new(), "", vec![rec]).unwrap();
         let server = FakeServer::default();
         *server.fail_after.lock().unwrap() = Some(3);
         let journal = Arc::new(MemJournal::default());
@@ -909,7 +901,7 @@ mod tests {
             part_size,
             1,
             Some(len),
-            false,
+            Salt::generate().unwrap(),
             Some(j),
         )
         .await
@@ -958,7 +950,6 @@ mod tests {
             concurrency: 2,
             object: "memory://fake",
             expected_len: Some(plain.len() as u64),
-            key_reused: false,
             gate: Some(gate.clone()),
         };
         continue_upload(server, plain, &lead, plan)

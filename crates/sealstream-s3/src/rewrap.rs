@@ -118,9 +118,13 @@ impl SealClient {
                 .await?;
             opened.first.extend_from_slice(&more.data);
         }
+        // Bound to the same object: bound section, salt and (kept) name.
         let ctx = WrapContext {
             suite: opened.header.suite(),
             context: opened.header.context(),
+            bound: opened.header.bound_section(),
+            salt: &opened.prefix.salt,
+            name: opened.header.name(),
         };
         let records = new_keys
             .wrap_all(&opened.key, ctx)

@@ -11,9 +11,11 @@
 //! holds the full link can read the object until the URL expires, and can
 //! decrypt any copy of it forever: the data key does not expire.
 //!
-//! Only objects whose data key protects nothing else can be shared: an
-//! object sealed under a cached (reused) data key is refused, since its key
-//! would open the other objects too.
+//! Sharing an object's data key shares that object only: in format version
+//! 2 every data key is fresh for its object and its records are bound to
+//! that object's salt and name (docs/FORMAT.md, "Key records"), so no other
+//! object can be opened with it. This follows from the authenticated format,
+//! not from S3 metadata (which the storage operator could change).
 
 use std::fmt;
 use std::time::Duration;
@@ -22,14 +24,14 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use sealstream_format::{DATA_KEY_LEN, DataKey};
 use zeroize::Zeroizing;
 
-use crate::client::{SealClient, metadata};
+use crate::client::SealClient;
 use crate::download::Opened;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::http::target_of;
 use crate::io::Unlock;
 use crate::presign::{PresignedRequest, redact_url};
-use crate::sse::{self, Sse};
+use crate::sse::Sse;
 
 /// A presigned GET URL plus the object's data key in its fragment.
 pub struct ShareLink {
@@ -122,10 +124,10 @@ impl SealClient {
     /// 7 days): a presigned GET with the object's data key in the fragment.
     /// Open it with [`PlainHttp::open_share_link`](crate::PlainHttp::open_share_link).
     ///
-    /// Refused when the object's data key may protect other objects (it was
-    /// sealed under a cached key, or has no sealstream metadata to say
-    /// otherwise) and for SSE-C objects (the recipient would need the SSE-C
-    /// key too). The key is checked against the object's commitment first.
+    /// Refused for SSE-C objects (the recipient would need the SSE-C key
+    /// too). The object's header must be bound to `key`, and the data key is
+    /// checked against the object's commitment first; no S3 metadata is
+    /// consulted.
     pub async fn share(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<ShareLink> {
         let head = self.head(bucket, key).await?;
         self.share_head(&head, expires_in).await
@@ -148,44 +150,6 @@ impl SealClient {
                 "it is stored with SSE-C, so the recipient would also need the customer key; \
                  share an object stored without SSE-C",
             ));
-        }
-        let meta = sse::head_object(
-            self.s3
-                .head_object()
-                .bucket(bucket)
-                .key(key)
-                .set_if_match(head.etag.clone()),
-            &self.config.sse,
-        )
-        .customize()
-        .interceptor(crate::compat::SseHeaderCompat)
-        .send()
-        .await
-        .map_err(|e| Error::s3("HeadObject", &object, e))?;
-        head.version().check(
-            &object,
-            meta.e_tag(),
-            meta.content_length().and_then(|n| u64::try_from(n).ok()),
-        )?;
-        match meta
-            .metadata()
-            .and_then(|m| m.get(metadata::KEY_REUSED))
-            .map(String::as_str)
-        {
-            Some("false") => {}
-            Some("true") => {
-                return Err(refuse(
-                    "it was sealed under a cached data key that also protects other objects; a \
-                     share link would let the recipient decrypt those too. Upload it again \
-                     without the data-key cache, or give the recipient a key of their own",
-                ));
-            }
-            _ => {
-                return Err(refuse(
-                    "it has no `sealstream-key-reused` metadata (was it uploaded by another \
-                     tool?), so there is no record that its data key protects only this object",
-                ));
-            }
         }
         let opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         let presigned = self.presign_get(bucket, key, expires_in).await?;

@@ -25,13 +25,13 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use base64ct::{Base64, Base64Unpadded, Base64Url, Base64UrlUnpadded, Encoding};
 use sealstream_format::{
     BodyPrefix, ChunkCipher, DataKey, DecryptingReader, EncryptingWriter, EncryptionContext,
-    Header, KeyRecord, RandomAccess, RandomAccessReader, SealedReader, SeekSource, Suite,
+    Header, KeyRecord, RandomAccess, RandomAccessReader, Salt, SealedReader, SeekSource, Suite,
     seal_to_vec,
 };
 use sealstream_kms::aws::AwsOptions;
 use sealstream_kms::{
-    DataKeyCacheConfig, KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite,
-    RetryPolicy, WrapContext, X25519Identity, blocking,
+    KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite, RetryPolicy,
+    WrapContext, X25519Identity, blocking,
 };
 use sealstream_s3::io::{OpeningReader, SealingWriter};
 use sealstream_s3::{
@@ -206,20 +206,32 @@ fn keyring() -> Keyring {
     Keyring::new(vec![Arc::new(local()), Arc::new(identity())]).unwrap()
 }
 
+/// The salt the records of [`header`] are bound to. Bodies sealed with it here reuse it under
+/// [`DATA_KEY`]: harmless for this test's fixed plaintexts, never done outside tests.
+const HYGIENE_SALT: [u8; 24] = [0x5a; 24];
+
+fn salt() -> Salt {
+    Salt::danger_from_bytes(HYGIENE_SALT)
+}
+
 /// A header with one record of each provider, the local one really wrapping [`DATA_KEY`].
 fn header(suite: Suite) -> Header {
     let context = EncryptionContext::from_pairs([("app", "hygiene")]).unwrap();
     let key = DataKey::from_bytes(*DATA_KEY);
+    let bound = Header::bound_section_for(suite, &context);
     let ctx = WrapContext {
         suite,
         context: &context,
+        bound: &bound,
+        salt: &HYGIENE_SALT,
+        name: "hygiene/object",
     };
     let records = vec![
         ready(local().wrap(&key, ctx)).unwrap(),
         ready(identity().wrap(&key, ctx)).unwrap(),
         KeyRecord::new("aws-kms", KMS_ARN, vec![0xC1; 40]).unwrap(),
     ];
-    Header::new(suite, context, records).unwrap()
+    Header::new(suite, context, "hygiene/object", records).unwrap()
 }
 
 /// Polls a future that does no I/O (local and X25519 wrapping) to its end, inside or outside
@@ -298,7 +310,8 @@ fn format_and_kms_types_never_show_secrets() {
             "HeaderParse (need more)",
             &Header::parse_prefix(&bytes[..20]).unwrap(),
         );
-        let (cipher, prefix) = ChunkCipher::seal_new(suite, &key, header.bound_section()).unwrap();
+        let (cipher, prefix) =
+            ChunkCipher::seal(suite, &key, salt(), header.bound_section()).unwrap();
         c.debug("ChunkCipher", &cipher);
         c.debug("BodyPrefix", &prefix);
         c.debug(
@@ -306,7 +319,7 @@ fn format_and_kms_types_never_show_secrets() {
             &BodyPrefix::from_bytes(&prefix.to_bytes()),
         );
 
-        let mut writer = EncryptingWriter::new(Vec::new(), &header, &key).unwrap();
+        let mut writer = EncryptingWriter::new(Vec::new(), &header, &key, salt()).unwrap();
         writer.write_all(b"hygiene plaintext").unwrap();
         c.debug("EncryptingWriter", &writer);
         let object = writer.finish().unwrap();
@@ -342,7 +355,7 @@ fn format_and_kms_types_never_show_secrets() {
         );
         let io_err: std::io::Error = sealstream_format::Error::CommitmentMismatch.into();
         c.error("io::Error from a format error", &io_err);
-        let _ = seal_to_vec(&header, &key, b"x").unwrap();
+        let _ = seal_to_vec(&header, &key, salt(), b"x").unwrap();
         let _ = SeekSource::new(std::io::Cursor::new(Vec::<u8>::new()));
     }
     for (name, e) in format_errors() {
@@ -360,10 +373,6 @@ fn format_and_kms_types_never_show_secrets() {
     c.shown("X25519Recipient::describe", &id.recipient().describe());
     let keyring = keyring();
     c.debug("Keyring", &keyring);
-    let cache_config = DataKeyCacheConfig::default();
-    c.debug("DataKeyCacheConfig", &cache_config);
-    let cache = keyring.clone().with_cache(cache_config).unwrap();
-    c.debug("CachingKeyring", &cache);
     let config = KmsConfig::strict(KMS_ARN)
         .with_grant_tokens([GRANT_TOKEN])
         .with_discovery(["111122223333"])
@@ -378,6 +387,9 @@ fn format_and_kms_types_never_show_secrets() {
         &WrapContext {
             suite: Suite::XChaCha20Poly1305,
             context: &context,
+            bound: &Header::bound_section_for(Suite::XChaCha20Poly1305, &context),
+            salt: &HYGIENE_SALT,
+            name: "hygiene/object",
         },
     );
     let opts = AwsOptions {
@@ -390,31 +402,61 @@ fn format_and_kms_types_never_show_secrets() {
         .enable_all()
         .build()
         .unwrap();
-    let (kms, sealed, opened, failures) = rt.block_on(async {
+    let (kms, sealed, opened, failures, h, hprefix) = rt.block_on(async {
         let sdk = sealstream_kms::aws::load_sdk_config(&opts).await;
         let kms = KmsProvider::new(KmsProvider::client(&sdk), config.clone()).unwrap();
         let sealed = keyring
-            .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+            .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "hygiene/sealed")
             .await
             .unwrap();
-        let opened = keyring.open_key(&sealed.header).await.unwrap();
+        let sealed_debug = format!("{sealed:?}");
+        let salt_debug = format!("{:?}", sealed.salt);
+        let (_, prefix) = ChunkCipher::seal(
+            Suite::Aes256Gcm,
+            &sealed.key,
+            sealed.salt,
+            sealed.header.bound_section(),
+        )
+        .unwrap();
+        let opened = keyring
+            .open_key(&sealed.header, &prefix, Some("hygiene/sealed"))
+            .await
+            .unwrap();
         // A keyring that holds none of the keys; a record wrapped for another context.
         let stranger = Keyring::new(vec![Arc::new(
             LocalKeyProvider::from_key_bytes(SSE_C_KEY, "other").unwrap(),
         )])
         .unwrap();
         let h = header(Suite::Aes256Gcm);
+        let (_, hprefix) = ChunkCipher::seal(
+            Suite::Aes256Gcm,
+            &DataKey::from_bytes(*DATA_KEY),
+            salt(),
+            h.bound_section(),
+        )
+        .unwrap();
         let moved = Header::new(
             Suite::XChaCha20Poly1305,
             h.context().clone(),
+            h.name(),
             h.records().to_vec(),
         )
         .unwrap();
         let failures = vec![
-            ("NoMatchingKey", stranger.open_key(&h).await.map(drop)),
+            (
+                "NoMatchingKey",
+                stranger.open_key(&h, &hprefix, None).await.map(drop),
+            ),
             (
                 "record moved to another suite",
-                keyring.open_key(&moved).await.map(drop),
+                keyring.open_key(&moved, &hprefix, None).await.map(drop),
+            ),
+            (
+                "name mismatch",
+                keyring
+                    .open_key(&h, &hprefix, Some("hygiene/other"))
+                    .await
+                    .map(drop),
             ),
             (
                 "bad local record",
@@ -424,17 +466,31 @@ fn format_and_kms_types_never_show_secrets() {
                         WrapContext {
                             suite: Suite::Aes256Gcm,
                             context: &EncryptionContext::new(),
+                            bound: &Header::bound_section_for(
+                                Suite::Aes256Gcm,
+                                &EncryptionContext::new(),
+                            ),
+                            salt: &HYGIENE_SALT,
+                            name: "",
                         },
                     )
                     .await
                     .map(drop),
             ),
         ];
-        (kms, sealed, opened, failures)
+        (
+            kms,
+            (sealed_debug, salt_debug),
+            opened,
+            failures,
+            h,
+            hprefix,
+        )
     });
     c.debug("KmsProvider", &kms);
     c.shown("KmsProvider::describe", &kms.describe());
-    c.debug("SealKey", &sealed);
+    c.shown("SealKey", &sealed.0);
+    c.shown("Salt", &sealed.1);
     c.debug("DataKey (opened)", &opened);
     for (name, r) in &failures {
         c.result(name, r);
@@ -445,7 +501,9 @@ fn format_and_kms_types_never_show_secrets() {
     c.debug("blocking::Runtime", &blocking::Runtime::new().unwrap());
     c.result(
         "blocking open_key",
-        &blocking.open_key(&sealed.header).map(drop),
+        &blocking
+            .open_key(&h, &hprefix, Some("hygiene/object"))
+            .map(drop),
     );
 
     // Key files that do not load: the messages must not quote the key.
@@ -808,12 +866,6 @@ async fn s3_types_never_show_secrets_offline() {
     let s3 = offline_s3("http://127.0.0.1:1");
     let client = SealClient::new(s3, keyring(), Config::default().sse(sse_c())).unwrap();
     c.debug("SealClient", &client);
-    c.debug(
-        "SealClient (with cache)",
-        &client.with_key_cache(Arc::new(
-            keyring().with_cache(DataKeyCacheConfig::default()).unwrap(),
-        )),
-    );
     c.debug("SealClient::config", client.config());
     let get = client
         .presign_get("bucket", "backups/db.tar", Duration::from_secs(600))
@@ -902,7 +954,7 @@ async fn s3_types_never_show_secrets_offline() {
     // The tokio adapters.
     let header = header(Suite::Aes256Gcm);
     let key = DataKey::from_bytes(*DATA_KEY);
-    let mut writer = SealingWriter::new(Vec::new(), &header, &key).unwrap();
+    let mut writer = SealingWriter::new(Vec::new(), &header, &key, salt()).unwrap();
     tokio::io::AsyncWriteExt::write_all(&mut writer, b"hello")
         .await
         .unwrap();
@@ -979,13 +1031,13 @@ async fn s3_types_never_show_secrets_against_the_server() {
     c.debug("PresignedMultipart", &plan);
     let http = PlainHttp::new().unwrap();
     let seal = keyring()
-        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "")
         .await
         .unwrap();
     c.result(
         "upload_presigned_multipart",
         &http
-            .upload_presigned_multipart(&plan, &seal, &plaintext[..1000], 1)
+            .upload_presigned_multipart(&plan, seal, &plaintext[..1000], 1)
             .await,
     );
 

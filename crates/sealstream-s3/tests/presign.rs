@@ -11,13 +11,11 @@
 mod common;
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use sealstream_format::{EncryptionContext, Suite};
-use sealstream_kms::DataKeyCacheConfig;
 use sealstream_s3::{
     Error, MAX_PRESIGN_EXPIRY, MIN_PART_SIZE, PlainHttp, PresignPutOptions, PresignedRequest,
     ShareLink, UploadOptions,
@@ -141,11 +139,11 @@ async fn presigned_put_of_a_whole_object() {
             .await
             .unwrap();
         let seal = uploader
-            .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+            .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), &key)
             .await
             .unwrap();
         let out = http
-            .put_presigned(&put, &seal, &plain[..], size as u64)
+            .put_presigned(&put, seal, &plain[..], size as u64)
             .await
             .unwrap();
         assert_eq!(out.plaintext_len, size as u64);
@@ -164,19 +162,16 @@ async fn presigned_put_of_a_whole_object() {
         .presign_put(&env.bucket, &key, HOUR, PresignPutOptions::default())
         .await
         .unwrap();
-    let seal = uploader
-        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
-        .await
-        .unwrap();
+    let seal = || uploader.seal_key(Suite::Aes256Gcm, EncryptionContext::new(), &key);
     assert!(
-        http.put_presigned(&put, &seal, &b"12345"[..], 6)
+        http.put_presigned(&put, seal().await.unwrap(), &b"12345"[..], 6)
             .await
             .is_err()
     );
     assert!(!env.exists(&key).await);
     // A tampered PUT URL is refused.
     let err = http
-        .put_presigned(&tampered(&put), &seal, &b"12345"[..], 5)
+        .put_presigned(&tampered(&put), seal().await.unwrap(), &b"12345"[..], 5)
         .await
         .unwrap_err();
     assert!(
@@ -232,11 +227,11 @@ async fn presigned_multipart_upload_and_abort() {
         let shown = format!("{plan:?}");
         assert!(!shown.contains(&signature_of(plan.parts[0].expose_url())));
         let seal = uploader
-            .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+            .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), &key)
             .await
             .unwrap();
         let out = http
-            .upload_presigned_multipart(&plan, &seal, &plain[..], 2)
+            .upload_presigned_multipart(&plan, seal, &plain[..], 2)
             .await
             .unwrap();
         assert_eq!(out.plaintext_len, size as u64);
@@ -258,7 +253,7 @@ async fn presigned_multipart_upload_and_abort() {
         .await
         .unwrap();
     let seal = uploader
-        .seal_key(Suite::Aes256Gcm, EncryptionContext::new())
+        .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), &key)
         .await
         .unwrap();
     let src = FakeFailingSource {
@@ -267,7 +262,7 @@ async fn presigned_multipart_upload_and_abort() {
         ok: PART + 10,
     };
     let err = http
-        .upload_presigned_multipart(&plan, &seal, src, 2)
+        .upload_presigned_multipart(&plan, seal, src, 2)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UploadAborted { .. }), "{err}");
@@ -330,35 +325,36 @@ async fn share_links() {
         .unwrap_err();
     assert!(matches!(err, Error::WrongKey { .. }), "{err}");
 
-    // An object sealed under a cached (reused) data key is refused.
-    let cache = Arc::new(
-        common::keyring(1)
-            .with_cache(DataKeyCacheConfig::default())
-            .unwrap(),
-    );
-    let cached = env.client.with_key_cache(cache);
-    for name in ["cached-1", "cached-2"] {
-        let out = cached
-            .upload_reader(
-                &env.bucket,
-                &env.key(name),
-                &b"small"[..],
-                UploadOptions::default().plaintext_len(5),
-            )
-            .await
-            .unwrap();
-        assert!(out.key_reused);
-    }
-    let err = env
-        .client
-        .share(&env.bucket, &env.key("cached-2"), HOUR)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::ShareRefused { .. }), "{err}");
-    assert!(err.to_string().contains("cached data key"), "{err}");
-
-    // An object without sealstream metadata is refused too.
+    // Share decides from the authenticated object alone (issue 10, item
+    // 15): every data key protects one object, and the header must be bound
+    // to the key being shared. S3 metadata the operator can change does not
+    // matter: the same bytes stored without any metadata, or with a
+    // `sealstream-key-reused: true` left over from format version 1, share
+    // all the same.
     let raw = env.get_raw(&key).await;
+    env.put_raw(&key, raw.clone()).await;
+    env.client.share(&env.bucket, &key, HOUR).await.unwrap();
+    env.client
+        .s3()
+        .put_object()
+        .bucket(&env.bucket)
+        .key(&key)
+        .metadata("sealstream-key-reused", "true")
+        .body(raw.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let link = env.client.share(&env.bucket, &key, HOUR).await.unwrap();
+    let got = collect(
+        http.open_share_link(&ShareLink::parse(&link.expose_secret()).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert!(got == plain);
+    // A copy of the object under another key is bound to the original key's
+    // name, so it is refused (whatever its metadata says).
     let copy = env.key("raw-copy");
     env.put_raw(&copy, raw).await;
     let err = env
@@ -366,5 +362,6 @@ async fn share_links() {
         .share(&env.bucket, &copy, HOUR)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::ShareRefused { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&key) && msg.contains(&copy), "{msg}");
 }

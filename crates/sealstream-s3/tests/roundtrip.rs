@@ -65,14 +65,18 @@ async fn round_trips_at_every_boundary() {
         assert!(seq == plain, "sequential download of {size} bytes differs");
         let raw = env.get_raw(&key).await;
         assert_eq!(raw.len() as u64, out.object_len, "size {size}");
-        let (_, opened) = sealstream_format::open_slice(
-            &raw,
-            &common::keyring(1)
-                .open_key(&sealstream_format::Header::parse(&raw[..peek_len(&raw)]).unwrap())
-                .await
+        let header = sealstream_format::Header::parse(&raw[..peek_len(&raw)]).unwrap();
+        let start = sealstream_format::HEADER_LEN;
+        let prefix = sealstream_kms::BodyPrefix::from_bytes(
+            raw[start..start + sealstream_format::BODY_PREFIX_LEN]
+                .try_into()
                 .unwrap(),
-        )
-        .unwrap();
+        );
+        let data_key = common::keyring(1)
+            .open_key(&header, &prefix, Some(&key))
+            .await
+            .unwrap();
+        let (_, opened) = sealstream_format::open_slice(&raw, &data_key).unwrap();
         assert!(opened == plain, "format crate disagrees for {size} bytes");
     }
 }
@@ -106,7 +110,6 @@ async fn many_parts_with_concurrency_and_parallel_download() {
         .await
         .unwrap();
     assert_eq!(out.parts, 10);
-    assert!(!out.key_reused);
     let head = env
         .client
         .s3()
@@ -117,15 +120,12 @@ async fn many_parts_with_concurrency_and_parallel_download() {
         .await
         .unwrap();
     let meta = head.metadata().unwrap();
-    assert_eq!(meta.get(metadata::VERSION).map(String::as_str), Some("1"));
+    assert_eq!(meta.get(metadata::VERSION).map(String::as_str), Some("2"));
     assert_eq!(
         meta.get(metadata::PLAINTEXT_LENGTH).map(String::as_str),
         Some(size.to_string().as_str())
     );
-    assert_eq!(
-        meta.get(metadata::KEY_REUSED).map(String::as_str),
-        Some("false")
-    );
+    assert_eq!(meta.get("sealstream-key-reused"), None);
     assert_eq!(head.content_length(), Some(out.object_len as i64));
 
     let (par, seq) = download_both_ways(&env, &key).await;

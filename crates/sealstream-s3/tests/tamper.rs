@@ -95,39 +95,40 @@ async fn one_changed_byte_names_the_chunk() {
 async fn truncated_extended_and_header_changes_fail() {
     let env = env_or_skip!("truncated_extended", common::small_parts());
     let plain = common::data(10 * CHUNK_SIZE + 77, 32);
-    let key = env.key("orig");
-    env.client
-        .upload_reader(&env.bucket, &key, &plain[..], UploadOptions::default())
-        .await
-        .unwrap();
-    let raw = env.get_raw(&key).await;
-    let hl = header_len(&raw);
-    let cases: Vec<(&str, Vec<u8>)> = vec![
+    // Each case is sealed under its own key (records are bound to the
+    // object's name), then its stored bytes are changed in place.
+    type Change = fn(&[u8], usize) -> Vec<u8>;
+    let cases: Vec<(&str, Change)> = vec![
         // Cut at a chunk boundary: no final chunk.
-        (
-            "cut-boundary",
-            raw[..hl + 56 + 10 * SEALED_CHUNK_SIZE].to_vec(),
-        ),
+        ("cut-boundary", |raw, hl| {
+            raw[..hl + 56 + 10 * SEALED_CHUNK_SIZE].to_vec()
+        }),
         // Cut inside the final chunk.
-        ("cut-final", raw[..raw.len() - 10].to_vec()),
+        ("cut-final", |raw, _| raw[..raw.len() - 10].to_vec()),
         // Cut inside the header.
-        ("cut-header", raw[..hl - 3].to_vec()),
+        ("cut-header", |raw, hl| raw[..hl - 3].to_vec()),
         // One byte appended.
-        ("appended", {
-            let mut r = raw.clone();
+        ("appended", |raw, _| {
+            let mut r = raw.to_vec();
             r.push(0);
             r
         }),
-        // The suite/context is bound through the commitment.
-        ("salt", {
-            let mut r = raw.clone();
+        // The salt is bound through the commitment and the key records.
+        ("salt", |raw, hl| {
+            let mut r = raw.to_vec();
             r[hl + 3] ^= 1;
             r
         }),
     ];
-    for (name, bytes) in cases {
+    for (name, change) in cases {
         let k = env.key(name);
-        env.put_raw(&k, bytes).await;
+        env.client
+            .upload_reader(&env.bucket, &k, &plain[..], UploadOptions::default())
+            .await
+            .unwrap();
+        let raw = env.get_raw(&k).await;
+        let hl = header_len(&raw);
+        env.put_raw(&k, change(&raw, hl)).await;
         for client in [env.client.clone(), sequential(&env.client)] {
             let err = download_err(&client, &env.bucket, &k).await;
             assert!(
@@ -136,6 +137,22 @@ async fn truncated_extended_and_header_changes_fail() {
             );
             assert!(err.to_string().contains(&k), "{name}: {err}");
         }
+    }
+    // The untouched object, copied under another key, is refused by name.
+    let orig = env.key("orig");
+    env.client
+        .upload_reader(&env.bucket, &orig, &plain[..], UploadOptions::default())
+        .await
+        .unwrap();
+    let copy = env.key("copied");
+    env.put_raw(&copy, env.get_raw(&orig).await).await;
+    for client in [env.client.clone(), sequential(&env.client)] {
+        let err = download_err(&client, &env.bucket, &copy).await;
+        let msg = err.to_string();
+        assert!(
+            msg.contains("name mismatch") && msg.contains(&orig),
+            "{msg}"
+        );
     }
 }
 

@@ -32,16 +32,19 @@ pub(super) fn check_readable(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-/// Unwraps the data key of `header`'s object with the configured keys.
+/// Unwraps the data key of `header`'s object, whose body starts with
+/// `prefix`, with the configured keys. Every unwrapped key is checked
+/// against the body's commitment, so a planted record is skipped, not used.
 pub(super) async fn open_key(
     app: &App,
     keys_args: &crate::cli::KeyArgs,
     header: &Header,
+    prefix: &sealstream_format::BodyPrefix,
     shown: &str,
 ) -> Result<sealstream_format::DataKey> {
     let keys = app.cfg.keys_for(keys_args);
     let ring = keys::opening(&app.cfg, &keys.value, header, shown).await?;
-    ring.open_key(header)
+    ring.open_key(header, prefix, None)
         .await
         .map_err(|e| CliError::kms(shown, &e))
 }
@@ -66,21 +69,22 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
     let keys = app.cfg.keys_for(&a.keys);
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     let sealed = ring
-        .seal_key(app.suite(a.suite), context)
+        .seal_key(app.suite(a.suite), context, "")
         .await
         .map_err(|e| CliError::kms("sealing", &e))?;
     let header = sealed.header;
     let data_key = sealed.key;
+    let salt = sealed.salt;
     let progress = app.progress(None, "encrypt");
     let (h, p) = (header.clone(), progress.clone());
     let src = input.clone();
     let plain_len = blocking(move || match out_file {
         Some(out) => {
-            let n = local::seal_to(src.as_deref(), out.file(), &h, &data_key, &p)?;
+            let n = local::seal_to(src.as_deref(), out.file(), &h, &data_key, salt, &p)?;
             out.commit()?;
             Ok(n)
         }
-        None => local::seal_to(src.as_deref(), io::stdout(), &h, &data_key, &p),
+        None => local::seal_to(src.as_deref(), io::stdout(), &h, &data_key, salt, &p),
     })
     .await?;
     progress.finish();
@@ -138,7 +142,8 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
                 blocking(move || local::open_sealed(&p)).await?
             };
             util::check_context(&shown, header.context(), &wanted)?;
-            let data_key = open_key(app, &a.keys, &header, &shown).await?;
+            let prefix = local::body_prefix(&file, header_len, &shown)?;
+            let data_key = open_key(app, &a.keys, &header, &prefix, &shown).await?;
             progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
             let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
             let n = blocking(move || match out_file {
@@ -154,31 +159,43 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
         }
         None => {
             let shown = "stdin".to_owned();
-            let header = blocking(|| {
-                Header::read_from(&mut io::stdin().lock())
-                    .map(|(h, _)| h)
-                    .map_err(|e| local::opening_error("stdin", e))
+            let (header, prefix) = blocking(|| {
+                let mut stdin = io::stdin().lock();
+                let (header, _) =
+                    Header::read_from(&mut stdin).map_err(|e| local::opening_error("stdin", e))?;
+                let mut prefix = [0u8; sealstream_format::BODY_PREFIX_LEN];
+                io::Read::read_exact(&mut stdin, &mut prefix).map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        CliError::format(
+                            "stdin",
+                            &sealstream_format::Error::Truncated {
+                                detail: "it ends inside its salt and commitment",
+                            },
+                        )
+                    } else {
+                        crate::error::io_class("stdin", &e)
+                    }
+                })?;
+                Ok((header, prefix))
             })
             .await?;
             util::check_context(&shown, header.context(), &wanted)?;
-            let data_key = open_key(app, &a.keys, &header, &shown).await?;
+            let body_prefix = sealstream_format::BodyPrefix::from_bytes(&prefix);
+            let data_key = open_key(app, &a.keys, &header, &body_prefix, &shown).await?;
+            // The body prefix was read to check the key; the stream opener
+            // reads the body from its start.
+            let body = move || io::Read::chain(io::Cursor::new(prefix), io::stdin());
             progress = app.progress(None, "decrypt");
             let (h, p) = (header.clone(), progress.clone());
             let n = blocking(move || match out_file {
                 Some(out) => {
-                    let n =
-                        local::open_stream_to(io::stdin(), "stdin", out.file(), &h, &data_key, &p)?;
+                    let n = local::open_stream_to(body(), "stdin", out.file(), &h, &data_key, &p)?;
                     out.commit()?;
                     Ok(n)
                 }
-                None => local::open_stream_to(
-                    io::stdin(),
-                    "stdin",
-                    io::stdout().lock(),
-                    &h,
-                    &data_key,
-                    &p,
-                ),
+                None => {
+                    local::open_stream_to(body(), "stdin", io::stdout().lock(), &h, &data_key, &p)
+                }
             })
             .await?;
             (header, n, shown)

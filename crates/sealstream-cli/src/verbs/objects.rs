@@ -73,7 +73,7 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     let keys = app.cfg.keys_for(&a.keys);
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     let sealed = ring
-        .seal_key(app.suite(a.suite), context)
+        .seal_key(app.suite(a.suite), context, "")
         .await
         .map_err(|e| CliError::kms("sealing", &e))?;
     if let Some(root) = created_store {
@@ -84,10 +84,11 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     }
     let header = sealed.header;
     let data_key = sealed.key;
+    let salt = sealed.salt;
     let progress = app.progress(None, "put");
     let (h, p, src) = (header.clone(), progress.clone(), input.clone());
     let plain_len = blocking(move || {
-        let n = local::seal_to(src.as_deref(), out_file.file(), &h, &data_key, &p)?;
+        let n = local::seal_to(src.as_deref(), out_file.file(), &h, &data_key, salt, &p)?;
         out_file.commit()?;
         Ok(n)
     })
@@ -157,19 +158,14 @@ fn get_dest(target: &Target, dest: Option<&str>) -> Result<Option<PathBuf>> {
         Some(d) => {
             let p = util::absolute(&util::expand_tilde(Path::new(d)));
             if p.is_dir() {
-                let name = target.base_name().ok_or_else(|| {
-                    CliError::usage(format!("cannot tell a file name for {target}; name DEST"))
-                })?;
+                let name = target.base_name()?;
                 Ok(Some(p.join(name)))
             } else {
                 Ok(Some(p))
             }
         }
         None => {
-            let name = target.base_name().ok_or_else(|| {
-                CliError::usage(format!("cannot tell a file name for {target}"))
-                    .hint("name the output: sealstream get OBJECT FILE (or - for stdout)")
-            })?;
+            let name = target.base_name()?;
             Ok(Some(util::absolute(Path::new(&name))))
         }
     }
@@ -195,7 +191,8 @@ pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let data_key = open_key(app, &a.keys, &header, &shown).await?;
+    let prefix = local::body_prefix(&file, header_len, &shown)?;
+    let data_key = open_key(app, &a.keys, &header, &prefix, &shown).await?;
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
     let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
     let n = blocking(move || match out_file {
@@ -255,7 +252,8 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
         blocking(move || local::open_sealed(&p)).await?
     };
     util::check_context(&shown, header.context(), &wanted)?;
-    let data_key = open_key(app, &a.keys, &header, &shown).await?;
+    let prefix = local::body_prefix(&file, header_len, &shown)?;
+    let data_key = open_key(app, &a.keys, &header, &prefix, &shown).await?;
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());

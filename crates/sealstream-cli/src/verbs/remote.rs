@@ -173,7 +173,24 @@ pub(crate) async fn get_remote(
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let (client, head) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let (bucket, key) = bucket_key(target)?;
+    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+        Ok(v) => v,
+        Err(e) => {
+            return super::migrate::get_s3ec_or(
+                app,
+                &a.keys,
+                bucket,
+                key,
+                dest.as_deref(),
+                out_file,
+                &wanted,
+                "get",
+                e,
+            )
+            .await;
+        }
+    };
     let header = head.header().clone();
     let progress = app.progress(head.claimed_plaintext_len(), "get");
     let copy = async {
@@ -212,7 +229,17 @@ pub(crate) async fn cat_remote(
         return get_link(app, url, None, false, &wanted, "cat").await;
     }
     let shown = target.to_string();
-    let (client, head) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let (bucket, key) = bucket_key(target)?;
+    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+        Ok(v) => v,
+        Err(e) if range.is_none() => {
+            return super::migrate::get_s3ec_or(
+                app, &a.keys, bucket, key, None, None, &wanted, "cat", e,
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
     let Some(range) = range else {
         let progress = app.progress(head.claimed_plaintext_len(), "cat");
         let copy = async {

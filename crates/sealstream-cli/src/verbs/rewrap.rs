@@ -6,7 +6,7 @@ use std::io::{self, Seek, SeekFrom};
 
 use serde_json::json;
 
-use sealstream_format::{DataKey, Header, RandomAccess};
+use sealstream_format::{BodyPrefix, DataKey, Header, RandomAccess};
 use sealstream_kms::WrapContext;
 
 use super::crypt::open_key;
@@ -18,16 +18,19 @@ use crate::local::{self, AtomicOutput};
 use crate::location::Target;
 use crate::{keys, util};
 
-/// Unwraps the object's key with the configured keys and wraps it for the
-/// new ones; returns the new header.
+/// Unwraps the object's key with the configured keys (checked against the
+/// body's commitment: a planted record is never re-wrapped) and wraps it for
+/// the new ones, bound to the same bound section, salt and name; returns the
+/// new header.
 pub(super) async fn new_header(
     app: &App,
     a: &RewrapArgs,
     header: &Header,
+    prefix: &BodyPrefix,
     shown: &str,
     verify: impl FnOnce(&DataKey) -> Result<()>,
 ) -> Result<Header> {
-    let data_key = open_key(app, &a.keys, header, shown).await?;
+    let data_key = open_key(app, &a.keys, header, prefix, shown).await?;
     verify(&data_key)?;
     let ring = keys::new_keys(
         &app.cfg,
@@ -39,6 +42,9 @@ pub(super) async fn new_header(
     let ctx = WrapContext {
         suite: header.suite(),
         context: header.context(),
+        bound: header.bound_section(),
+        salt: &prefix.salt,
+        name: header.name(),
     };
     let records = ring
         .wrap_all(&data_key, ctx)
@@ -67,10 +73,11 @@ pub(crate) async fn run(app: &App, a: RewrapArgs) -> Result<()> {
         blocking(move || local::open_sealed(&p)).await?
     };
     util::check_context(&shown, header.context(), &wanted)?;
+    let prefix = local::body_prefix(&file, header_len, &shown)?;
     let file = std::sync::Arc::new(file);
     let verify_file = file.clone();
     let s = shown.clone();
-    let new = new_header(app, &a, &header, &shown, move |k| {
+    let new = new_header(app, &a, &header, &prefix, &shown, move |k| {
         // Checks the commitment (FORMAT.md, Rewrapping, step 2).
         RandomAccess::open(&*verify_file, k)
             .map(drop)

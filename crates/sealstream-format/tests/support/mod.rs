@@ -9,8 +9,8 @@ use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use sealstream_format::{
     BODY_PREFIX_LEN, CHUNK_SIZE, DataKey, DecryptingReader, EncryptionContext, Error, Header,
-    KeyRecord, RandomAccess, RandomAccessReader, SEALED_CHUNK_SIZE, SealedReader, Suite, TAG_LEN,
-    open_slice, seal_to_vec,
+    KeyRecord, RandomAccess, RandomAccessReader, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite,
+    TAG_LEN, open_slice, seal_to_vec,
 };
 
 /// The data key of most tests. Distinctive bytes, so that a test can search
@@ -77,9 +77,17 @@ pub(crate) fn record() -> KeyRecord {
     .unwrap()
 }
 
-/// The header of most tests: non-empty context, one key record.
+/// The object name of most tests.
+pub(crate) const NAME: &str = "backups/db.tar";
+
+/// The header of most tests: non-empty context, a name, one key record.
 pub(crate) fn header(suite: Suite) -> Header {
-    Header::new(suite, context(), vec![record()]).unwrap()
+    Header::new(suite, context(), NAME, vec![record()]).unwrap()
+}
+
+/// A fresh salt (the tests' records are stand-ins, so nothing binds it).
+pub(crate) fn salt() -> Salt {
+    Salt::generate().unwrap()
 }
 
 /// `len` bytes from a seeded xorshift generator: different for every seed,
@@ -113,7 +121,7 @@ impl Sealed {
 
     pub(crate) fn with_header(header: Header, key: &DataKey, len: usize, seed: u64) -> Self {
         let plaintext = plaintext(len, seed);
-        let object = seal_to_vec(&header, key, &plaintext).unwrap();
+        let object = seal_to_vec(&header, key, salt(), &plaintext).unwrap();
         Sealed {
             suite: header.suite(),
             header_len: header.encoded_len(),

@@ -206,6 +206,8 @@ struct ThrottleState {
     code: String,
     status: u16,
     remaining: AtomicUsize,
+    /// Remove `KeyId` from the upstream's Decrypt answers.
+    strip_key_id: std::sync::atomic::AtomicBool,
     faults: AtomicUsize,
     forwarded: AtomicUsize,
 }
@@ -222,6 +224,16 @@ impl FaultInjectingKms {
         Self::start(None, 0, code, status).await
     }
 
+    /// Starts a fake that forwards everything to `upstream` and removes the
+    /// `KeyId` field from the answers to `Decrypt` (a KMS-compatible server
+    /// that does not say which key decrypted; moto always says it). Each
+    /// removal counts as a fault.
+    pub async fn without_decrypt_key_id(upstream: &str) -> Self {
+        let fake = Self::start(Some(upstream), 0, "", 200).await;
+        fake.state.strip_key_id.store(true, Ordering::SeqCst);
+        fake
+    }
+
     async fn start(upstream: Option<&str>, throttles: usize, code: &str, status: u16) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -230,6 +242,7 @@ impl FaultInjectingKms {
             code: code.to_owned(),
             status,
             remaining: AtomicUsize::new(throttles),
+            strip_key_id: std::sync::atomic::AtomicBool::new(false),
             faults: AtomicUsize::new(0),
             forwarded: AtomicUsize::new(0),
         });
@@ -359,14 +372,93 @@ async fn serve(mut conn: TcpStream, st: &ThrottleState) -> std::io::Result<()> {
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| std::io::Error::other("upstream answered without a header"))?;
     let head = String::from_utf8_lossy(&resp[..split]).into_owned();
-    let head_lines: Vec<String> = head.split("\r\n").map(str::to_owned).collect();
+    let mut head_lines: Vec<String> = head.split("\r\n").map(str::to_owned).collect();
+    let mut body = resp[split + 4..].to_vec();
+    let is_decrypt = lines
+        .iter()
+        .any(|l| l.to_ascii_lowercase().starts_with("x-amz-target:") && l.ends_with(".Decrypt"));
+    if is_decrypt && st.strip_key_id.load(Ordering::SeqCst) {
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if let Some(stripped) = strip_json_field(&text, "KeyId") {
+            st.faults.fetch_add(1, Ordering::SeqCst);
+            body = stripped.into_bytes();
+            for l in &mut head_lines {
+                if l.to_ascii_lowercase().starts_with("content-length:") {
+                    *l = format!("Content-Length: {}", body.len());
+                }
+            }
+        }
+    }
     conn.write_all(without_connection(&head_lines).as_bytes())
         .await?;
-    conn.write_all(&resp[split + 4..]).await?;
+    conn.write_all(&body).await?;
     conn.shutdown().await
 }
 
 /// `host:port` of an `http://host:port` endpoint.
 pub fn host_port(endpoint: &str) -> &str {
     endpoint.trim_start_matches("http://").trim_end_matches('/')
+}
+
+/// A sealed object's header and data key (a `SealKey` whose salt went
+/// into a body).
+pub struct Sealed {
+    pub header: sealstream_kms::Header,
+    pub key: DataKey,
+}
+
+/// Seals `plaintext` with `sealed`'s key and salt: the object and its
+/// header and key.
+pub fn seal_with(sealed: sealstream_kms::SealKey, plaintext: &[u8]) -> (Sealed, Vec<u8>) {
+    let object =
+        sealstream_format::seal_to_vec(&sealed.header, &sealed.key, sealed.salt, plaintext)
+            .unwrap();
+    (
+        Sealed {
+            header: sealed.header,
+            key: sealed.key,
+        },
+        object,
+    )
+}
+
+/// The body prefix (salt and commitment) of `object`: what `open_key`
+/// checks every unwrapped key against.
+pub fn prefix_of(object: &[u8], _header: &sealstream_kms::Header) -> sealstream_kms::BodyPrefix {
+    let start = sealstream_format::HEADER_LEN;
+    let bytes: [u8; sealstream_format::BODY_PREFIX_LEN] = object
+        [start..start + sealstream_format::BODY_PREFIX_LEN]
+        .try_into()
+        .unwrap();
+    sealstream_kms::BodyPrefix::from_bytes(&bytes)
+}
+
+/// Seals an empty body for `sealed` and returns its header, key and body
+/// prefix.
+pub fn with_prefix(sealed: sealstream_kms::SealKey) -> (Sealed, sealstream_kms::BodyPrefix) {
+    let (sealed, object) = seal_with(sealed, b"");
+    let prefix = prefix_of(&object, &sealed.header);
+    (sealed, prefix)
+}
+
+/// `json` without its top-level string field `"name": "..."` (and one
+/// adjacent comma), or `None` if it has none. Enough for KMS answers.
+fn strip_json_field(json: &str, name: &str) -> Option<String> {
+    let key = format!("\"{name}\"");
+    let start = json.find(&key)?;
+    let after_key = start + key.len();
+    let colon = after_key + json[after_key..].find(':')?;
+    let open = colon + 1 + json[colon + 1..].find('"')?;
+    let close = open + 1 + json[open + 1..].find('"')?;
+    let mut end = close + 1;
+    let mut begin = start;
+    let rest = json[end..].trim_start();
+    if rest.starts_with(',') {
+        end = json.len() - rest.len() + 1;
+    } else if let Some(i) = json[..begin].rfind(',')
+        && json[i + 1..begin].trim().is_empty()
+    {
+        begin = i;
+    }
+    Some(format!("{}{}", &json[..begin], &json[end..]))
 }

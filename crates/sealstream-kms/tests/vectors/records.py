@@ -1,37 +1,69 @@
-# Independent computation of sealstream key-record vectors with pyca/cryptography.
+# Independent computation of sealstream key-record vectors (format version 2) with
+# pyca/cryptography, from docs/FORMAT.md "Key records" alone. Run: python3 records.py > records.txt
 import hashlib, struct, base64
+import cryptography
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives import hashes, serialization
 
+FORMAT_VERSION = 2
+
 def rng(a, n): return bytes(range(a, a+n))
+def field(b): return struct.pack(">H", len(b)) + b
 def ctx_encode(pairs):
     out = struct.pack(">H", len(pairs))
     for k, v in sorted(pairs):
         out += bytes([len(k)]) + k.encode() + struct.pack(">H", len(v)) + v.encode()
     return out
-def aad(label, key_id, suite, pairs):
-    return label + b"\x00" + struct.pack(">H", len(key_id)) + key_id.encode() + bytes([suite]) + ctx_encode(pairs)
+def bound(suite, pairs):
+    return bytes([FORMAT_VERSION, suite]) + ctx_encode(pairs)
+def aad(label, key_id, bound_section, salt, name):
+    return label + b"\x00" + field(key_id.encode()) + field(bound_section) + salt + field(name.encode())
+def kms_context(suite, pairs, salt, name):
+    c = dict(pairs)
+    c["sealstream:version"] = str(FORMAT_VERSION)
+    c["sealstream:suite"] = str(suite)
+    c["sealstream:salt"] = salt.hex()
+    if name:
+        c["sealstream:name"] = name
+    return ";".join(f"{k}={v}" for k, v in sorted(c.items()))
 
 pairs = [("app", "backup")]
+name = "backups/db.tar"
+salt = rng(0xa0, 24)
 data_key = rng(0x80, 32)
+print(f"# sealstream key-record vectors, format version 2 (docs/FORMAT.md, \"Key records\").")
+print(f"# Provenance: computed by records.py in this folder with pyca/cryptography {cryptography.__version__}")
+print("# (AESGCM, X25519, HKDF-SHA256, ChaCha20Poly1305), independently of the Rust code.")
+print('# Context {"app": "backup"}, name "backups/db.tar"; local is suite 1, x25519 suite 2.')
+print("# kms_context_* list the AWS KMS encryption context as sorted key=value pairs joined by ';'.")
+print("data_key =", data_key.hex())
+print("salt =", salt.hex())
+print("name =", name)
 # local
 lk = rng(0x00, 32)
 lid = hashlib.sha256(b"sealstream local key id v1" + b"\x00" + lk).digest()[:8].hex()
 nonce = rng(0x40, 12)
-a = aad(b"sealstream local wrap v1", lid, 1, pairs)
+b1 = bound(1, pairs)
+a = aad(b"sealstream local wrap v2", lid, b1, salt, name)
 wrapped = b"\x01" + nonce + AESGCM(lk).encrypt(nonce, data_key, a)
 print("local_key =", lk.hex()); print("local_key_id =", lid); print("local_nonce =", nonce.hex())
+print("local_bound =", b1.hex())
 print("local_aad =", a.hex()); print("local_wrapped =", wrapped.hex())
+# the same record unbound (empty name)
+a0 = aad(b"sealstream local wrap v2", lid, b1, salt, "")
+print("local_aad_unnamed =", a0.hex())
+print("local_wrapped_unnamed =", (b"\x01" + nonce + AESGCM(lk).encrypt(nonce, data_key, a0)).hex())
 # x25519
 sk = rng(0x20, 32); esk = rng(0x60, 32)
 rsk = X25519PrivateKey.from_private_bytes(sk); pk = rsk.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 e = X25519PrivateKey.from_private_bytes(esk); epk = e.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 shared = e.exchange(X25519PublicKey.from_public_bytes(pk))
-wk = HKDF(hashes.SHA256(), 32, salt=epk + pk, info=b"sealstream x25519 wrap v1").derive(shared)
+wk = HKDF(hashes.SHA256(), 32, salt=epk + pk, info=b"sealstream x25519 wrap v2").derive(shared)
 fp = hashlib.sha256(b"sealstream x25519 fingerprint v1" + b"\x00" + pk).digest()[:8].hex()
-a2 = aad(b"sealstream x25519 wrap v1", fp, 2, pairs)
+b2 = bound(2, pairs)
+a2 = aad(b"sealstream x25519 wrap v2", fp, b2, salt, name)
 xw = b"\x01" + epk + ChaCha20Poly1305(wk).encrypt(b"\x00"*12, data_key, a2)
 def text(prefix, k):
     c = hashlib.sha256(prefix.encode() + k).digest()[:4]
@@ -41,4 +73,8 @@ print("x25519_public_text =", text("sealstream-x25519-pub1:", pk))
 print("x25519_secret_text =", text("sealstream-x25519-secret1:", sk))
 print("x25519_fingerprint =", fp); print("x25519_ephemeral_secret =", esk.hex()); print("x25519_ephemeral_public =", epk.hex())
 print("x25519_shared =", shared.hex()); print("x25519_wrap_key =", wk.hex())
+print("x25519_bound =", b2.hex())
 print("x25519_aad =", a2.hex()); print("x25519_wrapped =", xw.hex())
+# aws-kms encryption contexts
+print("kms_context_suite1 =", kms_context(1, pairs, salt, name))
+print("kms_context_suite2_unnamed =", kms_context(2, pairs, salt, ""))
