@@ -333,13 +333,27 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
     /// Reads the header from `inner`, unwraps the data key with `keyring`
     /// and checks the key commitment.
     pub async fn open(inner: R, keyring: &Keyring) -> Result<Self> {
-        Self::open_labeled(inner, Unlock::Keyring(keyring), "the sealed stream", None, None).await
+        Self::open_labeled(
+            inner,
+            Unlock::Keyring(keyring),
+            "the sealed stream",
+            None,
+            None,
+        )
+        .await
     }
 
     /// Like [`OpeningReader::open`] with a data key given directly (from a
     /// share link); the header's key block is not used.
     pub async fn open_with_key(inner: R, data_key: &DataKey) -> Result<Self> {
-        Self::open_labeled(inner, Unlock::Key(data_key), "the sealed stream", None, None).await
+        Self::open_labeled(
+            inner,
+            Unlock::Key(data_key),
+            "the sealed stream",
+            None,
+            None,
+        )
+        .await
     }
 
     /// Opens `inner` (labelled `object` in messages); the header must be

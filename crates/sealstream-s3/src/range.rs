@@ -12,11 +12,12 @@
 //!                                          the end)
 //! ```
 //!
-//! Semantics follow S3 byte ranges: a range that starts at or past the end
-//! is an error ([`Error::InvalidRange`], naming the length); one that runs
-//! past the end is clamped; a suffix (`bytes=-n`) is the last `n` bytes.
-//! An empty range inside the object or at its very end is empty, and `0..`
-//! of an empty object is empty. The object length is only a claim of the
+//! Semantics follow slices: a range that starts past the end is an error
+//! ([`Error::InvalidRange`], naming the length); one that starts exactly at
+//! the end is empty (`len..`, `len..len + 9`, and `0..` of an empty
+//! object); one that runs past the end is clamped; a suffix (`bytes=-n`) is
+//! the last `n` bytes, all of them when there are fewer. An empty range
+//! inside the object is empty. The object length is only a claim of the
 //! server until the final chunk authenticates: every range whose
 //! resolution depends on it is resolved only after that proof, so a
 //! truncated object fails ([`Error::ChunkAuthentication`] or
@@ -154,10 +155,12 @@ impl SealClient {
     /// only the header and the chunks that hold the range (usually two
     /// requests, one for small objects or ranges near the start).
     ///
-    /// Every byte returned is authenticated. When the range is open-ended
-    /// or runs past the end, the final chunk is authenticated too, so the
-    /// clamping relies on a proven length. A range starting at or past the
-    /// end fails with [`Error::InvalidRange`], which names the length.
+    /// Every byte returned is authenticated. When the range is open-ended,
+    /// reaches the end or runs past it, the final chunk is authenticated
+    /// too, so the clamping relies on a proven length (a truncated object
+    /// fails). A range starting exactly at the end is empty; one starting
+    /// past the end fails with [`Error::InvalidRange`], which names the
+    /// length.
     pub async fn get_range(
         &self,
         bucket: &str,
@@ -196,9 +199,10 @@ impl SealClient {
             // The length is about to be reported: prove it first.
             let run = chunk_bytes(&fetcher, &opened, final_index, final_index).await?;
             open_chunks(&opened, &object, run, final_index, final_index).await?;
-            // An empty range at the very end, and the whole of an empty
-            // object, are empty rather than errors.
-            if suffix || (b == Some(a) && a == len) || (a == 0 && b.is_none()) {
+            // A range starting at the very end is empty, like `v[len..]`
+            // (and `tail -c +N` one past the end); only a start past the
+            // end is an error.
+            if a == len {
                 return Ok(Bytes::new());
             }
             return Err(Error::InvalidRange {

@@ -15,8 +15,9 @@
 //! the records of the new keyring.
 
 use bytes::Bytes;
-use sealstream_format::{BODY_PREFIX_LEN, Header};
+use sealstream_format::{BODY_PREFIX_LEN, Header, SEALED_CHUNK_SIZE};
 use sealstream_kms::{Keyring, WrapContext};
+use zeroize::Zeroizing;
 
 use crate::client::SealClient;
 use crate::config::{MAX_PARTS, MIN_PART_SIZE, S3_MAX_PART_BYTES};
@@ -24,6 +25,7 @@ use crate::download::Opened;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::io::Unlock;
+use crate::parts::{blocking, open_run};
 use crate::pipeline::{Multipart, PartDone, Target, abort_after};
 use crate::s3target::S3Target;
 use crate::sse;
@@ -54,6 +56,34 @@ fn encode_copy_source(bucket: &str, key: &str) -> String {
         }
     }
     out
+}
+
+/// The body bytes part 1 rewrites were read by this client, not copied by
+/// the server: their chunks (object offsets up to `want`, whole chunks, the
+/// final one too when `whole_object`) must open under the key just
+/// unwrapped, so that bytes of another object (a swapped answer with a
+/// forged ETag) are never written back. The plaintext is wiped.
+async fn verify_rewritten(
+    opened: &Opened,
+    want: u64,
+    whole_object: bool,
+    object: &str,
+) -> Result<()> {
+    let start = usize::try_from(opened.header_len).unwrap_or(usize::MAX) + BODY_PREFIX_LEN;
+    let end = usize::try_from(want).unwrap_or(usize::MAX);
+    let run = opened
+        .first
+        .get(start..end)
+        .ok_or_else(|| Error::Truncated {
+            object: object.to_owned(),
+            detail: "it ends inside the start of its body".into(),
+        })?;
+    let mut run = Zeroizing::new(run.to_vec());
+    let cipher = opened.cipher.clone();
+    blocking(move || open_run(&cipher, &mut run, 0, whole_object).map(|_| ()))
+        .await
+        .map_err(|e| Error::io("opening chunks", e))?
+        .map_err(|e| Error::format(object, e))
 }
 
 impl SealClient {
@@ -107,10 +137,15 @@ impl SealClient {
         let fetcher = head.fetcher(&self.s3, &self.config.sse);
         let mut opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         // Part 1 carries up to 5 MiB of the body: read what the head does
-        // not hold yet, pinned to its version.
+        // not hold yet (to the end of the chunk that 5 MiB ends in), pinned
+        // to its version.
+        let sealed = SEALED_CHUNK_SIZE as u64;
+        let chunks = MIN_PART_SIZE.div_ceil(sealed);
+        let whole_object =
+            opened.header_len + BODY_PREFIX_LEN as u64 + chunks * sealed >= opened.object_len;
         let want = opened
             .object_len
-            .min(opened.header_len + BODY_PREFIX_LEN as u64 + MIN_PART_SIZE);
+            .min(opened.header_len + BODY_PREFIX_LEN as u64 + chunks * sealed);
         let have = opened.first.len() as u64;
         if have < want {
             let more = fetcher
@@ -118,6 +153,7 @@ impl SealClient {
                 .await?;
             opened.first.extend_from_slice(&more.data);
         }
+        verify_rewritten(&opened, want, whole_object, &object).await?;
         // Bound to the same object: bound section, salt and (kept) name.
         let ctx = WrapContext {
             suite: opened.header.suite(),

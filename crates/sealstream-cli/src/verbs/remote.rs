@@ -271,7 +271,12 @@ pub(crate) async fn cat_remote(
         ByteRange::Last(n) => (PlainRange::Suffix(n), None),
     };
     let bytes = tokio::select! {
-        r = client.read_range(&head, plain_range) => r.map_err(|e| s3_error(&e))?,
+        r = client.read_range(&head, plain_range) => r.map_err(|e| match e {
+            sealstream_s3::Error::InvalidRange { start, len, .. } => {
+                util::range_past_end(&shown, range, start, len)
+            }
+            e => s3_error(&e),
+        })?,
         () = cancel::cancelled() => return Err(interrupted()),
     };
     let mut stdout = tokio::io::stdout();
