@@ -84,6 +84,14 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// [`Fault::Serve`] with `body` (any byte container) and `etag`.
+    pub fn serve(body: impl Into<bytes::Bytes>, etag: impl Into<String>) -> Self {
+        Fault::Serve {
+            body: body.into(),
+            etag: etag.into(),
+        }
+    }
+
     /// A short stable name, the key of [`crate::FaultStats::injected`]:
     /// `status-500`, `slow-down`, `kms-throttling`, `reset-request`,
     /// `drop-response`, `reset-response`, `stall`, `truncate`, `flip-byte`,
