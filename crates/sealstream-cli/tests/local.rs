@@ -685,7 +685,12 @@ fn cat_range_at_and_past_the_end() {
     let o = a.get_output();
     assert!(o.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&o.stderr);
-    for want in ["--range 1001-", "e.bin", "1000 bytes", "START of at most 1000"] {
+    for want in [
+        "--range 1001-",
+        "e.bin",
+        "1000 bytes",
+        "START of at most 1000",
+    ] {
         assert!(stderr.contains(want), "{want:?} missing: {stderr}");
     }
 }

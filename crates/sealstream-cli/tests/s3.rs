@@ -1064,7 +1064,12 @@ fn cat_range_at_and_past_the_end_of_an_s3_object() {
     let o = a.get_output();
     assert!(o.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&o.stderr);
-    for want in ["--range 1001-", "e.bin", "1000 bytes", "START of at most 1000"] {
+    for want in [
+        "--range 1001-",
+        "e.bin",
+        "1000 bytes",
+        "START of at most 1000",
+    ] {
         assert!(stderr.contains(want), "{want:?} missing: {stderr}");
     }
 }
@@ -1089,7 +1094,14 @@ fn swapped_answers_never_open_another_objects_data() {
     let bob = data(200_000, 41);
     env.write("doc.bin", &bob);
     svc.cmd(&env)
-        .args(["--store", &store, "put", "doc.bin", "--context", "tenant=bob"])
+        .args([
+            "--store",
+            &store,
+            "put",
+            "doc.bin",
+            "--context",
+            "tenant=bob",
+        ])
         .assert()
         .success();
     let (bob_raw, _) = rt.block_on(svc.get_raw(&key));
@@ -1120,7 +1132,10 @@ fn swapped_answers_never_open_another_objects_data() {
         .skip(1),
     );
     let proxy = prt
-        .block_on(FaultProxy::start(svc.s3_endpoint.as_str(), FaultPlan::passthrough()))
+        .block_on(FaultProxy::start(
+            svc.s3_endpoint.as_str(),
+            FaultPlan::passthrough(),
+        ))
         .unwrap();
     let via = |env: &Env| {
         let mut c = svc.cmd(env);
@@ -1129,10 +1144,7 @@ fn swapped_answers_never_open_another_objects_data() {
     };
 
     // cat --range: inside the first answer, and far past it.
-    for (range, want) in [
-        ("10-99", Some(&alice[10..100])),
-        ("150000-150099", None),
-    ] {
+    for (range, want) in [("10-99", Some(&alice[10..100])), ("150000-150099", None)] {
         proxy.set_plan(swap.clone());
         let a = via(&env)
             .args([
