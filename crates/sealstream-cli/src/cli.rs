@@ -25,6 +25,22 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// `--version`: the release, the commit it was built from, the format
+/// version it writes and the library computing AES-256-GCM.
+pub(crate) fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{}\ncommit: {}\nformat: version {} (body: C2SP chunked encryption v1)\n\
+             AES-256-GCM: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("SEALSTREAM_BUILD_COMMIT"),
+            sealstream_format::FORMAT_VERSION,
+            sealstream_format::AES_BACKEND
+        )
+    })
+}
+
 /// Options every verb takes.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct Global {
@@ -98,6 +114,10 @@ pub(crate) enum Command {
     Presign(PresignArgs),
     /// Print a share link: a presigned URL with the object's data key in its fragment.
     Share(ShareArgs),
+    /// Print a link to the web page that seals a file in a browser for --recipient and uploads it.
+    UploadLink(UploadLinkArgs),
+    /// Print (or with --apply, set) the bucket CORS rule the web page needs.
+    Cors(CorsArgs),
     /// List and abort stale multipart uploads under an S3 prefix.
     Cleanup(CleanupArgs),
     /// Convert Amazon S3 Encryption Client objects under an S3 prefix into sealstream objects.
@@ -107,6 +127,34 @@ pub(crate) enum Command {
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Write the manual pages (sealstream.1 and one per verb), or print sealstream.1.
+    Man(ManArgs),
+}
+
+/// `completions`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream completions bash > ~/.local/share/bash-completion/completions/sealstream\n  \
+    sealstream completions zsh > \"${fpath[1]}/_sealstream\"\n  \
+    sealstream completions fish > ~/.config/fish/completions/sealstream.fish")]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+/// `man`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream man | man -l -\n  \
+    sealstream man --out ~/.local/share/man/man1")]
+pub(crate) struct ManArgs {
+    /// Write sealstream.1 and sealstream-VERB.1 for every verb into DIR (replacing older
+    /// pages) instead of printing sealstream.1 to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Which keys seal or open objects.
@@ -140,6 +188,28 @@ impl KeyArgs {
             && self.identities.is_empty()
             && self.kms_keys.is_empty())
     }
+}
+
+/// Raw keys that open Amazon S3 Encryption Client objects (docs/S3EC.md).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct S3ecKeyArgs {
+    /// AES wrapping key of S3 Encryption Client objects (wrapping `AES/GCM`): a file of 16 or
+    /// 32 raw bytes or one line of base64, mode 0600; repeatable.
+    #[arg(
+        long = "s3ec-aes-key",
+        value_name = "PATH",
+        help_heading = "S3 Encryption Client keys"
+    )]
+    pub(crate) aes_keys: Vec<PathBuf>,
+
+    /// RSA private key of S3 Encryption Client objects (wrapping `RSA-OAEP-SHA1`): PKCS#8, PEM
+    /// or DER, mode 0600; repeatable.
+    #[arg(
+        long = "s3ec-rsa-key",
+        value_name = "PATH",
+        help_heading = "S3 Encryption Client keys"
+    )]
+    pub(crate) rsa_keys: Vec<PathBuf>,
 }
 
 /// Encryption context pairs.
@@ -314,6 +384,9 @@ pub(crate) struct GetArgs {
     #[command(flatten)]
     pub(crate) sse: SseArgs,
 
+    #[command(flatten)]
+    pub(crate) s3ec: S3ecKeyArgs,
+
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub(crate) force: bool,
@@ -338,6 +411,9 @@ pub(crate) struct CatArgs {
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,
+
+    #[command(flatten)]
+    pub(crate) s3ec: S3ecKeyArgs,
 }
 
 /// `ls`.
@@ -439,6 +515,11 @@ pub(crate) struct ShareArgs {
     #[arg(long, default_value = "24h", value_name = "DURATION")]
     pub(crate) expires: String,
 
+    /// Print a link to the sealstream web page at URL (it opens the object in a browser):
+    /// `URL#k=KEY&u=BASE64URL(presigned URL)`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) web_page: Option<String>,
+
     #[command(flatten)]
     pub(crate) keys: KeyArgs,
 
@@ -478,6 +559,9 @@ pub(crate) struct MigrateArgs {
     /// [default: the key each wrapped key names].
     #[arg(long = "source-kms-key", value_name = "ARN|alias/NAME")]
     pub(crate) source_kms_keys: Vec<String>,
+
+    #[command(flatten)]
+    pub(crate) s3ec: S3ecKeyArgs,
 
     /// Keys that seal the new objects.
     #[command(flatten)]
@@ -546,4 +630,48 @@ pub(crate) enum ConfigCommand {
     Show,
     /// Print the path of the configuration file that is read.
     Path,
+}
+
+/// `upload-link`.
+#[derive(Args, Debug)]
+pub(crate) struct UploadLinkArgs {
+    /// The object to create, `s3://bucket/key` (or a name in an S3 store).
+    #[arg(value_name = "OBJECT")]
+    pub(crate) target: String,
+
+    /// X25519 public key (or a file holding it) the browser seals for; repeatable.
+    #[arg(long = "recipient", value_name = "PUBKEY", required = true)]
+    pub(crate) recipients: Vec<String>,
+
+    /// URL of the sealstream web page (built from `web/`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) web_page: String,
+
+    /// The largest file the link accepts (`100MiB`, `5GiB`); parts are presigned for it.
+    #[arg(long, default_value = "1GiB", value_name = "SIZE")]
+    pub(crate) max_size: String,
+
+    /// How long the link stays valid (`900`, `15m`, `12h`, `7d`; at most 7d).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub(crate) expires: String,
+
+    /// Make the link even if an object already exists under that key.
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+/// `cors`.
+#[derive(Args, Debug)]
+pub(crate) struct CorsArgs {
+    /// The bucket, `s3://bucket`.
+    #[arg(value_name = "s3://BUCKET")]
+    pub(crate) bucket: String,
+
+    /// Origin (or URL) of the web page, `https://host[:port]`; repeatable.
+    #[arg(long = "origin", value_name = "URL", required = true)]
+    pub(crate) origins: Vec<String>,
+
+    /// Set the rule on the bucket (replacing its CORS configuration) instead of printing it.
+    #[arg(long)]
+    pub(crate) apply: bool,
 }

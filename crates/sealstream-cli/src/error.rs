@@ -30,6 +30,9 @@ pub(crate) enum Class {
     Io,
     /// Interrupted by Ctrl-C.
     Interrupted,
+    /// The reader of the output went away (`sealstream cat big | head`):
+    /// reported by exit code only, as `cat` is.
+    BrokenPipe,
 }
 
 impl Class {
@@ -44,6 +47,8 @@ impl Class {
             Class::Service => 6,
             Class::Io => 7,
             Class::Interrupted => 130,
+            // 128 + SIGPIPE, what a shell shows for `cat` killed by it.
+            Class::BrokenPipe => 141,
         }
     }
 
@@ -58,6 +63,7 @@ impl Class {
             Class::Service => "service",
             Class::Io => "local-io",
             Class::Interrupted => "interrupted",
+            Class::BrokenPipe => "broken-pipe",
         }
     }
 }
@@ -75,6 +81,7 @@ Exit codes:
   6    network or service: S3, KMS or an HTTP endpoint failed or refused
   7    local I/O: reading or writing a local file failed
   130  interrupted (Ctrl-C); partial uploads were aborted and temporary files removed
+  141  the output's reader went away (`sealstream cat OBJ | head`); no message, like cat
 
 Configuration: --config FILE, $SEALSTREAM_CONFIG, or $SEALSTREAM_HOME/config.toml,
 $XDG_CONFIG_HOME/sealstream/config.toml (see `sealstream config show`).";
@@ -142,6 +149,9 @@ impl CliError {
                 format!("{what} {shown}: no such file or folder"),
             )
             .hint("check the path"),
+            io::ErrorKind::BrokenPipe => {
+                CliError::new(Class::BrokenPipe, format!("{what} {shown}: broken pipe"))
+            }
             io::ErrorKind::PermissionDenied => {
                 CliError::new(Class::Io, format!("{what} {shown}: permission denied"))
                     .hint("check the file's owner and mode")
@@ -223,10 +233,10 @@ pub(crate) fn io_class(object: &str, e: &io::Error) -> CliError {
     if e.kind() == io::ErrorKind::Interrupted && crate::cancel::is_cancelled() {
         return CliError::new(Class::Interrupted, "interrupted");
     }
-    let class = if e.kind() == io::ErrorKind::NotFound {
-        Class::NotFound
-    } else {
-        Class::Io
+    let class = match e.kind() {
+        io::ErrorKind::NotFound => Class::NotFound,
+        io::ErrorKind::BrokenPipe => Class::BrokenPipe,
+        _ => Class::Io,
     };
     CliError::new(class, format!("{object}: {e}"))
 }

@@ -45,12 +45,15 @@ fn load_identity(path: &Path) -> Result<X25519Identity> {
 }
 
 /// A recipient given as the public key text or as a file holding it.
-fn load_recipient(s: &str) -> Result<X25519Recipient> {
-    // Never echo a secret key given by mistake (issue 10 item 8).
-    if s.trim_start()
-        .get(..sealstream_kms::X25519_SECRET_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(sealstream_kms::X25519_SECRET_PREFIX))
-    {
+pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
+    // Never echo a secret key given by mistake (issue 10 item 8), also
+    // not inside the text of a key file passed as `"$(cat FILE)"`.
+    let secret = s.lines().any(|l| {
+        l.trim_start()
+            .get(..sealstream_kms::X25519_SECRET_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(sealstream_kms::X25519_SECRET_PREFIX))
+    });
+    if secret {
         return Err(CliError::usage(
             "--recipient: this is a secret key (an identity); pass its public key",
         )
@@ -66,6 +69,16 @@ fn load_recipient(s: &str) -> Result<X25519Recipient> {
                 Class::Usage,
                 format!("--recipient {}: {e}", crate::output::escape(s)),
             )
+        });
+    }
+    // The text of a `.pub` file, comment lines and all (`"$(cat key.pub)"`).
+    if s.contains('\n') || s.trim_start().starts_with('#') {
+        return X25519Recipient::parse(s).map_err(|e| {
+            CliError::new(
+                Class::Usage,
+                format!("--recipient: the text given is not a public key file's text: {e}"),
+            )
+            .hint("pass the .pub file `sealstream keygen --x25519` wrote, or its path")
         });
     }
     let p = crate::util::expand_tilde(Path::new(s));

@@ -27,7 +27,7 @@ mod verbs;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::app::App;
 use crate::cli::Cli;
@@ -53,14 +53,13 @@ fn main() -> ExitCode {
         local::remove_temp_files();
         std::process::exit(i32::from(Class::Internal.code()));
     }));
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .long_version(cli::long_version())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
-        Err(e) => {
-            // clap prints help and version to stdout (exit 0) and usage
-            // errors to stderr (exit 2).
-            let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
-        }
+        Err(e) => return parse_error(&e),
     };
     let out = Output {
         json: cli.global.json,
@@ -84,11 +83,55 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(Duration::from_millis(100));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Like `cat | head`: the reader left; nothing to say.
+        Err(e) if e.class() == Class::BrokenPipe => ExitCode::from(e.class().code()),
         Err(e) => {
             out.error(&e);
             ExitCode::from(e.class().code())
         }
     }
+}
+
+/// Reports a command-line parse error. clap prints help and version to
+/// stdout (exit 0) and usage errors to stderr (exit 2); with `--json`
+/// anywhere on the command line a usage error is one JSON error object on
+/// stderr like every other error.
+fn parse_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = u8::try_from(e.exit_code()).unwrap_or(2);
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if informational || !json {
+        let _ = e.print();
+        return ExitCode::from(code);
+    }
+    // The message is what precedes clap's `Usage:` line; the rest (tips,
+    // usage, where to look) is the hint.
+    let text = e.render().to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let split = lines
+        .iter()
+        .position(|l| l.starts_with("Usage:") || l.starts_with("tip:"))
+        .unwrap_or(lines.len());
+    let (message, rest) = lines.split_at(split);
+    let message = message.join(" ");
+    let message = message.trim_start_matches("error: ");
+    let err = CliError::usage(redact::redact(message)).hint(redact::redact(&rest.join("; ")));
+    Output {
+        json: true,
+        quiet: false,
+    }
+    .error(&err);
+    ExitCode::from(code)
 }
 
 /// Runs the command; on Ctrl-C, signals it to stop, waits (bounded) for it

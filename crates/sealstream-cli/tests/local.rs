@@ -531,6 +531,26 @@ fn x25519_recipients_and_multi_wrap() {
         .assert()
         .success()
         .stdout("for two readers");
+    // So is the public key file's text, comment lines and all, as
+    // `--recipient "$(cat me.id.pub)"` passes it (issue 15).
+    let text = String::from_utf8(env.read("me.id.pub")).unwrap();
+    assert!(text.starts_with('#'), "{text}");
+    env.cmd()
+        .args([
+            "encrypt",
+            "m.txt",
+            "-o",
+            "m3.sealed",
+            "--recipient",
+            text.trim_end(),
+        ])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["decrypt", "m3.sealed", "--identity", "me.id"])
+        .assert()
+        .success()
+        .stdout("for two readers");
     // A recipient cannot open.
     env.cmd()
         .args(["decrypt", "m2.sealed", "--key-file"])
@@ -1445,4 +1465,191 @@ fn a_secret_key_given_as_recipient_is_refused_without_echo() {
             assert!(err.contains("pass its public key"), "{err}");
         }
     }
+}
+
+/// `completions` for every shell clap_complete knows, `man` to stdout and
+/// into a folder (one page per verb, no page for clap's `help`), and the
+/// long `--version` (commit, format version, AES backend) (issue 15).
+#[test]
+fn completions_man_pages_and_version() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = env
+            .cmd()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        for word in ["sealstream", "migrate", "rewrap", "encryption-context"] {
+            assert!(text.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    env.cmd().args(["completions", "tcsh"]).assert().code(USAGE);
+
+    let page = env
+        .cmd()
+        .arg("man")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains(".TH sealstream 1"), "{page}");
+    std::fs::create_dir(env.path("man1")).unwrap();
+    env.cmd().args(["man", "--out", "man1"]).assert().success();
+    let mut pages: Vec<String> = std::fs::read_dir(env.path("man1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for verb in ["get", "put", "migrate", "share", "completions", "man"] {
+        assert!(pages.contains(&format!("sealstream-{verb}.1")), "{pages:?}");
+    }
+    assert!(pages.contains(&"sealstream.1".to_owned()));
+    assert!(!pages.iter().any(|p| p == "sealstream-help.1"), "{pages:?}");
+    assert!(
+        !pages.iter().any(|p| p.starts_with('.')),
+        "temporary file left: {pages:?}"
+    );
+    let get = String::from_utf8(env.read("man1/sealstream-get.1")).unwrap();
+    assert!(get.contains(".TH sealstream-get 1"), "{get}");
+    assert!(
+        get.contains("s3ec\\-aes\\-key"),
+        "get's page lacks its options"
+    );
+    env.cmd()
+        .args(["man", "--out", "no-such-folder"])
+        .assert()
+        .code(USAGE);
+
+    let v = env
+        .cmd()
+        .arg("--version")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = String::from_utf8(v).unwrap();
+    assert!(v.starts_with("sealstream "), "{v}");
+    assert!(v.contains("\ncommit: "), "{v}");
+    assert!(v.contains("format: version 2"), "{v}");
+    assert!(
+        v.contains("AES-256-GCM: ring") || v.contains("AES-256-GCM: aws-lc-rs"),
+        "{v}"
+    );
+}
+
+/// `sealstream cat BIG | head`: when the reader of stdout goes away the
+/// command exits 141 (128 + SIGPIPE, as a shell shows for `cat`) without
+/// an error line; `decrypt` and `encrypt` to a closed pipe likewise
+/// (issue 15).
+#[test]
+fn a_closed_output_pipe_ends_quietly_like_cat() {
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    env.write("big", &data(8 << 20, 7));
+    env.cmd()
+        .args(["encrypt", "big", "-o", "big.sealed", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    let runs: [&[&str]; 2] = [
+        &["decrypt", "big.sealed", "--key-file"],
+        &["encrypt", "big", "--key-file"],
+    ];
+    for args in runs {
+        let mut child = Std::new(env!("CARGO_BIN_EXE_sealstream"))
+            .env_clear()
+            .env("HOME", env.home())
+            .current_dir(env.work())
+            .args(args)
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The read end is closed here, before the command wrote everything.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+/// With `--json`, command-line errors from the parser are one JSON error
+/// object on stderr (class `usage`, exit 2) like every other error; help
+/// stays text on stdout (issue 15).
+#[test]
+fn json_covers_command_line_errors() {
+    let env = Env::new();
+    for args in [
+        &["--json", "get"][..],
+        &["--json", "put", "--bogus", "x"][..],
+        &["get", "--json"][..],
+        &["--json", "nosuchverb"][..],
+    ] {
+        let out = env.cmd().args(args).assert().code(USAGE);
+        let out = out.get_output();
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let v = json_one(&out.stderr);
+        assert_eq!(v["class"], "usage", "{args:?}: {v}");
+        assert_eq!(v["exit_code"], 2, "{args:?}: {v}");
+        assert!(!v["error"].as_str().unwrap().is_empty(), "{args:?}: {v}");
+    }
+    let out = env.cmd().args(["--json", "get"]).assert().code(USAGE);
+    let v = json_one(&out.get_output().stderr);
+    assert!(v["error"].as_str().unwrap().contains("<OBJECT>"), "{v}");
+    // Without --json: clap's text.
+    let out = env.cmd().arg("get").assert().code(USAGE);
+    assert!(String::from_utf8_lossy(&out.get_output().stderr).starts_with("error: "));
+    env.cmd()
+        .args(["--json", "--help"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("Usage:"));
+}
+
+/// The documented exit codes: an existing output or key is exit 2 for
+/// `keygen` as for every verb (it was 5), and a folder where a file is
+/// expected is exit 2 for keygen, encrypt, decrypt and put (issue 15).
+#[test]
+fn existing_outputs_and_folders_are_usage_errors_for_every_verb() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    let before = env.read("k.key");
+    env.cmd()
+        .args(["keygen", "-o", "k.key"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("already exists"));
+    assert_eq!(env.read("k.key"), before, "the key was replaced");
+    env.cmd()
+        .args(["keygen", "--x25519", "-o", "k.key"])
+        .assert()
+        .code(USAGE);
+    std::fs::create_dir(env.path("dir")).unwrap();
+    let k = key.display().to_string();
+    for args in [
+        &["keygen", "-o", "dir"][..],
+        &["keygen", "-o", "dir", "--force"][..],
+        &["encrypt", "dir", "-o", "x.sealed", "--key-file", &k][..],
+        &["decrypt", "dir", "-o", "x.out", "--key-file", &k][..],
+        &["put", "dir", "--key-file", &k][..],
+    ] {
+        env.cmd()
+            .args(args)
+            .assert()
+            .code(USAGE)
+            .stderr(contains("is a folder"));
+    }
+    assert!(env.path("dir").is_dir());
 }

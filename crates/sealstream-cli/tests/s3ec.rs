@@ -238,3 +238,142 @@ fn s3ec_get_cat_inspect_migrate() {
             .code(common::NOT_FOUND);
     }
 }
+
+/// Raw-key S3EC objects (AES/GCM with AES-256 and AES-128 keys,
+/// RSA-OAEP-SHA1; V2 and V3; crates/sealstream-s3/tests/s3ec/
+/// write_raw_objects.py): `get` opens each byte-identical with
+/// `--s3ec-aes-key` / `--s3ec-rsa-key`, a missing key is exit 5 naming the
+/// option, a key file readable by others is refused, and `migrate` converts
+/// them all into sealstream objects under a KMS key.
+#[test]
+fn s3ec_raw_key_objects_get_and_migrate() {
+    let (Ok(_), Ok(_)) = (
+        std::env::var("SEALSTREAM_TEST_S3_ENDPOINT"),
+        std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT"),
+    ) else {
+        assert!(std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"));
+        eprintln!("skipping s3ec_raw_key_objects_get_and_migrate: no local S3/KMS servers");
+        return;
+    };
+    let bucket =
+        std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or_else(|_| "sealstream-test".into());
+    let env = Env::new();
+    let tag = env
+        .work()
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('.', "-");
+    let prefix = format!("cli-tests/s3ec-raw-{tag}/");
+    let keys = env.path("keys");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sealstream-s3/tests/s3ec/write_raw_objects.py");
+    let out = StdCommand::new(python())
+        .arg(script)
+        .arg(&bucket)
+        .arg(&prefix)
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kms = m["kms_key_id"].as_str().unwrap().to_owned();
+    let key = |n: &str| keys.join(n).display().to_string();
+    let raw_args = [
+        "--s3ec-aes-key".to_owned(),
+        key("aes256.key"),
+        "--s3ec-aes-key".to_owned(),
+        key("aes128.b64"),
+        "--s3ec-rsa-key".to_owned(),
+        key("rsa.pem"),
+    ];
+    let objects = m["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 24);
+    for o in objects {
+        let url = format!("s3://{bucket}/{}", o["key"].as_str().unwrap());
+        let want = plaintext(
+            o["size"].as_u64().unwrap() as usize,
+            o["seed"].as_u64().unwrap(),
+        );
+        cmd(&env)
+            .args(["get", &url, "out", "--force"])
+            .args(&raw_args)
+            .assert()
+            .success();
+        assert!(env.read("out") == want, "{url}: get not byte-identical");
+    }
+
+    let rsa_obj = objects.iter().find(|o| o["wrap_key"] == "rsa").unwrap();
+    let url = format!("s3://{bucket}/{}", rsa_obj["key"].as_str().unwrap());
+    let res = cmd(&env)
+        .args([
+            "get",
+            &url,
+            "none-out",
+            "--s3ec-aes-key",
+            &key("aes256.key"),
+        ])
+        .assert()
+        .code(common::KEY);
+    let err = String::from_utf8_lossy(&res.get_output().stderr).into_owned();
+    assert!(err.contains("--s3ec-rsa-key"), "{err}");
+    assert!(!env.path("none-out").exists());
+
+    let loose = env.path("loose.key");
+    std::fs::copy(keys.join("aes256.key"), &loose).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let aes_obj = objects.iter().find(|o| o["wrap_key"] == "aes256").unwrap();
+    let url = format!("s3://{bucket}/{}", aes_obj["key"].as_str().unwrap());
+    let res = cmd(&env)
+        .args(["get", &url, "loose-out", "--s3ec-aes-key"])
+        .arg(&loose)
+        .assert()
+        .code(common::KEY);
+    let err = String::from_utf8_lossy(&res.get_output().stderr).into_owned();
+    assert!(err.contains("chmod 600"), "{err}");
+
+    let to = format!("s3://{bucket}/{prefix}migrated/");
+    let res = cmd(&env)
+        .args([
+            "--json",
+            "migrate",
+            &format!("s3://{bucket}/{prefix}"),
+            "--to",
+            &to,
+            "--kms-key",
+            &kms,
+        ])
+        .args(&raw_args)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&res.get_output().stdout).unwrap();
+    assert_eq!(v["migrated"], 24, "{v}");
+    for o in objects {
+        let rel = o["key"].as_str().unwrap().strip_prefix(&prefix).unwrap();
+        let want = plaintext(
+            o["size"].as_u64().unwrap() as usize,
+            o["seed"].as_u64().unwrap(),
+        );
+        cmd(&env)
+            .args([
+                "get",
+                &format!("{to}{rel}"),
+                "mig",
+                "--force",
+                "--kms-key",
+                &kms,
+            ])
+            .assert()
+            .success();
+        assert!(env.read("mig") == want, "{rel}: migrated object differs");
+    }
+}

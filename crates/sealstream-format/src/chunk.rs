@@ -14,6 +14,14 @@ use std::fmt;
 
 use chacha20poly1305::aead::AeadInOut;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
+/// The library that computes suite 1's AES-256-GCM in this build: `ring`,
+/// or `aws-lc-rs` with the `aws-lc` feature (the same bytes either way).
+pub const AES_BACKEND: &str = if cfg!(feature = "aws-lc") {
+    "aws-lc-rs"
+} else {
+    "ring"
+};
+
 // Suite 1's AEAD: ring by default, aws-lc-rs with the `aws-lc` feature.
 // Both expose the same API and produce the same bytes (docs/PERFORMANCE.md).
 #[cfg(feature = "aws-lc")]

@@ -74,7 +74,7 @@ mod suite;
 mod write;
 
 pub use chunk::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, COMMITMENT_LEN, ChunkCipher, MAX_CHUNKS,
+    AES_BACKEND, BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, COMMITMENT_LEN, ChunkCipher, MAX_CHUNKS,
     SEALED_CHUNK_SIZE, TAG_LEN,
 };
 pub use error::{Error, Result};

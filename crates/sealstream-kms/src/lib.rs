@@ -131,6 +131,16 @@ mod x25519;
 
 pub use error::{Error, KmsErrorKind, Result};
 pub use keyfile::Overwrite;
+
+/// Reads a secret key file with the checks every sealstream key file gets
+/// (docs/FORMAT.md, "Key files"): opened without blocking and `fstat`ed,
+/// refused unless a regular file of at most 4096 bytes, refused when it
+/// holds a sealstream public key or when group or others may access it.
+/// For key files of other formats (an S3 Encryption Client wrapping key);
+/// the bytes are returned in zeroizing storage, unparsed.
+pub fn read_secret_file(path: &std::path::Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    keyfile::read_key_file(path, keyfile::Secrecy::Secret)
+}
 pub use keyring::{DEFAULT_MAX_UNWRAP_ATTEMPTS, Keyring, SealKey};
 pub use kms::{
     AWS_KMS_PROVIDER_ID, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY, KMS_CONTEXT_SUITE_KEY,

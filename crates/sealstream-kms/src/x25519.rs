@@ -191,9 +191,22 @@ impl std::str::FromStr for X25519Recipient {
 impl X25519Recipient {
     /// Parses the text form `sealstream-x25519-pub1:...` (as pasted on a
     /// command line: white space around it is ignored; key files are
-    /// stricter, see [`X25519Recipient::from_file`]).
+    /// stricter, see [`X25519Recipient::from_file`]). The whole text of a
+    /// public key file is accepted too, comment lines and all, so that
+    /// `--recipient "$(cat key.pub)"` works: then the key file's line rules
+    /// apply (one key line; `#` comments and blank lines).
     pub fn parse(text: &str) -> Result<Self> {
-        let bytes = decode_key(X25519_PUBLIC_PREFIX, text.trim(), "X25519 public key")?;
+        let trimmed = text.trim();
+        if trimmed.contains('\n') || trimmed.starts_with('#') {
+            let line = single_line(
+                Path::new("the recipient text"),
+                trimmed.as_bytes(),
+                X25519_PUBLIC_PREFIX,
+            )?;
+            let bytes = decode_key(X25519_PUBLIC_PREFIX, line, "X25519 public key")?;
+            return Ok(Self::from_public(PublicKey::from(*bytes)));
+        }
+        let bytes = decode_key(X25519_PUBLIC_PREFIX, trimmed, "X25519 public key")?;
         Ok(Self::from_public(PublicKey::from(*bytes)))
     }
 
@@ -540,6 +553,32 @@ mod tests {
     use super::*;
     use crate::test_vectors::{Vectors, unhex};
     use sealstream_format::{EncryptionContext, Header, Suite};
+
+    /// The text of a `.pub` file, as `"$(cat key.pub)"` passes it (comment
+    /// lines, no trailing newline), parses to the same recipient; two key
+    /// lines, or a comment-only text, do not.
+    #[test]
+    fn a_public_key_files_text_is_a_recipient() {
+        let dir = std::env::temp_dir().join(format!("sealstream-pubtext-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("k.pub");
+        let identity =
+            X25519Identity::generate(dir.join("k"), Some(&path), Overwrite::Never).unwrap();
+        let r = identity.recipient();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with('#'), "{text}");
+        let parsed = X25519Recipient::parse(text.trim_end()).unwrap();
+        assert_eq!(parsed.fingerprint(), r.fingerprint());
+        assert_eq!(
+            X25519Recipient::parse(&text).unwrap().to_bytes(),
+            r.to_bytes()
+        );
+        let line = r.to_string();
+        assert!(X25519Recipient::parse(&format!("{line}\n{line}")).is_err());
+        assert!(X25519Recipient::parse("# only a comment").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// Byte-for-byte against the vector computed with pyca/cryptography
     /// (tests/vectors/records.txt).

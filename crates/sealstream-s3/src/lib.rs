@@ -15,6 +15,7 @@
 //! | SSE-S3, SSE-KMS, SSE-C under the sealing | [`Config::sse`] with [`Sse`] |
 //! | let someone without AWS credentials upload or download | [`SealClient::presign_put`], [`presign_multipart`](SealClient::presign_multipart), [`presign_get`](SealClient::presign_get), then [`PlainHttp`] on their side |
 //! | share one object by link (key in the URL fragment) | [`SealClient::share`] → [`ShareLink`] → [`PlainHttp::open_share_link`] |
+//! | let someone open or upload with only a browser (the `web/` page) | [`ShareLink::expose_web_link`], [`SealClient::upload_link`] → [`UploadLink`], [`cors_rule_json`] / [`put_web_cors`] |
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
 //! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
 //! | read or migrate Amazon S3 Encryption Client objects | [`s3ec::S3ecObject`], [`SealClient::migrate_s3ec`] |
@@ -102,6 +103,7 @@ pub mod s3ec;
 mod s3target;
 mod share;
 mod sse;
+mod weblink;
 
 pub use client::{SealClient, UploadOptions, metadata, s3_client};
 pub use config::{
@@ -119,3 +121,4 @@ pub use resume::{JournalStart, PartIntent, PartStored, ResumeOutcome, ResumeStat
 pub use rewrap::RewrapOutcome;
 pub use share::ShareLink;
 pub use sse::{Sse, SseCustomerKey};
+pub use weblink::{UploadLink, cors_rule_json, origin_of, put_web_cors};

@@ -244,6 +244,34 @@ impl SealClient {
         plaintext_len: u64,
         expires_in: Duration,
     ) -> Result<PresignedMultipart> {
+        self.presign_multipart_with(bucket, key, plaintext_len, true, expires_in)
+            .await
+    }
+
+    /// Like [`presign_multipart`](Self::presign_multipart), for a source of
+    /// **up to** `max_len` plaintext bytes (a browser upload whose file is
+    /// not chosen yet): parts for `max_len` are presigned, the uploader uses
+    /// the first `ceil(len / part_size)` (at least one) and completes with
+    /// those; no plaintext length goes into the object's metadata.
+    pub async fn presign_multipart_up_to(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_len: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedMultipart> {
+        self.presign_multipart_with(bucket, key, max_len, false, expires_in)
+            .await
+    }
+
+    async fn presign_multipart_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        plaintext_len: u64,
+        exact: bool,
+        expires_in: Duration,
+    ) -> Result<PresignedMultipart> {
         let cfg = presigning_config(expires_in)?;
         let object = object_name(bucket, key);
         let part_size = effective_part_size(self.config.part_size, Some(plaintext_len))?;
@@ -254,7 +282,7 @@ impl SealClient {
             key: key.to_owned(),
             object: object.clone(),
             sse: self.config.sse.clone(),
-            metadata: object_metadata(self.config.suite, Some(plaintext_len)),
+            metadata: object_metadata(self.config.suite, exact.then_some(plaintext_len)),
             content_type: None,
         };
         let upload = target.start_without_checksums().await?;

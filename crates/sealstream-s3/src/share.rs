@@ -40,19 +40,17 @@ pub struct ShareLink {
 }
 
 impl ShareLink {
-    /// Parses a share link (`URL#k=<base64url key>`). The URL must be
-    /// `http://` or `https://`; the fragment must hold exactly one 32-byte
-    /// key.
+    /// Parses a share link: `URL#k=<base64url key>`, or a link to the web
+    /// page, `PAGE#k=<key>&u=<base64url of URL>` (see
+    /// [`ShareLink::expose_web_link`]), whose URL is then the one in `u=`.
+    /// The URL must be `http://` or `https://`; the fragment must hold
+    /// exactly one 32-byte key.
     pub fn parse(link: &str) -> Result<Self> {
-        let (url, fragment) = link.trim().split_once('#').ok_or(Error::InvalidShareLink(
+        let (before, fragment) = link.trim().split_once('#').ok_or(Error::InvalidShareLink(
             "it has no #k=... fragment holding the key",
         ))?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::InvalidShareLink(
-                "the URL must start with https:// or http://",
-            ));
-        }
         let mut found = None;
+        let mut inner = None;
         for param in fragment.split('&') {
             if let Some(v) = param.strip_prefix("k=") {
                 if found.is_some() {
@@ -61,7 +59,26 @@ impl ShareLink {
                     ));
                 }
                 found = Some(v);
+            } else if let Some(v) = param.strip_prefix("u=") {
+                if inner.is_some() {
+                    return Err(Error::InvalidShareLink(
+                        "the fragment holds more than one URL",
+                    ));
+                }
+                let bytes = Base64UrlUnpadded::decode_vec(v).map_err(|_| {
+                    Error::InvalidShareLink("the URL in u=... is not base64url (was it cut?)")
+                })?;
+                inner =
+                    Some(String::from_utf8(bytes).map_err(|_| {
+                        Error::InvalidShareLink("the URL in u=... is not UTF-8 text")
+                    })?);
             }
+        }
+        let url = inner.as_deref().unwrap_or(before);
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains('#') {
+            return Err(Error::InvalidShareLink(
+                "the URL must start with https:// or http:// (and have no fragment of its own)",
+            ));
         }
         let encoded = found.ok_or(Error::InvalidShareLink("the fragment has no k= parameter"))?;
         let mut raw = Zeroizing::new([0u8; DATA_KEY_LEN]);

@@ -32,6 +32,18 @@ pub(super) fn check_readable(path: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a folder where a sealed file is expected (exit 2, as for every
+/// verb), before anything is opened.
+fn check_sealed_file(path: &std::path::Path) -> Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(CliError::usage(format!(
+            "{} is a folder; pass a sealed file",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Unwraps the data key of `header`'s object, whose body starts with
 /// `prefix`, with the configured keys. Every unwrapped key is checked
 /// against the body's commitment, so a planted record is skipped, not used.
@@ -126,6 +138,9 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             CliError::usage("refusing to read a sealed object from a terminal")
                 .hint("pass the sealed file, or pipe it in: sealstream decrypt - < FILE"),
         );
+    }
+    if let Some(p) = &input {
+        check_sealed_file(p)?;
     }
     let output = path_arg(a.output.as_deref());
     let wanted = util::parse_context(&a.context.pairs)?;

@@ -31,6 +31,23 @@ pub(crate) fn run(app: &App, a: KeygenArgs) -> Result<()> {
     }
     let exists_hint = "pass --force to replace it (objects sealed only for the old key become \
                        unreadable), or -o to write elsewhere";
+    // An existing output is a usage error (exit 2), as for every verb; a
+    // folder is never replaced.
+    if let Ok(meta) = path.symlink_metadata() {
+        if meta.is_dir() {
+            return Err(CliError::usage(format!(
+                "{} is a folder; pass the path of the key file to create",
+                path.display()
+            )));
+        }
+        if !a.force {
+            return Err(CliError::usage(format!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            ))
+            .hint(exists_hint));
+        }
+    }
     if a.x25519 {
         let mut public = path.clone().into_os_string();
         public.push(".pub");

@@ -8,12 +8,13 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use sealstream_format::EncryptionContext;
-use sealstream_kms::KmsProvider;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
+use sealstream_kms::{KmsProvider, read_secret_file};
 use sealstream_s3::s3ec::{self, S3ecKeys, S3ecObject};
+use zeroize::Zeroizing;
 
 use crate::app::App;
-use crate::cli::{KeyArgs, MigrateArgs};
+use crate::cli::{KeyArgs, MigrateArgs, S3ecKeyArgs};
 use crate::error::{Class, CliError, Result};
 use crate::local::AtomicOutput;
 use crate::s3::{self, s3_error};
@@ -40,8 +41,9 @@ fn s3ec_error(e: &s3ec::Error) -> CliError {
 }
 
 /// The keys that open S3EC objects: KMS (the `--kms-key` ids as Decrypt
-/// KeyIds, or, with none, the key the ciphertext names).
-async fn s3ec_keys(app: &App, args: &KeyArgs) -> S3ecKeys {
+/// KeyIds, or, with none, the key the ciphertext names), and the raw AES
+/// and RSA keys of `--s3ec-aes-key` / `--s3ec-rsa-key`.
+async fn s3ec_keys(app: &App, args: &KeyArgs, raw: &S3ecKeyArgs) -> Result<S3ecKeys> {
     let opts = AwsOptions {
         region: app.cfg.region.value.clone(),
         endpoint_url: app.cfg.kms_endpoint_url.value.clone(),
@@ -49,7 +51,39 @@ async fn s3ec_keys(app: &App, args: &KeyArgs) -> S3ecKeys {
     };
     let sdk = load_sdk_config(&opts).await;
     let ids = app.cfg.keys_for(args).value.kms_keys.clone();
-    S3ecKeys::kms(KmsProvider::client(&sdk), ids)
+    let mut keys = S3ecKeys::kms(KmsProvider::client(&sdk), ids);
+    let key_error = |path: &Path, e: &dyn std::fmt::Display| {
+        CliError::new(Class::Key, format!("{}: {e}", path.display()))
+    };
+    for path in &raw.aes_keys {
+        let bytes = read_secret_file(path).map_err(|e| key_error(path, &e))?;
+        let key = aes_key_bytes(&bytes).ok_or_else(|| {
+            key_error(
+                path,
+                &"not an AES key: the file must hold 16 or 32 raw bytes, or one line of base64 \
+                  of 16 or 32 bytes",
+            )
+        })?;
+        keys = keys.with_aes_key(&key).map_err(|e| key_error(path, &e))?;
+    }
+    for path in &raw.rsa_keys {
+        let bytes = read_secret_file(path).map_err(|e| key_error(path, &e))?;
+        keys = keys
+            .with_rsa_private_key(&bytes)
+            .map_err(|e| key_error(path, &e))?;
+    }
+    Ok(keys)
+}
+
+/// A raw AES key file's key: 16 or 32 raw bytes, or base64 text of them.
+fn aes_key_bytes(bytes: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    use base64ct::{Base64, Encoding};
+    if bytes.len() == 16 || bytes.len() == 32 {
+        return Some(Zeroizing::new(bytes.to_vec()));
+    }
+    let text = std::str::from_utf8(bytes).ok()?.trim_ascii();
+    let key = Zeroizing::new(Base64::decode_vec(text).ok()?);
+    (key.len() == 16 || key.len() == 32).then_some(key)
 }
 
 fn context_map(c: &EncryptionContext) -> BTreeMap<String, String> {
@@ -99,6 +133,7 @@ async fn detect(app: &App, bucket: &str, key: &str, original: CliError) -> Resul
 pub(crate) async fn get_s3ec_or(
     app: &App,
     keys: &KeyArgs,
+    raw: &S3ecKeyArgs,
     bucket: &str,
     key: &str,
     dest: Option<&Path>,
@@ -115,7 +150,7 @@ pub(crate) async fn get_s3ec_or(
     // the S3EC reader writes its own temporary file beside DEST.
     drop(out_file);
     let s3c = s3::client(app).await;
-    let keys = s3ec_keys(app, keys).await;
+    let keys = s3ec_keys(app, keys, raw).await?;
     let ctx = context_map(wanted);
     let n = match dest {
         Some(p) => obj.download_to_file(&s3c, &keys, &ctx, p).await,
@@ -221,7 +256,7 @@ pub(crate) async fn run(app: &App, a: MigrateArgs) -> Result<()> {
     };
     let s3c = s3::client(app).await;
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
-    let open_keys = s3ec_keys(app, &a.source_keys()).await;
+    let open_keys = s3ec_keys(app, &a.source_keys(), &a.s3ec).await?;
     let keys = app.cfg.keys_for(&a.keys);
     let client = if a.dry_run {
         None

@@ -4,11 +4,13 @@ mod config;
 mod crypt;
 mod inspect;
 mod keygen;
+mod manual;
 mod migrate;
 mod objects;
 mod remote;
 mod resume;
 mod rewrap;
+mod web;
 
 use serde_json::{Value, json};
 
@@ -32,10 +34,14 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Rewrap(a) => rewrap::run(app, a).await,
         Command::Presign(a) => remote::presign(app, a).await,
         Command::Share(a) => remote::share(app, a).await,
+        Command::UploadLink(a) => web::upload_link(app, a).await,
+        Command::Cors(a) => web::cors(app, a).await,
         Command::Cleanup(a) => remote::cleanup(app, a).await,
         Command::Bench(a) => remote::bench(app, a).await,
         Command::Migrate(a) => migrate::run(app, a).await,
         Command::Config(c) => config::run(app, c),
+        Command::Completions(a) => manual::completions(&a),
+        Command::Man(a) => manual::man(&a),
     }
 }
 

@@ -34,7 +34,7 @@ fn unavailable(what: &str) -> CliError {
     )
 }
 
-fn bucket_key(target: &Target) -> Result<(&str, &str)> {
+pub(crate) fn bucket_key(target: &Target) -> Result<(&str, &str)> {
     match target {
         Target::S3 { bucket, key } => Ok((bucket, key)),
         _ => Err(CliError::usage(format!("{target} is not an S3 object"))),
@@ -180,6 +180,7 @@ pub(crate) async fn get_remote(
             return super::migrate::get_s3ec_or(
                 app,
                 &a.keys,
+                &a.s3ec,
                 bucket,
                 key,
                 dest.as_deref(),
@@ -234,7 +235,7 @@ pub(crate) async fn cat_remote(
         Ok(v) => v,
         Err(e) if range.is_none() => {
             return super::migrate::get_s3ec_or(
-                app, &a.keys, bucket, key, None, None, &wanted, "cat", e,
+                app, &a.keys, &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
             )
             .await;
         }
@@ -408,7 +409,7 @@ pub(crate) async fn rewrap_s3(
 }
 
 /// The S3 object of a `presign`/`share` argument.
-fn s3_target(app: &App, s: &str) -> Result<Target> {
+pub(crate) fn s3_target(app: &App, s: &str) -> Result<Target> {
     let t = Target::parse(s, &app.store()?, false)?;
     match t {
         Target::S3 { .. } => Ok(t),
@@ -417,7 +418,7 @@ fn s3_target(app: &App, s: &str) -> Result<Target> {
     }
 }
 
-fn expiry(s: &str) -> Result<Duration> {
+pub(crate) fn expiry(s: &str) -> Result<Duration> {
     let d = util::parse_duration(s)?;
     if d.is_zero() || d > MAX_EXPIRY {
         return Err(CliError::usage(format!(
@@ -487,7 +488,10 @@ pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
         .share_head(&head, expires)
         .await
         .map_err(|e| s3_error(&e))?;
-    let secret = link.expose_secret();
+    let secret = match &a.web_page {
+        Some(page) => link.expose_web_link(page).map_err(|e| s3_error(&e))?,
+        None => link.expose_secret(),
+    };
     app.out.result(
         &json!({
             "verb": "share",
@@ -500,8 +504,14 @@ pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
     );
     app.out.note(&format!(
         "sealstream: anyone with this link can read {target} until it expires in {}s, and \
-         decrypt any copy of it forever; open it with `sealstream get LINK`",
-        expires.as_secs()
+         decrypt any copy of it forever; open it {}",
+        expires.as_secs(),
+        if a.web_page.is_some() {
+            "in a browser, or with `sealstream get LINK` (the bucket needs the rule of \
+             `sealstream cors`)"
+        } else {
+            "with `sealstream get LINK`"
+        }
     ));
     Ok(())
 }

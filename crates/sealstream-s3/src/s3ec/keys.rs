@@ -24,20 +24,53 @@ const SUITE_ID: [u8; 2] = [0x00, 0x73];
 /// V3's fixed GCM IV (key-derivation.md).
 const V3_IV: [u8; IV_LEN] = [0x01; IV_LEN];
 
-/// The keys that can open S3EC objects.
+/// The keys that can open S3EC objects: KMS, raw AES wrapping keys
+/// (`AES/GCM`) and RSA private keys (`RSA-OAEP-SHA1`), each tried in turn
+/// for the wrapping an object names.
 #[derive(Clone, Default)]
 pub struct S3ecKeys {
     kms: Option<aws_sdk_kms::Client>,
     kms_key_ids: Vec<String>,
+    aes: Vec<AesWrappingKey>,
+    #[cfg(feature = "s3ec-rsa")]
+    rsa: Vec<std::sync::Arc<aws_lc_rs::rsa::OaepPrivateDecryptingKey>>,
 }
+
+/// A raw AES wrapping key: 16 or 32 bytes (ring has no AES-192).
+#[derive(Clone)]
+struct AesWrappingKey(Zeroizing<Vec<u8>>);
 
 impl fmt::Debug for S3ecKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3ecKeys")
-            .field("kms", &self.kms.is_some())
+        let mut d = f.debug_struct("S3ecKeys");
+        d.field("kms", &self.kms.is_some())
             .field("kms_key_ids", &self.kms_key_ids)
-            .finish()
+            .field("aes_keys", &self.aes.len());
+        #[cfg(feature = "s3ec-rsa")]
+        d.field("rsa_keys", &self.rsa.len());
+        d.finish()
     }
+}
+
+/// Why a raw S3EC wrapping key was not accepted. Holds no key bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// An AES wrapping key of another length than 16 or 32 bytes.
+    #[error(
+        "an S3 Encryption Client AES wrapping key must be 16 or 32 bytes (AES-128 or AES-256), \
+         this one is {0} bytes (AES-192 is not supported)"
+    )]
+    AesLength(usize),
+    /// Not an RSA private key in PKCS#8 (DER or PEM `PRIVATE KEY`).
+    #[error(
+        "not an RSA private key in PKCS#8 form ({0}); convert a PKCS#1 `RSA PRIVATE KEY` with \
+         `openssl pkcs8 -topk8 -nocrypt -in KEY.pem -out KEY.p8.pem`"
+    )]
+    Rsa(String),
+    /// This build has no RSA support.
+    #[error("this build of sealstream has no RSA support (built without the s3ec-rsa feature)")]
+    RsaUnsupported,
 }
 
 impl S3ecKeys {
@@ -48,8 +81,73 @@ impl S3ecKeys {
         S3ecKeys {
             kms: Some(client),
             kms_key_ids: key_ids,
+            ..S3ecKeys::default()
         }
     }
+
+    /// Adds a raw AES wrapping key (the Java/Go clients' `AesKeyring`,
+    /// wrapping algorithm `AES/GCM`, V3 `02`): 16 or 32 bytes.
+    pub fn with_aes_key(mut self, key: &[u8]) -> Result<Self, KeyError> {
+        if key.len() != 16 && key.len() != 32 {
+            return Err(KeyError::AesLength(key.len()));
+        }
+        self.aes.push(AesWrappingKey(Zeroizing::new(key.to_vec())));
+        Ok(self)
+    }
+
+    /// Adds an RSA private key (the Java/Go clients' `RsaKeyring`,
+    /// wrapping algorithm `RSA-OAEP-SHA1`, V3 `22`), as PKCS#8: DER, or
+    /// PEM with a `PRIVATE KEY` label. 2048 to 8192 bits.
+    pub fn with_rsa_private_key(self, pkcs8: &[u8]) -> Result<Self, KeyError> {
+        #[cfg(feature = "s3ec-rsa")]
+        {
+            let mut this = self;
+            let der = pem_or_der(pkcs8)?;
+            let key = aws_lc_rs::rsa::PrivateDecryptingKey::from_pkcs8(&der)
+                .map_err(|e| KeyError::Rsa(e.to_string()))?;
+            let key = aws_lc_rs::rsa::OaepPrivateDecryptingKey::new(key)
+                .map_err(|_| KeyError::Rsa("not usable for RSA-OAEP".into()))?;
+            this.rsa.push(std::sync::Arc::new(key));
+            Ok(this)
+        }
+        #[cfg(not(feature = "s3ec-rsa"))]
+        {
+            let _ = (self, pkcs8);
+            Err(KeyError::RsaUnsupported)
+        }
+    }
+}
+
+/// The DER inside a PEM `PRIVATE KEY` block, or the bytes themselves when
+/// they are not PEM.
+#[cfg(feature = "s3ec-rsa")]
+fn pem_or_der(bytes: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    use base64ct::{Base64, Encoding};
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(Zeroizing::new(bytes.to_vec()));
+    };
+    if !text.contains("-----BEGIN") {
+        return Ok(Zeroizing::new(bytes.to_vec()));
+    }
+    if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+        return Err(KeyError::Rsa("it is a PKCS#1 key".into()));
+    }
+    if text.contains("ENCRYPTED PRIVATE KEY") {
+        return Err(KeyError::Rsa(
+            "it is encrypted; decrypt it with `openssl pkcs8 -nocrypt` first".into(),
+        ));
+    }
+    let begin = "-----BEGIN PRIVATE KEY-----";
+    let end = "-----END PRIVATE KEY-----";
+    let (Some(b), Some(e)) = (text.find(begin), text.find(end)) else {
+        return Err(KeyError::Rsa("no PEM PRIVATE KEY block".into()));
+    };
+    let body = text.get(b + begin.len()..e).unwrap_or("");
+    let b64: Zeroizing<String> =
+        Zeroizing::new(body.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    Base64::decode_vec(&b64)
+        .map(Zeroizing::new)
+        .map_err(|_| KeyError::Rsa("its PEM body is not base64".into()))
 }
 
 /// The key, IV and AAD the content is sealed under.
@@ -68,6 +166,22 @@ pub(crate) fn check_context(
     let Some(wanted) = wanted else {
         return Ok(());
     };
+    if env.wrapping != Wrapping::KmsContext {
+        // The raw wrappings authenticate only the content algorithm, not
+        // the material description: comparing a context with it would
+        // promise what nothing checks.
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        return Err(Error::ContextMismatch {
+            object: object.to_owned(),
+            detail: format!(
+                "its data key is wrapped with a raw key ({}), whose material description is not \
+                 authenticated, so no encryption context can be checked; open it without one",
+                env.wrapping.name()
+            ),
+        });
+    }
     if wanted.contains_key(CEK_ALG_CONTEXT_KEY) {
         return Err(Error::ContextMismatch {
             object: object.to_owned(),
@@ -158,19 +272,137 @@ pub(crate) fn derive(
 async fn unwrap(object: &str, env: &Envelope, keys: &S3ecKeys) -> Result<Zeroizing<[u8; KEY_LEN]>> {
     match env.wrapping {
         Wrapping::KmsContext => unwrap_kms(object, env, keys).await,
-        Wrapping::AesGcm => Err(Error::Refused {
-            object: object.to_owned(),
-            detail: "its data key is wrapped with a raw AES key (AES/GCM); this build reads \
-                     S3 Encryption Client objects with KMS-wrapped keys (kms+context) only"
-                .into(),
-        }),
-        Wrapping::RsaOaepSha1 => Err(Error::Refused {
-            object: object.to_owned(),
-            detail: "its data key is wrapped with an RSA key (RSA-OAEP-SHA1); this build reads \
-                     S3 Encryption Client objects with KMS-wrapped keys (kms+context) only"
-                .into(),
-        }),
+        Wrapping::AesGcm => unwrap_aes(object, env, keys),
+        Wrapping::RsaOaepSha1 => unwrap_rsa(object, env, keys),
     }
+}
+
+/// What the raw wrappings bind the data key to: the content algorithm's
+/// name (V2) or suite id as decimal text (V3), as the Java client's
+/// `AesKeyring` (GCM AAD) and `RsaKeyring` (pseudo data key) write it.
+fn raw_wrap_binding(env: &Envelope) -> &'static [u8] {
+    match env.content {
+        Content::Gcm { .. } => b"AES/GCM/NoPadding",
+        Content::Committing { .. } => b"115",
+    }
+}
+
+/// `AES/GCM`: the wrapped key is IV (12) || AES-GCM(data key) || tag (16),
+/// with the binding as AAD.
+fn unwrap_aes(object: &str, env: &Envelope, keys: &S3ecKeys) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    use ring::aead;
+    if keys.aes.is_empty() {
+        return Err(Error::NoKey {
+            object: object.to_owned(),
+            detail: "its data key is wrapped with a raw AES key (AES/GCM) and no AES wrapping key \
+                     was given; pass --s3ec-aes-key FILE"
+                .into(),
+        });
+    }
+    let w = &env.wrapped_key;
+    if w.len() != IV_LEN + KEY_LEN + 16 {
+        return Err(Error::Malformed {
+            object: object.to_owned(),
+            detail: format!(
+                "an AES/GCM-wrapped data key is {} bytes (IV, 32-byte key, tag), this one is {}",
+                IV_LEN + KEY_LEN + 16,
+                w.len()
+            ),
+        });
+    }
+    let (iv, sealed) = w.split_at(IV_LEN);
+    let aad = raw_wrap_binding(env);
+    for k in &keys.aes {
+        let alg = if k.0.len() == 16 {
+            &aead::AES_128_GCM
+        } else {
+            &aead::AES_256_GCM
+        };
+        let Ok(unbound) = aead::UnboundKey::new(alg, &k.0) else {
+            continue;
+        };
+        let key = aead::LessSafeKey::new(unbound);
+        let Ok(nonce) = aead::Nonce::try_assume_unique_for_key(iv) else {
+            continue;
+        };
+        let mut buf = Zeroizing::new(sealed.to_vec());
+        if let Ok(plain) = key.open_in_place(nonce, aead::Aad::from(aad), &mut buf) {
+            let mut out = Zeroizing::new([0u8; KEY_LEN]);
+            if plain.len() == KEY_LEN {
+                out.copy_from_slice(plain);
+                return Ok(out);
+            }
+        }
+    }
+    Err(Error::NoKey {
+        object: object.to_owned(),
+        detail: format!(
+            "none of the {} AES wrapping key(s) given opens its data key (AES/GCM): a wrong key, \
+             or the wrapped key (x-amz-key-v2 / x-amz-3) was modified",
+            keys.aes.len()
+        ),
+    })
+}
+
+/// `RSA-OAEP-SHA1`: OAEP (SHA-1, MGF1-SHA-1, no label) of the pseudo data
+/// key: its length (1 byte) || data key || binding.
+#[cfg(feature = "s3ec-rsa")]
+fn unwrap_rsa(object: &str, env: &Envelope, keys: &S3ecKeys) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    use aws_lc_rs::rsa::OAEP_SHA1_MGF1SHA1;
+    if keys.rsa.is_empty() {
+        return Err(Error::NoKey {
+            object: object.to_owned(),
+            detail: "its data key is wrapped with an RSA key (RSA-OAEP-SHA1) and no RSA private \
+                     key was given; pass --s3ec-rsa-key FILE"
+                .into(),
+        });
+    }
+    let binding = raw_wrap_binding(env);
+    for k in &keys.rsa {
+        if env.wrapped_key.len() != k.key_size_bytes() {
+            continue;
+        }
+        let mut buf = Zeroizing::new(vec![0u8; k.min_output_size()]);
+        let Ok(plain) = k.decrypt(&OAEP_SHA1_MGF1SHA1, &env.wrapped_key, &mut buf, None) else {
+            continue;
+        };
+        // OAEP authenticated the padding under this key: what it holds
+        // must be the pseudo data key for this object's content algorithm.
+        let ok = plain.len() == 1 + KEY_LEN + binding.len()
+            && plain.first().map(|b| usize::from(*b)) == Some(KEY_LEN)
+            && plain.get(1 + KEY_LEN..) == Some(binding);
+        if !ok {
+            return Err(Error::Malformed {
+                object: object.to_owned(),
+                detail: format!(
+                    "its RSA-wrapped data key does not hold a 32-byte key for {}; the object's \
+                     metadata was modified (its content algorithm changed)",
+                    String::from_utf8_lossy(binding)
+                ),
+            });
+        }
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        out.copy_from_slice(plain.get(1..1 + KEY_LEN).unwrap_or(&[0u8; KEY_LEN]));
+        return Ok(out);
+    }
+    Err(Error::NoKey {
+        object: object.to_owned(),
+        detail: format!(
+            "none of the {} RSA private key(s) given opens its data key (RSA-OAEP-SHA1): a wrong \
+             key, or the wrapped key was modified",
+            keys.rsa.len()
+        ),
+    })
+}
+
+#[cfg(not(feature = "s3ec-rsa"))]
+fn unwrap_rsa(object: &str, _env: &Envelope, _keys: &S3ecKeys) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    Err(Error::Refused {
+        object: object.to_owned(),
+        detail: "its data key is wrapped with an RSA key (RSA-OAEP-SHA1) and this build has no \
+                 RSA support (built without the s3ec-rsa feature)"
+            .into(),
+    })
 }
 
 async fn unwrap_kms(

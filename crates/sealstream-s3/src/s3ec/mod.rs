@@ -22,7 +22,7 @@ mod metadata;
 mod migrate;
 mod object;
 
-pub use keys::S3ecKeys;
+pub use keys::{KeyError, S3ecKeys};
 pub use metadata::{
     Envelope, Format, MAX_INSTRUCTION_FILE_LEN, MetadataError, Storage, Wrapping, looks_like_s3ec,
     needs_instruction_file, parse, parse_instruction_file,
