@@ -331,6 +331,31 @@ where
     }
 }
 
+/// The one header read of an operation that goes on to unwrap a key
+/// (get, cat, share, rewrap): every later request of the operation is
+/// checked against it by the S3 crate. No key is used.
+pub(crate) async fn head(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    sse: &SseKeys,
+) -> Result<sealstream_s3::ObjectHead> {
+    use sealstream_s3::Error as E;
+    let object = format!("s3://{bucket}/{key}");
+    match sealstream_s3::ObjectHead::read(s3, bucket, key, &sse.sse).await {
+        Ok(h) => Ok(h),
+        Err(E::AccessDenied { .. }) if sse.customer.is_some() => Err(CliError::new(
+            Class::Key,
+            format!("S3 GetObject on {object} was refused (HTTP 403) with the SSE-C key given"),
+        )
+        .hint(
+            "pass the SSE-C key the object was uploaded with (--sse-c-key-file), and check the \
+             credentials",
+        )),
+        Err(e) => Err(s3_error(&e)),
+    }
+}
+
 /// A header read without any key: the header, its length and the object
 /// length.
 pub(crate) async fn read_header(

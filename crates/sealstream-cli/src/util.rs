@@ -191,22 +191,47 @@ impl ByteRange {
         }
     }
 
-    /// The half-open range over a plaintext of `len` bytes, clamped like an
-    /// HTTP range. A start past the end is an error.
-    pub(crate) fn resolve(self, len: u64) -> Result<std::ops::Range<u64>> {
+    /// The half-open range over a plaintext of `len` (authenticated) bytes
+    /// of `shown`, clamped to the end. A start exactly at the end is empty
+    /// (like `tail -c +N` one past the end); a start past it is an error
+    /// ([`range_past_end`]). Local files and S3 objects both follow this.
+    pub(crate) fn resolve(self, shown: &str, len: u64) -> Result<std::ops::Range<u64>> {
         match self {
             ByteRange::Last(n) => Ok(len.saturating_sub(n)..len),
             ByteRange::From { start, end } => {
                 if start > len {
-                    return Err(CliError::usage(format!(
-                        "--range starts at byte {start}, past the end of the plaintext ({len} bytes)"
-                    )));
+                    return Err(range_past_end(shown, self, start, len));
                 }
                 let stop = end.map_or(len, |e| e.saturating_add(1).min(len));
                 Ok(start..stop.max(start))
             }
         }
     }
+}
+
+impl std::fmt::Display for ByteRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ByteRange::From { start, end: None } => write!(f, "{start}-"),
+            ByteRange::From {
+                start,
+                end: Some(end),
+            } => write!(f, "{start}-{end}"),
+            ByteRange::Last(n) => write!(f, "-{n}"),
+        }
+    }
+}
+
+/// A `--range` starting at byte `start`, past the end of `shown`, whose
+/// authenticated plaintext is `len` bytes (exit 2).
+pub(crate) fn range_past_end(shown: &str, range: ByteRange, start: u64, len: u64) -> CliError {
+    CliError::usage(format!(
+        "--range {range}: starts at byte {start}, past the end of {shown}, whose authenticated \
+         plaintext is {len} bytes"
+    ))
+    .hint(format!(
+        "give a START of at most {len} (START {len} prints nothing), or -N for the last N bytes"
+    ))
 }
 
 /// Parses `--encryption-context` pairs (`KEY=VALUE`).
@@ -373,14 +398,30 @@ mod tests {
 
     #[test]
     fn ranges() {
-        let r = |s: &str, len: u64| ByteRange::parse(s).and_then(|r| r.resolve(len)).ok();
+        let r = |s: &str, len: u64| ByteRange::parse(s).and_then(|r| r.resolve("f", len)).ok();
         assert_eq!(r("0-9", 100), Some(0..10));
         assert_eq!(r("90-200", 100), Some(90..100));
         assert_eq!(r("50-", 100), Some(50..100));
         assert_eq!(r("-10", 100), Some(90..100));
         assert_eq!(r("-1000", 100), Some(0..100));
         assert_eq!(r("100-", 100), Some(100..100));
+        assert_eq!(r("100-150", 100), Some(100..100));
         assert_eq!(r("101-", 100), None);
+        let e = ByteRange::parse("101-")
+            .and_then(|r| r.resolve("f.sealed", 100))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("--range 101-") && e.contains("f.sealed") && e.contains("100 bytes"),
+            "{e}"
+        );
+        for s in ["5-", "5-9", "-3"] {
+            assert_eq!(
+                ByteRange::parse(s).map(|r| r.to_string()).ok(),
+                Some(s.into())
+            );
+        }
         assert!(ByteRange::parse("9-1").is_err());
         assert!(ByteRange::parse("x").is_err());
     }

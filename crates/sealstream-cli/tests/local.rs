@@ -697,6 +697,46 @@ fn json_output_of_ls_inspect_put_get_and_cat() {
     assert_eq!(v["bytes"], 11);
 }
 
+/// A range starting exactly at the end prints nothing (like `tail -c +N`
+/// one past the end); one starting past it is a usage error naming the
+/// range, the object, its length and what to give instead. The S3 path
+/// behaves the same (tests/s3.rs, cat_range_at_and_past_the_end_of_an_s3_object).
+#[test]
+fn cat_range_at_and_past_the_end() {
+    let env = Env::new();
+    let plain = data(1000, 12);
+    env.write("e.bin", &plain);
+    env.cmd().args(["put", "e.bin"]).assert().success();
+    for (range, want) in [
+        ("1000-", &plain[1000..]),
+        ("1000-5000", &plain[1000..]),
+        ("990-", &plain[990..]),
+        ("-5000", &plain[..]),
+    ] {
+        env.cmd()
+            .args(["cat", "e.bin", "--range", range])
+            .assert()
+            .success()
+            .stdout(predicate::eq(want));
+    }
+    let a = env
+        .cmd()
+        .args(["cat", "e.bin", "--range", "1001-"])
+        .assert()
+        .code(USAGE);
+    let o = a.get_output();
+    assert!(o.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        "--range 1001-",
+        "e.bin",
+        "1000 bytes",
+        "START of at most 1000",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing: {stderr}");
+    }
+}
+
 #[test]
 fn cat_ranges() {
     let env = Env::new();

@@ -16,6 +16,8 @@ use assert_cmd::Command;
 use common::{AUTH, Env, KEY, NOT_FOUND, USAGE, data, json_lines, json_one};
 use predicates::prelude::*;
 use predicates::str::contains;
+use sealstream_faultproxy::{Fault, FaultPlan, FaultProxy, Match, Rule};
+use sealstream_format::{BODY_PREFIX_LEN, CHUNK_SIZE, HEADER_LEN, SEALED_CHUNK_SIZE};
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 
 /// The test servers.
@@ -99,6 +101,54 @@ impl Services {
         .await;
         Some(aws_sdk_kms::Client::new(&sdk))
     }
+}
+
+impl Services {
+    /// The bytes and ETag of `s3://bucket/key`, read directly.
+    async fn get_raw(&self, key: &str) -> (Vec<u8>, String) {
+        let out = self
+            .s3()
+            .await
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let etag = out.e_tag().unwrap().to_owned();
+        (out.body.collect().await.unwrap().to_vec(), etag)
+    }
+
+    /// Overwrites `s3://bucket/key` with `bytes`, directly (what a storage
+    /// operator can do).
+    async fn put_raw(&self, key: &str, bytes: Vec<u8>) {
+        self.s3()
+            .await
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The S3 key of `name` in a store from [`Services::store`].
+fn key_in(store: &str, name: &str) -> String {
+    let path = store.strip_prefix("s3://").unwrap();
+    let (_, prefix) = path.split_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+/// A runtime whose worker thread serves a fault proxy while the test
+/// thread waits on a `sealstream` process.
+fn proxy_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -943,4 +993,255 @@ fn sse_options_layer_server_side_encryption_under_the_sealing() {
         .args(["--store", &store, "put", "s.bin", "x.bin", "--sse", "bogus"])
         .assert()
         .code(USAGE);
+}
+
+/// A storage operator truncates an object (overwrites it with fewer bytes
+/// through S3): every `cat --range` whose answer depends on the length
+/// fails with exit 4 and prints nothing, at a chunk boundary, at a boundary
+/// plus 16 bytes (a claimed empty final chunk), inside a chunk and inside
+/// the final chunk.
+#[test]
+fn cat_range_of_a_truncated_object_fails_and_prints_nothing() {
+    let Some(svc) = services("cat_range_of_a_truncated_object_fails_and_prints_nothing") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "truncated");
+    let c = CHUNK_SIZE as u64;
+    let plain = data((10 * c + 500) as usize, 21);
+    env.write("t.bin", &plain);
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "t.bin"])
+        .assert()
+        .success();
+    let key = key_in(&store, "t.bin");
+    let rt = rt();
+    let (raw, _) = rt.block_on(svc.get_raw(&key));
+    let body = (HEADER_LEN + BODY_PREFIX_LEN) as u64;
+    let sealed = SEALED_CHUNK_SIZE as u64;
+    for (what, keep) in [
+        ("at a chunk boundary", body + 10 * sealed),
+        ("at a boundary plus 16 bytes", body + 6 * sealed + 16),
+        ("inside a chunk", body + 6 * sealed + 1016),
+        ("inside the final chunk", body + 10 * sealed + 300),
+    ] {
+        rt.block_on(svc.put_raw(&key, raw[..keep as usize].to_vec()));
+        let claimed = (keep - body) / sealed * c + ((keep - body) % sealed).saturating_sub(16);
+        let a = 2 * c + 5;
+        for range in [
+            format!("{a}-"),
+            format!("{a}-{}", claimed + 100),
+            format!("{a}-{}", claimed - 1),
+            format!("{}-{}", claimed - 10, claimed - 1),
+            "-100".to_owned(),
+            format!("-{}", claimed + 5),
+            format!("{claimed}-"),
+        ] {
+            let done = svc
+                .cmd(&env)
+                .args(["--store", &store, "cat", "t.bin", "--range", &range])
+                .assert()
+                .code(AUTH);
+            let o = done.get_output();
+            assert!(
+                o.stdout.is_empty(),
+                "{what}, --range {range}: {} bytes printed",
+                o.stdout.len()
+            );
+        }
+    }
+}
+
+/// `cat --range` on S3 at and past the end, as on local files
+/// (tests/local.rs, cat_range_at_and_past_the_end).
+#[test]
+fn cat_range_at_and_past_the_end_of_an_s3_object() {
+    let Some(svc) = services("cat_range_at_and_past_the_end_of_an_s3_object") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "range-end");
+    let plain = data(1000, 12);
+    env.write("e.bin", &plain);
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "e.bin"])
+        .assert()
+        .success();
+    for (range, want) in [
+        ("1000-", &plain[1000..]),
+        ("1000-5000", &plain[1000..]),
+        ("990-", &plain[990..]),
+        ("-5000", &plain[..]),
+    ] {
+        let got = out(&svc
+            .cmd(&env)
+            .args(["--store", &store, "cat", "e.bin", "--range", range])
+            .assert()
+            .success());
+        assert!(got == want, "--range {range}");
+    }
+    let a = svc
+        .cmd(&env)
+        .args(["--store", &store, "cat", "e.bin", "--range", "1001-"])
+        .assert()
+        .code(USAGE);
+    let o = a.get_output();
+    assert!(o.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        "--range 1001-",
+        "e.bin",
+        "1000 bytes",
+        "START of at most 1000",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing: {stderr}");
+    }
+}
+
+/// A malicious endpoint answers every GET of an operation but the first
+/// with an older object of the same owner stored under the same key (so
+/// its name binding holds), claiming the current ETag and length. What
+/// was checked on the first answer (the context `tenant=alice`) must be
+/// what is decrypted, shared or rewrapped: `cat --range` prints Alice's
+/// bytes or fails with exit 4 and prints nothing, a share link carries
+/// Alice's key, and rewrap writes nothing.
+#[test]
+fn swapped_answers_never_open_another_objects_data() {
+    let Some(svc) = services("swapped_answers_never_open_another_objects_data") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "swap");
+    let key = key_in(&store, "doc.bin");
+    let rt = rt();
+    // Bob's version first; the operator keeps its bytes.
+    let bob = data(200_000, 41);
+    env.write("doc.bin", &bob);
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "put",
+            "doc.bin",
+            "--context",
+            "tenant=bob",
+        ])
+        .assert()
+        .success();
+    let (bob_raw, _) = rt.block_on(svc.get_raw(&key));
+    // Then Alice's, of the same length, under the same key.
+    let alice = data(200_000, 42);
+    env.write("doc.bin", &alice);
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "put",
+            "doc.bin",
+            "--force",
+            "--context",
+            "tenant=alice",
+        ])
+        .assert()
+        .success();
+    let (alice_raw, alice_etag) = rt.block_on(svc.get_raw(&key));
+    assert_eq!(alice_raw.len(), bob_raw.len());
+
+    let prt = proxy_rt();
+    let swap = FaultPlan::new(7).rule(
+        Rule::new(
+            Match::any().method("GET").path(key.as_str()),
+            Fault::serve(bob_raw.clone(), alice_etag.clone()),
+        )
+        .skip(1),
+    );
+    let proxy = prt
+        .block_on(FaultProxy::start(
+            svc.s3_endpoint.as_str(),
+            FaultPlan::passthrough(),
+        ))
+        .unwrap();
+    let via = |env: &Env| {
+        let mut c = svc.cmd(env);
+        c.env("SEALSTREAM_ENDPOINT_URL", proxy.endpoint());
+        c
+    };
+
+    // cat --range: inside the first answer, and far past it.
+    for (range, want) in [("10-99", Some(&alice[10..100])), ("150000-150099", None)] {
+        proxy.set_plan(swap.clone());
+        let a = via(&env)
+            .args([
+                "--store",
+                &store,
+                "cat",
+                "doc.bin",
+                "--range",
+                range,
+                "--encryption-context",
+                "tenant=alice",
+            ])
+            .assert();
+        let o = a.get_output();
+        let report = proxy.report();
+        match want {
+            Some(w) => assert!(
+                o.status.success() && o.stdout == w,
+                "--range {range}: {:?}, {} bytes\n{report}",
+                o.status,
+                o.stdout.len()
+            ),
+            None => {
+                assert!(
+                    o.status.code() == Some(AUTH) && o.stdout.is_empty(),
+                    "--range {range}: {:?}, {} bytes\n{report}",
+                    o.status,
+                    o.stdout.len()
+                );
+                assert!(proxy.stats().count("serve") > 0, "not swapped\n{report}");
+            }
+        }
+    }
+
+    // share: the link's key opens Alice's object (read without the proxy
+    // in the way), never Bob's.
+    proxy.set_plan(swap.clone());
+    let a = via(&env)
+        .args([
+            "--json",
+            "--store",
+            &store,
+            "share",
+            "doc.bin",
+            "--encryption-context",
+            "tenant=alice",
+        ])
+        .assert()
+        .success();
+    let link = json_one(&out(&a))["link"].as_str().unwrap().to_owned();
+    proxy.set_plan(FaultPlan::passthrough());
+    let other = Env::new();
+    let got = out(&other.cmd().args(["get", &link, "-"]).assert().success());
+    assert!(got == alice, "the share link does not open Alice's object");
+
+    // rewrap: refused before anything is written.
+    let new = env.keygen("new.key");
+    proxy.set_plan(swap);
+    let a = via(&env)
+        .args([
+            "--store",
+            &store,
+            "rewrap",
+            "doc.bin",
+            "--encryption-context",
+            "tenant=alice",
+            "--new-key-file",
+        ])
+        .arg(&new)
+        .assert();
+    let report = proxy.report();
+    assert_eq!(a.get_output().status.code(), Some(AUTH), "rewrap\n{report}");
+    assert!(proxy.stats().count("serve") > 0, "not swapped\n{report}");
+    let (after, _) = rt.block_on(svc.get_raw(&key));
+    assert!(after == alice_raw, "rewrap wrote the object\n{report}");
 }

@@ -26,6 +26,7 @@
 //! | `Truncate` | the head (full `Content-Length`), part of the body, then EOF | yes |
 //! | `FlipByte` | the whole response with one byte inverted | yes |
 //! | `Stall` | the normal answer, late | yes |
+//! | `Serve` | another object's bytes and ETag, ranges honoured (a swapping endpoint) | no |
 //!
 //! Random decisions depend only on the seed and the request, not on the
 //! order concurrent requests arrive in (see the `plan` module docs of

@@ -68,12 +68,34 @@ pub enum Fault {
         /// Byte offset in the response body.
         offset: u64,
     },
+    /// Answer as S3 would, but with another object: these bytes under this
+    /// ETag (a swapped or replayed object, what a malicious endpoint or
+    /// storage operator can serve). A `Range` of `bytes=a-b`, `bytes=a-`
+    /// or `bytes=-n` gets a `206` with `Content-Range`; a range starting
+    /// past the end gets S3's `416 InvalidRange`. `If-Match` and the other
+    /// conditions are ignored, as such an endpoint would ignore them. A
+    /// `HEAD` gets the headers only. Nothing reaches the upstream.
+    Serve {
+        /// The object's bytes.
+        body: bytes::Bytes,
+        /// The `ETag` header sent, as S3 sends it (quoted: `"abc..."`).
+        etag: String,
+    },
 }
 
 impl Fault {
+    /// [`Fault::Serve`] with `body` (any byte container) and `etag`.
+    pub fn serve(body: impl Into<bytes::Bytes>, etag: impl Into<String>) -> Self {
+        Fault::Serve {
+            body: body.into(),
+            etag: etag.into(),
+        }
+    }
+
     /// A short stable name, the key of [`crate::FaultStats::injected`]:
     /// `status-500`, `slow-down`, `kms-throttling`, `reset-request`,
-    /// `drop-response`, `reset-response`, `stall`, `truncate`, `flip-byte`.
+    /// `drop-response`, `reset-response`, `stall`, `truncate`, `flip-byte`,
+    /// `serve`.
     pub fn name(&self) -> String {
         match self {
             Fault::Status(s) => format!("status-{s}"),
@@ -85,6 +107,7 @@ impl Fault {
             Fault::Stall { .. } => "stall".into(),
             Fault::Truncate { .. } => "truncate".into(),
             Fault::FlipByte { .. } => "flip-byte".into(),
+            Fault::Serve { .. } => "serve".into(),
         }
     }
 
@@ -116,6 +139,13 @@ impl fmt::Display for Fault {
                 write!(f, "truncate the response body to {keep_bytes} bytes")
             }
             Fault::FlipByte { offset } => write!(f, "flip response body byte {offset}"),
+            Fault::Serve { body, etag } => {
+                write!(
+                    f,
+                    "answer with another object ({} bytes, ETag {etag})",
+                    body.len()
+                )
+            }
         }
     }
 }

@@ -498,6 +498,16 @@ impl Conn {
                 self.kill.store(true, Ordering::SeqCst);
                 Err(reset_error("connection reset instead of the response"))
             }
+            Fault::Serve { body, etag } => {
+                let range = req
+                    .headers()
+                    .get(http::header::RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let head_only = req.method() == http::Method::HEAD;
+                drain(req.into_body()).await;
+                Ok(serve_object(&body, &etag, range.as_deref(), head_only, seq))
+            }
             Fault::ResetResponse { .. } | Fault::Truncate { .. } | Fault::FlipByte { .. } => {
                 let kill = self.kill.clone();
                 Ok(self
@@ -576,6 +586,84 @@ impl Conn {
 
 async fn drain(mut body: Incoming) {
     while let Some(Ok(_)) = body.frame().await {}
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` over `total` bytes -> the
+/// inclusive first and last offsets; `None` when it starts past the end
+/// (or is not one of those forms).
+fn byte_range(range: &str, total: u64) -> Option<(u64, u64)> {
+    let (a, b) = range.trim().strip_prefix("bytes=")?.split_once('-')?;
+    let last = total.checked_sub(1)?;
+    if a.is_empty() {
+        let n: u64 = b.parse().ok()?;
+        return (n > 0).then(|| (total - n.min(total), last));
+    }
+    let first: u64 = a.parse().ok()?;
+    let end = if b.is_empty() {
+        last
+    } else {
+        b.parse::<u64>().ok()?.min(last)
+    };
+    (first <= end).then_some((first, end))
+}
+
+/// The answer of [`Fault::Serve`].
+fn serve_object(
+    body: &Bytes,
+    etag: &str,
+    range: Option<&str>,
+    head_only: bool,
+    seq: u64,
+) -> Response<ProxyBody> {
+    let total = u64::try_from(body.len()).unwrap_or(u64::MAX);
+    let (status, first, last) = match range {
+        None => (StatusCode::OK, 0, total.saturating_sub(1)),
+        Some(r) => match byte_range(r, total) {
+            Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b),
+            None => {
+                return s3_error(
+                    416,
+                    "InvalidRange",
+                    "The requested range is not satisfiable",
+                    seq,
+                );
+            }
+        },
+    };
+    let part = if total == 0 {
+        Bytes::new()
+    } else {
+        let (a, b) = (
+            usize::try_from(first).unwrap_or(usize::MAX),
+            usize::try_from(last).unwrap_or(usize::MAX),
+        );
+        body.slice(a.min(body.len())..b.saturating_add(1).min(body.len()))
+    };
+    let len = part.len();
+    let mut resp = Response::new(full(if head_only { Bytes::new() } else { part }));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(
+        http::header::ACCEPT_RANGES,
+        HeaderValue::from_static("bytes"),
+    );
+    if let Ok(v) = HeaderValue::try_from(etag) {
+        headers.insert(http::header::ETAG, v);
+    }
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = HeaderValue::try_from(format!("bytes {first}-{last}/{total}"))
+    {
+        headers.insert(http::header::CONTENT_RANGE, v);
+    }
+    if let Ok(id) = HeaderValue::try_from(format!("faultproxy-{seq}")) {
+        headers.insert("x-amz-request-id", id);
+    }
+    resp
 }
 
 fn error_response(status: u16, json: bool, kms: bool, seq: u64) -> Response<ProxyBody> {

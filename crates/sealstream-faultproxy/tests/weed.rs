@@ -561,3 +561,81 @@ async fn seeded_rates_repeat_over_real_requests() {
     assert_ne!(runs[0], runs[2], "another seed should give other faults");
     env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_with_another_object() {
+    let Some(env) = env("serve_answers_with_another_object").await else {
+        return;
+    };
+    let (a, b) = (format!("{}/a", env.prefix), format!("{}/b", env.prefix));
+    let (da, db) = (pattern(50_000, 5), pattern(60_000, 6));
+    env.put_direct(&a, &da).await;
+    env.put_direct(&b, &db).await;
+    let etag = |key: String| {
+        let direct = env.direct.clone();
+        let bucket = env.bucket.clone();
+        async move {
+            let out = direct.head_object().bucket(bucket).key(key).send().await;
+            out.unwrap().e_tag().unwrap().to_owned()
+        }
+    };
+    let (etag_a, etag_b) = (etag(a.clone()).await, etag(b.clone()).await);
+    assert_ne!(etag_a, etag_b);
+    // Every GET of `a` but the first is answered with `b`.
+    let plan = FaultPlan::new(5).rule(
+        Rule::new(
+            Match::any().method("GET").path(a.as_str()),
+            Fault::Serve {
+                body: bytes::Bytes::from(db.clone()),
+                etag: etag_b.clone(),
+            },
+        )
+        .skip(1),
+    );
+    let proxy = FaultProxy::start(env.endpoint.as_str(), plan)
+        .await
+        .unwrap();
+    let via = s3_client(&proxy.endpoint(), RetryConfig::disabled()).await;
+    let first = via.get_object().bucket(&env.bucket).key(&a).send().await;
+    let first = first.unwrap();
+    assert_eq!(first.e_tag(), Some(etag_a.as_str()));
+    assert!(first.body.collect().await.unwrap().into_bytes()[..] == da[..]);
+    let cases: [(&str, std::ops::Range<usize>); 4] = [
+        ("bytes=10-19", 10..20),
+        ("bytes=59990-", 59_990..60_000),
+        ("bytes=-5", 59_995..60_000),
+        ("bytes=59999-70000", 59_999..60_000),
+    ];
+    for (range, want) in cases {
+        let out = via
+            .get_object()
+            .bucket(&env.bucket)
+            .key(&a)
+            .range(range)
+            .if_match(&etag_a)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{range}: {e:?}\n{}", proxy.report()));
+        assert_eq!(out.e_tag(), Some(etag_b.as_str()), "{range}");
+        let expect_cr = format!("bytes {}-{}/60000", want.start, want.end - 1);
+        assert_eq!(out.content_range(), Some(expect_cr.as_str()), "{range}");
+        let body = out.body.collect().await.unwrap().into_bytes();
+        assert!(body[..] == db[want.clone()], "{range}");
+    }
+    let err = via
+        .get_object()
+        .bucket(&env.bucket)
+        .key(&a)
+        .range("bytes=60000-")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidRange"), "{err:?}");
+    let head = via.head_object().bucket(&env.bucket).key(&a).send().await;
+    // HEAD is not a GET: the rule does not match it, the real `a` answers.
+    assert_eq!(head.unwrap().content_length(), Some(50_000));
+    assert_eq!(proxy.stats().count("serve"), 5, "{}", proxy.report());
+    // Nothing was served by the upstream for the swapped requests.
+    assert_eq!(proxy.stats().forwarded, 2, "{}", proxy.report());
+    env.cleanup().await;
+}

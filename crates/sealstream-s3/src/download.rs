@@ -21,13 +21,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, HEADER_LEN, Header, PEEK_LEN, SEALED_CHUNK_SIZE,
-    layout,
+    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, HEADER_LEN, Header, SEALED_CHUNK_SIZE, layout,
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::client::SealClient;
-use crate::error::{Error, Result, object_name};
+use crate::error::{Error, Result};
+use crate::head::ObjectHead;
 use crate::io::{OpeningReader, Unlock};
 use crate::parts::{blocking, open_run};
 use crate::sse::{self, Sse};
@@ -258,7 +258,7 @@ impl Fetcher {
                 return Err(Error::Truncated {
                     object: self.object.clone(),
                     detail: format!(
-                        "{what}: the response to a GET of bytes {first}-{last} was cut short                          {attempt} times ({cause})"
+                        "{what}: the response to a GET of bytes {first}-{last} was cut short {attempt} times ({cause})"
                     ),
                 });
             }
@@ -277,54 +277,94 @@ impl Fetcher {
         from: u64,
         etag: Option<&str>,
     ) -> Result<aws_smithy_types::byte_stream::ByteStream> {
-        Ok(self.get(format!("bytes={from}-"), etag, from).await?.body)
+        let out = self.get(format!("bytes={from}-"), etag, from).await?;
+        if etag.is_some() && out.e_tag.as_deref() != etag {
+            return Err(Error::ObjectChanged {
+                object: self.object.clone(),
+            });
+        }
+        Ok(out.body)
     }
 
-    /// Reads the header and body prefix with one ranged GET of
-    /// `first_len` bytes from offset 0, unwraps the data key and checks the
-    /// commitment.
-    pub(crate) async fn open(&self, unlock: Unlock<'_>, first_len: u64) -> Result<Opened> {
-        let object = &self.object;
-        let fetched = self.fetch(0, first_len - 1, None, "the header").await?;
-        let buf = fetched.data;
-        let total = fetched.total_len;
-        let truncated = |detail: &str| Error::Truncated {
-            object: object.clone(),
-            detail: detail.to_owned(),
+    /// GETs object offsets `first..=last` of the version `head` describes:
+    /// If-Match its ETag, and the response's ETag and total length must be
+    /// the head's ([`Error::ObjectChanged`] otherwise).
+    pub(crate) async fn fetch_pinned(
+        &self,
+        version: &Version,
+        first: u64,
+        last: u64,
+        what: &str,
+    ) -> Result<Fetched> {
+        let f = self
+            .fetch(first, last, version.etag.as_deref(), what)
+            .await?;
+        version.check(&self.object, f.etag.as_deref(), Some(f.total_len))?;
+        Ok(f)
+    }
+}
+
+/// The object version later requests are pinned to.
+#[derive(Clone, Debug)]
+pub(crate) struct Version {
+    pub(crate) etag: Option<String>,
+    pub(crate) object_len: u64,
+}
+
+impl Version {
+    /// Fails with [`Error::ObjectChanged`] unless a response with `etag`
+    /// and total length `total` is of this version: same ETag (a response
+    /// without one, when the first had one, counts as changed), same
+    /// length.
+    pub(crate) fn check(&self, object: &str, etag: Option<&str>, total: Option<u64>) -> Result<()> {
+        let etag_differs = match (self.etag.as_deref(), etag) {
+            (Some(a), Some(b)) => a != b,
+            (Some(_), None) => true,
+            (None, _) => false,
         };
-        let peek = buf.get(..PEEK_LEN.min(buf.len())).unwrap_or(&[]);
-        let header_len = match Header::peek_len(peek).map_err(|e| Error::format(object, e))? {
-            Some(n) if buf.len() >= PEEK_LEN => n,
-            _ => return Err(truncated("it ends inside its header")),
-        };
-        let header_bytes = buf
-            .get(..header_len)
-            .ok_or_else(|| truncated("it ends inside its header"))?;
-        let header = Header::parse(header_bytes).map_err(|e| Error::format(object, e))?;
-        let prefix: &[u8; BODY_PREFIX_LEN] = buf
-            .get(header_len..header_len + BODY_PREFIX_LEN)
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| truncated("it ends inside its salt and commitment"))?;
-        let prefix = BodyPrefix::from_bytes(prefix);
+        if etag_differs || total.is_some_and(|t| t != self.object_len) {
+            return Err(Error::ObjectChanged {
+                object: object.to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Opened {
+    /// Unwraps the data key from `head`'s own header and body prefix (the
+    /// bytes the caller checked) and checks the commitment.
+    pub(crate) async fn from_head(head: &ObjectHead, unlock: Unlock<'_>) -> Result<Opened> {
+        let object = &head.object;
+        let prefix = head.prefix()?;
+        let header = &head.header;
         let key = unlock
-            .data_key(&header, &prefix, object, Some(&self.key))
+            .data_key(header, &prefix, object, Some(&head.key))
             .await?;
         let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
             .map_err(|e| Error::format(object, e))?;
-        let header_len = header_len as u64;
-        let plaintext_len = layout::plaintext_len(total - header_len.min(total))
+        let total = head.object_len;
+        let plaintext_len = layout::plaintext_len(total - head.header_len.min(total))
             .map_err(|e| Error::format(object, e))?;
         Ok(Opened {
-            header,
-            header_len,
+            header: header.clone(),
+            header_len: head.header_len,
             object_len: total,
             plaintext_len,
             cipher: Arc::new(cipher),
-            etag: fetched.etag,
-            first: buf,
+            etag: head.etag.clone(),
+            first: head.first.clone(),
             prefix,
             key,
         })
+    }
+
+    /// The version later requests are pinned to.
+    pub(crate) fn version(&self) -> Version {
+        Version {
+            etag: self.etag.clone(),
+            object_len: self.object_len,
+        }
     }
 }
 
@@ -347,7 +387,7 @@ struct SegmentCtx {
     cipher: Arc<ChunkCipher>,
     header_len: u64,
     plaintext_len: u64,
-    etag: Option<String>,
+    version: Version,
 }
 
 impl SegmentCtx {
@@ -366,10 +406,10 @@ impl SegmentCtx {
                 let what = format!("chunks {}..={}", seg.first, seg.first + seg.count - 1);
                 let f = self
                     .fetcher
-                    .fetch(
+                    .fetch_pinned(
+                        &self.version,
                         self.header_len + start,
                         self.header_len + end - 1,
-                        self.etag.as_deref(),
                         &what,
                     )
                     .await?;
@@ -401,14 +441,10 @@ impl SegmentCtx {
 }
 
 impl SealClient {
-    fn fetcher(&self, bucket: &str, key: &str) -> Fetcher {
-        Fetcher {
-            s3: self.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            object: object_name(bucket, key),
-            sse: self.config.sse.clone(),
-        }
+    /// Reads the header of `s3://bucket/key` (see [`ObjectHead`]) with this
+    /// client's SSE settings; no key is used.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead> {
+        ObjectHead::read(&self.s3, bucket, key, &self.config.sse).await
     }
 
     /// Starts downloading `s3://bucket/key`; the returned [`Download`]
@@ -419,16 +455,30 @@ impl SealClient {
     /// chunk-aligned ranged GETs in flight (pinned to the first response's
     /// ETag) and opened on all cores; with 1, in one streaming GET.
     pub async fn download(&self, bucket: &str, key: &str) -> Result<Download> {
+        let head = self.head(bucket, key).await?;
+        self.download_head(&head).await
+    }
+
+    /// Like [`SealClient::download`], for the object version `head` read:
+    /// the data key is unwrapped from `head`'s header and body prefix, and
+    /// every request is pinned to its ETag and length (a different answer
+    /// is [`Error::ObjectChanged`]).
+    pub async fn download_head(&self, head: &ObjectHead) -> Result<Download> {
         if self.config.download_concurrency > 1 {
-            self.download_parallel(bucket, key).await
+            self.download_parallel(head).await
         } else {
-            self.download_sequential(bucket, key).await
+            self.download_sequential(head).await
         }
     }
 
-    async fn download_sequential(&self, bucket: &str, key: &str) -> Result<Download> {
-        let f = self.fetcher(bucket, key);
-        let req = self.s3.get_object().bucket(bucket).key(key);
+    async fn download_sequential(&self, head: &ObjectHead) -> Result<Download> {
+        let f = head.fetcher(&self.s3, &self.config.sse);
+        let req = self
+            .s3
+            .get_object()
+            .bucket(&head.bucket)
+            .key(&head.key)
+            .set_if_match(head.etag.clone());
         let out = sse::get_object(req, &f.sse)
             .customize()
             .interceptor(crate::compat::SseHeaderCompat)
@@ -436,6 +486,8 @@ impl SealClient {
             .await
             .map_err(|e| Error::s3("GetObject", &f.object, e))?;
         let object_len = out.content_length.and_then(|n| u64::try_from(n).ok());
+        head.version()
+            .check(&f.object, out.e_tag.as_deref(), object_len)?;
         let reader = ResumingBody {
             fetcher: f.clone(),
             etag: out.e_tag.clone(),
@@ -449,24 +501,23 @@ impl SealClient {
             Unlock::Keyring(&self.keyring),
             &f.object,
             Some(&f.key),
+            Some(head),
         )
         .await?;
         Download::from_opening(opening, object_len, &f.object)
     }
 
-    async fn download_parallel(&self, bucket: &str, key: &str) -> Result<Download> {
-        let fetcher = self.fetcher(bucket, key);
+    async fn download_parallel(&self, head: &ObjectHead) -> Result<Download> {
+        let fetcher = head.fetcher(&self.s3, &self.config.sse);
         let seg_chunks = self.config.download_segment_chunks;
-        let opened = fetcher
-            .open(Unlock::Keyring(&self.keyring), first_fetch_len(seg_chunks))
-            .await?;
+        let opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
+        let version = opened.version();
         let Opened {
             header,
             header_len,
             object_len,
             plaintext_len,
             cipher,
-            etag,
             first,
             ..
         } = opened;
@@ -504,7 +555,7 @@ impl SealClient {
             cipher,
             header_len,
             plaintext_len,
-            etag,
+            version,
         });
         let stream = futures_util::stream::iter(segments)
             .map(move |seg| ctx.clone().run(seg))

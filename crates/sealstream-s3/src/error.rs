@@ -119,7 +119,7 @@ pub enum Error {
         source: sealstream_kms::Error,
     },
 
-    /// A plaintext range starts at or past the end of the object.
+    /// A plaintext range starts past the end of the object.
     #[error(
         "range start {start} is past the end of {object}, whose plaintext is {len} bytes \
          (ranges that start before the end and run past it are clamped)"

@@ -163,7 +163,7 @@ impl PlainHttp {
         let body =
             http_body_util::BodyDataStream::new(resp.into_body()).map_err(std::io::Error::other);
         let reader = tokio_util::io::StreamReader::new(body);
-        let opening = OpeningReader::open_labeled(reader, unlock, label, None).await?;
+        let opening = OpeningReader::open_labeled(reader, unlock, label, None, None).await?;
         Download::from_opening(opening, object_len, label)
     }
 

@@ -34,6 +34,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::head::ObjectHead;
 
 /// Where an opener gets the data key: a keyring (unwrapping a record of the
 /// header) or a data key given directly (a share link).
@@ -332,22 +333,40 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
     /// Reads the header from `inner`, unwraps the data key with `keyring`
     /// and checks the key commitment.
     pub async fn open(inner: R, keyring: &Keyring) -> Result<Self> {
-        Self::open_labeled(inner, Unlock::Keyring(keyring), "the sealed stream", None).await
+        Self::open_labeled(
+            inner,
+            Unlock::Keyring(keyring),
+            "the sealed stream",
+            None,
+            None,
+        )
+        .await
     }
 
     /// Like [`OpeningReader::open`] with a data key given directly (from a
     /// share link); the header's key block is not used.
     pub async fn open_with_key(inner: R, data_key: &DataKey) -> Result<Self> {
-        Self::open_labeled(inner, Unlock::Key(data_key), "the sealed stream", None).await
+        Self::open_labeled(
+            inner,
+            Unlock::Key(data_key),
+            "the sealed stream",
+            None,
+            None,
+        )
+        .await
     }
 
     /// Opens `inner` (labelled `object` in messages); the header must be
-    /// bound to `expected_name` when one is given.
+    /// bound to `expected_name` when one is given. With `expect`, the
+    /// header and body prefix read must equal that head's byte for byte
+    /// ([`Error::ObjectChanged`] otherwise), so that the key is unwrapped
+    /// from the bytes the caller checked.
     pub(crate) async fn open_labeled(
         mut inner: R,
         unlock: Unlock<'_>,
         object: &str,
         expected_name: Option<&str>,
+        expect: Option<&ObjectHead>,
     ) -> Result<Self> {
         let read_err = |e| Error::io(format!("reading {object}"), e);
         let fmt_err = |e| Error::format(object, e);
@@ -383,6 +402,11 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
                 object: object.to_owned(),
                 detail: "it ends inside its salt and commitment".into(),
             });
+        }
+        if let Some(head) = expect {
+            let mut read = hbuf;
+            read.extend_from_slice(&prefix);
+            head.check_sealed_start(&read)?;
         }
         let prefix = BodyPrefix::from_bytes(&prefix);
         let key = unlock

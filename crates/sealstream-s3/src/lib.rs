@@ -10,6 +10,7 @@
 //! | upload from an `AsyncRead`, a `Stream` of `Bytes`, or a file | [`SealClient::upload_reader`], [`upload_stream`](SealClient::upload_stream), [`upload_file`](SealClient::upload_file) |
 //! | download into an `AsyncWrite`, as a `Stream`, or into a file (all or nothing) | [`SealClient::download_to_writer`], [`download`](SealClient::download), [`download_to_file`](SealClient::download_to_file) |
 //! | read plaintext bytes `a..b` (only the chunks that hold them) | [`SealClient::get_range`] |
+//! | check a header first, then read, download, share or rewrap exactly what was checked | [`SealClient::head`] → [`ObjectHead`] → [`SealClient::read_range`] (a [`PlainRange`]), [`SealClient::download_head`], [`SealClient::share_head`], [`SealClient::rewrap_head`] |
 //! | seal/open any tokio stream (files, sockets, pipes) | [`io::SealingWriter`] (**call `finish` or `shutdown`**), [`io::OpeningReader`] |
 //! | SSE-S3, SSE-KMS, SSE-C under the sealing | [`Config::sse`] with [`Sse`] |
 //! | let someone without AWS credentials upload or download | [`SealClient::presign_put`], [`presign_multipart`](SealClient::presign_multipart), [`presign_get`](SealClient::presign_get), then [`PlainHttp`] on their side |
@@ -89,6 +90,7 @@ mod error;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+mod head;
 mod http;
 pub mod io;
 mod parts;
@@ -111,9 +113,11 @@ pub use config::{
 };
 pub use download::Download;
 pub use error::{Error, Result};
+pub use head::ObjectHead;
 pub use http::PlainHttp;
 pub use pipeline::UploadOutcome;
 pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, PresignedRequest};
+pub use range::PlainRange;
 pub use resume::{JournalStart, PartIntent, PartStored, ResumeOutcome, ResumeState, UploadJournal};
 pub use rewrap::RewrapOutcome;
 pub use share::ShareLink;

@@ -6,14 +6,22 @@
 //!  GET bytes=0-(64 KiB + 56 + 4 chunks)    header, prefix, total length (Content-Range);
 //!                                          ranges in the first chunks need nothing more
 //!  GET chunks c0..=c1 (If-Match the ETag)  c0 = a / 16384, c1 = (b - 1) / 16384
-//!  GET final chunk (in parallel)           only when b is open or past the end, or
-//!                                          a >= length, and c1 is not near the end
+//!  GET final chunk (in parallel)           whenever the range's resolution depends on
+//!                                          the length: b open, at or past the end, a
+//!                                          suffix, or a >= length (and c1 is not near
+//!                                          the end)
 //! ```
 //!
-//! Semantics follow S3 byte ranges: a range that starts at or past the end
-//! is an error ([`Error::InvalidRange`], naming the length); one that runs
-//! past the end is clamped. An empty range inside the object or at its
-//! very end is empty, and `0..` of an empty object is empty.
+//! Semantics follow slices: a range that starts past the end is an error
+//! ([`Error::InvalidRange`], naming the length); one that starts exactly at
+//! the end is empty (`len..`, `len..len + 9`, and `0..` of an empty
+//! object); one that runs past the end is clamped; a suffix (`bytes=-n`) is
+//! the last `n` bytes, all of them when there are fewer. An empty range
+//! inside the object is empty. The object length is only a claim of the
+//! server until the final chunk authenticates: every range whose
+//! resolution depends on it is resolved only after that proof, so a
+//! truncated object fails ([`Error::ChunkAuthentication`] or
+//! [`Error::Truncated`]) instead of giving a short read.
 
 use std::ops::{Bound, RangeBounds};
 
@@ -21,17 +29,41 @@ use bytes::Bytes;
 use sealstream_format::{CHUNK_SIZE, SEALED_CHUNK_SIZE, layout};
 
 use crate::client::SealClient;
-use crate::download::{Fetcher, Opened, first_fetch_len};
-use crate::error::{Error, Result, object_name};
+use crate::download::{Fetcher, Opened};
+use crate::error::{Error, Result};
+use crate::head::ObjectHead;
 use crate::io::Unlock;
 use crate::parts::{blocking, open_run};
 
-/// Chunks fetched with the header by the first request of a ranged read.
-const FIRST_FETCH_CHUNKS: u64 = 4;
 /// When the final chunk must be authenticated and is at most this many
 /// chunks past the range, the range's GET is extended to it instead of a
 /// separate request.
 const EXTEND_TO_FINAL: u64 = 8;
+
+/// A plaintext byte range, resolved by [`SealClient::read_range`] against
+/// the proven length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlainRange {
+    /// Bytes `start..end` (`end` exclusive); `None` runs to the end.
+    Span {
+        /// First byte.
+        start: u64,
+        /// One past the last byte, or `None` for the end of the object.
+        end: Option<u64>,
+    },
+    /// The last `n` bytes (HTTP `bytes=-n`); all of them when the
+    /// plaintext is shorter.
+    Suffix(u64),
+}
+
+impl PlainRange {
+    /// The range of a Rust range expression (`a..b`, `a..=b`, `a..`, `..b`).
+    pub fn from_bounds(range: &impl RangeBounds<u64>) -> Result<Self> {
+        let (start, end) = bounds(range)?;
+        Ok(PlainRange::Span { start, end })
+    }
+}
 
 fn bounds(range: &impl RangeBounds<u64>) -> Result<(u64, Option<u64>)> {
     let start = match range.start_bound() {
@@ -98,10 +130,10 @@ async fn chunk_bytes(fetcher: &Fetcher, opened: &Opened, first: u64, last: u64) 
         return Ok(bytes.to_vec());
     }
     let f = fetcher
-        .fetch(
+        .fetch_pinned(
+            &opened.version(),
             obj_start,
             obj_end - 1,
-            opened.etag.as_deref(),
             &format!("chunks {first}..={last}"),
         )
         .await?;
@@ -123,43 +155,54 @@ impl SealClient {
     /// only the header and the chunks that hold the range (usually two
     /// requests, one for small objects or ranges near the start).
     ///
-    /// Every byte returned is authenticated. When the range is open-ended
-    /// or runs past the end, the final chunk is authenticated too, so the
-    /// clamping relies on a proven length. A range starting at or past the
-    /// end fails with [`Error::InvalidRange`], which names the length.
+    /// Every byte returned is authenticated. When the range is open-ended,
+    /// reaches the end or runs past it, the final chunk is authenticated
+    /// too, so the clamping relies on a proven length (a truncated object
+    /// fails). A range starting exactly at the end is empty; one starting
+    /// past the end fails with [`Error::InvalidRange`], which names the
+    /// length.
     pub async fn get_range(
         &self,
         bucket: &str,
         key: &str,
         range: impl RangeBounds<u64>,
     ) -> Result<Bytes> {
-        let (a, b) = bounds(&range)?;
-        let fetcher = Fetcher {
-            s3: self.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            object: object_name(bucket, key),
-            sse: self.config.sse.clone(),
-        };
+        let range = PlainRange::from_bounds(&range)?;
+        let head = self.head(bucket, key).await?;
+        self.read_range(&head, range).await
+    }
+
+    /// Reads the plaintext bytes `range` of the object version `head` read,
+    /// like [`SealClient::get_range`]: the data key is unwrapped from
+    /// `head`'s own header and body prefix (the bytes the caller checked),
+    /// and every further GET is pinned to its ETag and length (a different
+    /// answer is [`Error::ObjectChanged`]).
+    ///
+    /// A range whose resolution depends on the plaintext length (open at
+    /// the end, ending at or past the end, a suffix, or starting at or
+    /// past the end) is resolved only after the final chunk authenticated,
+    /// which proves the length.
+    pub async fn read_range(&self, head: &ObjectHead, range: PlainRange) -> Result<Bytes> {
+        let fetcher = head.fetcher(&self.s3, &self.config.sse);
         let object = fetcher.object.clone();
-        let opened = fetcher
-            .open(
-                Unlock::Keyring(&self.keyring),
-                first_fetch_len(FIRST_FETCH_CHUNKS),
-            )
-            .await?;
+        let opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         let len = opened.plaintext_len;
         let final_index = layout::final_chunk_index(len);
-        if b == Some(a) && a < len {
+        let (a, b, suffix) = match range {
+            PlainRange::Span { start, end } => (start, end, false),
+            PlainRange::Suffix(n) => (len.saturating_sub(n), Some(len), true),
+        };
+        if !suffix && b == Some(a) && a < len {
             return Ok(Bytes::new());
         }
         if a >= len {
             // The length is about to be reported: prove it first.
             let run = chunk_bytes(&fetcher, &opened, final_index, final_index).await?;
             open_chunks(&opened, &object, run, final_index, final_index).await?;
-            // An empty range at the very end, and the whole of an empty
-            // object, are empty rather than errors.
-            if (b == Some(a) && a == len) || (a == 0 && b.is_none()) {
+            // A range starting at the very end is empty, like `v[len..]`
+            // (and `tail -c +N` one past the end); only a start past the
+            // end is an error.
+            if a == len {
                 return Ok(Bytes::new());
             }
             return Err(Error::InvalidRange {
@@ -168,7 +211,8 @@ impl SealClient {
                 len,
             });
         }
-        let need_final = b.is_none_or(|b| b > len);
+        // The end is the claimed end: only the final chunk proves it.
+        let need_final = suffix || b.is_none_or(|b| b >= len);
         let end = b.unwrap_or(len).min(len);
         let plan = layout::plan_range(a..end, len).map_err(|e| Error::format(&object, e))?;
         let (c0, mut c1) = (plan.first_chunk, plan.last_chunk);

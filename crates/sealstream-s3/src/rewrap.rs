@@ -15,14 +15,17 @@
 //! the records of the new keyring.
 
 use bytes::Bytes;
-use sealstream_format::Header;
+use sealstream_format::{BODY_PREFIX_LEN, Header, SEALED_CHUNK_SIZE};
 use sealstream_kms::{Keyring, WrapContext};
+use zeroize::Zeroizing;
 
 use crate::client::SealClient;
 use crate::config::{MAX_PARTS, MIN_PART_SIZE, S3_MAX_PART_BYTES};
-use crate::download::{Fetcher, first_fetch_len};
-use crate::error::{Error, Result, object_name};
+use crate::download::Opened;
+use crate::error::{Error, Result};
+use crate::head::ObjectHead;
 use crate::io::Unlock;
+use crate::parts::{blocking, open_run};
 use crate::pipeline::{Multipart, PartDone, Target, abort_after};
 use crate::s3target::S3Target;
 use crate::sse;
@@ -55,6 +58,34 @@ fn encode_copy_source(bucket: &str, key: &str) -> String {
     out
 }
 
+/// The body bytes part 1 rewrites were read by this client, not copied by
+/// the server: their chunks (object offsets up to `want`, whole chunks, the
+/// final one too when `whole_object`) must open under the key just
+/// unwrapped, so that bytes of another object (a swapped answer with a
+/// forged ETag) are never written back. The plaintext is wiped.
+async fn verify_rewritten(
+    opened: &Opened,
+    want: u64,
+    whole_object: bool,
+    object: &str,
+) -> Result<()> {
+    let start = usize::try_from(opened.header_len).unwrap_or(usize::MAX) + BODY_PREFIX_LEN;
+    let end = usize::try_from(want).unwrap_or(usize::MAX);
+    let run = opened
+        .first
+        .get(start..end)
+        .ok_or_else(|| Error::Truncated {
+            object: object.to_owned(),
+            detail: "it ends inside the start of its body".into(),
+        })?;
+    let mut run = Zeroizing::new(run.to_vec());
+    let cipher = opened.cipher.clone();
+    blocking(move || open_run(&cipher, &mut run, 0, whole_object).map(|_| ()))
+        .await
+        .map_err(|e| Error::io("opening chunks", e))?
+        .map_err(|e| Error::format(object, e))
+}
+
 impl SealClient {
     /// Rewraps the data key of `s3://bucket/key` for `new_keys` (this
     /// client's keyring must open it) and rewrites the object in place with
@@ -75,18 +106,54 @@ impl SealClient {
         key: &str,
         new_keys: &Keyring,
     ) -> Result<RewrapOutcome> {
-        let object = object_name(bucket, key);
-        let fetcher = Fetcher {
-            s3: self.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            object: object.clone(),
-            sse: self.config.sse.clone(),
-        };
-        let first_len = first_fetch_len(0) + MIN_PART_SIZE;
-        let opened = fetcher
-            .open(Unlock::Keyring(&self.keyring), first_len)
-            .await?;
+        let head = self.head(bucket, key).await?;
+        self.rewrap_head(&head, new_keys).await
+    }
+
+    /// Like [`SealClient::rewrap`], for the object version `head` read: the
+    /// data key wrapped for `new_keys` is unwrapped from `head`'s own
+    /// header and body prefix (the bytes the caller checked), and every
+    /// later read and server-side copy is pinned to `head`'s ETag and
+    /// length (a different answer is [`Error::ObjectChanged`], before any
+    /// key is wrapped). A server that sends no ETag is refused: the copies
+    /// could not be pinned.
+    pub async fn rewrap_head(
+        &self,
+        head: &ObjectHead,
+        new_keys: &Keyring,
+    ) -> Result<RewrapOutcome> {
+        let (bucket, key) = (head.bucket.as_str(), head.key.as_str());
+        let object = head.object.clone();
+        if head.etag.is_none() {
+            return Err(Error::S3 {
+                object,
+                operation: "GetObject",
+                detail: "the response has no ETag, so the server-side copies of a rewrap \
+                         could not be pinned to the version that was read"
+                    .into(),
+                source: None,
+            });
+        }
+        let fetcher = head.fetcher(&self.s3, &self.config.sse);
+        let mut opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
+        // Part 1 carries up to 5 MiB of the body: read what the head does
+        // not hold yet (to the end of the chunk that 5 MiB ends in), pinned
+        // to its version.
+        let sealed = SEALED_CHUNK_SIZE as u64;
+        let chunks = MIN_PART_SIZE.div_ceil(sealed);
+        let whole_object =
+            opened.header_len + BODY_PREFIX_LEN as u64 + chunks * sealed >= opened.object_len;
+        let want = opened
+            .object_len
+            .min(opened.header_len + BODY_PREFIX_LEN as u64 + chunks * sealed);
+        let have = opened.first.len() as u64;
+        if have < want {
+            let more = fetcher
+                .fetch_pinned(&opened.version(), have, want - 1, "the start of the body")
+                .await?;
+            opened.first.extend_from_slice(&more.data);
+        }
+        verify_rewritten(&opened, want, whole_object, &object).await?;
         // Bound to the same object: bound section, salt and (kept) name.
         let ctx = WrapContext {
             suite: opened.header.suite(),
@@ -110,7 +177,7 @@ impl SealClient {
         let old_hl = opened.header_len;
         let body_len = opened.object_len - old_hl;
 
-        let head = sse::head_object(
+        let meta = sse::head_object(
             self.s3
                 .head_object()
                 .bucket(bucket)
@@ -123,14 +190,19 @@ impl SealClient {
         .send()
         .await
         .map_err(|e| Error::s3("HeadObject", &object, e))?;
+        opened.version().check(
+            &object,
+            meta.e_tag(),
+            meta.content_length().and_then(|n| u64::try_from(n).ok()),
+        )?;
         let target = S3Target {
             s3: self.s3.clone(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             object: object.clone(),
             sse: self.config.sse.clone(),
-            metadata: head.metadata().cloned().unwrap_or_default(),
-            content_type: head.content_type().map(str::to_owned),
+            metadata: meta.metadata().cloned().unwrap_or_default(),
+            content_type: meta.content_type().map(str::to_owned),
         };
         let new_hl = new_header_bytes.len() as u64;
 

@@ -25,8 +25,9 @@ use sealstream_format::{DATA_KEY_LEN, DataKey};
 use zeroize::Zeroizing;
 
 use crate::client::SealClient;
-use crate::download::{Fetcher, first_fetch_len};
-use crate::error::{Error, Result, object_name};
+use crate::download::Opened;
+use crate::error::{Error, Result};
+use crate::head::ObjectHead;
 use crate::http::target_of;
 use crate::io::Unlock;
 use crate::presign::{PresignedRequest, redact_url};
@@ -145,7 +146,18 @@ impl SealClient {
     /// checked against the object's commitment first; no S3 metadata is
     /// consulted.
     pub async fn share(&self, bucket: &str, key: &str, expires_in: Duration) -> Result<ShareLink> {
-        let object = object_name(bucket, key);
+        let head = self.head(bucket, key).await?;
+        self.share_head(&head, expires_in).await
+    }
+
+    /// Like [`SealClient::share`], for the object version `head` read: the
+    /// key put in the link is unwrapped from `head`'s own header and body
+    /// prefix (the bytes the caller checked, its context for one), and the
+    /// metadata read is pinned to `head`'s ETag (a different answer is
+    /// [`Error::ObjectChanged`] and no key is returned).
+    pub async fn share_head(&self, head: &ObjectHead, expires_in: Duration) -> Result<ShareLink> {
+        let (bucket, key) = (head.bucket.as_str(), head.key.as_str());
+        let object = head.object.clone();
         let refuse = |reason: &str| Error::ShareRefused {
             object: object.clone(),
             reason: reason.to_owned(),
@@ -156,16 +168,7 @@ impl SealClient {
                  share an object stored without SSE-C",
             ));
         }
-        let fetcher = Fetcher {
-            s3: self.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            object: object.clone(),
-            sse: self.config.sse.clone(),
-        };
-        let opened = fetcher
-            .open(Unlock::Keyring(&self.keyring), first_fetch_len(0))
-            .await?;
+        let opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         let presigned = self.presign_get(bucket, key, expires_in).await?;
         Ok(ShareLink {
             presigned,

@@ -472,16 +472,18 @@ async fn flipped_bytes_fail_authentication_naming_the_chunk() {
     .await;
     let get = || Match::any().method("GET").path(key.as_str());
     let cases: Vec<(&str, &SealClient, Rule, u64)> = vec![
+        // The first request is the header read, which holds the first
+        // chunks (ObjectHead); its chunks are opened from those bytes.
         (
-            "parallel, first request, chunk 5",
+            "parallel, first request, chunk 2",
             &via,
             Rule::new(
                 get().header("range", "bytes=0-"),
                 Fault::FlipByte {
-                    offset: chunk_offset(h, 5) + 100,
+                    offset: chunk_offset(h, 2) + 100,
                 },
             ),
-            5,
+            2,
         ),
         (
             "parallel, a later segment, its fourth chunk",
@@ -508,12 +510,14 @@ async fn flipped_bytes_fail_authentication_naming_the_chunk() {
         (
             "sequential, chunk 77",
             &sequential,
+            // Past the header read: the streaming GET of the whole object.
             Rule::new(
                 get(),
                 Fault::FlipByte {
                     offset: chunk_offset(h, 77) + 16_000,
                 },
-            ),
+            )
+            .skip(1),
             77,
         ),
     ];
@@ -827,5 +831,120 @@ async fn lost_answers_are_retried_without_harm() {
         "lost_answers: upload result {:?}; {report}",
         result.as_ref().map(|o| o.parts)
     );
+    env.cleanup().await;
+}
+
+/// A swapping endpoint (`Fault::Serve`): every GET of an operation but the
+/// first is answered with an older object stored under the same key (so
+/// its name binding holds), once with its own ETag and once claiming the
+/// current one. Nothing of the older object is returned, downloaded or
+/// rewrapped: a later answer of another version is `ObjectChanged`, and
+/// one that forges the ETag fails authentication under the key that the
+/// first answer's header gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swapped_answers_are_refused_before_any_key_is_used() {
+    let Some(env) = env("swapped_answers").await else {
+        return;
+    };
+    let key = env.key("doc");
+    let old = data(200_000, 51);
+    env.upload_direct(&key, &old).await;
+    let raw = |env: &Env, key: String| {
+        let s3 = env.direct.s3().clone();
+        let bucket = env.bucket.clone();
+        async move {
+            let out = s3
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            let etag = out.e_tag().unwrap().to_owned();
+            (out.body.collect().await.unwrap().to_vec(), etag)
+        }
+    };
+    let (old_raw, old_etag) = raw(&env, key.clone()).await;
+    let new = data(200_000, 52);
+    env.upload_direct(&key, &new).await;
+    let (new_raw, new_etag) = raw(&env, key.clone()).await;
+    assert_eq!(old_raw.len(), new_raw.len());
+
+    let proxy = env.proxy(FaultPlan::passthrough()).await;
+    let parallel = client(&proxy.endpoint(), config(), retries(1)).await;
+    let sequential = client(
+        &proxy.endpoint(),
+        config().download_concurrency(1),
+        retries(1),
+    )
+    .await;
+    let leaked =
+        |got: &[u8]| !got.is_empty() && old.windows(got.len().min(64)).any(|w| got.starts_with(w));
+    for (what, etag, changed) in [
+        ("the older version's own ETag", old_etag.clone(), true),
+        ("a forged ETag (the current one)", new_etag.clone(), false),
+    ] {
+        let swap = FaultPlan::new(env.seed).rule(
+            Rule::new(
+                Match::any().method("GET").path(key.as_str()),
+                Fault::serve(old_raw.clone(), etag),
+            )
+            .skip(1),
+        );
+        let expected = |e: &Error| {
+            if changed {
+                matches!(e, Error::ObjectChanged { .. })
+            } else {
+                matches!(
+                    e,
+                    Error::ChunkAuthentication { .. } | Error::ObjectChanged { .. }
+                )
+            }
+        };
+        // A range past the header read.
+        proxy.set_plan(swap.clone());
+        let got = parallel
+            .get_range(&env.bucket, &key, 150_000..150_100)
+            .await;
+        let report = proxy.report();
+        match got {
+            Err(e) if expected(&e) => {}
+            Err(e) => panic!("{what}, range: {e}\n{report}"),
+            Ok(b) => panic!("{what}, range: {} bytes returned\n{report}", b.len()),
+        }
+        assert!(
+            proxy.stats().count("serve") > 0,
+            "{what}: not swapped\n{report}"
+        );
+        // Whole downloads, parallel and streaming.
+        for (how, c) in [("parallel", &parallel), ("sequential", &sequential)] {
+            proxy.set_plan(swap.clone());
+            let (got, err) = download(c, &env.bucket, &key).await;
+            let report = proxy.report();
+            let err = err.unwrap_or_else(|| panic!("{what}, {how}: no error\n{report}"));
+            assert!(
+                expected(&err) || matches!(err, Error::ObjectChanged { .. }),
+                "{what}, {how}: {err}\n{report}"
+            );
+            assert!(!leaked(&got), "{what}, {how}: older plaintext released");
+            assert!(
+                got.len() <= new.len() && new.starts_with(&got),
+                "{what}, {how}"
+            );
+        }
+        // Rewrap: refused, nothing written.
+        proxy.set_plan(swap.clone());
+        let r = parallel.rewrap(&env.bucket, &key, &keyring()).await;
+        let report = proxy.report();
+        match r {
+            Err(e) if expected(&e) => {}
+            Err(e) => panic!("{what}, rewrap: {e}\n{report}"),
+            Ok(_) => panic!("{what}, rewrap succeeded\n{report}"),
+        }
+        assert!(
+            raw(&env, key.clone()).await.0 == new_raw,
+            "{what}: rewrap wrote"
+        );
+    }
     env.cleanup().await;
 }

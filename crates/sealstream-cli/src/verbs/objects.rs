@@ -342,7 +342,7 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
         let total = ra
             .plaintext_len()
             .map_err(|e| local::opening_error(&s, e))?;
-        let r = range.resolve(total)?;
+        let r = range.resolve(&s, total)?;
         write_range(&s, r.clone(), |buf, off| {
             ra.read_exact_at(buf, off)
                 .map_err(|e| local::opening_error(&s, e))

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use sealstream_format::{EncryptionContext, Header};
-use sealstream_s3::UploadOptions;
+use sealstream_s3::{ObjectHead, PlainRange, UploadOptions};
 
 use super::inspect::ls_json;
 use super::objects::{report_cat, report_get, report_put};
@@ -134,25 +134,28 @@ pub(crate) async fn put_s3(
     Ok(())
 }
 
-/// Reads the header of an S3 object, checks its context and unwraps its
-/// data key's keyring; returns a client that can open it.
+/// Reads the header of an S3 object once, checks its context and builds
+/// the keyring that opens it; returns a client and that header read. The
+/// S3 crate unwraps the key from this very read and pins every later
+/// request of the operation to it, so what was checked here is what is
+/// used.
 async fn open_s3(
     app: &App,
     keys_args: &crate::cli::KeyArgs,
     sse_args: &crate::cli::SseArgs,
     target: &Target,
     wanted: &EncryptionContext,
-) -> Result<(sealstream_s3::SealClient, Header, usize, u64)> {
+) -> Result<(sealstream_s3::SealClient, ObjectHead)> {
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
     let sse = s3::sse(&app.cfg.sse_for(sse_args))?;
     let s3c = s3::client(app).await;
-    let (header, header_len, size) = s3::read_header(&s3c, bucket, key, &sse).await?;
-    util::check_context(&shown, header.context(), wanted)?;
+    let head = s3::head(&s3c, bucket, key, &sse).await?;
+    util::check_context(&shown, head.header().context(), wanted)?;
     let keys = app.cfg.keys_for(keys_args);
-    let ring = keys::opening(&app.cfg, &keys.value, &header, &shown).await?;
-    let client = s3::seal_client(app, s3c, ring, header.suite(), &sse)?;
-    Ok((client, header, header_len, size))
+    let ring = keys::opening(&app.cfg, &keys.value, head.header(), &shown).await?;
+    let client = s3::seal_client(app, s3c, ring, head.header().suite(), &sse)?;
+    Ok((client, head))
 }
 
 pub(crate) async fn get_remote(
@@ -165,35 +168,35 @@ pub(crate) async fn get_remote(
     if let Target::Link(url) = target {
         return get_link(app, url, dest, a.force, &wanted, "get").await;
     }
-    let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
     let out_file = dest
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let (client, header, header_len, size) =
-        match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
-            Ok(v) => v,
-            Err(e) => {
-                return super::migrate::get_s3ec_or(
-                    app,
-                    &a.keys,
-                    &a.s3ec,
-                    bucket,
-                    key,
-                    dest.as_deref(),
-                    out_file,
-                    &wanted,
-                    "get",
-                    e,
-                )
-                .await;
-            }
-        };
-    let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
+    let (bucket, key) = bucket_key(target)?;
+    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+        Ok(v) => v,
+        Err(e) => {
+            return super::migrate::get_s3ec_or(
+                app,
+                &a.keys,
+                &a.s3ec,
+                bucket,
+                key,
+                dest.as_deref(),
+                out_file,
+                &wanted,
+                "get",
+                e,
+            )
+            .await;
+        }
+    };
+    let header = head.header().clone();
+    let progress = app.progress(head.claimed_plaintext_len(), "get");
     let copy = async {
         let dl = client
-            .download(bucket, key)
+            .download_head(&head)
             .await
             .map_err(|e| s3_error(&e))?;
         // The header the download authenticated must be the one checked.
@@ -226,32 +229,23 @@ pub(crate) async fn cat_remote(
         }
         return get_link(app, url, None, false, &wanted, "cat").await;
     }
-    let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
-    let (client, _header, header_len, size) =
-        match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
-            Ok(v) => v,
-            Err(e) if range.is_none() => {
-                return super::migrate::get_s3ec_or(
-                    app, &a.keys, &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
-                )
-                .await;
-            }
-            Err(e) => return Err(e),
-        };
-    let claimed = local::claimed_plaintext_len(size, header_len).ok_or_else(|| {
-        CliError::format(
-            &shown,
-            &sealstream_format::Error::Truncated {
-                detail: "the object length fits no valid body",
-            },
-        )
-    })?;
+    let (bucket, key) = bucket_key(target)?;
+    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+        Ok(v) => v,
+        Err(e) if range.is_none() => {
+            return super::migrate::get_s3ec_or(
+                app, &a.keys, &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
+            )
+            .await;
+        }
+        Err(e) => return Err(e),
+    };
     let Some(range) = range else {
-        let progress = app.progress(Some(claimed), "cat");
+        let progress = app.progress(head.claimed_plaintext_len(), "cat");
         let copy = async {
             let dl = client
-                .download(bucket, key)
+                .download_head(&head)
                 .await
                 .map_err(|e| s3_error(&e))?;
             util::check_context(&shown, dl.header().context(), &wanted)?;
@@ -265,11 +259,25 @@ pub(crate) async fn cat_remote(
         report_cat(app, &shown, 0..n, n);
         return Ok(());
     };
-    // Resolved against the claimed length; the S3 crate authenticates the
-    // final chunk whenever the range reaches the end, so a wrong claim fails.
-    let r = range.resolve(claimed)?;
+    // The user's range as given: the S3 crate resolves open-ended, suffix
+    // and past-the-end ranges only against a proven length.
+    let (plain_range, start) = match range {
+        ByteRange::From { start, end } => (
+            PlainRange::Span {
+                start,
+                end: end.map(|e| e.saturating_add(1)),
+            },
+            Some(start),
+        ),
+        ByteRange::Last(n) => (PlainRange::Suffix(n), None),
+    };
     let bytes = tokio::select! {
-        r = client.get_range(bucket, key, r.clone()) => r.map_err(|e| s3_error(&e))?,
+        r = client.read_range(&head, plain_range) => r.map_err(|e| match e {
+            sealstream_s3::Error::InvalidRange { start, len, .. } => {
+                util::range_past_end(&shown, range, start, len)
+            }
+            e => s3_error(&e),
+        })?,
         () = cancel::cancelled() => return Err(interrupted()),
     };
     let mut stdout = tokio::io::stdout();
@@ -281,7 +289,11 @@ pub(crate) async fn cat_remote(
         .flush()
         .await
         .map_err(|e| crate::error::io_class("writing to stdout", &e))?;
-    report_cat(app, &shown, r.start..r.start + bytes.len() as u64, claimed);
+    // A range that reached the end had the length proven; report it.
+    let claimed = head.claimed_plaintext_len().unwrap_or(0);
+    let n = bytes.len() as u64;
+    let start = start.unwrap_or(claimed.saturating_sub(n));
+    report_cat(app, &shown, start..start + n, claimed);
     Ok(())
 }
 
@@ -378,7 +390,8 @@ pub(crate) async fn rewrap_s3(
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
-    let (client, header, _, _) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let (client, head) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let header = head.header().clone();
     let new_ring = keys::new_keys(
         &app.cfg,
         &a.new_key_files,
@@ -387,7 +400,7 @@ pub(crate) async fn rewrap_s3(
     )
     .await?;
     tokio::select! {
-        r = client.rewrap(bucket, key, &new_ring) => r.map_err(|e| s3_error(&e))?,
+        r = client.rewrap_head(&head, &new_ring) => r.map_err(|e| s3_error(&e))?,
         () = cancel::cancelled() => return Err(interrupted()),
     };
     let (new_header, _, size) = s3::read_header(client.s3(), bucket, key, &sse).await?;
@@ -464,9 +477,8 @@ pub(crate) async fn presign(app: &App, a: PresignArgs) -> Result<()> {
 pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
     let expires = expiry(&a.expires)?;
     let target = s3_target(app, &a.target)?;
-    let (bucket, key) = bucket_key(&target)?;
     let wanted = util::parse_context(&a.context.pairs)?;
-    let (client, _header, _, _) = open_s3(
+    let (client, head) = open_s3(
         app,
         &a.keys,
         &crate::cli::SseArgs::default(),
@@ -475,7 +487,7 @@ pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
     )
     .await?;
     let link = client
-        .share(bucket, key, expires)
+        .share_head(&head, expires)
         .await
         .map_err(|e| s3_error(&e))?;
     let secret = match &a.web_page {
