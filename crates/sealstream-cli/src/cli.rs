@@ -100,6 +100,8 @@ pub(crate) enum Command {
     Share(ShareArgs),
     /// List and abort stale multipart uploads under an S3 prefix.
     Cleanup(CleanupArgs),
+    /// Convert Amazon S3 Encryption Client objects under an S3 prefix into sealstream objects.
+    Migrate(MigrateArgs),
     /// Measure sealing and opening throughput (and with --s3, transfers).
     Bench(BenchArgs),
     /// Show the configuration.
@@ -458,6 +460,54 @@ pub(crate) struct CleanupArgs {
     /// List what would be aborted, abort nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+}
+
+/// `migrate`.
+#[derive(Args, Debug)]
+pub(crate) struct MigrateArgs {
+    /// The S3 prefix whose Amazon S3 Encryption Client objects to convert (`s3://bucket/prefix/`).
+    #[arg(value_name = "s3://BUCKET/PREFIX/")]
+    pub(crate) prefix: String,
+
+    /// Write the sealstream objects under this prefix instead of replacing each S3EC object
+    /// under its own key (the sources are then left untouched unless --delete-source).
+    #[arg(long, value_name = "s3://BUCKET/PREFIX/")]
+    pub(crate) to: Option<String>,
+
+    /// AWS KMS key that unwraps the S3EC data keys (the Decrypt KeyId); repeatable
+    /// [default: the key each wrapped key names].
+    #[arg(long = "source-kms-key", value_name = "ARN|alias/NAME")]
+    pub(crate) source_kms_keys: Vec<String>,
+
+    /// Keys that seal the new objects.
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    /// Only migrate objects with exactly this encryption context (without aws:x-amz-cek-alg).
+    #[command(flatten)]
+    pub(crate) context: ContextArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+
+    /// After each successful conversion, delete the source object (with --to) and its
+    /// instruction file.
+    #[arg(long)]
+    pub(crate) delete_source: bool,
+
+    /// List what would be converted; write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+impl MigrateArgs {
+    /// The keys that open the sources.
+    pub(crate) fn source_keys(&self) -> KeyArgs {
+        KeyArgs {
+            kms_keys: self.source_kms_keys.clone(),
+            ..KeyArgs::default()
+        }
+    }
 }
 
 /// `bench`.

@@ -46,16 +46,37 @@ fn load_identity(path: &Path) -> Result<X25519Identity> {
 
 /// A recipient given as the public key text or as a file holding it.
 fn load_recipient(s: &str) -> Result<X25519Recipient> {
+    // Never echo a secret key given by mistake (issue 10 item 8).
+    if s.trim_start()
+        .get(..sealstream_kms::X25519_SECRET_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(sealstream_kms::X25519_SECRET_PREFIX))
+    {
+        return Err(CliError::usage(
+            "--recipient: this is a secret key (an identity); pass its public key",
+        )
+        .hint(
+            "a recipient is the public key `sealstream keygen --x25519` printed \
+             (sealstream-x25519-pub1:...); keep the secret key private, and consider it \
+             exposed if it went into shell history",
+        ));
+    }
     if s.starts_with(sealstream_kms::X25519_PUBLIC_PREFIX) {
-        return X25519Recipient::parse(s)
-            .map_err(|e| CliError::new(Class::Usage, format!("--recipient {s}: {e}")));
+        return X25519Recipient::parse(s).map_err(|e| {
+            CliError::new(
+                Class::Usage,
+                format!("--recipient {}: {e}", crate::output::escape(s)),
+            )
+        });
     }
     let p = crate::util::expand_tilde(Path::new(s));
     if p.exists() {
         return X25519Recipient::from_file(&p).map_err(|e| CliError::kms("recipient", &e));
     }
+    // Not echoed: an unrecognised value may be any secret pasted by mistake.
     Err(CliError::usage(format!(
-        "--recipient {s:?}: not a public key (`{}...`) nor a file holding one",
+        "--recipient: the value ({} characters) is not a public key (`{}...`) nor a file \
+         holding one",
+        s.chars().count(),
         sealstream_kms::X25519_PUBLIC_PREFIX
     ))
     .hint("print a public key with `sealstream keygen --x25519`"))
@@ -259,7 +280,13 @@ pub(crate) fn describe_records(header: &Header) -> String {
         .records()
         .iter()
         .take(8)
-        .map(|r| format!("{} key {}", r.provider(), r.key_id()))
+        .map(|r| {
+            format!(
+                "{} key {}",
+                crate::output::escape(r.provider()),
+                crate::output::escape(r.key_id())
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

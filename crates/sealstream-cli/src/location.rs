@@ -147,18 +147,29 @@ impl Target {
         store.object(s)
     }
 
-    /// The last path segment of the object (for default output names).
-    pub(crate) fn base_name(&self) -> Option<String> {
+    /// The last path segment of the object, decoded, as a local file name
+    /// (for default output names); refused unless it is one plain file-name
+    /// component ([`crate::util::safe_file_name`]).
+    pub(crate) fn base_name(&self) -> Result<String> {
         let name = match self {
-            Target::Local(p) => p.file_name()?.to_string_lossy().into_owned(),
-            Target::S3 { key, .. } => key.rsplit('/').next()?.to_owned(),
+            Target::Local(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Target::S3 { key, .. } => key.rsplit('/').next().unwrap_or_default().to_owned(),
             Target::Link(url) => {
-                let path = url.split(['?', '#']).next()?;
-                let last = path.rsplit('/').next()?;
-                percent_decode(last)
+                let path = url.split(['?', '#']).next().unwrap_or_default();
+                percent_decode(path.rsplit('/').next().unwrap_or_default())
             }
         };
-        (!name.is_empty() && name != "." && name != "..").then_some(name)
+        match crate::util::safe_file_name(&name) {
+            Ok(_) => Ok(name),
+            Err(why) => Err(CliError::usage(format!(
+                "cannot use the name of {self} as a file name: {why} ({})",
+                crate::output::escape(&name)
+            ))
+            .hint("name the output: sealstream get OBJECT FILE (or - for stdout)")),
+        }
     }
 }
 
@@ -307,7 +318,20 @@ mod tests {
             })
         );
         let link = Target::Link("https://h/b/my%20file.tar?X-Amz-Signature=abc#k=zz".into());
-        assert_eq!(link.base_name().as_deref(), Some("my file.tar"));
+        assert_eq!(link.base_name().ok().as_deref(), Some("my file.tar"));
+        for hostile in [
+            "..%2F..%2Fx",
+            "%2Fhome%2Fu%2F.bashrc",
+            "a%5Cb",
+            "..",
+            "%2E%2E",
+            "x%00y",
+            "x%1B%5B31m",
+            "",
+        ] {
+            let link = Target::Link(format!("https://h/b/{hostile}?X-Amz-Signature=abc#k=zz"));
+            assert!(link.base_name().is_err(), "{hostile}");
+        }
         assert!(!link.to_string().contains("abc"));
     }
 }

@@ -1,6 +1,8 @@
 //! What the command prints: results (human text or one JSON object each),
 //! notes on stderr, and errors.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use serde_json::Value;
@@ -61,5 +63,64 @@ impl Output {
                 let _ = writeln!(err, "  hint: {h}");
             }
         }
+    }
+}
+
+/// Untrusted text (header strings, object and link names) made safe for a
+/// terminal: control characters (C0, DEL, C1: newlines, carriage returns,
+/// ANSI escapes) and backslashes are written as Rust-style escapes (`\n`,
+/// `\u{1b}`, `\\`), everything else as it is. JSON output never uses this:
+/// JSON escaping is exact already.
+pub(crate) fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || c == '\\') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// `s` as one POSIX shell word, for commands the CLI suggests: as it is
+/// when it holds only characters no shell treats specially, otherwise in
+/// single quotes (a `'` inside written as `'\''`). Callers must not suggest
+/// a command for text holding control characters (see [`escape`]): a
+/// quoted newline is still a newline on the terminal.
+pub(crate) fn shell_quote(s: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b);
+    if !s.is_empty() && s.bytes().all(plain) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(format!("'{}'", s.replace('\'', "'\\''")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{escape, shell_quote};
+
+    #[test]
+    fn shell_quote_words() {
+        assert_eq!(shell_quote("team=a"), "team=a");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("$(id)`id`"), "'$(id)`id`'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn escape_control_characters() {
+        assert_eq!(escape("plain ü"), "plain ü");
+        assert_eq!(escape("a\nb\r\u{1b}[31m\\"), "a\\nb\\r\\u{1b}[31m\\\\");
+        assert_eq!(escape("\u{0}\u{7f}\u{9b}"), "\\u{0}\\u{7f}\\u{9b}");
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sealstream_format::EncryptionContext;
 
 use crate::error::{CliError, Result};
+use crate::output::{escape, shell_quote};
 
 /// `~/x` → `$HOME/x`; anything else unchanged.
 pub(crate) fn expand_tilde(p: &Path) -> PathBuf {
@@ -16,6 +17,28 @@ pub(crate) fn expand_tilde(p: &Path) -> PathBuf {
         return PathBuf::from(home).join(rest);
     }
     p.to_path_buf()
+}
+
+/// A local file name from untrusted text (an object's or a share link's
+/// name): exactly one plain path component, or why it is not one.
+///
+/// Every local name derived from an object or a link goes through here, so
+/// that no name chosen by whoever wrote the object or the link can reach
+/// outside the folder the user named.
+pub(crate) fn safe_file_name(name: &str) -> std::result::Result<&str, &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name == "." || name == ".." {
+        return Err("it is `.` or `..`");
+    }
+    if name.contains(['/', '\\']) {
+        return Err("it contains `/` or `\\`");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("it contains NUL or control characters");
+    }
+    Ok(name)
 }
 
 /// `p` made absolute against the current folder (without touching the
@@ -210,7 +233,7 @@ pub(crate) fn context_display(ctx: &EncryptionContext) -> String {
         return "(none)".to_owned();
     }
     ctx.iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| format!("{}={}", escape(k), escape(v)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -226,10 +249,18 @@ pub(crate) fn check_context(
     }
     let hint = if found.is_empty() {
         "the object has no encryption context; drop the --encryption-context options".to_owned()
+    } else if found
+        .iter()
+        .any(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+    {
+        // No command to copy: a quoted newline is still a newline on screen.
+        "the object's context holds control characters (shown escaped above); if you \
+         expected this object, pass exactly those pairs with --encryption-context"
+            .to_owned()
     } else {
         let flags = found
             .iter()
-            .map(|(k, v)| format!("--encryption-context '{k}={v}'"))
+            .map(|(k, v)| format!("--encryption-context {}", shell_quote(&format!("{k}={v}"))))
             .collect::<Vec<_>>()
             .join(" ");
         format!("if you expected this object, open it with {flags}")
@@ -237,8 +268,9 @@ pub(crate) fn check_context(
     Err(CliError::new(
         crate::error::Class::Auth,
         format!(
-            "{object}: encryption context mismatch: the object was sealed with {{{}}}, \
+            "{}: encryption context mismatch: the object was sealed with {{{}}}, \
              but {{{}}} was required",
+            escape(object),
             context_display(found),
             context_display(wanted)
         ),

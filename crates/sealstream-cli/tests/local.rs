@@ -1222,3 +1222,187 @@ fn a_planted_x25519_record_does_not_break_a_genuine_object() {
         .clone();
     assert!(reopened == plain);
 }
+
+/// Issue 10 item 1: a share link's last path segment, percent-decoded, must
+/// be one plain file name before it becomes the default output name. The
+/// name is refused before anything is fetched, so the link points at a
+/// closed port: no server is needed to see the refusal (a link the old code
+/// accepted would have failed on the connection instead, exit 7 or 1).
+#[test]
+fn get_link_refuses_a_default_name_that_is_not_one_file_name() {
+    let env = Env::new();
+    let sub = env.work().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    for hostile in [
+        "..%2F..%2Fx",
+        "..%2Fx",
+        "%2Ftmp%2Fsealstream-item1-x",
+        "a%5Cb",
+        "%2E%2E",
+        "x%0Ay",
+        "x%1B%5B31m",
+    ] {
+        let link = format!(
+            "http://127.0.0.1:9/b/{hostile}?X-Amz-Signature=abc#k=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        );
+        // The default name, and DEST naming an existing folder.
+        for args in [vec!["get", &link], vec!["get", &link, "."]] {
+            let a = env
+                .cmd()
+                .current_dir(&sub)
+                .args(&args)
+                .assert()
+                .code(USAGE)
+                .stderr(contains("cannot use the name of"))
+                .stderr(contains("name the output"));
+            let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+            assert!(!stderr.contains('\u{1b}'), "{stderr}");
+            assert!(!stderr.contains("abc"), "{stderr}");
+        }
+    }
+    assert!(!env.work().join("x").exists());
+    assert!(!std::path::Path::new("/tmp/sealstream-item1-x").exists());
+    assert_eq!(files_in(&sub).len(), 0);
+}
+
+/// Issue 10 item 9: header strings are escaped in human output, and the
+/// context-mismatch hint never builds a shell command from an unquoted
+/// value.
+#[test]
+fn hostile_header_strings_are_escaped_and_suggested_commands_quoted() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    env.write("m.txt", b"hostile header");
+
+    // A context value with control characters: shown escaped, and no
+    // command suggested (a quoted newline still moves the cursor).
+    let spoof = "a\n  suite           none\r\u{1b}[31mred";
+    env.cmd()
+        .args(["encrypt", "m.txt", "-o", "c.sealed", "--key-file"])
+        .arg(&key)
+        .arg("--encryption-context")
+        .arg(format!("x={spoof}"))
+        .assert()
+        .success();
+    let a = env.cmd().args(["inspect", "c.sealed"]).assert().success();
+    let text = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert!(text.contains("x=a\\n  suite"), "{text:?}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("  suite           none")),
+        "{text:?}"
+    );
+    let a = env
+        .cmd()
+        .args(["decrypt", "c.sealed", "-o", "c.out", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(!err.contains('\u{1b}') && !err.contains('\r'), "{err:?}");
+    assert_eq!(err.lines().count(), 2, "{err:?}");
+    assert!(!err.contains("open it with"), "{err:?}");
+
+    // A value made to break out of the old '...' quoting: the suggested
+    // command, run by a shell, opens the object and runs nothing else.
+    let breakout = "a'$(touch pwned)'`touch pwned2`\"b";
+    env.cmd()
+        .args(["encrypt", "m.txt", "-o", "q.sealed", "--key-file"])
+        .arg(&key)
+        .arg("--encryption-context")
+        .arg(format!("x={breakout}"))
+        .assert()
+        .success();
+    let a = env
+        .cmd()
+        .args(["decrypt", "q.sealed", "-o", "q.out", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let flags = err.split("open it with ").nth(1).unwrap().trim_end();
+    let script = format!("\"$SEALSTREAM\" decrypt q.sealed -o q.out --key-file \"$KEY\" {flags}");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env("SEALSTREAM", env!("CARGO_BIN_EXE_sealstream"))
+        .env("KEY", &key)
+        .env("HOME", env.home())
+        .current_dir(env.work())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+    assert_eq!(env.read("q.out"), b"hostile header");
+    assert!(!env.path("pwned").exists() && !env.path("pwned2").exists());
+
+    // A key id with a newline, ANSI escapes and $(...) (written into the
+    // header: no provider makes such ids), through inspect and ls.
+    env.write("obj", b"listed");
+    env.cmd()
+        .args(["put", "obj", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    let v = json_one(
+        &env.cmd()
+            .args(["--json", "inspect", "obj"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    let id = v["keys"][0]["key_id"].as_str().unwrap().to_owned();
+    let evil: String = "\n\u{1b}[2J$(id)`id`'"
+        .chars()
+        .chain(std::iter::repeat('x'))
+        .take(id.len())
+        .collect();
+    let stored = env.default_store().join("obj");
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let at = bytes
+        .windows(id.len())
+        .position(|w| w == id.as_bytes())
+        .unwrap();
+    bytes[at..at + id.len()].copy_from_slice(evil.as_bytes());
+    std::fs::write(&stored, &bytes).unwrap();
+    for args in [vec!["inspect", "obj"], vec!["ls"]] {
+        let a = env.cmd().args(&args).assert().success();
+        let text = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+        assert!(!text.contains('\u{1b}'), "{args:?}: {text:?}");
+        assert!(text.contains("\\n\\u{1b}[2J$(id)"), "{args:?}: {text:?}");
+    }
+}
+
+/// Issue 10 item 8: a secret X25519 key given to --recipient is recognised
+/// and never echoed; nor is any other value that is not a public key.
+#[test]
+fn a_secret_key_given_as_recipient_is_refused_without_echo() {
+    let env = Env::new();
+    env.cmd()
+        .args(["keygen", "--x25519", "-o", "me.id"])
+        .assert()
+        .success();
+    let secret = String::from_utf8(env.read("me.id")).unwrap();
+    let secret = secret
+        .lines()
+        .find(|l| l.starts_with("sealstream-x25519-secret1:"))
+        .unwrap()
+        .to_owned();
+    let body = secret.trim_start_matches("sealstream-x25519-secret1:");
+    env.write("m.txt", b"x");
+    for value in [secret.clone(), body.to_owned()] {
+        let a = env
+            .cmd()
+            .args(["encrypt", "m.txt", "-o", "m.sealed", "--recipient", &value])
+            .assert()
+            .code(USAGE);
+        let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        assert!(!err.contains(body), "{err}");
+        if value == secret {
+            assert!(err.contains("this is a secret key"), "{err}");
+            assert!(err.contains("pass its public key"), "{err}");
+        }
+    }
+}

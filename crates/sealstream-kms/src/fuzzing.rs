@@ -460,7 +460,12 @@ pub fn key_records(data: &[u8]) {
                 return;
             };
             let context = EncryptionContext::from_pairs([("fuzz", "1")]).unwrap();
-            check_header(&Header::new(suite, context, NAME, vec![record]).unwrap());
+            // A wrapped blob too large for the 4096-byte header is refused by
+            // Header::new (a writer-side limit), not a finding.
+            let Ok(header) = Header::new(suite, context, NAME, vec![record]) else {
+                return;
+            };
+            check_header(&header);
         }
         _ => {
             let context = EncryptionContext::from_pairs([("fuzz", "1")]).unwrap();

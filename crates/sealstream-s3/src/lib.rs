@@ -16,6 +16,7 @@
 //! | share one object by link (key in the URL fragment) | [`SealClient::share`] → [`ShareLink`] → [`PlainHttp::open_share_link`] |
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
 //! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
+//! | read or migrate Amazon S3 Encryption Client objects | [`s3ec::S3ecObject`], [`SealClient::migrate_s3ec`] |
 //! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
 //!
 //! # Upload and download paths
@@ -95,6 +96,7 @@ mod presign;
 mod range;
 mod resume;
 mod rewrap;
+pub mod s3ec;
 mod s3target;
 mod share;
 mod sse;

@@ -76,8 +76,8 @@ pub(crate) fn header_human(
     for r in header.records() {
         s.push_str(&format!(
             "    {:<8} {} ({} bytes wrapped)\n",
-            r.provider(),
-            r.key_id(),
+            crate::output::escape(r.provider()).as_ref(),
+            crate::output::escape(r.key_id()),
             r.wrapped().len()
         ));
     }
@@ -93,9 +93,13 @@ pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
             let (_, h, l, s) = blocking(move || local::open_sealed(&p)).await?;
             (h, l, Some(s))
         }
-        Target::S3 { .. } | Target::Link(_) => {
-            remote::read_remote_header(app, &target, &a.sse).await?
+        Target::S3 { bucket, key } => {
+            match remote::read_remote_header(app, &target, &a.sse).await {
+                Ok(v) => v,
+                Err(e) => return super::migrate::inspect_s3ec_or(app, bucket, key, e).await,
+            }
         }
+        Target::Link(_) => remote::read_remote_header(app, &target, &a.sse).await?,
     };
     app.out.result(
         &header_json(&shown, &header, header_len, size),
@@ -143,7 +147,7 @@ pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
                         plain.map_or("invalid".to_owned(), human_size),
                         header.suite().name(),
                         keys_human(&header),
-                        item.name
+                        crate::output::escape(&item.name)
                     ));
                 }
                 ls_json(
@@ -163,7 +167,7 @@ pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
                         "?",
                         "-",
                         e.message(),
-                        item.name
+                        crate::output::escape(&item.name)
                     ));
                 }
                 ls_json(

@@ -4,6 +4,7 @@ mod config;
 mod crypt;
 mod inspect;
 mod keygen;
+mod migrate;
 mod objects;
 mod remote;
 mod resume;
@@ -33,6 +34,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Share(a) => remote::share(app, a).await,
         Command::Cleanup(a) => remote::cleanup(app, a).await,
         Command::Bench(a) => remote::bench(app, a).await,
+        Command::Migrate(a) => migrate::run(app, a).await,
         Command::Config(c) => config::run(app, c),
     }
 }
@@ -102,7 +104,13 @@ pub(crate) fn keys_human(header: &Header) -> String {
     header
         .records()
         .iter()
-        .map(|r| format!("{} {}", r.provider(), r.key_id()))
+        .map(|r| {
+            format!(
+                "{} {}",
+                crate::output::escape(r.provider()),
+                crate::output::escape(r.key_id())
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -158,19 +158,14 @@ fn get_dest(target: &Target, dest: Option<&str>) -> Result<Option<PathBuf>> {
         Some(d) => {
             let p = util::absolute(&util::expand_tilde(Path::new(d)));
             if p.is_dir() {
-                let name = target.base_name().ok_or_else(|| {
-                    CliError::usage(format!("cannot tell a file name for {target}; name DEST"))
-                })?;
+                let name = target.base_name()?;
                 Ok(Some(p.join(name)))
             } else {
                 Ok(Some(p))
             }
         }
         None => {
-            let name = target.base_name().ok_or_else(|| {
-                CliError::usage(format!("cannot tell a file name for {target}"))
-                    .hint("name the output: sealstream get OBJECT FILE (or - for stdout)")
-            })?;
+            let name = target.base_name()?;
             Ok(Some(util::absolute(Path::new(&name))))
         }
     }

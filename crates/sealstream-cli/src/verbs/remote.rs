@@ -171,7 +171,24 @@ pub(crate) async fn get_remote(
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let (client, header, header_len, size) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let (client, header, header_len, size) =
+        match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+            Ok(v) => v,
+            Err(e) => {
+                return super::migrate::get_s3ec_or(
+                    app,
+                    &a.keys,
+                    bucket,
+                    key,
+                    dest.as_deref(),
+                    out_file,
+                    &wanted,
+                    "get",
+                    e,
+                )
+                .await;
+            }
+        };
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
     let copy = async {
         let dl = client
@@ -211,7 +228,16 @@ pub(crate) async fn cat_remote(
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
     let (client, _header, header_len, size) =
-        open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+        match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+            Ok(v) => v,
+            Err(e) if range.is_none() => {
+                return super::migrate::get_s3ec_or(
+                    app, &a.keys, bucket, key, None, None, &wanted, "cat", e,
+                )
+                .await;
+            }
+            Err(e) => return Err(e),
+        };
     let claimed = local::claimed_plaintext_len(size, header_len).ok_or_else(|| {
         CliError::format(
             &shown,
