@@ -252,6 +252,8 @@ impl<S: ObjectStore> SealedStore<S> {
         if let Some(opened) = self.cache.latest(location)
             && let Ok(want) = resolve(&range, opened.plaintext_len, name)
         {
+            self.check_empty_suffix(location, &options, &range, &want)
+                .await?;
             let plan = plan(&range, &want, &opened, name)?;
             let mut opts = options.clone();
             opts.range = Some(GetRange::Bounded(plan.fetch.clone()));
@@ -278,6 +280,8 @@ impl<S: ObjectStore> SealedStore<S> {
         let got = res.bytes().await?;
         let opened = self.open(location, &meta, &got).await?;
         let want = resolve(&range, opened.plaintext_len, name)?;
+        self.check_empty_suffix(location, &options, &range, &want)
+            .await?;
         let plan = plan(&range, &want, &opened, name)?;
         let res = if plan.fetch.end <= got.len() as u64 {
             GetResult {
@@ -304,6 +308,29 @@ impl<S: ObjectStore> SealedStore<S> {
             res
         };
         self.finish_range(location, res, &opened, plan, want).await
+    }
+
+    /// A suffix whose answer is empty (`Suffix(0)`, or any suffix of an
+    /// empty object) is where stores differ: `InMemory` answers an empty
+    /// range, S3 answers 416. The stored object is never empty, so the inner
+    /// store is asked for `Suffix(0)` of it, whose answer does not depend on
+    /// the length on either, and its refusal is returned unchanged.
+    async fn check_empty_suffix(
+        &self,
+        location: &Path,
+        options: &GetOptions,
+        range: &GetRange,
+        want: &Range<u64>,
+    ) -> Result<()> {
+        if !matches!(range, GetRange::Suffix(_)) || want.start != want.end {
+            return Ok(());
+        }
+        let opts = GetOptions {
+            range: Some(GetRange::Suffix(0)),
+            ..options.clone()
+        };
+        self.inner.get_opts(location, opts).await?.bytes().await?;
+        Ok(())
     }
 
     async fn finish_range(
