@@ -264,6 +264,23 @@ conformance!(memory, true);
 conformance!(local, false);
 conformance!(s3, true);
 
+/// `response_extensions`: the HTTP response extensions of put, get, list and
+/// a completed multipart upload reach the caller through the wrapper (the
+/// inner `AmazonS3` built with the suite's marking connector).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_response_extensions() {
+    let Some(b) = s3_builder("s3_response_extensions") else {
+        return;
+    };
+    let bare = b
+        .with_http_connector(object_store::integration::MarkerHttpConnector::default())
+        .build()
+        .unwrap();
+    let inner = PrefixStore::new(bare, fresh_prefix("response_extensions").as_str());
+    let s = SealedStore::new(inner, keyring()).with_part_size(5 << 20);
+    object_store::integration::response_extensions(&s, true).await;
+}
+
 /// The suite's functions that take a `MultipartStore` or a
 /// `PaginatedListStore` (traits `SealedStore` does not implement, see the
 /// crate docs) run on the bare `AmazonS3` of the same server: proof that the
