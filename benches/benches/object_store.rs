@@ -20,7 +20,9 @@ use std::time::Duration;
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use async_trait::async_trait;
 use bytes::Bytes;
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -90,6 +92,8 @@ fn put_get(c: &mut Criterion) {
     for (backend, bare, sealed) in stores(dir.path()) {
         for (op, is_put) in [("put", true), ("get", false)] {
             let mut group = c.benchmark_group(format!("objstore-{op}-{backend}"));
+            // One 256 MiB iteration per sample: 10 samples, not criterion's 55.
+            group.sampling_mode(SamplingMode::Flat);
             group.sample_size(10);
             group.warm_up_time(Duration::from_millis(200));
             group.measurement_time(Duration::from_secs(5));
