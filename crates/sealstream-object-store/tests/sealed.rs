@@ -213,10 +213,12 @@ const SEALED: u64 = 16400;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_costs_one_request_not_one_per_object() {
     let (inner, _, store) = counting_store();
-    let sizes = [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 7];
+    // N = 60 objects: the edge sizes, then sizes that step over chunk ends.
+    let mut sizes = vec![0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK + 7];
+    sizes.extend((0..54).map(|i| i * 7919 % (3 * CHUNK) + i));
     for (i, n) in sizes.iter().enumerate() {
         store
-            .put(&Path::from(format!("dir/o{i}")), data(*n).into())
+            .put(&Path::from(format!("dir/o{i:02}")), data(*n).into())
             .await
             .unwrap();
     }
@@ -226,11 +228,18 @@ async fn listing_costs_one_request_not_one_per_object() {
     let got: Vec<u64> = listed.iter().map(|m| m.size).collect();
     assert_eq!(got, sizes.iter().map(|&n| n as u64).collect::<Vec<_>>());
     let delim = store.list_with_delimiter(Some(&Path::from("dir"))).await.unwrap();
-    assert_eq!(delim.objects.len(), sizes.len());
+    let got: Vec<u64> = delim.objects.iter().map(|m| m.size).collect();
+    assert_eq!(got, sizes.iter().map(|&n| n as u64).collect::<Vec<_>>());
+    let after: Vec<_> = store
+        .list_with_offset(Some(&Path::from("dir")), &Path::from("dir/o49"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 10);
     let (gets, heads, lists, _) = inner.reset();
-    assert_eq!((gets, heads, lists), (0, 0, 2), "listing issued GET or HEAD requests");
+    assert_eq!((gets, heads, lists), (0, 0, 3), "listing issued GET or HEAD requests");
     // head: one HEAD, no GET.
-    let m = store.head(&Path::from("dir/o5")).await.unwrap();
+    let m = store.head(&Path::from("dir/o05")).await.unwrap();
     assert_eq!(m.size, 5 * CHUNK as u64 + 7);
     let (gets, heads, _, _) = inner.reset();
     assert_eq!((gets, heads), (0, 1));
