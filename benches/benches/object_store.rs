@@ -28,9 +28,8 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload,
-    ObjectMeta, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload,
-    PutResult,
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 // ParquetObjectReader is deprecated in parquet 60 but is the reader engines use.
 #[allow(deprecated)]
@@ -62,8 +61,10 @@ fn runtime() -> Runtime {
         .expect("runtime")
 }
 
-/// The stores compared: (backend, bare, sealed over a second one of the same kind).
-fn stores(dir: &std::path::Path) -> Vec<(&'static str, Arc<dyn ObjectStore>, Arc<dyn ObjectStore>)> {
+/// A backend's name, its bare store, and a wrapper over a second one of its kind.
+type Compared = (&'static str, Arc<dyn ObjectStore>, Arc<dyn ObjectStore>);
+
+fn stores(dir: &std::path::Path) -> Vec<Compared> {
     let local = |sub: &str| {
         let p = dir.join(sub);
         std::fs::create_dir_all(&p).expect("dir");

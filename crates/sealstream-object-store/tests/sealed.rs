@@ -2,31 +2,36 @@
 //! bytes it costs (counted by a pass-through store), the opened-object cache
 //! (KMS calls counted by a pass-through provider), byte-for-byte sealstream
 //! objects, and the errors of tampering, wrong keys and renamed objects.
-#![allow(missing_docs, clippy::unwrap_used)] // test helpers panic on failure
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)] // test helpers panic on failure and index what they made
 
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::{BoxStream, TryStreamExt};
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 // ParquetObjectReader is deprecated in parquet 60 (arrow-rs issue 10308) in favour of
 // hand-written AsyncFileReaders; it is still the reader engines use, and the one the issue names.
-#[allow(deprecated)]
-use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
-use parquet::arrow::{ArrowWriter, ProjectionMask};
-use parquet::file::properties::WriterProperties;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetRange, GetResult, ListResult, MultipartUpload, ObjectMeta,
     ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
+#[allow(deprecated)]
+use parquet::arrow::async_reader::{ParquetObjectReader, ParquetRecordBatchStreamBuilder};
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::file::properties::WriterProperties;
 use sealstream_format::{
     BodyPrefix, DataKey, HEADER_LEN, Header, KeyRecord, Suite, layout, open_slice, seal_to_vec,
 };
@@ -223,11 +228,18 @@ async fn listing_costs_one_request_not_one_per_object() {
             .unwrap();
     }
     inner.reset();
-    let mut listed: Vec<_> = store.list(Some(&Path::from("dir"))).try_collect().await.unwrap();
+    let mut listed: Vec<_> = store
+        .list(Some(&Path::from("dir")))
+        .try_collect()
+        .await
+        .unwrap();
     listed.sort_by(|a, b| a.location.cmp(&b.location));
     let got: Vec<u64> = listed.iter().map(|m| m.size).collect();
     assert_eq!(got, sizes.iter().map(|&n| n as u64).collect::<Vec<_>>());
-    let delim = store.list_with_delimiter(Some(&Path::from("dir"))).await.unwrap();
+    let delim = store
+        .list_with_delimiter(Some(&Path::from("dir")))
+        .await
+        .unwrap();
     let got: Vec<u64> = delim.objects.iter().map(|m| m.size).collect();
     assert_eq!(got, sizes.iter().map(|&n| n as u64).collect::<Vec<_>>());
     let after: Vec<_> = store
@@ -237,7 +249,11 @@ async fn listing_costs_one_request_not_one_per_object() {
         .unwrap();
     assert_eq!(after.len(), 10);
     let (gets, heads, lists, _) = inner.reset();
-    assert_eq!((gets, heads, lists), (0, 0, 3), "listing issued GET or HEAD requests");
+    assert_eq!(
+        (gets, heads, lists),
+        (0, 0, 3),
+        "listing issued GET or HEAD requests"
+    );
     // head: one HEAD, no GET.
     let m = store.head(&Path::from("dir/o05")).await.unwrap();
     assert_eq!(m.size, 5 * CHUNK as u64 + 7);
@@ -273,7 +289,10 @@ async fn ranged_reads_fetch_only_their_chunks_and_unwrap_once() {
 
     // A suffix (Parquet's footer): the final chunk (length proven once).
     let res = store
-        .get_opts(&path, GetOptions::new().with_range(Some(GetRange::Suffix(8))))
+        .get_opts(
+            &path,
+            GetOptions::new().with_range(Some(GetRange::Suffix(8))),
+        )
         .await
         .unwrap();
     assert_eq!(res.range, plain.len() as u64 - 8..plain.len() as u64);
@@ -295,7 +314,10 @@ async fn ranged_reads_fetch_only_their_chunks_and_unwrap_once() {
     assert_eq!((gets, bytes), (1, SEALED + 123 + 16));
 
     // A changed object (new ETag) is opened again.
-    store.put(&path, plain[..100].to_vec().into()).await.unwrap();
+    store
+        .put(&path, plain[..100].to_vec().into())
+        .await
+        .unwrap();
     inner.reset();
     let got = store.get_range(&path, 10..20).await.unwrap();
     assert_eq!(&got[..], &plain[10..20]);
@@ -310,8 +332,18 @@ async fn objects_are_ordinary_sealstream_objects_both_ways() {
     store.put(&path, plain.clone().into()).await.unwrap();
 
     // Written by the wrapper, opened by the format crate and the key ring.
-    let raw = store.inner().get(&path).await.unwrap().bytes().await.unwrap();
-    assert_eq!(raw.len() as u64, layout::object_len(plain.len() as u64).unwrap());
+    let raw = store
+        .inner()
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.len() as u64,
+        layout::object_len(plain.len() as u64).unwrap()
+    );
     let header = Header::parse(&raw[..HEADER_LEN]).unwrap();
     assert_eq!(header.name(), "backups/db.tar");
     let prefix = BodyPrefix::from_bytes(raw[HEADER_LEN..HEADER_LEN + 56].try_into().unwrap());
@@ -325,14 +357,21 @@ async fn objects_are_ordinary_sealstream_objects_both_ways() {
     // Sealed outside the wrapper for this name, read through it.
     let other = Path::from("from/cli.bin");
     let sealed = keyring(3)
-        .seal_key(Suite::XChaCha20Poly1305, EncryptionContext::new(), "from/cli.bin")
+        .seal_key(
+            Suite::XChaCha20Poly1305,
+            EncryptionContext::new(),
+            "from/cli.bin",
+        )
         .await
         .unwrap();
     let object = seal_to_vec(&sealed.header, &sealed.key, sealed.salt, &plain).unwrap();
     store.inner().put(&other, object.into()).await.unwrap();
     let got = store.get(&other).await.unwrap().bytes().await.unwrap();
     assert_eq!(&got[..], &plain[..]);
-    assert_eq!(store.get_range(&other, 16380..16390).await.unwrap(), &plain[16380..16390]);
+    assert_eq!(
+        store.get_range(&other, 16380..16390).await.unwrap(),
+        &plain[16380..16390]
+    );
 }
 
 fn sealing_error(e: &object_store::Error) -> &Error {
@@ -345,7 +384,14 @@ async fn tampering_wrong_keys_and_renames_are_told_apart() {
     let path = Path::from("a/b");
     let plain = data(2 * CHUNK + 9);
     store.put(&path, plain.clone().into()).await.unwrap();
-    let raw = store.inner().get(&path).await.unwrap().bytes().await.unwrap();
+    let raw = store
+        .inner()
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
 
     // A flipped byte in chunk 1: the whole read fails, ranges that need chunk 1 too.
     let mut bad = raw.to_vec();
@@ -371,7 +417,10 @@ async fn tampering_wrong_keys_and_renames_are_told_apart() {
         .put(&path, raw.slice(..raw.len() - 1).into())
         .await
         .unwrap();
-    assert_eq!(store.head(&path).await.unwrap().size, plain.len() as u64 - 1);
+    assert_eq!(
+        store.head(&path).await.unwrap().size,
+        plain.len() as u64 - 1
+    );
     let e = match store.get(&path).await {
         Ok(r) => r.bytes().await.unwrap_err(),
         Err(e) => e,
@@ -379,7 +428,10 @@ async fn tampering_wrong_keys_and_renames_are_told_apart() {
     assert!(matches!(e, object_store::Error::Generic { .. }), "{e}");
     assert!(sealing_error(&e).is_tampering(), "{e}");
     let e = store
-        .get_opts(&path, GetOptions::new().with_range(Some(GetRange::Suffix(4))))
+        .get_opts(
+            &path,
+            GetOptions::new().with_range(Some(GetRange::Suffix(4))),
+        )
         .await
         .unwrap_err();
     assert!(sealing_error(&e).is_tampering(), "{e}");
@@ -390,7 +442,10 @@ async fn tampering_wrong_keys_and_renames_are_told_apart() {
         .await
         .unwrap();
     let e = store.head(&path).await.unwrap_err();
-    assert!(matches!(sealing_error(&e), Error::NotSealstream { .. }), "{e}");
+    assert!(
+        matches!(sealing_error(&e), Error::NotSealstream { .. }),
+        "{e}"
+    );
     assert!(sealing_error(&e).is_tampering(), "{e}");
 
     // Wrong key: PermissionDenied, not tampering.
@@ -398,19 +453,36 @@ async fn tampering_wrong_keys_and_renames_are_told_apart() {
     let other = SealedStore::new(InMemory::new(), keyring(6));
     other.inner().put(&path, raw.clone().into()).await.unwrap();
     let e = other.get(&path).await.unwrap_err();
-    assert!(matches!(e, object_store::Error::PermissionDenied { .. }), "{e}");
+    assert!(
+        matches!(e, object_store::Error::PermissionDenied { .. }),
+        "{e}"
+    );
     assert!(sealing_error(&e).is_wrong_key());
 
     // Moved below the wrapper: bound to the old name.
     store.inner().copy(&path, &tampered).await.unwrap();
     let e = store.get(&tampered).await.unwrap_err();
-    assert!(matches!(sealing_error(&e), Error::NameMismatch { .. }), "{e}");
+    assert!(
+        matches!(sealing_error(&e), Error::NameMismatch { .. }),
+        "{e}"
+    );
     // Copied through the wrapper: re-wrapped for the new name.
     store.copy(&path, &tampered).await.unwrap();
     let got = store.get(&tampered).await.unwrap().bytes().await.unwrap();
     assert_eq!(&got[..], &plain[..]);
-    let copied = store.inner().get(&tampered).await.unwrap().bytes().await.unwrap();
-    assert_eq!(&copied[HEADER_LEN..], &raw[HEADER_LEN..], "the body is copied unchanged");
+    let copied = store
+        .inner()
+        .get(&tampered)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        &copied[HEADER_LEN..],
+        &raw[HEADER_LEN..],
+        "the body is copied unchanged"
+    );
     assert_eq!(Header::parse(&copied[..HEADER_LEN]).unwrap().name(), "a/c");
 
     // Renamed through the wrapper: re-wrapped, the old name gone; the
@@ -426,14 +498,23 @@ async fn tampering_wrong_keys_and_renames_are_told_apart() {
     store.inner().copy(&moved, &tampered).await.unwrap();
     let e = store.get_range(&tampered, 0..4).await.unwrap_err();
     assert!(matches!(e, object_store::Error::Generic { .. }), "{e}");
-    assert!(matches!(sealing_error(&e), Error::NameMismatch { .. }), "{e}");
+    assert!(
+        matches!(sealing_error(&e), Error::NameMismatch { .. }),
+        "{e}"
+    );
     assert!(sealing_error(&e).is_tampering() && !sealing_error(&e).is_wrong_key());
-    assert!(e.to_string().contains("z/moved"), "the error names the bound name: {e}");
+    assert!(
+        e.to_string().contains("z/moved"),
+        "the error names the bound name: {e}"
+    );
 
     // A plaintext object in the inner store.
     store.inner().put(&path, "plain".into()).await.unwrap();
     let e = store.get(&path).await.unwrap_err();
-    assert!(matches!(sealing_error(&e), Error::NotSealstream { .. }), "{e}");
+    assert!(
+        matches!(sealing_error(&e), Error::NotSealstream { .. }),
+        "{e}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -442,15 +523,29 @@ async fn multipart_parts_of_any_size_make_one_object() {
     let path = Path::from("big");
     let plain = data(300_001);
     let mut up = store.put_multipart(&path).await.unwrap();
-    for piece in [&plain[..1], &plain[1..70_000], &plain[70_000..70_003], &plain[70_003..]] {
+    for piece in [
+        &plain[..1],
+        &plain[1..70_000],
+        &plain[70_000..70_003],
+        &plain[70_003..],
+    ] {
         up.put_part(piece.to_vec().into()).await.unwrap();
     }
     up.complete().await.unwrap();
-    let raw = store.inner().get(&path).await.unwrap().bytes().await.unwrap();
-    assert_eq!(raw.len() as u64, layout::object_len(plain.len() as u64).unwrap());
+    let raw = store
+        .inner()
+        .get(&path)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.len() as u64,
+        layout::object_len(plain.len() as u64).unwrap()
+    );
     let got = store.get(&path).await.unwrap().bytes().await.unwrap();
     assert_eq!(&got[..], &plain[..]);
-
 }
 
 /// Files under `dir`, recursively (LocalFileSystem keeps an unfinished
@@ -565,7 +660,10 @@ async fn parquet_reads_one_column_of_one_row_group_through_authenticated_ranges(
     let bare = Arc::new(InMemory::new());
     bare.put(&path, file.clone().into()).await.unwrap();
     let want = read_column(bare, &path, 2, 1).await;
-    assert_eq!(want.iter().map(RecordBatch::num_rows).sum::<usize>(), 10_000);
+    assert_eq!(
+        want.iter().map(RecordBatch::num_rows).sum::<usize>(),
+        10_000
+    );
 
     // reader -> Counting (what the reader asks for) -> SealedStore ->
     // Counting (what is fetched from the store) -> InMemory
@@ -601,5 +699,8 @@ async fn parquet_reads_one_column_of_one_row_group_through_authenticated_ranges(
         "fetched {fetched} B for {asked_bytes} B asked ({} ranges)",
         asked.len()
     );
-    assert!(fetched < object_len / 3, "fetched {fetched} B of {object_len}");
+    assert!(
+        fetched < object_len / 3,
+        "fetched {fetched} B of {object_len}"
+    );
 }

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
+use object_store::ObjectStoreExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
-use object_store::ObjectStoreExt;
 use sealstream_kms::{Keyring, LocalKeyProvider};
 use sealstream_object_store::SealedStore;
 
@@ -46,21 +46,37 @@ fn object_store_wrapper_and_cli_read_each_others_objects() {
     // Through the wrapper, opened by the CLI.
     let plain = data(3 * 16_384 + 77, 11);
     let path = Path::from(format!("{prefix}/from-wrapper.bin"));
-    rt().block_on(sealed.put(&path, plain.clone().into())).unwrap();
+    rt().block_on(sealed.put(&path, plain.clone().into()))
+        .unwrap();
     let a = svc
         .cmd(&env)
-        .args(["get", &format!("{store}/from-wrapper.bin"), "-", "--key-file"])
+        .args([
+            "get",
+            &format!("{store}/from-wrapper.bin"),
+            "-",
+            "--key-file",
+        ])
         .arg(&key)
         .assert()
         .success();
-    assert!(out(&a) == plain, "the CLI opened other bytes than the wrapper sealed");
+    assert!(
+        out(&a) == plain,
+        "the CLI opened other bytes than the wrapper sealed"
+    );
 
     // Through the CLI (a multipart upload of 5 MiB parts), read by the wrapper.
     let big = data((11 << 20) + 5, 12);
     env.write("p.bin", &big);
     svc.cmd(&env)
         .env("SEALSTREAM_PART_SIZE", "5MiB")
-        .args(["--store", &store, "put", "p.bin", "from-cli.bin", "--key-file"])
+        .args([
+            "--store",
+            &store,
+            "put",
+            "p.bin",
+            "from-cli.bin",
+            "--key-file",
+        ])
         .arg(&key)
         .assert()
         .success();
@@ -72,6 +88,9 @@ fn object_store_wrapper_and_cli_read_each_others_objects() {
         (size, whole, range)
     });
     assert_eq!(size, big.len() as u64, "head reports the plaintext size");
-    assert!(whole == big, "the wrapper read other bytes than the CLI sealed");
+    assert!(
+        whole == big,
+        "the wrapper read other bytes than the CLI sealed"
+    );
     assert!(range == big[5_000_000..5_300_000]);
 }
