@@ -68,8 +68,10 @@
 //!   body prefix and unwraps the key (together with the chunks when the range
 //!   starts in chunk 0); later reads of the same object (same location and
 //!   ETag) cost one ranged GET and no KMS call (a bounded cache,
-//!   [`SealedStore::with_cache_capacity`]). Ranges at and past the end fail as
-//!   they do on `InMemory`. Conditional options (`if_match`, `if_none_match`,
+//!   [`SealedStore::with_cache_capacity`]). Ranges at and past the end answer as
+//!   the inner store does (an empty suffix answer costs one more inner
+//!   request: `Suffix(0)` of the stored object, which `InMemory` answers
+//!   empty and S3 with 416). Conditional options (`if_match`, `if_none_match`,
 //!   dates, `version`) go to the inner store unchanged; the ETags are the
 //!   inner store's (of the ciphertext).
 //! - `head`, `list`, `list_with_delimiter`, `list_with_offset`: one inner
