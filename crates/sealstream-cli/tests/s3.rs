@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod object_store_interop;
 
 use assert_cmd::Command;
 use common::{AUTH, Env, KEY, NOT_FOUND, USAGE, data, json_lines, json_one};
