@@ -124,6 +124,8 @@ pub(crate) enum Command {
     Migrate(MigrateArgs),
     /// Measure sealing and opening throughput (and with --s3, transfers).
     Bench(BenchArgs),
+    /// Authenticate every object under a prefix (or a random sample); nothing is written.
+    Check(CheckArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -674,4 +676,31 @@ pub(crate) struct CorsArgs {
     /// Set the rule on the bucket (replacing its CORS configuration) instead of printing it.
     #[arg(long)]
     pub(crate) apply: bool,
+}
+
+/// `check`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream check                      every object in the store\n  \
+    sealstream check backups/2026- --jobs 4\n  \
+    sealstream check s3://bucket/nightly/ --sample 10 --json")]
+pub(crate) struct CheckArgs {
+    /// A name prefix in the store, or a store (`s3://bucket/prefix/`, `file:///srv/vault`)
+    /// [default: the whole store].
+    #[arg(value_name = "PREFIX")]
+    pub(crate) prefix: Option<String>,
+
+    /// Check a random PERCENT of the objects (rounded up) instead of all of them.
+    #[arg(long, value_name = "PERCENT")]
+    pub(crate) sample: Option<String>,
+
+    /// Objects checked at once [default: 2 for a local store, 8 for S3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub(crate) jobs: Option<usize>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
 }

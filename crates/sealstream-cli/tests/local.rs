@@ -1503,3 +1503,129 @@ fn completions_man_pages_and_version() {
         "{v}"
     );
 }
+
+/// Puts `p.bin` (three full chunks and a bit) under each name into `store`.
+fn put_all(env: &Env, store: &std::path::Path, names: &[&str]) {
+    env.write("p.bin", &data(3 * CHUNK + 100, 7));
+    for name in names {
+        env.cmd()
+            .arg("--store")
+            .arg(store)
+            .args(["put", "p.bin", name])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn check_authenticates_every_object_and_names_the_bad_chunk() {
+    let env = Env::new();
+    let store = env.path("store");
+    put_all(
+        &env,
+        &store,
+        &["a/good1", "a/good2", "a/bad", "a/cut", "b/other"],
+    );
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(contains("checked 5 of 5 objects: 5 ok, 0 failed"));
+
+    // A byte of chunk 1 flipped; the final chunk cut short.
+    let bad = store.join("a/bad");
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes[(4096 + BODY_PREFIX + SEALED_CHUNK + 10) as usize] ^= 1;
+    std::fs::write(&bad, &bytes).unwrap();
+    let cut = store.join("a/cut");
+    let len = std::fs::metadata(&cut).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    let before = files_in(&store.join("a"));
+
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "a/", "--jobs", "3"])
+        .assert()
+        .code(AUTH)
+        .stdout(contains("FAILED a/bad: "))
+        .stdout(contains("chunk 1 failed authentication"))
+        .stdout(contains("FAILED a/cut: "))
+        .stdout(contains("FAILED a/good").not())
+        .stdout(contains("checked 4 of 4 objects: 2 ok, 2 failed"))
+        .stderr(contains("2 of 4 checked objects failed"));
+
+    let a = env
+        .cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["--json", "check", "a/"])
+        .assert()
+        .code(AUTH);
+    let lines = json_lines(&a.get_output().stdout);
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let by_name = |n: &str| {
+        lines
+            .iter()
+            .find(|v| v["object"] == n)
+            .unwrap_or_else(|| panic!("no result for {n}: {lines:?}"))
+    };
+    assert_eq!(by_name("a/bad")["ok"], false);
+    assert_eq!(by_name("a/bad")["chunk"], 1);
+    assert_eq!(by_name("a/bad")["class"], "authentication-failed");
+    assert_eq!(by_name("a/bad")["exit_code"], AUTH);
+    assert_eq!(by_name("a/cut")["ok"], false);
+    assert_eq!(by_name("a/cut")["exit_code"], AUTH);
+    assert_eq!(by_name("a/good1")["ok"], true);
+    assert_eq!(by_name("a/good1")["plaintext_size"], 3 * CHUNK + 100);
+    let summary = &lines[4];
+    assert_eq!(summary["summary"], true);
+    assert_eq!(
+        (
+            &summary["listed"],
+            &summary["checked"],
+            &summary["ok"],
+            &summary["failed"]
+        ),
+        (&4.into(), &4.into(), &2.into(), &2.into())
+    );
+
+    // --sample 0 checks nothing; 100 checks everything; 50 of one object
+    // rounds up to one.
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "a/", "--sample", "0"])
+        .assert()
+        .success()
+        .stdout(contains("checked 0 of 4 objects: 0 ok, 0 failed"));
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "a/", "--sample", "100"])
+        .assert()
+        .code(AUTH)
+        .stdout(contains("checked 4 of 4 objects: 2 ok, 2 failed"));
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "b/", "--sample", "50"])
+        .assert()
+        .success()
+        .stdout(contains("checked 1 of 1 objects: 1 ok, 0 failed"));
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "--sample", "101"])
+        .assert()
+        .code(USAGE);
+    // Nothing was written into the store.
+    assert_eq!(files_in(&store.join("a")), before);
+}
