@@ -920,3 +920,111 @@ fn sse_options_layer_server_side_encryption_under_the_sealing() {
         .assert()
         .code(USAGE);
 }
+
+/// Replaces the stored bytes of `key` with `f(bytes)`.
+async fn rewrite_object(svc: &Services, key: &str, f: impl FnOnce(&mut Vec<u8>)) {
+    let s3 = svc.s3().await;
+    let mut bytes = s3
+        .get_object()
+        .bucket(&svc.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec();
+    f(&mut bytes);
+    s3.put_object()
+        .bucket(&svc.bucket)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn check_authenticates_s3_objects_and_names_the_bad_chunk() {
+    let Some(svc) = services("check_authenticates_s3_objects_and_names_the_bad_chunk") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "check");
+    let key = env.keygen("k.key");
+    env.write("p.bin", &data(4 * 16_384 + 3, 5));
+    for name in ["good.bin", "bad.bin", "cut.bin"] {
+        svc.cmd(&env)
+            .args(["--store", &store, "put", "p.bin", name, "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    }
+    svc.cmd(&env)
+        .args(["--store", &store, "check", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("checked 3 of 3 objects: 3 ok, 0 failed"));
+    let prefix = store
+        .trim_start_matches(&format!("s3://{}/", svc.bucket))
+        .to_owned();
+    rt().block_on(async {
+        rewrite_object(&svc, &format!("{prefix}/bad.bin"), |b| {
+            b[4096 + 56 + 2 * 16_400 + 9] ^= 0x40;
+        })
+        .await;
+        rewrite_object(&svc, &format!("{prefix}/cut.bin"), |b| {
+            b.truncate(b.len() - 20);
+        })
+        .await;
+    });
+    svc.cmd(&env)
+        .args(["--store", &store, "check", "--jobs", "2", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stdout(contains("FAILED bad.bin: "))
+        .stdout(contains("chunk 2"))
+        .stdout(contains("FAILED cut.bin: "))
+        .stdout(contains("FAILED good.bin").not())
+        .stdout(contains("checked 3 of 3 objects: 1 ok, 2 failed"));
+    // A store URL as PREFIX, and --json.
+    let a = svc
+        .cmd(&env)
+        .args(["--json", "check", &format!("{store}/"), "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH);
+    let lines = json_lines(&a.get_output().stdout);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let bad = lines.iter().find(|v| v["object"] == "bad.bin").unwrap();
+    assert_eq!(bad["chunk"], 2);
+    assert_eq!(bad["exit_code"], AUTH);
+    let good = lines.iter().find(|v| v["object"] == "good.bin").unwrap();
+    assert_eq!(good["ok"], true);
+    assert_eq!(lines[3]["failed"], 2);
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "check",
+            "good",
+            "--sample",
+            "100",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("checked 1 of 1 objects: 1 ok, 0 failed"));
+    svc.cmd(&env)
+        .args(["--store", &store, "check", "--sample", "0", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("checked 0 of 3 objects"));
+}
