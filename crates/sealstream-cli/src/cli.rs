@@ -126,6 +126,8 @@ pub(crate) enum Command {
     Bench(BenchArgs),
     /// Authenticate every object under a prefix (or a random sample); nothing is written.
     Check(CheckArgs),
+    /// Remove objects from a store, or with -r everything under a prefix.
+    Rm(RmArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -703,4 +705,28 @@ pub(crate) struct CheckArgs {
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,
+}
+
+/// `rm`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Every NAME is resolved before anything is removed: one that names no \
+    object removes nothing (exit 3).\n\nExamples:\n  \
+    sealstream rm backups/old.tar\n  \
+    sealstream rm -r backups/2025/ --dry-run\n  \
+    sealstream rm s3://bucket/nightly/db.tar"
+)]
+pub(crate) struct RmArgs {
+    /// Object names in the store or `s3://bucket/key`; with -r, prefixes (`backups/2025/`,
+    /// `s3://bucket/prefix/`).
+    #[arg(value_name = "NAME", required = true)]
+    pub(crate) names: Vec<String>,
+
+    /// Remove every object under each prefix (`backups/2025` means `backups/2025/`).
+    #[arg(long, short)]
+    pub(crate) recursive: bool,
+
+    /// List what would be removed and remove nothing.
+    #[arg(long, short = 'n')]
+    pub(crate) dry_run: bool,
 }

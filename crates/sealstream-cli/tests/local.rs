@@ -1629,3 +1629,65 @@ fn check_authenticates_every_object_and_names_the_bad_chunk() {
     // Nothing was written into the store.
     assert_eq!(files_in(&store.join("a")), before);
 }
+
+#[test]
+fn rm_removes_objects_and_trees_and_refuses_what_is_not_one() {
+    let env = Env::new();
+    let store = env.path("store");
+    put_all(&env, &store, &["a/x", "a/y", "a/sub/z", "ab/w", "top"]);
+    let rm = |args: &[&str]| {
+        let mut c = env.cmd();
+        c.arg("--store").arg(&store).arg("rm").args(args);
+        c
+    };
+    rm(&["a/"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("names a prefix"))
+        .stderr(contains("rm -r"));
+    rm(&["a/x", "nosuch"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("nosuch"));
+    assert!(store.join("a/x").is_file(), "a failed rm removed something");
+    rm(&["a"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("folder"));
+    env.write("outside.txt", b"not an object");
+    rm(&["./outside.txt"]).assert().code(USAGE);
+    assert!(env.path("outside.txt").is_file());
+
+    rm(&["-r", "a", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("would remove").count(3))
+        .stdout(contains("a/sub/z"));
+    assert!(store.join("a/sub/z").is_file());
+
+    rm(&["a/x"])
+        .assert()
+        .success()
+        .stdout(contains(format!("removed {}", store.join("a/x").display())));
+    assert!(!store.join("a/x").exists());
+    rm(&["-r", "a"])
+        .assert()
+        .success()
+        .stdout(contains("removed").count(2));
+    assert!(!store.join("a").exists(), "emptied folders are removed");
+    assert!(store.join("ab/w").is_file(), "-r a must not touch ab/");
+    rm(&["-r", "a"]).assert().code(NOT_FOUND);
+
+    let a = env
+        .cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["--json", "rm", "top"])
+        .assert()
+        .success();
+    let v = json_one(&a.get_output().stdout);
+    assert_eq!(v["verb"], "rm");
+    assert_eq!(v["removed"], true);
+    assert_eq!(v["dry_run"], false);
+    assert!(!store.join("top").exists());
+}

@@ -1028,3 +1028,56 @@ fn check_authenticates_s3_objects_and_names_the_bad_chunk() {
         .success()
         .stdout(contains("checked 0 of 3 objects"));
 }
+
+#[test]
+fn rm_removes_s3_objects_and_prefixes() {
+    let Some(svc) = services("rm_removes_s3_objects_and_prefixes") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "rm");
+    let key = env.keygen("k.key");
+    env.write("p.bin", &data(1000, 2));
+    for name in ["d/x", "d/y", "d2/z", "top"] {
+        svc.cmd(&env)
+            .args(["--store", &store, "put", "p.bin", name, "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    }
+    let rm = |args: &[&str]| {
+        let mut c = svc.cmd(&env);
+        c.args(["--store", &store, "rm"]).args(args);
+        c
+    };
+    rm(&["d/"]).assert().code(USAGE);
+    rm(&["top", "d/nosuch"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("d/nosuch"));
+    rm(&["-r", "d", "-n"])
+        .assert()
+        .success()
+        .stdout(contains("would remove").count(2));
+    rm(&["top"])
+        .assert()
+        .success()
+        .stdout(contains(format!("removed {store}/top")));
+    rm(&["-r", "d/"])
+        .assert()
+        .success()
+        .stdout(contains(format!("removed {store}/d/x")))
+        .stdout(contains(format!("removed {store}/d/y")));
+    let left = json_lines(&out(&svc
+        .cmd(&env)
+        .args(["--json", "--store", &store, "ls"])
+        .assert()
+        .success()));
+    let names: Vec<&str> = left.iter().filter_map(|v| v["name"].as_str()).collect();
+    assert_eq!(names, ["d2/z"]);
+    svc.cmd(&env)
+        .args(["rm", &format!("{store}/d2/z")])
+        .assert()
+        .success();
+    rm(&["-r", "d2"]).assert().code(NOT_FOUND);
+}
