@@ -1691,3 +1691,71 @@ fn rm_removes_objects_and_trees_and_refuses_what_is_not_one() {
     assert_eq!(v["dry_run"], false);
     assert!(!store.join("top").exists());
 }
+
+#[test]
+fn get_writes_through_devices_and_fifos_and_never_replaces_a_symlink() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = Env::new();
+    let plain = data(2 * CHUNK + 5, 9);
+    env.write("p.bin", &plain);
+    env.cmd().args(["put", "p.bin", "obj"]).assert().success();
+    env.cmd()
+        .args(["encrypt", "p.bin", "-o", "p.sealed"])
+        .assert()
+        .success();
+
+    for args in [
+        &["get", "obj", "/dev/null"][..],
+        &["get", "obj", "/dev/null", "--force"],
+        &["decrypt", "p.sealed", "-o", "/dev/null", "--force"],
+    ] {
+        env.cmd().args(args).assert().success();
+        let ft = std::fs::metadata("/dev/null").unwrap().file_type();
+        assert!(ft.is_char_device(), "{args:?} replaced /dev/null");
+    }
+
+    let victim = env.write("victim.txt", b"keep me");
+    let link = env.path("link");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for force in [false, true] {
+        let mut c = env.cmd();
+        c.args(["get", "obj"]).arg(&link);
+        if force {
+            c.arg("--force");
+        }
+        c.assert()
+            .code(USAGE)
+            .stderr(contains("symbolic link"))
+            .stderr(contains("target"));
+    }
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(env.read("victim.txt"), b"keep me");
+    // Naming the target replaces it.
+    env.cmd()
+        .args(["get", "obj"])
+        .arg(&victim)
+        .arg("--force")
+        .assert()
+        .success();
+    assert!(env.read("victim.txt") == plain);
+
+    let fifo = env.path("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    env.cmd()
+        .args(["get", "obj"])
+        .arg(&fifo)
+        .arg("--force")
+        .assert()
+        .success();
+    let got = reader.join().unwrap();
+    assert!(got == plain, "the FIFO got {} bytes", got.len());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
