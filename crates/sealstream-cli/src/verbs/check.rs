@@ -102,13 +102,9 @@ async fn list_items(app: &App, store: &Store, prefix: &str) -> Result<Vec<Item>>
 fn sample(items: Vec<Item>, percent: f64) -> Result<Vec<Item>> {
     use ring::rand::SecureRandom;
     let n = items.len();
-    let wanted = ((n as f64) * percent / 100.0).ceil();
-    // `wanted` is in 0..=n: percent was checked to be in 0..=100.
-    let k = if wanted >= n as f64 {
-        n
-    } else {
-        wanted as usize
-    };
+    let wanted = (n as f64) * percent / 100.0;
+    // The smallest count reaching `wanted` (percent is in 0..=100).
+    let k = (0..=n).find(|&k| k as f64 >= wanted).unwrap_or(n);
     if k == n {
         return Ok(items);
     }
@@ -238,11 +234,12 @@ pub(crate) async fn run(app: &App, a: CheckArgs) -> Result<()> {
         Some(p) => sample(listed, p)?,
         None => listed,
     };
-    let jobs = a.jobs.unwrap_or_else(|| match store {
-        // Each local check already opens on every core.
+    // Each local check already opens on every core.
+    let default_jobs = match store {
         Store::Local(_) => 2,
         Store::S3 { .. } => 8,
-    });
+    };
+    let jobs = a.jobs.unwrap_or(default_jobs);
     let (s3c, sse) = match &store {
         Store::S3 { .. } => (
             Some(s3::client(app).await),
