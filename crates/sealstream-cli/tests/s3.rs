@@ -969,6 +969,23 @@ fn check_authenticates_s3_objects_and_names_the_bad_chunk() {
         .assert()
         .success()
         .stdout(contains("checked 3 of 3 objects: 3 ok, 0 failed"));
+    // An S3 download written through a character device, not replacing it.
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "get",
+            "good.bin",
+            "/dev/null",
+            "--force",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success();
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &std::fs::metadata("/dev/null").unwrap().file_type()
+    ));
     let prefix = store
         .trim_start_matches(&format!("s3://{}/", svc.bucket))
         .to_owned();
