@@ -127,6 +127,10 @@ pub(crate) enum Command {
     Migrate(MigrateArgs),
     /// Measure sealing and opening throughput (and with --s3, transfers).
     Bench(BenchArgs),
+    /// Authenticate every object under a prefix (or a random sample); nothing is written.
+    Check(CheckArgs),
+    /// Remove objects from a store, or with -r everything under a prefix.
+    Rm(RmArgs),
     /// Show the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -712,4 +716,55 @@ pub(crate) struct CorsArgs {
     /// Set the rule on the bucket (replacing its CORS configuration) instead of printing it.
     #[arg(long)]
     pub(crate) apply: bool,
+}
+
+/// `check`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream check                      every object in the store\n  \
+    sealstream check backups/2026- --jobs 4\n  \
+    sealstream check s3://bucket/nightly/ --sample 10 --json")]
+pub(crate) struct CheckArgs {
+    /// A name prefix in the store, or a store (`s3://bucket/prefix/`, `file:///srv/vault`)
+    /// [default: the whole store].
+    #[arg(value_name = "PREFIX")]
+    pub(crate) prefix: Option<String>,
+
+    /// Check a random PERCENT of the objects (rounded up) instead of all of them.
+    #[arg(long, value_name = "PERCENT")]
+    pub(crate) sample: Option<String>,
+
+    /// Objects checked at once [default: 2 for a local store, 8 for S3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub(crate) jobs: Option<usize>,
+
+    #[command(flatten)]
+    pub(crate) keys: KeyArgs,
+
+    #[command(flatten)]
+    pub(crate) sse: SseArgs,
+}
+
+/// `rm`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Every NAME is resolved before anything is removed: one that names no \
+    object removes nothing (exit 3).\n\nExamples:\n  \
+    sealstream rm backups/old.tar\n  \
+    sealstream rm -r backups/2025/ --dry-run\n  \
+    sealstream rm s3://bucket/nightly/db.tar"
+)]
+pub(crate) struct RmArgs {
+    /// Object names in the store or `s3://bucket/key`; with -r, prefixes (`backups/2025/`,
+    /// `s3://bucket/prefix/`).
+    #[arg(value_name = "NAME", required = true)]
+    pub(crate) names: Vec<String>,
+
+    /// Remove every object under each prefix (`backups/2025` means `backups/2025/`).
+    #[arg(long, short)]
+    pub(crate) recursive: bool,
+
+    /// List what would be removed and remove nothing.
+    #[arg(long, short = 'n')]
+    pub(crate) dry_run: bool,
 }

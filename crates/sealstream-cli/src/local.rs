@@ -24,10 +24,20 @@ pub(crate) const TEMP_SUFFIX: &str = ".sealstream-tmp";
 /// half-written or unauthenticated file.
 #[derive(Debug)]
 pub(crate) struct AtomicOutput {
-    tmp: NamedTempFile,
+    sink: Sink,
     dest: PathBuf,
     overwrite: bool,
-    _tracked: Tracked,
+}
+
+/// Where an [`AtomicOutput`] writes.
+#[derive(Debug)]
+enum Sink {
+    /// A temporary file renamed over the destination on commit.
+    Temp(NamedTempFile, Tracked),
+    /// A character device or FIFO (`/dev/null`, a named pipe), written
+    /// through: it is never replaced by a regular file. Like stdout, it
+    /// receives each chunk's plaintext once that chunk authenticated.
+    Direct(File),
 }
 
 /// Temporary files being written, removed by [`remove_temp_files`] when the
@@ -74,7 +84,46 @@ impl Drop for Tracked {
 impl AtomicOutput {
     /// Starts writing `dest`. Fails at once if `dest` exists and
     /// `overwrite` is false.
+    ///
+    /// A character device or FIFO (also through a symlink, as
+    /// `/dev/stdout` is) is written through, with or without `overwrite`.
+    /// A symlink to anything else, a block device or a socket is refused
+    /// even with `overwrite`: `--force` never replaces them with a file.
     pub(crate) fn create(dest: &Path, overwrite: bool) -> Result<Self> {
+        if let Ok(meta) = dest.symlink_metadata() {
+            use std::os::unix::fs::FileTypeExt;
+            let target = std::fs::metadata(dest).map(|m| m.file_type());
+            let ft = target.as_ref().unwrap_or(&meta.file_type()).to_owned();
+            if ft.is_char_device() || ft.is_fifo() {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(dest)
+                    .map_err(|e| CliError::io("opening", dest, &e))?;
+                return Ok(AtomicOutput {
+                    sink: Sink::Direct(file),
+                    dest: dest.to_path_buf(),
+                    overwrite,
+                });
+            }
+            if meta.file_type().is_symlink() {
+                let shown = std::fs::read_link(dest)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_else(|_| "?".to_owned());
+                return Err(CliError::usage(format!(
+                    "{} is a symbolic link (to {shown}); sealstream does not write through \
+                     or replace symbolic links",
+                    dest.display()
+                ))
+                .hint("name the link's target as the destination, or remove the link first"));
+            }
+            if ft.is_block_device() || ft.is_socket() {
+                return Err(CliError::usage(format!(
+                    "{} is a block device or socket; sealstream writes plaintext only to \
+                     regular files, character devices and FIFOs",
+                    dest.display()
+                )));
+            }
+        }
         if !overwrite && dest.symlink_metadata().is_ok() {
             return Err(
                 CliError::usage(format!("{} already exists", dest.display()))
@@ -98,16 +147,18 @@ impl AtomicOutput {
             .map_err(|e| CliError::io("creating a temporary file in", &dir, &e))?;
         let tracked = Tracked::new(tmp.path());
         Ok(AtomicOutput {
-            tmp,
+            sink: Sink::Temp(tmp, tracked),
             dest: dest.to_path_buf(),
             overwrite,
-            _tracked: tracked,
         })
     }
 
     /// The temporary file.
     pub(crate) fn file(&self) -> &File {
-        self.tmp.as_file()
+        match &self.sink {
+            Sink::Temp(tmp, _) => tmp.as_file(),
+            Sink::Direct(f) => f,
+        }
     }
 
     /// The final path.
@@ -118,12 +169,18 @@ impl AtomicOutput {
     /// Flushes to disk and renames into place.
     pub(crate) fn commit(self) -> Result<()> {
         let AtomicOutput {
-            tmp,
+            sink,
             dest,
             overwrite,
-            _tracked,
         } = self;
-        drop(_tracked);
+        let tmp = match sink {
+            Sink::Temp(tmp, tracked) => {
+                drop(tracked);
+                tmp
+            }
+            // Written through already; a device or FIFO has nothing to sync.
+            Sink::Direct(_) => return Ok(()),
+        };
         tmp.as_file()
             .sync_all()
             .map_err(|e| CliError::io("writing", &dest, &e))?;

@@ -222,6 +222,30 @@ pub(crate) fn seal_client(
     SealClient::new(s3, keyring, config).map_err(|e| s3_error(&e))
 }
 
+/// A client for store administration (`SealClient::list`, `head`,
+/// `delete`), which needs no key. Its keyring holds one throwaway local key
+/// from the system random source because a `SealClient` cannot be built
+/// without one; nothing is sealed or opened with it.
+pub(crate) async fn admin_client(app: &App) -> Result<SealClient> {
+    use ring::rand::SecureRandom;
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    ring::rand::SystemRandom::new()
+        .fill(bytes.as_mut())
+        .map_err(|_| CliError::new(Class::Internal, "the system random source failed"))?;
+    let key = sealstream_kms::LocalKeyProvider::from_key_bytes(&bytes, "unused admin key")
+        .map_err(|e| CliError::kms("preparing an S3 client", &e))?;
+    let ring = Keyring::new(vec![std::sync::Arc::new(key)])
+        .map_err(|e| CliError::kms("preparing an S3 client", &e))?;
+    let sse = sse(&app.cfg.sse.value)?;
+    seal_client(
+        app,
+        client(app).await,
+        ring,
+        sealstream_format::Suite::Aes256Gcm,
+        &sse,
+    )
+}
+
 /// The CLI error for an S3-crate error.
 pub(crate) fn s3_error(e: &sealstream_s3::Error) -> CliError {
     use sealstream_s3::Error as E;

@@ -1771,3 +1771,259 @@ fn an_unknown_aws_profile_is_a_usage_error() {
         .assert()
         .code(USAGE);
 }
+
+/// Puts `p.bin` (three full chunks and a bit) under each name into `store`.
+fn put_all(env: &Env, store: &std::path::Path, names: &[&str]) {
+    env.write("p.bin", &data(3 * CHUNK + 100, 7));
+    for name in names {
+        env.cmd()
+            .arg("--store")
+            .arg(store)
+            .args(["put", "p.bin", name])
+            .assert()
+            .success();
+    }
+}
+
+#[test]
+fn check_authenticates_every_object_and_names_the_bad_chunk() {
+    let env = Env::new();
+    let store = env.path("store");
+    put_all(
+        &env,
+        &store,
+        &["a/good1", "a/good2", "a/bad", "a/cut", "b/other"],
+    );
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .arg("check")
+        .assert()
+        .success()
+        .stdout(contains("checked 5 of 5 objects: 5 ok, 0 failed"));
+
+    // A byte of chunk 1 flipped; the final chunk cut short.
+    let bad = store.join("a/bad");
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes[(4096 + BODY_PREFIX + SEALED_CHUNK + 10) as usize] ^= 1;
+    std::fs::write(&bad, &bytes).unwrap();
+    let cut = store.join("a/cut");
+    let len = std::fs::metadata(&cut).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    let before = files_in(&store.join("a"));
+
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "a/", "--jobs", "3"])
+        .assert()
+        .code(AUTH)
+        .stdout(contains("FAILED a/bad: "))
+        .stdout(contains("chunk 1 failed authentication"))
+        .stdout(contains("FAILED a/cut: "))
+        .stdout(contains("FAILED a/good").not())
+        .stdout(contains("checked 4 of 4 objects: 2 ok, 2 failed"))
+        .stderr(contains("2 of 4 checked objects failed"));
+
+    let a = env
+        .cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["--json", "check", "a/"])
+        .assert()
+        .code(AUTH);
+    let lines = json_lines(&a.get_output().stdout);
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let by_name = |n: &str| {
+        lines
+            .iter()
+            .find(|v| v["object"] == n)
+            .unwrap_or_else(|| panic!("no result for {n}: {lines:?}"))
+    };
+    assert_eq!(by_name("a/bad")["ok"], false);
+    assert_eq!(by_name("a/bad")["chunk"], 1);
+    assert_eq!(by_name("a/bad")["class"], "authentication-failed");
+    assert_eq!(by_name("a/bad")["exit_code"], AUTH);
+    assert_eq!(by_name("a/cut")["ok"], false);
+    assert_eq!(by_name("a/cut")["exit_code"], AUTH);
+    assert_eq!(by_name("a/good1")["ok"], true);
+    assert_eq!(by_name("a/good1")["plaintext_size"], 3 * CHUNK + 100);
+    let summary = &lines[4];
+    assert_eq!(summary["summary"], true);
+    assert_eq!(
+        (
+            &summary["listed"],
+            &summary["checked"],
+            &summary["ok"],
+            &summary["failed"]
+        ),
+        (&4.into(), &4.into(), &2.into(), &2.into())
+    );
+
+    // --sample 0 checks nothing; 100 checks everything; 50 of one object
+    // rounds up to one.
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "a/", "--sample", "0"])
+        .assert()
+        .success()
+        .stdout(contains("checked 0 of 4 objects: 0 ok, 0 failed"));
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "a/", "--sample", "100"])
+        .assert()
+        .code(AUTH)
+        .stdout(contains("checked 4 of 4 objects: 2 ok, 2 failed"));
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "b/", "--sample", "50"])
+        .assert()
+        .success()
+        .stdout(contains("checked 1 of 1 objects: 1 ok, 0 failed"));
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["check", "--sample", "101"])
+        .assert()
+        .code(USAGE);
+    // Nothing was written into the store.
+    assert_eq!(files_in(&store.join("a")), before);
+}
+
+#[test]
+fn rm_removes_objects_and_trees_and_refuses_what_is_not_one() {
+    let env = Env::new();
+    let store = env.path("store");
+    put_all(&env, &store, &["a/x", "a/y", "a/sub/z", "ab/w", "top"]);
+    let rm = |args: &[&str]| {
+        let mut c = env.cmd();
+        c.arg("--store").arg(&store).arg("rm").args(args);
+        c
+    };
+    rm(&["a/"])
+        .assert()
+        .code(USAGE)
+        .stderr(contains("names a prefix"))
+        .stderr(contains("rm -r"));
+    rm(&["a/x", "nosuch"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("nosuch"));
+    assert!(store.join("a/x").is_file(), "a failed rm removed something");
+    rm(&["a"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("folder"));
+    env.write("outside.txt", b"not an object");
+    rm(&["./outside.txt"]).assert().code(USAGE);
+    assert!(env.path("outside.txt").is_file());
+
+    rm(&["-r", "a", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("would remove").count(3))
+        .stdout(contains("a/sub/z"));
+    assert!(store.join("a/sub/z").is_file());
+
+    rm(&["a/x"])
+        .assert()
+        .success()
+        .stdout(contains(format!("removed {}", store.join("a/x").display())));
+    assert!(!store.join("a/x").exists());
+    rm(&["-r", "a"])
+        .assert()
+        .success()
+        .stdout(contains("removed").count(2));
+    assert!(!store.join("a").exists(), "emptied folders are removed");
+    assert!(store.join("ab/w").is_file(), "-r a must not touch ab/");
+    rm(&["-r", "a"]).assert().code(NOT_FOUND);
+
+    let a = env
+        .cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["--json", "rm", "top"])
+        .assert()
+        .success();
+    let v = json_one(&a.get_output().stdout);
+    assert_eq!(v["verb"], "rm");
+    assert_eq!(v["removed"], true);
+    assert_eq!(v["dry_run"], false);
+    assert!(!store.join("top").exists());
+}
+
+#[test]
+fn get_writes_through_devices_and_fifos_and_never_replaces_a_symlink() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = Env::new();
+    let plain = data(2 * CHUNK + 5, 9);
+    env.write("p.bin", &plain);
+    env.cmd().args(["put", "p.bin", "obj"]).assert().success();
+    env.cmd()
+        .args(["encrypt", "p.bin", "-o", "p.sealed"])
+        .assert()
+        .success();
+
+    for args in [
+        &["get", "obj", "/dev/null"][..],
+        &["get", "obj", "/dev/null", "--force"],
+        &["decrypt", "p.sealed", "-o", "/dev/null", "--force"],
+    ] {
+        env.cmd().args(args).assert().success();
+        let ft = std::fs::metadata("/dev/null").unwrap().file_type();
+        assert!(ft.is_char_device(), "{args:?} replaced /dev/null");
+    }
+
+    let victim = env.write("victim.txt", b"keep me");
+    let link = env.path("link");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    for force in [false, true] {
+        let mut c = env.cmd();
+        c.args(["get", "obj"]).arg(&link);
+        if force {
+            c.arg("--force");
+        }
+        c.assert()
+            .code(USAGE)
+            .stderr(contains("symbolic link"))
+            .stderr(contains("target"));
+    }
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(env.read("victim.txt"), b"keep me");
+    // Naming the target replaces it.
+    env.cmd()
+        .args(["get", "obj"])
+        .arg(&victim)
+        .arg("--force")
+        .assert()
+        .success();
+    assert!(env.read("victim.txt") == plain);
+
+    let fifo = env.path("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    env.cmd()
+        .args(["get", "obj"])
+        .arg(&fifo)
+        .arg("--force")
+        .assert()
+        .success();
+    let got = reader.join().unwrap();
+    assert!(got == plain, "the FIFO got {} bytes", got.len());
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}

@@ -1246,3 +1246,181 @@ fn swapped_answers_never_open_another_objects_data() {
     let (after, _) = rt.block_on(svc.get_raw(&key));
     assert!(after == alice_raw, "rewrap wrote the object\n{report}");
 }
+
+/// Replaces the stored bytes of `key` with `f(bytes)`.
+async fn rewrite_object(svc: &Services, key: &str, f: impl FnOnce(&mut Vec<u8>)) {
+    let s3 = svc.s3().await;
+    let mut bytes = s3
+        .get_object()
+        .bucket(&svc.bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec();
+    f(&mut bytes);
+    s3.put_object()
+        .bucket(&svc.bucket)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn check_authenticates_s3_objects_and_names_the_bad_chunk() {
+    let Some(svc) = services("check_authenticates_s3_objects_and_names_the_bad_chunk") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "check");
+    let key = env.keygen("k.key");
+    env.write("p.bin", &data(4 * 16_384 + 3, 5));
+    for name in ["good.bin", "bad.bin", "cut.bin"] {
+        svc.cmd(&env)
+            .args(["--store", &store, "put", "p.bin", name, "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    }
+    svc.cmd(&env)
+        .args(["--store", &store, "check", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("checked 3 of 3 objects: 3 ok, 0 failed"));
+    // An S3 download written through a character device, not replacing it.
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "get",
+            "good.bin",
+            "/dev/null",
+            "--force",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success();
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &std::fs::metadata("/dev/null").unwrap().file_type()
+    ));
+    let prefix = store
+        .trim_start_matches(&format!("s3://{}/", svc.bucket))
+        .to_owned();
+    rt().block_on(async {
+        rewrite_object(&svc, &format!("{prefix}/bad.bin"), |b| {
+            b[4096 + 56 + 2 * 16_400 + 9] ^= 0x40;
+        })
+        .await;
+        rewrite_object(&svc, &format!("{prefix}/cut.bin"), |b| {
+            b.truncate(b.len() - 20);
+        })
+        .await;
+    });
+    svc.cmd(&env)
+        .args(["--store", &store, "check", "--jobs", "2", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH)
+        .stdout(contains("FAILED bad.bin: "))
+        .stdout(contains("chunk 2"))
+        .stdout(contains("FAILED cut.bin: "))
+        .stdout(contains("FAILED good.bin").not())
+        .stdout(contains("checked 3 of 3 objects: 1 ok, 2 failed"));
+    // A store URL as PREFIX, and --json.
+    let a = svc
+        .cmd(&env)
+        .args(["--json", "check", &format!("{store}/"), "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(AUTH);
+    let lines = json_lines(&a.get_output().stdout);
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let bad = lines.iter().find(|v| v["object"] == "bad.bin").unwrap();
+    assert_eq!(bad["chunk"], 2);
+    assert_eq!(bad["exit_code"], AUTH);
+    let good = lines.iter().find(|v| v["object"] == "good.bin").unwrap();
+    assert_eq!(good["ok"], true);
+    assert_eq!(lines[3]["failed"], 2);
+    svc.cmd(&env)
+        .args([
+            "--store",
+            &store,
+            "check",
+            "good",
+            "--sample",
+            "100",
+            "--key-file",
+        ])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("checked 1 of 1 objects: 1 ok, 0 failed"));
+    svc.cmd(&env)
+        .args(["--store", &store, "check", "--sample", "0", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success()
+        .stdout(contains("checked 0 of 3 objects"));
+}
+
+#[test]
+fn rm_removes_s3_objects_and_prefixes() {
+    let Some(svc) = services("rm_removes_s3_objects_and_prefixes") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "rm");
+    let key = env.keygen("k.key");
+    env.write("p.bin", &data(1000, 2));
+    for name in ["d/x", "d/y", "d2/z", "top"] {
+        svc.cmd(&env)
+            .args(["--store", &store, "put", "p.bin", name, "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    }
+    let rm = |args: &[&str]| {
+        let mut c = svc.cmd(&env);
+        c.args(["--store", &store, "rm"]).args(args);
+        c
+    };
+    rm(&["d/"]).assert().code(USAGE);
+    rm(&["top", "d/nosuch"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("d/nosuch"));
+    rm(&["-r", "d", "-n"])
+        .assert()
+        .success()
+        .stdout(contains("would remove").count(2));
+    rm(&["top"])
+        .assert()
+        .success()
+        .stdout(contains(format!("removed {store}/top")));
+    rm(&["-r", "d/"])
+        .assert()
+        .success()
+        .stdout(contains(format!("removed {store}/d/x")))
+        .stdout(contains(format!("removed {store}/d/y")));
+    let left = json_lines(&out(&svc
+        .cmd(&env)
+        .args(["--json", "--store", &store, "ls"])
+        .assert()
+        .success()));
+    let names: Vec<&str> = left.iter().filter_map(|v| v["name"].as_str()).collect();
+    assert_eq!(names, ["d2/z"]);
+    svc.cmd(&env)
+        .args(["rm", &format!("{store}/d2/z")])
+        .assert()
+        .success();
+    rm(&["-r", "d2"]).assert().code(NOT_FOUND);
+}

@@ -19,6 +19,7 @@
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
 //! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
 //! | read or migrate Amazon S3 Encryption Client objects | [`s3ec::S3ecObject`], [`SealClient::migrate_s3ec`] |
+//! | list, stat (HEAD) and delete stored objects (no key needed) | [`SealClient::list`], [`stat`](SealClient::stat), [`delete`](SealClient::delete), [`delete_many`](SealClient::delete_many) |
 //! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
 //!
 //! # Upload and download paths
@@ -81,6 +82,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod admin;
 pub mod bench;
 mod client;
 mod compat;
@@ -106,6 +108,7 @@ mod share;
 mod sse;
 mod weblink;
 
+pub use admin::{DeleteOutcome, MAX_DELETE_BATCH, ObjectEntry};
 pub use client::{SealClient, UploadOptions, metadata, s3_client};
 pub use config::{
     Config, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, DEFAULT_SEGMENT_CHUNKS, MAX_PART_SIZE,

@@ -208,3 +208,77 @@ async fn declared_length_must_match() {
     assert!(err.to_string().contains("1000 bytes"), "{err}");
     assert!(!env.exists(&key).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_head_and_delete_sealed_objects() {
+    let env = env_or_skip!("list_head_and_delete_sealed_objects", common::small_parts());
+    let sizes = [0usize, 1, CHUNK_SIZE + 7];
+    for (i, size) in sizes.into_iter().enumerate() {
+        let plain = common::data(size, i as u64);
+        env.client
+            .upload_reader(
+                &env.bucket,
+                &env.key(&format!("admin/o{i}")),
+                &plain[..],
+                UploadOptions::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let listed = env
+        .client
+        .list(&env.bucket, &env.key("admin/"))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 3);
+    for (i, (entry, size)) in listed.iter().zip(sizes).enumerate() {
+        assert_eq!(entry.key, env.key(&format!("admin/o{i}")));
+        assert_eq!(entry.plaintext_size, Some(size as u64));
+        assert_eq!(
+            entry.size,
+            sealstream_format::layout::object_len(size as u64).unwrap()
+        );
+        assert!(entry.etag.as_deref().is_some_and(|e| !e.is_empty()));
+        assert!(entry.last_modified.is_some_and(|t| t > 0));
+        let head = env.client.stat(&env.bucket, &entry.key).await.unwrap();
+        assert_eq!(head.size, entry.size);
+        assert_eq!(head.plaintext_size, entry.plaintext_size);
+        assert_eq!(head.etag, entry.etag);
+    }
+    // A prefix that is not a folder boundary still matches by bytes.
+    assert_eq!(
+        env.client
+            .list(&env.bucket, &env.key("admin/o1"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    env.client
+        .delete(&env.bucket, &env.key("admin/o0"))
+        .await
+        .unwrap();
+    let err = env
+        .client
+        .stat(&env.bucket, &env.key("admin/o0"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, sealstream_s3::Error::NotFound { .. }),
+        "{err}"
+    );
+    let rest = vec![env.key("admin/o1"), env.key("admin/o2")];
+    let outcome = env.client.delete_many(&env.bucket, &rest).await.unwrap();
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    let mut deleted = outcome.deleted.clone();
+    deleted.sort();
+    assert_eq!(deleted, rest);
+    assert!(
+        env.client
+            .list(&env.bucket, &env.key("admin/"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

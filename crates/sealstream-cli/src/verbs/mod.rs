@@ -1,5 +1,6 @@
 //! One module per group of verbs; [`dispatch`] picks the verb.
 
+mod check;
 mod config;
 mod crypt;
 mod inspect;
@@ -11,6 +12,7 @@ mod objects;
 mod remote;
 mod resume;
 mod rewrap;
+mod rm;
 mod web;
 
 use serde_json::{Value, json};
@@ -41,6 +43,8 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Cleanup(a) => remote::cleanup(app, a).await,
         Command::Bench(a) => remote::bench(app, a).await,
         Command::Migrate(a) => migrate::run(app, a).await,
+        Command::Check(a) => check::run(app, a).await,
+        Command::Rm(a) => rm::run(app, a).await,
         Command::Config(c) => config::run(app, c),
         Command::Completions(a) => manual::completions(&a),
         Command::Man(a) => manual::man(&a),
