@@ -229,6 +229,31 @@ pub(crate) fn store_name(store: &crate::location::Store, path: &Path) -> Option<
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// `e` (a failure opening `path`) reworded when `path` names an object of
+/// the local store that does not exist: "no object NAME in store ROOT",
+/// exit 3, with the verb that lists what is there.
+pub(crate) fn not_in_store(
+    e: CliError,
+    store: Option<&crate::location::Store>,
+    path: &Path,
+) -> CliError {
+    if e.class() != crate::error::Class::NotFound || path.exists() {
+        return e;
+    }
+    match (store, store.and_then(|s| store_name(s, path))) {
+        (Some(crate::location::Store::Local(root)), Some(name)) => CliError::new(
+            crate::error::Class::NotFound,
+            format!(
+                "no object {} in store {}",
+                crate::output::escape(&name),
+                root.display()
+            ),
+        )
+        .hint("see `sealstream ls` for the objects it holds"),
+        _ => e,
+    }
+}
+
 /// Opens a local sealed file and reads its header.
 pub(crate) fn open_sealed(path: &Path) -> Result<(File, Header, usize, u64)> {
     let file = File::open(path).map_err(|e| CliError::io("opening", path, &e))?;

@@ -2027,3 +2027,40 @@ fn get_writes_through_devices_and_fifos_and_never_replaces_a_symlink() {
     assert!(got == plain, "the FIFO got {} bytes", got.len());
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+/// A store object that does not exist is named as one: "no object NAME in
+/// store ROOT" with a pointer to `sealstream ls`, exit 3, for get, cat,
+/// inspect, rewrap and mv; a missing plain file keeps the file message
+/// (issue 15).
+#[test]
+fn a_missing_store_object_is_named_with_its_store() {
+    let env = Env::new();
+    let key = env.keygen("k.key");
+    let k = key.display().to_string();
+    for args in [
+        &["get", "no/such.txt", "out", "--key-file", &k][..],
+        &["cat", "no/such.txt", "--key-file", &k][..],
+        &["inspect", "no/such.txt"][..],
+        &[
+            "rewrap",
+            "no/such.txt",
+            "--key-file",
+            &k,
+            "--new-key-file",
+            &k,
+        ][..],
+        &["mv", "no/such.txt", "other.txt", "--key-file", &k][..],
+    ] {
+        env.cmd()
+            .args(args)
+            .assert()
+            .code(NOT_FOUND)
+            .stderr(contains("no object no/such.txt in store"))
+            .stderr(contains("sealstream ls"));
+    }
+    env.cmd()
+        .args(["decrypt", "./nosuch.sealed", "--key-file", &k])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("no such file"));
+}

@@ -89,8 +89,10 @@ pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
     let shown = target.to_string();
     let (header, header_len, size) = match &target {
         Target::Local(p) => {
-            let p = p.clone();
-            let (_, h, l, s) = blocking(move || local::open_sealed(&p)).await?;
+            let path = p.clone();
+            let (_, h, l, s) = blocking(move || local::open_sealed(&path))
+                .await
+                .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), p))?;
             (h, l, Some(s))
         }
         Target::S3 { bucket, key } => {

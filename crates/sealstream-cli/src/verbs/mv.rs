@@ -97,7 +97,9 @@ async fn mv_local(
     let shown = src.display().to_string();
     let (file, header, header_len, _size) = {
         let p = src.to_path_buf();
-        blocking(move || local::open_sealed(&p)).await?
+        blocking(move || local::open_sealed(&p))
+            .await
+            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), src))?
     };
     let prefix = local::body_prefix(&file, header_len, &shown)?;
     let new = rewrapped(app, a, &header, &prefix, &shown, from, to).await?;

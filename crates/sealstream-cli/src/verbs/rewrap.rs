@@ -71,7 +71,9 @@ pub(crate) async fn run(app: &App, a: RewrapArgs) -> Result<()> {
     let shown = target.to_string();
     let (file, header, header_len, size) = {
         let p = path.clone();
-        blocking(move || local::open_sealed(&p)).await?
+        blocking(move || local::open_sealed(&p))
+            .await
+            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), &path))?
     };
     util::check_context(&shown, header.context(), &wanted)?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
