@@ -659,7 +659,15 @@ pub fn x25519_key_file(data: &[u8]) {
             ),
         }
         if let Ok(text) = std::str::from_utf8(rest) {
-            let reference = reference_x25519_text(X25519_PUBLIC_PREFIX, text.trim());
+            // A recipient given as text may be the whole text of a public
+            // key file (several lines, or a leading comment): then the key
+            // file's line rules apply to the trimmed text.
+            let t = text.trim();
+            let reference = if t.contains('\n') || t.starts_with('#') {
+                reference_x25519_file(X25519_PUBLIC_PREFIX, t.as_bytes())
+            } else {
+                reference_x25519_text(X25519_PUBLIC_PREFIX, t)
+            };
             match (X25519Recipient::parse(text), reference) {
                 (Ok(r), Some(pk)) => assert_eq!(r.to_bytes(), pk),
                 (Err(e), None) => check_error(&e),
