@@ -173,18 +173,7 @@ impl<S: ObjectStore> SealedStore<S> {
             return Ok(o);
         }
         let plaintext_len = plaintext_len(location, meta.size)?;
-        let (header_bytes, prefix_bytes) = start
-            .split_at_checked(HEADER_LEN)
-            .ok_or_else(|| truncated(name))?;
-        let prefix: &[u8; BODY_PREFIX_LEN] = prefix_bytes
-            .get(..BODY_PREFIX_LEN)
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| truncated(name))?;
-        let header = Header::parse(header_bytes).map_err(|e| Error::format(name, e))?;
-        header
-            .check_name(name)
-            .map_err(|e| Error::format(name, e))?;
-        let prefix = BodyPrefix::from_bytes(prefix);
+        let (header, prefix) = parse_start(name, start)?;
         let key = self
             .keyring
             .open_key(&header, &prefix, Some(name))
@@ -652,18 +641,8 @@ impl<S: ObjectStore> ObjectStore for SealedStore<S> {
         let attributes = res.attributes.clone();
         let object = res.bytes().await?;
         plaintext_len(from, object.len() as u64)?;
-        let (header_bytes, rest) = object
-            .split_at_checked(HEADER_LEN)
-            .ok_or_else(|| truncated(name))?;
-        let prefix: &[u8; BODY_PREFIX_LEN] = rest
-            .get(..BODY_PREFIX_LEN)
-            .and_then(|p| p.try_into().ok())
-            .ok_or_else(|| truncated(name))?;
-        let header = Header::parse(header_bytes).map_err(|e| Error::format(name, e))?;
-        header
-            .check_name(name)
-            .map_err(|e| Error::format(name, e))?;
-        let prefix = BodyPrefix::from_bytes(prefix);
+        let (header, prefix) = parse_start(name, &object)?;
+        let rest = object.get(HEADER_LEN..).ok_or_else(|| truncated(name))?;
         let new_header = self
             .keyring
             .rewrap(&header, &prefix, &self.keyring, Some(to.as_ref()))
@@ -688,4 +667,22 @@ impl<S: ObjectStore> ObjectStore for SealedStore<S> {
         self.cache.remove(to);
         Ok(())
     }
+}
+
+/// The header and body prefix at the start of the stored object `name`
+/// (at least its first `HEADER_LEN + BODY_PREFIX_LEN` bytes), with the name
+/// bound into the header checked against `name`.
+fn parse_start(name: &str, start: &[u8]) -> Result<(Header, BodyPrefix)> {
+    let (header_bytes, rest) = start
+        .split_at_checked(HEADER_LEN)
+        .ok_or_else(|| truncated(name))?;
+    let prefix: &[u8; BODY_PREFIX_LEN] = rest
+        .get(..BODY_PREFIX_LEN)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| truncated(name))?;
+    let header = Header::parse(header_bytes).map_err(|e| Error::format(name, e))?;
+    header
+        .check_name(name)
+        .map_err(|e| Error::format(name, e))?;
+    Ok((header, BodyPrefix::from_bytes(prefix)))
 }
