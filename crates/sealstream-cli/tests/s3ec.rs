@@ -70,6 +70,32 @@ fn make_python() -> PathBuf {
     venv.join("bin/python")
 }
 
+/// The bucket, a test environment and a fresh key prefix `cli-tests/NAME-TAG/`,
+/// or `None` (after a skip line) without the local S3 and KMS servers.
+fn setup(test: &str, name: &str) -> Option<(String, Env, String)> {
+    let (Ok(_), Ok(_)) = (
+        std::env::var("SEALSTREAM_TEST_S3_ENDPOINT"),
+        std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT"),
+    ) else {
+        assert!(std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"));
+        eprintln!("skipping {test}: no local S3/KMS servers");
+        return None;
+    };
+    let bucket =
+        std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or_else(|_| "sealstream-test".into());
+    let env = Env::new();
+    let tag = env
+        .work()
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace('.', "-");
+    let prefix = format!("cli-tests/{name}-{tag}/");
+    Some((bucket, env, prefix))
+}
+
 fn cmd(env: &Env) -> Command {
     let mut c = env.cmd();
     for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("AWS_")) {
@@ -108,26 +134,9 @@ fn ctx_args(o: &Value) -> Vec<String> {
 /// to the same bytes) and fails with exit 4 on a tampered prefix.
 #[test]
 fn s3ec_get_cat_inspect_migrate() {
-    let (Ok(_), Ok(_)) = (
-        std::env::var("SEALSTREAM_TEST_S3_ENDPOINT"),
-        std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT"),
-    ) else {
-        assert!(std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"));
-        eprintln!("skipping s3ec_get_cat_inspect_migrate: no local S3/KMS servers");
+    let Some((bucket, env, prefix)) = setup("s3ec_get_cat_inspect_migrate", "s3ec") else {
         return;
     };
-    let bucket =
-        std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or_else(|_| "sealstream-test".into());
-    let env = Env::new();
-    let tag = env
-        .work()
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .replace('.', "-");
-    let prefix = format!("cli-tests/s3ec-{tag}/");
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../sealstream-s3/tests/s3ec/write_objects.py");
     let out = StdCommand::new(python())
@@ -247,26 +256,10 @@ fn s3ec_get_cat_inspect_migrate() {
 /// them all into sealstream objects under a KMS key.
 #[test]
 fn s3ec_raw_key_objects_get_and_migrate() {
-    let (Ok(_), Ok(_)) = (
-        std::env::var("SEALSTREAM_TEST_S3_ENDPOINT"),
-        std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT"),
-    ) else {
-        assert!(std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"));
-        eprintln!("skipping s3ec_raw_key_objects_get_and_migrate: no local S3/KMS servers");
+    let Some((bucket, env, prefix)) = setup("s3ec_raw_key_objects_get_and_migrate", "s3ec-raw")
+    else {
         return;
     };
-    let bucket =
-        std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or_else(|_| "sealstream-test".into());
-    let env = Env::new();
-    let tag = env
-        .work()
-        .parent()
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .replace('.', "-");
-    let prefix = format!("cli-tests/s3ec-raw-{tag}/");
     let keys = env.path("keys");
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../sealstream-s3/tests/s3ec/write_raw_objects.py");
