@@ -1,7 +1,7 @@
 //! Shared set-up for the tests against the real local S3 server (SeaweedFS
 //! `weed mini`, started by `scripts/services start`; `source "$(scripts/services
 //! env)"` exports its endpoint, bucket and credentials).
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -7,7 +7,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use sealstream_format::{BODY_PREFIX_LEN, CHUNK_SIZE, HEADER_LEN, SEALED_CHUNK_SIZE};
 use sealstream_s3::{Error, MIN_PART_SIZE, PlainRange, UploadOptions};

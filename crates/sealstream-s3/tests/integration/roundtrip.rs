@@ -7,7 +7,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use bytes::Bytes;
 use futures_util::StreamExt;

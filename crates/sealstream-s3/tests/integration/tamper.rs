@@ -7,7 +7,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use sealstream_format::{CHUNK_SIZE, Header, SEALED_CHUNK_SIZE};
 use sealstream_s3::{Error, MIN_PART_SIZE, SealClient, UploadOptions};

@@ -14,7 +14,7 @@
 //! "$(scripts/services env)"`) the same is checked on what real uploads, downloads, SSE-C
 //! failures, presigning, sharing, rewrapping and failed presigned requests produce.
 
-mod common;
+use crate::common;
 
 use std::fmt::{Debug, Display};
 use std::io::Write as _;

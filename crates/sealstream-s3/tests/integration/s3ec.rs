@@ -13,7 +13,7 @@
     missing_docs
 )]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use sealstream_format::Header;
 use sealstream_s3::{Error, MIN_PART_SIZE, SealClient, Sse, SseCustomerKey, UploadOptions};

@@ -8,7 +8,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
