@@ -187,17 +187,21 @@ pub struct StoredHeader {
 }
 
 impl SealClient {
-    /// Reads only the header of `s3://bucket/key` (one ranged GET of 4 KiB,
-    /// a second one for a larger header); no key is used and the object may
-    /// end right after its header. With this client's SSE-C key, if any.
-    pub async fn read_header(&self, bucket: &str, key: &str) -> Result<StoredHeader> {
-        let fetcher = Fetcher {
+    fn fetcher(&self, bucket: &str, key: &str) -> Fetcher {
+        Fetcher {
             s3: self.s3.clone(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             object: object_name(bucket, key),
             sse: self.config.sse.clone(),
-        };
+        }
+    }
+
+    /// Reads only the header of `s3://bucket/key` (one ranged GET of 4 KiB,
+    /// a second one for a larger header); no key is used and the object may
+    /// end right after its header. With this client's SSE-C key, if any.
+    pub async fn read_header(&self, bucket: &str, key: &str) -> Result<StoredHeader> {
+        let fetcher = self.fetcher(bucket, key);
         fetcher.read_header_only().await
     }
 
@@ -211,13 +215,7 @@ impl SealClient {
         start: u64,
         len: u64,
     ) -> Result<(Vec<u8>, u64)> {
-        let fetcher = Fetcher {
-            s3: self.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            object: object_name(bucket, key),
-            sse: self.config.sse.clone(),
-        };
+        let fetcher = self.fetcher(bucket, key);
         let last = start.saturating_add(len.max(1) - 1);
         let f = fetcher.fetch(start, last, None, "the stored bytes").await?;
         Ok((f.data, f.total_len))
