@@ -1,11 +1,11 @@
-//! S3 glue: clients from the configuration, SSE options, header reads
-//! without keys, listings, and aborting multipart uploads.
+//! S3 glue: clients from the configuration, SSE options, and the CLI's
+//! reporting of S3 errors. The S3 work itself (header reads, listings,
+//! aborts, error classification) is sealstream-s3's.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use sealstream_format::{Header, HeaderParse};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use sealstream_format::Header;
 use sealstream_kms::Keyring;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_s3::{SealClient, Sse, SseCustomerKey};
@@ -13,10 +13,6 @@ use sealstream_s3::{SealClient, Sse, SseCustomerKey};
 use crate::app::App;
 use crate::config::Sse as SseSetting;
 use crate::error::{Class, CliError, Result};
-
-/// Bytes fetched first when reading a header (most headers are far
-/// smaller; a larger one costs a second request).
-const FIRST_HEADER_FETCH: u64 = 4096;
 
 /// The AWS options for S3.
 pub(crate) fn s3_options(app: &App) -> AwsOptions {
@@ -29,59 +25,15 @@ pub(crate) fn s3_options(app: &App) -> AwsOptions {
 
 /// An S3 client for the configuration: the standard AWS chain, the
 /// endpoint override, and path-style addressing when asked for or when an
-/// endpoint is given.
+/// endpoint is given; with the S3 crate's tolerance for servers that repeat
+/// SSE response headers.
 pub(crate) async fn client(app: &App) -> aws_sdk_s3::Client {
     let opts = s3_options(app);
     let sdk = load_sdk_config(&opts).await;
     let path_style = app.cfg.path_style.value || opts.endpoint_url.is_some();
-    let conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(path_style)
-        .interceptor(SseHeaderCompat)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
-/// Tolerance for S3-compatible servers that repeat SSE response headers
-/// (SeaweedFS does on ranged GETs of SSE-C objects, and the SDK then fails
-/// to parse the response): a repeated header is reduced to its first
-/// value. The headers are informational on a GET; the server has already
-/// checked the key. (sealstream-s3 does the same for its own requests.)
-#[derive(Debug)]
-struct SseHeaderCompat;
-
-impl aws_sdk_s3::config::Intercept for SseHeaderCompat {
-    fn name(&self) -> &'static str {
-        "SealstreamCliSseHeaderCompat"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        ctx: &mut aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
-        _rc: &aws_sdk_s3::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_s3::config::ConfigBag,
-    ) -> Result<(), aws_sdk_s3::error::BoxError> {
-        const NAMES: [&str; 4] = [
-            "x-amz-server-side-encryption",
-            "x-amz-server-side-encryption-customer-algorithm",
-            "x-amz-server-side-encryption-customer-key-MD5",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ];
-        let headers = ctx.response_mut().headers_mut();
-        for name in NAMES {
-            let values: Vec<Vec<u8>> = headers.get_all_bytes(name).map(<[u8]>::to_vec).collect();
-            if values.len() <= 1 {
-                continue;
-            }
-            let first = values
-                .iter()
-                .find_map(|v| std::str::from_utf8(v).ok().map(str::to_owned));
-            headers.remove(name);
-            if let Some(v) = first {
-                headers.insert(name, v);
-            }
-        }
-        Ok(())
-    }
+    sealstream_s3::s3_client_from(
+        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style),
+    )
 }
 
 /// Resolved SSE options: the S3 crate's setting, and the raw SSE-C key for
@@ -113,25 +65,6 @@ impl SseKeys {
                 Base64::encode_string(&Md5::digest(&k[..])),
             )
         })
-    }
-
-    /// Adds the SSE-C headers to a GetObject request.
-    fn apply_get(
-        &self,
-        b: aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
-    ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
-        use base64ct::{Base64, Encoding};
-        use md5::{Digest, Md5};
-        match &self.customer {
-            None => b,
-            Some(k) => {
-                let key = zeroize::Zeroizing::new(Base64::encode_string(&k[..]));
-                let md5 = Base64::encode_string(&Md5::digest(&k[..]));
-                b.sse_customer_algorithm("AES256")
-                    .sse_customer_key(key.as_str())
-                    .sse_customer_key_md5(md5)
-            }
-        }
     }
 }
 
@@ -227,6 +160,17 @@ pub(crate) fn seal_client(
 /// from the system random source because a `SealClient` cannot be built
 /// without one; nothing is sealed or opened with it.
 pub(crate) async fn admin_client(app: &App) -> Result<SealClient> {
+    let sse = sse(&app.cfg.sse.value)?;
+    admin_client_for(app, client(app).await, &sse)
+}
+
+/// An administration client (see [`admin_client`]) over `s3` with the SSE
+/// options `sse` (a verb's own `--sse-c-key-file`).
+pub(crate) fn admin_client_for(
+    app: &App,
+    s3: aws_sdk_s3::Client,
+    sse: &SseKeys,
+) -> Result<SealClient> {
     use ring::rand::SecureRandom;
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     ring::rand::SystemRandom::new()
@@ -236,14 +180,7 @@ pub(crate) async fn admin_client(app: &App) -> Result<SealClient> {
         .map_err(|e| CliError::kms("preparing an S3 client", &e))?;
     let ring = Keyring::new(vec![std::sync::Arc::new(key)])
         .map_err(|e| CliError::kms("preparing an S3 client", &e))?;
-    let sse = sse(&app.cfg.sse.value)?;
-    seal_client(
-        app,
-        client(app).await,
-        ring,
-        sealstream_format::Suite::Aes256Gcm,
-        &sse,
-    )
+    seal_client(app, s3, ring, sealstream_format::Suite::Aes256Gcm, sse)
 }
 
 /// The CLI error for an S3-crate error.
@@ -290,68 +227,34 @@ pub(crate) fn s3_error(e: &sealstream_s3::Error) -> CliError {
     }
 }
 
-/// The CLI error for a failed SDK call on `object`.
+/// The CLI error for a failed SDK call on `object`, classified by the S3
+/// crate ([`sealstream_s3::Error::from_sdk`]).
 pub(crate) fn sdk_error<E>(
-    operation: &str,
+    operation: &'static str,
     object: &str,
-    e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
 ) -> CliError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = e.code().unwrap_or("");
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    let sse_c_object = e.raw_response().is_some_and(|r| {
-        r.headers()
-            .get("x-amz-server-side-encryption-customer-algorithm")
-            .is_some()
-    });
-    let detail = match (e.message(), status) {
-        (Some(m), _) if !code.is_empty() => format!("{code}: {m}"),
-        (Some(m), _) => m.to_owned(),
-        (None, _) if !code.is_empty() => code.to_owned(),
-        (None, Some(st)) => format!("HTTP status {st}"),
-        (None, None) => transport_detail(e),
-    };
-    let message = format!("S3 {operation} on {object} failed: {detail}");
-    let mentions_sse_c = e
-        .message()
-        .is_some_and(|m| m.to_ascii_lowercase().contains("customer"));
-    if (sse_c_object && matches!(status, Some(400 | 403))) || mentions_sse_c {
-        return CliError::new(Class::Key, message).hint(
-            "the object is stored with SSE-C: pass the customer key it was uploaded with \
-             (--sse-c-key-file)",
-        );
-    }
-    match (code, status) {
-        ("NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload", _) | (_, Some(404)) => {
-            CliError::new(Class::NotFound, message)
-        }
-        ("AccessDenied", _) | (_, Some(403)) => CliError::new(Class::Service, message)
-            .hint("check the AWS credentials, the Region and the bucket policy"),
-        _ => CliError::new(Class::Service, message).hint(
-            "check the network, the endpoint (--endpoint-url), the Region and the credentials",
-        ),
-    }
+    s3_error(&sealstream_s3::Error::from_sdk(operation, object, e))
 }
 
-/// A short description of a transport failure: the SDK's summary and the
-/// innermost cause (`connection refused`, `timed out`).
-fn transport_detail<E, R>(e: &SdkError<E, R>) -> String
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let mut inner: &dyn std::error::Error = e;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    let top = e.to_string();
-    let root = inner.to_string();
-    if root == top {
-        DisplayErrorContext(e).to_string()
-    } else {
-        format!("{top}: {root}")
+/// The CLI error for a failed read of `object`: an access refusal while an
+/// SSE-C key was given most likely means the key is not the object's.
+fn read_error(e: &sealstream_s3::Error, sse: &Sse) -> CliError {
+    match e {
+        sealstream_s3::Error::AccessDenied { object, .. } if matches!(sse, Sse::Customer(_)) => {
+            CliError::new(
+                Class::Key,
+                format!("S3 GetObject on {object} was refused (HTTP 403) with the SSE-C key given"),
+            )
+            .hint(
+                "pass the SSE-C key the object was uploaded with (--sse-c-key-file), and check \
+                 the credentials",
+            )
+        }
+        other => s3_error(other),
     }
 }
 
@@ -364,250 +267,22 @@ pub(crate) async fn head(
     key: &str,
     sse: &SseKeys,
 ) -> Result<sealstream_s3::ObjectHead> {
-    use sealstream_s3::Error as E;
-    let object = format!("s3://{bucket}/{key}");
-    match sealstream_s3::ObjectHead::read(s3, bucket, key, &sse.sse).await {
-        Ok(h) => Ok(h),
-        Err(E::AccessDenied { .. }) if sse.customer.is_some() => Err(CliError::new(
-            Class::Key,
-            format!("S3 GetObject on {object} was refused (HTTP 403) with the SSE-C key given"),
-        )
-        .hint(
-            "pass the SSE-C key the object was uploaded with (--sse-c-key-file), and check the \
-             credentials",
-        )),
-        Err(e) => Err(s3_error(&e)),
-    }
+    sealstream_s3::ObjectHead::read(s3, bucket, key, &sse.sse)
+        .await
+        .map_err(|e| read_error(&e, &sse.sse))
 }
 
-/// A header read without any key: the header, its length and the object
-/// length.
+/// A header read without any key ([`SealClient::read_header`] with the
+/// client's SSE options): the header, its length and the object length.
 pub(crate) async fn read_header(
-    s3: &aws_sdk_s3::Client,
+    client: &SealClient,
     bucket: &str,
     key: &str,
-    sse: &SseKeys,
 ) -> Result<(Header, usize, u64)> {
-    let object = format!("s3://{bucket}/{key}");
-    let (first, total) = get_range(s3, bucket, key, 0, FIRST_HEADER_FETCH, &object, sse).await?;
-    match Header::parse_prefix(&first).map_err(|e| CliError::format(&object, &e))? {
-        HeaderParse::Complete { header, len } => Ok((header, len, total)),
-        HeaderParse::NeedMore { needed } => {
-            if (needed as u64) > total || (first.len() as u64) >= total {
-                return Err(CliError::format(
-                    &object,
-                    &sealstream_format::Error::Truncated {
-                        detail: "the object ends inside its header",
-                    },
-                ));
-            }
-            let (all, total) = get_range(s3, bucket, key, 0, needed as u64, &object, sse).await?;
-            let header = Header::parse(all.get(..needed).unwrap_or(&all))
-                .map_err(|e| CliError::format(&object, &e))?;
-            Ok((header, needed, total))
-        }
-    }
-}
-
-/// GETs bytes `start..start+len` (clamped to the object); returns them and
-/// the object's total length.
-pub(crate) async fn get_range(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    start: u64,
-    len: u64,
-    object: &str,
-    sse: &SseKeys,
-) -> Result<(Vec<u8>, u64)> {
-    let end = start + len.max(1) - 1;
-    let req = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .range(format!("bytes={start}-{end}"));
-    let out = sse.apply_get(req).send().await;
-    let out = match out {
-        Ok(o) => o,
-        // An empty object has no satisfiable range.
-        Err(e) if e.code() == Some("InvalidRange") => {
-            return Err(CliError::format(
-                object,
-                &sealstream_format::Error::Truncated {
-                    detail: "the object is empty",
-                },
-            ));
-        }
-        Err(e)
-            if sse.customer.is_some()
-                && e.raw_response().is_some_and(|r| r.status().as_u16() == 403) =>
-        {
-            return Err(CliError::new(
-                Class::Key,
-                format!("S3 GetObject on {object} was refused (HTTP 403) with the SSE-C key given"),
-            )
-            .hint("pass the SSE-C key the object was uploaded with (--sse-c-key-file), and check the credentials"));
-        }
-        Err(e) => return Err(sdk_error("GetObject", object, &e)),
-    };
-    let total = out
-        .content_range()
-        .and_then(|r| r.rsplit('/').next())
-        .and_then(|t| t.parse::<u64>().ok())
-        .or_else(|| out.content_length().and_then(|n| u64::try_from(n).ok()))
-        .unwrap_or(0);
-    let data = out
-        .body
-        .collect()
+    let h = client
+        .read_header(bucket, key)
         .await
-        .map_err(|e| CliError::new(Class::Service, format!("reading {object}: {e}")))?
-        .into_bytes()
-        .to_vec();
-    Ok((data, total))
-}
-
-/// One listed S3 object.
-#[derive(Debug)]
-pub(crate) struct Listed {
-    /// Full key.
-    pub(crate) key: String,
-    /// Size in bytes.
-    pub(crate) size: u64,
-    /// Seconds since the Unix epoch.
-    pub(crate) modified: Option<u64>,
-}
-
-/// Lists every object under `prefix`.
-pub(crate) async fn list(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<Listed>> {
-    let shown = format!("s3://{bucket}/{prefix}");
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let resp = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| sdk_error("ListObjectsV2", &shown, &e))?;
-        for o in resp.contents() {
-            let Some(key) = o.key() else { continue };
-            out.push(Listed {
-                key: key.to_owned(),
-                size: o.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
-                modified: o.last_modified().and_then(|t| u64::try_from(t.secs()).ok()),
-            });
-        }
-        match resp.next_continuation_token() {
-            Some(t) if resp.is_truncated() == Some(true) => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// One in-progress multipart upload.
-#[derive(Debug)]
-pub(crate) struct PendingUpload {
-    /// Object key.
-    pub(crate) key: String,
-    /// Upload id.
-    pub(crate) upload_id: String,
-    /// When it was started (seconds since the Unix epoch).
-    pub(crate) initiated: Option<u64>,
-}
-
-/// Lists the in-progress multipart uploads under `prefix`.
-pub(crate) async fn list_uploads(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Vec<PendingUpload>> {
-    let shown = format!("s3://{bucket}/{prefix}");
-    let mut out = Vec::new();
-    let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
-    loop {
-        let resp = s3
-            .list_multipart_uploads()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_key_marker(key_marker.take())
-            .set_upload_id_marker(id_marker.take())
-            .send()
-            .await
-            .map_err(|e| sdk_error("ListMultipartUploads", &shown, &e))?;
-        for u in resp.uploads() {
-            let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
-                continue;
-            };
-            out.push(PendingUpload {
-                key: key.to_owned(),
-                upload_id: id.to_owned(),
-                initiated: u.initiated().and_then(|t| u64::try_from(t.secs()).ok()),
-            });
-        }
-        if resp.is_truncated() == Some(true) {
-            key_marker = resp.next_key_marker().map(str::to_owned);
-            id_marker = resp.next_upload_id_marker().map(str::to_owned);
-            if key_marker.is_none() && id_marker.is_none() {
-                break;
-            }
-        } else {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-/// Aborts one multipart upload (an upload already gone counts as done).
-pub(crate) async fn abort_upload(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-) -> Result<()> {
-    match s3
-        .abort_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
-        Err(e) => Err(sdk_error(
-            "AbortMultipartUpload",
-            &format!("s3://{bucket}/{key}"),
-            &e,
-        )),
-    }
-}
-
-/// After Ctrl-C during a put: aborts the uploads of exactly `key` started
-/// since `since` (the S3 crate also aborts on drop, in the background;
-/// this makes it certain before the process exits).
-pub(crate) async fn abort_uploads_of(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    since: SystemTime,
-) -> Result<usize> {
-    let since = since
-        .checked_sub(Duration::from_secs(60))
-        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
-    let mut n = 0;
-    for u in list_uploads(s3, bucket, key).await? {
-        if u.key == key && u.initiated.is_none_or(|t| t >= since) {
-            abort_upload(s3, bucket, key, &u.upload_id).await?;
-            n += 1;
-        }
-    }
-    Ok(n)
+        .map_err(|e| read_error(&e, &client.config().sse))?;
+    let len = usize::try_from(h.header_len).unwrap_or(usize::MAX);
+    Ok((h.header, len, h.object_len))
 }

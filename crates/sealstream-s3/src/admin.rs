@@ -1,4 +1,5 @@
-//! Store administration: list, head and delete sealed objects.
+//! Store administration: list, head and delete sealed objects, list and
+//! abort multipart uploads.
 //!
 //! None of these calls needs a key: a listing shows what the storage
 //! operator sees too (names, stored sizes, times, ETags), and the plaintext
@@ -6,11 +7,14 @@
 //! docs/FORMAT.md "Object layout"). That size is a claim until the object
 //! is opened: a reader authenticates the final chunk before trusting it.
 
+use std::time::{Duration, SystemTime};
+
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use sealstream_format::layout::plaintext_len_from_object_len;
 
 use crate::client::SealClient;
 use crate::error::{Error, Result, object_name};
+use crate::s3target::abort_multipart;
 use crate::sse;
 
 /// The most keys one DeleteObjects request takes (an S3 limit).
@@ -58,7 +62,104 @@ pub struct DeleteOutcome {
     pub failed: Vec<(String, String)>,
 }
 
+/// One in-progress multipart upload, as [`SealClient::list_uploads`] sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PendingUpload {
+    /// The object key it will complete as.
+    pub key: String,
+    /// The multipart upload id.
+    pub upload_id: String,
+    /// When it was started, seconds since the Unix epoch.
+    pub initiated: Option<i64>,
+}
+
+/// How far before a given start time [`SealClient::abort_uploads_since`]
+/// looks (server and client clocks differ).
+const CLOCK_SLACK: Duration = Duration::from_secs(60);
+
 impl SealClient {
+    /// Whether `s3://bucket/key` exists: one HeadObject without SSE
+    /// headers. An object that refuses the request (HTTP 400, as SSE-C
+    /// objects do without their key) exists.
+    pub async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
+        match self.s3.head_object().bucket(bucket).key(key).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => Ok(true),
+            Err(e) => Err(Error::s3("HeadObject", &object_name(bucket, key), e)),
+        }
+    }
+
+    /// Every in-progress multipart upload under `prefix` (all pages).
+    pub async fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<PendingUpload>> {
+        let shown = object_name(bucket, prefix);
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let resp = self
+                .s3
+                .list_multipart_uploads()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(id_marker.take())
+                .send()
+                .await
+                .map_err(|e| Error::s3("ListMultipartUploads", &shown, e))?;
+            for u in resp.uploads() {
+                let (Some(key), Some(id)) = (u.key(), u.upload_id()) else {
+                    continue;
+                };
+                out.push(PendingUpload {
+                    key: key.to_owned(),
+                    upload_id: id.to_owned(),
+                    initiated: u.initiated().map(|t| t.secs()),
+                });
+            }
+            if resp.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = resp.next_key_marker().map(str::to_owned);
+            id_marker = resp.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() && id_marker.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Aborts multipart upload `upload_id` of `s3://bucket/key`; one that
+    /// is already gone counts as aborted.
+    pub async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<()> {
+        abort_multipart(&self.s3, bucket, key, upload_id).await
+    }
+
+    /// Aborts the multipart uploads of exactly `key` started at or after
+    /// `since` (less a minute of clock slack); returns how many. For making
+    /// certain, after an interrupted upload, that nothing of it remains
+    /// (a dropped upload also aborts itself, in the background).
+    pub async fn abort_uploads_since(
+        &self,
+        bucket: &str,
+        key: &str,
+        since: SystemTime,
+    ) -> Result<usize> {
+        let since = since
+            .checked_sub(CLOCK_SLACK)
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .unwrap_or(0);
+        let mut n = 0;
+        for u in self.list_uploads(bucket, key).await? {
+            if u.key == key && u.initiated.is_none_or(|t| t >= since) {
+                self.abort_upload(bucket, key, &u.upload_id).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Every object under `prefix` in `bucket`, in key order (all pages).
     ///
     /// Objects of any kind are listed; [`ObjectEntry::plaintext_size`] is

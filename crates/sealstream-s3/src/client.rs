@@ -96,10 +96,17 @@ impl UploadOptions {
 /// given (S3-compatible servers).
 pub async fn s3_client(opts: &AwsOptions) -> aws_sdk_s3::Client {
     let sdk = load_sdk_config(opts).await;
-    let conf = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(opts.endpoint_url.is_some())
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    s3_client_from(
+        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(opts.endpoint_url.is_some()),
+    )
+}
+
+/// An S3 client from `conf` with this crate's tolerance for S3-compatible
+/// servers whose SSE response headers the SDK cannot parse (a repeated
+/// header is reduced to its first value) on every request, so that calls
+/// made directly on [`SealClient::s3`] get it too.
+pub fn s3_client_from(conf: aws_sdk_s3::config::Builder) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(conf.interceptor(crate::compat::SseHeaderCompat).build())
 }
 
 /// The metadata written on a new object.

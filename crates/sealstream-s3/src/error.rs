@@ -381,11 +381,7 @@ impl Error {
         R: std::fmt::Debug + Send + Sync + 'static + HasStatus,
     {
         let object = object.to_owned();
-        let status = match &err {
-            SdkError::ServiceError(se) => Some(se.raw().status_code()),
-            SdkError::ResponseError(re) => Some(re.raw().status_code()),
-            _ => None,
-        };
+        let status = raw_response(&err).map(HasStatus::status_code);
         let code = err.code().map(str::to_owned);
         let message = err.message().map(str::to_owned);
         let detail = match (&code, &message) {
@@ -399,10 +395,15 @@ impl Error {
         };
         let code = code.as_deref().unwrap_or("");
         let msg_lower = message.as_deref().unwrap_or("").to_ascii_lowercase();
-        if code == "NoSuchKey"
-            || code == "NoSuchBucket"
-            || code == "NotFound"
-            || status == Some(404)
+        // An SSE-C object names its algorithm even in a refusal.
+        let sse_c_object = raw_response(&err).is_some_and(|r| r.has_sse_c_header());
+        if sse_c_object && matches!(status, Some(400 | 403)) {
+            return Error::SseCustomerKey { object, detail };
+        }
+        if matches!(
+            code,
+            "NoSuchKey" | "NoSuchBucket" | "NotFound" | "NoSuchUpload"
+        ) || status == Some(404)
         {
             return Error::NotFound { object, detail };
         }
@@ -432,11 +433,44 @@ impl Error {
 pub(crate) trait HasStatus {
     /// The status code.
     fn status_code(&self) -> u16;
+    /// Whether the response names an SSE-C algorithm.
+    fn has_sse_c_header(&self) -> bool;
 }
 
 impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
     fn status_code(&self) -> u16 {
         self.status().as_u16()
+    }
+    fn has_sse_c_header(&self) -> bool {
+        self.headers()
+            .get("x-amz-server-side-encryption-customer-algorithm")
+            .is_some()
+    }
+}
+
+fn raw_response<E, R>(err: &SdkError<E, R>) -> Option<&R> {
+    match err {
+        SdkError::ServiceError(se) => Some(se.raw()),
+        SdkError::ResponseError(re) => Some(re.raw()),
+        _ => None,
+    }
+}
+
+impl Error {
+    /// Classifies a failed AWS SDK S3 call on `object` (`s3://bucket/key`)
+    /// the way this crate's own calls are: [`Error::NotFound`],
+    /// [`Error::AccessDenied`], [`Error::SseCustomerKey`],
+    /// [`Error::ObjectChanged`] (a failed precondition), or [`Error::S3`]
+    /// with the code and message, or the transport failure.
+    pub fn from_sdk<E>(
+        operation: &'static str,
+        object: &str,
+        err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        Error::s3(operation, object, err)
     }
 }
 

@@ -22,8 +22,9 @@
 
 use std::fmt;
 
-use sealstream_format::{BODY_PREFIX_LEN, BodyPrefix, Header, PEEK_LEN, layout};
+use sealstream_format::{BODY_PREFIX_LEN, BodyPrefix, Header, HeaderParse, PEEK_LEN, layout};
 
+use crate::client::SealClient;
 use crate::download::{Fetcher, Version, first_fetch_len};
 use crate::error::{Error, Result, object_name};
 use crate::sse::Sse;
@@ -166,7 +167,98 @@ impl ObjectHead {
     }
 }
 
+/// Bytes fetched first by a header-only read ([`SealClient::read_header`]):
+/// most headers are far smaller; a larger one costs a second request.
+const FIRST_HEADER_FETCH: u64 = 4096;
+
+/// An object's header as a header-only read found it
+/// ([`SealClient::read_header`]): for listings and inspection, where no key
+/// is unwrapped. Not authenticated; nothing later is pinned to it (use
+/// [`ObjectHead`] for that).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct StoredHeader {
+    /// The header.
+    pub header: Header,
+    /// Its encoded length (the body prefix's offset).
+    pub header_len: u64,
+    /// The object's length as the server reported it.
+    pub object_len: u64,
+}
+
+impl SealClient {
+    fn fetcher(&self, bucket: &str, key: &str) -> Fetcher {
+        Fetcher {
+            s3: self.s3.clone(),
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            object: object_name(bucket, key),
+            sse: self.config.sse.clone(),
+        }
+    }
+
+    /// Reads only the header of `s3://bucket/key` (one ranged GET of 4 KiB,
+    /// a second one for a larger header); no key is used and the object may
+    /// end right after its header. With this client's SSE-C key, if any.
+    pub async fn read_header(&self, bucket: &str, key: &str) -> Result<StoredHeader> {
+        let fetcher = self.fetcher(bucket, key);
+        fetcher.read_header_only().await
+    }
+
+    /// The stored bytes `start..start + len` of `s3://bucket/key` (clamped
+    /// to the object; at least one byte is asked for) and the object's total
+    /// length: raw, unopened bytes, for copying an object as it is stored.
+    pub async fn get_stored_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<(Vec<u8>, u64)> {
+        let fetcher = self.fetcher(bucket, key);
+        let last = start.saturating_add(len.max(1) - 1);
+        let f = fetcher.fetch(start, last, None, "the stored bytes").await?;
+        Ok((f.data, f.total_len))
+    }
+}
+
 impl Fetcher {
+    /// Reads the header only: [`FIRST_HEADER_FETCH`] bytes, then as many as
+    /// the header says it needs.
+    pub(crate) async fn read_header_only(&self) -> Result<StoredHeader> {
+        let object = &self.object;
+        let truncated = || Error::Truncated {
+            object: object.clone(),
+            detail: "the object ends inside its header".to_owned(),
+        };
+        let first = self
+            .fetch(0, FIRST_HEADER_FETCH - 1, None, "the header")
+            .await?;
+        let total = first.total_len;
+        match Header::parse_prefix(&first.data).map_err(|e| Error::format(object, e))? {
+            HeaderParse::Complete { header, len } => Ok(StoredHeader {
+                header,
+                header_len: len as u64,
+                object_len: total,
+            }),
+            HeaderParse::NeedMore { needed } => {
+                if (needed as u64) > total || (first.data.len() as u64) >= total {
+                    return Err(truncated());
+                }
+                let all = self
+                    .fetch(0, needed as u64 - 1, first.etag.as_deref(), "the header")
+                    .await?;
+                let bytes = all.data.get(..needed).ok_or_else(truncated)?;
+                let header = Header::parse(bytes).map_err(|e| Error::format(object, e))?;
+                Ok(StoredHeader {
+                    header,
+                    header_len: needed as u64,
+                    object_len: all.total_len,
+                })
+            }
+        }
+    }
+
     /// Reads the header and body prefix with one ranged GET of
     /// `first_len` bytes from offset 0.
     pub(crate) async fn read_head(&self, first_len: u64) -> Result<ObjectHead> {

@@ -19,7 +19,9 @@
 //! | add or remove readers without re-encrypting | [`SealClient::rewrap`] |
 //! | survive a crash mid-upload: journal it, resume it later | [`SealClient::upload_reader_journaled`] with an [`UploadJournal`], then [`SealClient::resume_file`] |
 //! | read or migrate Amazon S3 Encryption Client objects | [`s3ec::S3ecObject`], [`SealClient::migrate_s3ec`] |
-//! | list, stat (HEAD) and delete stored objects (no key needed) | [`SealClient::list`], [`stat`](SealClient::stat), [`delete`](SealClient::delete), [`delete_many`](SealClient::delete_many) |
+//! | list, stat (HEAD) and delete stored objects (no key needed) | [`SealClient::list`], [`stat`](SealClient::stat), [`exists`](SealClient::exists), [`delete`](SealClient::delete), [`delete_many`](SealClient::delete_many) |
+//! | read a header without a key (listings, inspection) | [`SealClient::read_header`] → [`StoredHeader`] |
+//! | list and abort in-progress multipart uploads | [`SealClient::list_uploads`], [`abort_upload`](SealClient::abort_upload), [`abort_uploads_since`](SealClient::abort_uploads_since) |
 //! | measure sealing overhead against plain S3 transfers | [`bench::transfer_bench`] |
 //!
 //! # Upload and download paths
@@ -108,15 +110,15 @@ mod share;
 mod sse;
 mod weblink;
 
-pub use admin::{DeleteOutcome, MAX_DELETE_BATCH, ObjectEntry};
-pub use client::{SealClient, UploadOptions, metadata, s3_client};
+pub use admin::{DeleteOutcome, MAX_DELETE_BATCH, ObjectEntry, PendingUpload};
+pub use client::{SealClient, UploadOptions, metadata, s3_client, s3_client_from};
 pub use config::{
     Config, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, DEFAULT_SEGMENT_CHUNKS, MAX_PART_SIZE,
     MAX_PARTS, MIN_PART_SIZE, S3_MAX_PART_BYTES,
 };
 pub use download::Download;
 pub use error::{Error, Result};
-pub use head::ObjectHead;
+pub use head::{ObjectHead, StoredHeader};
 pub use http::PlainHttp;
 pub use pipeline::UploadOutcome;
 pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, PresignedRequest};

@@ -18,6 +18,32 @@ use crate::error::{Error, Result};
 use crate::pipeline::{Multipart, PartDone, Target};
 use crate::sse::{self, Sse};
 
+/// Aborts multipart upload `upload_id` of `s3://bucket/key`; an upload
+/// already gone (NoSuchUpload) counts as aborted.
+pub(crate) async fn abort_multipart(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<()> {
+    match s3
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
+        Err(e) => Err(Error::s3(
+            "AbortMultipartUpload",
+            &crate::error::object_name(bucket, key),
+            e,
+        )),
+    }
+}
+
 /// The base64 of a CRC32 as S3's `x-amz-checksum-crc32` wants it.
 pub(crate) fn crc32_b64(crc: u32) -> String {
     Base64::encode_string(&crc.to_be_bytes())
@@ -211,21 +237,7 @@ impl Multipart for S3Upload {
 
     fn abort(&self) -> impl Future<Output = Result<()>> + Send + 'static {
         let inner = self.0.clone();
-        async move {
-            match inner
-                .s3
-                .abort_multipart_upload()
-                .bucket(&inner.bucket)
-                .key(&inner.key)
-                .upload_id(&inner.upload_id)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
-                Err(e) => Err(Error::s3("AbortMultipartUpload", &inner.object, e)),
-            }
-        }
+        async move { abort_multipart(&inner.s3, &inner.bucket, &inner.key, &inner.upload_id).await }
     }
 
     fn upload_id(&self) -> &str {

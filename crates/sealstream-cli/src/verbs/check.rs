@@ -208,7 +208,8 @@ async fn check_s3(
 ) -> Result<u64, (CliError, Option<u64>)> {
     let shown = format!("s3://{bucket}/{key}");
     let no_chunk = |e: CliError| (e, None);
-    let (header, _, _) = s3::read_header(s3c, bucket, key, sse)
+    let admin = s3::admin_client_for(app, s3c.clone(), sse).map_err(no_chunk)?;
+    let (header, _, _) = s3::read_header(&admin, bucket, key)
         .await
         .map_err(no_chunk)?;
     let keys = app.cfg.keys_for(&a.keys);

@@ -283,7 +283,7 @@ pub(crate) async fn run(app: &App, a: MigrateArgs) -> Result<()> {
             .set_continuation_token(token.take())
             .send()
             .await
-            .map_err(|e| s3::sdk_error("ListObjectsV2", &a.prefix, &e))?;
+            .map_err(|e| s3::sdk_error("ListObjectsV2", &a.prefix, e))?;
         listed.extend(
             out.contents()
                 .iter()
@@ -428,7 +428,7 @@ async fn migrate_one(
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| s3::sdk_error("DeleteObject", &obj.name(), &e))?;
+                .map_err(|e| s3::sdk_error("DeleteObject", &obj.name(), e))?;
         }
         if has_instruction {
             let inst = format!("{key}{}", s3ec::INSTRUCTION_SUFFIX);
@@ -437,7 +437,7 @@ async fn migrate_one(
                 .key(&inst)
                 .send()
                 .await
-                .map_err(|e| s3::sdk_error("DeleteObject", &inst, &e))?;
+                .map_err(|e| s3::sdk_error("DeleteObject", &inst, e))?;
         }
     }
     Ok(Some(what))

@@ -63,21 +63,16 @@ pub(crate) async fn file_or_object(app: &App, s: &str) -> Result<crate::location
         && !s.starts_with("file://")
         && let Ok(Target::S3 { bucket, key }) = store.object(s)
     {
-        let s3c = crate::s3::client(app).await;
-        return match s3c.head_object().bucket(&bucket).key(&key).send().await {
-            Ok(_) => Ok(Target::S3 { bucket, key }),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {
-                Ok(Target::Local(p.clone()))
-            }
-            // Refused (SSE-C without its key, say): the object exists.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
-                Ok(Target::S3 { bucket, key })
-            }
-            Err(e) => Err(crate::s3::sdk_error(
-                "HeadObject",
-                &format!("s3://{bucket}/{key}"),
-                &e,
-            )),
+        let admin = crate::s3::admin_client_for(
+            app,
+            crate::s3::client(app).await,
+            &crate::s3::SseKeys::default(),
+        )?;
+        // An object that refuses HEAD (SSE-C without its key) exists.
+        return match admin.exists(&bucket, &key).await {
+            Ok(true) => Ok(Target::S3 { bucket, key }),
+            Ok(false) => Ok(Target::Local(p.clone())),
+            Err(e) => Err(crate::s3::s3_error(&e)),
         };
     }
     Ok(t)

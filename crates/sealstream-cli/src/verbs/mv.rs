@@ -150,21 +150,17 @@ async fn mv_s3(app: &App, a: &MvArgs, src: &Target, dst: &Target) -> Result<()> 
     let shown = src.to_string();
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
     let s3c = s3::client(app).await;
-    if !a.force {
-        match s3c.head_object().bucket(db).key(dk).send().await {
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) if e.raw_response().is_none_or(|r| r.status().as_u16() != 400) => {
-                return Err(s3::sdk_error("HeadObject", &dst.to_string(), &e));
-            }
-            _ => {
-                return Err(CliError::usage(format!("{dst} already exists"))
-                    .hint("pass --force to replace it, or choose another name"));
-            }
-        }
+    let admin = s3::admin_client_for(app, s3c.clone(), &sse)?;
+    if !a.force && admin.exists(db, dk).await.map_err(|e| s3::s3_error(&e))? {
+        return Err(CliError::usage(format!("{dst} already exists"))
+            .hint("pass --force to replace it, or choose another name"));
     }
-    let (header, header_len, total) = s3::read_header(&s3c, sb, sk, &sse).await?;
+    let (header, header_len, total) = s3::read_header(&admin, sb, sk).await?;
     let hl = header_len as u64;
-    let (first, _) = s3::get_range(&s3c, sb, sk, 0, hl + MIN_PART, &shown, &sse).await?;
+    let (first, _) = admin
+        .get_stored_bytes(sb, sk, 0, hl + MIN_PART)
+        .await
+        .map_err(|e| s3::s3_error(&e))?;
     let prefix_bytes = first
         .get(header_len..header_len + sealstream_format::BODY_PREFIX_LEN)
         .ok_or_else(|| {
@@ -182,7 +178,7 @@ async fn mv_s3(app: &App, a: &MvArgs, src: &Target, dst: &Target) -> Result<()> 
     let head = sse_head(s3c.head_object().bucket(sb).key(sk), &sse)
         .send()
         .await
-        .map_err(|e| s3::sdk_error("HeadObject", &shown, &e))?;
+        .map_err(|e| s3::sdk_error("HeadObject", &shown, e))?;
     let etag = head.e_tag().map(str::to_owned);
     let meta = head.metadata().cloned();
     let mut part1 = new.encode();
@@ -204,11 +200,11 @@ async fn mv_s3(app: &App, a: &MvArgs, src: &Target, dst: &Target) -> Result<()> 
         }
         put.send()
             .await
-            .map_err(|e| s3::sdk_error("PutObject", &dst.to_string(), &e))?;
+            .map_err(|e| s3::sdk_error("PutObject", &dst.to_string(), e))?;
         0
     } else {
         copy_multipart(
-            &s3c,
+            &admin,
             &sse,
             (sb, sk),
             (db, dk),
@@ -229,7 +225,7 @@ async fn mv_s3(app: &App, a: &MvArgs, src: &Target, dst: &Target) -> Result<()> 
             s3::sdk_error(
                 "DeleteObject (the object was copied to its new name)",
                 &shown,
-                &e,
+                e,
             )
         })?;
     report(app, &shown, &dst.to_string(), &header, &new, copied);
@@ -267,7 +263,7 @@ fn sse_head(
 /// aborts the upload. Returns the bytes copied server-side.
 #[allow(clippy::too_many_arguments)]
 async fn copy_multipart(
-    s3c: &aws_sdk_s3::Client,
+    admin: &sealstream_s3::SealClient,
     sse: &SseKeys,
     (sb, sk): (&str, &str),
     (db, dk): (&str, &str),
@@ -277,6 +273,7 @@ async fn copy_multipart(
     etag: Option<String>,
     meta: Option<std::collections::HashMap<String, String>>,
 ) -> Result<u64> {
+    let s3c = admin.s3();
     let shown = format!("s3://{db}/{dk}");
     let (ck, cmd5) = sse.customer_headers().unzip();
     let alg = ck.as_ref().map(|_| "AES256".to_owned());
@@ -295,7 +292,7 @@ async fn copy_multipart(
     let created = create
         .send()
         .await
-        .map_err(|e| s3::sdk_error("CreateMultipartUpload", &shown, &e))?;
+        .map_err(|e| s3::sdk_error("CreateMultipartUpload", &shown, e))?;
     let upload_id = created
         .upload_id()
         .ok_or_else(|| CliError::new(Class::Service, format!("{shown}: no upload id")))?
@@ -314,7 +311,7 @@ async fn copy_multipart(
             .set_sse_customer_key_md5(cmd5.clone())
             .send()
             .await
-            .map_err(|e| s3::sdk_error("UploadPart", &shown, &e))?;
+            .map_err(|e| s3::sdk_error("UploadPart", &shown, e))?;
         done.push(
             CompletedPart::builder()
                 .part_number(1)
@@ -335,16 +332,10 @@ async fn copy_multipart(
             crate::cancel::check().map_err(|e| crate::error::io_class(&shown, &e))?;
             let end = (start + if streamed { stream_step } else { step }).min(total);
             let etag_of_part = if streamed {
-                let (bytes, _) = s3::get_range(
-                    s3c,
-                    sb,
-                    sk,
-                    start,
-                    end - start,
-                    &format!("s3://{sb}/{sk}"),
-                    sse,
-                )
-                .await?;
+                let (bytes, _) = admin
+                    .get_stored_bytes(sb, sk, start, end - start)
+                    .await
+                    .map_err(|e| s3::s3_error(&e))?;
                 if bytes.len() as u64 != end - start {
                     return Err(CliError::new(
                         Class::Service,
@@ -362,7 +353,7 @@ async fn copy_multipart(
                     .set_sse_customer_key_md5(cmd5.clone())
                     .send()
                     .await
-                    .map_err(|e| s3::sdk_error("UploadPart", &shown, &e))?
+                    .map_err(|e| s3::sdk_error("UploadPart", &shown, e))?
                     .e_tag()
                     .map(str::to_owned)
             } else {
@@ -394,7 +385,7 @@ async fn copy_multipart(
                         streamed = true;
                         continue;
                     }
-                    Err(e) => return Err(s3::sdk_error("UploadPartCopy", &shown, &e)),
+                    Err(e) => return Err(s3::sdk_error("UploadPartCopy", &shown, e)),
                 }
             };
             done.push(
@@ -412,7 +403,7 @@ async fn copy_multipart(
             let now = sse_head(s3c.head_object().bucket(sb).key(sk), sse)
                 .send()
                 .await
-                .map_err(|e| s3::sdk_error("HeadObject", &format!("s3://{sb}/{sk}"), &e))?;
+                .map_err(|e| s3::sdk_error("HeadObject", &format!("s3://{sb}/{sk}"), e))?;
             if now.e_tag() != etag.as_deref() {
                 return Err(CliError::new(
                     Class::Service,
@@ -435,7 +426,7 @@ async fn copy_multipart(
             .set_sse_customer_key_md5(cmd5.clone())
             .send()
             .await
-            .map_err(|e| s3::sdk_error("CompleteMultipartUpload", &shown, &e))?;
+            .map_err(|e| s3::sdk_error("CompleteMultipartUpload", &shown, e))?;
         Ok::<_, CliError>(copied)
     };
     let res = tokio::select! {
@@ -443,7 +434,7 @@ async fn copy_multipart(
         () = crate::cancel::cancelled() => Err(CliError::new(Class::Interrupted, "interrupted")),
     };
     if res.is_err() {
-        let _ = s3::abort_upload(s3c, db, dk, &upload_id).await;
+        let _ = admin.abort_upload(db, dk, &upload_id).await;
     }
     res
 }

@@ -54,24 +54,13 @@ pub(crate) async fn put_s3(
 ) -> Result<()> {
     let (bucket, key) = bucket_key(target)?;
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
-    let s3c = s3::client(app).await;
-    if !a.force {
-        match s3c.head_object().bucket(bucket).key(key).send().await {
-            Ok(_) => {
-                return Err(CliError::usage(format!("{target} already exists"))
-                    .hint("pass --force to replace it, or choose another name"));
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            // SSE-C objects refuse HEAD without their key: they exist.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 400) => {
-                return Err(CliError::usage(format!("{target} already exists"))
-                    .hint("pass --force to replace it, or choose another name"));
-            }
-            Err(e) => return Err(s3::sdk_error("HeadObject", &target.to_string(), &e)),
-        }
+    let admin = s3::admin_client_for(app, s3::client(app).await, &sse)?;
+    if !a.force && admin.exists(bucket, key).await.map_err(|e| s3_error(&e))? {
+        return Err(CliError::usage(format!("{target} already exists"))
+            .hint("pass --force to replace it, or choose another name"));
     }
     let journal =
-        match super::resume::before_put(app, a, input, target, bucket, key, &s3c, &sse, &context)
+        match super::resume::before_put(app, a, input, target, bucket, key, &admin, &sse, &context)
             .await?
         {
             super::resume::Plan::Resumed => return Ok(()),
@@ -79,7 +68,7 @@ pub(crate) async fn put_s3(
         };
     let keys = app.cfg.keys_for(&a.keys);
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
-    let client = s3::seal_client(app, s3c.clone(), ring, app.suite(a.suite), &sse)?;
+    let client = s3::seal_client(app, admin.s3().clone(), ring, app.suite(a.suite), &sse)?;
     let mut opts = UploadOptions::default().context(context);
     let (reader, len): (Box<dyn tokio::io::AsyncRead + Unpin + Send>, Option<u64>) = match input {
         Some(p) => {
@@ -111,7 +100,10 @@ pub(crate) async fn put_s3(
             progress.finish();
             // The upload future is dropped: its guard aborts in the
             // background. Make sure before exiting.
-            let n = s3::abort_uploads_of(&s3c, bucket, key, started).await?;
+            let n = admin
+                .abort_uploads_since(bucket, key, started)
+                .await
+                .map_err(|e| s3_error(&e))?;
             app.out.note(&format!(
                 "sealstream: aborted {n} multipart upload(s) of {target}; nothing was stored"
             ));
@@ -124,12 +116,12 @@ pub(crate) async fn put_s3(
         Err(e) => {
             let err = s3_error(&e);
             if err.class() == Class::Interrupted {
-                let _ = s3::abort_uploads_of(&s3c, bucket, key, started).await;
+                let _ = admin.abort_uploads_since(bucket, key, started).await;
             }
             return Err(err);
         }
     };
-    let (header, _, _) = s3::read_header(&s3c, bucket, key, &sse).await?;
+    let (header, _, _) = s3::read_header(&client, bucket, key).await?;
     report_put(app, target, input, outcome.plaintext_len, &header);
     Ok(())
 }
@@ -306,9 +298,9 @@ pub(crate) async fn read_remote_header(
         return Err(unavailable("inspecting a share link"));
     }
     let (bucket, key) = bucket_key(target)?;
-    let s3c = s3::client(app).await;
     let sse = s3::sse(&app.cfg.sse_for(sse_args))?;
-    let (h, l, s) = s3::read_header(&s3c, bucket, key, &sse).await?;
+    let admin = s3::admin_client_for(app, s3::client(app).await, &sse)?;
+    let (h, l, s) = s3::read_header(&admin, bucket, key).await?;
     Ok((h, l, Some(s)))
 }
 
@@ -321,15 +313,15 @@ pub(crate) async fn ls_s3(
     let Store::S3 { bucket, prefix } = store else {
         return Err(CliError::usage("not an S3 store"));
     };
-    let s3c = s3::client(app).await;
     let full = format!("{prefix}{name_prefix}");
-    let listed = s3::list(&s3c, bucket, &full).await?;
     let sse: SseKeys = s3::sse(&app.cfg.sse_for(sse_args))?;
+    let admin = s3::admin_client_for(app, s3::client(app).await, &sse)?;
+    let listed = admin.list(bucket, &full).await.map_err(|e| s3_error(&e))?;
     let headers = futures_util::stream::iter(listed)
         .map(|item| {
-            let (s3c, sse) = (&s3c, &sse);
+            let admin = &admin;
             async move {
-                let h = s3::read_header(s3c, bucket, &item.key, sse).await;
+                let h = s3::read_header(admin, bucket, &item.key).await;
                 (item, h)
             }
         })
@@ -353,7 +345,7 @@ pub(crate) async fn ls_s3(
                         store,
                         item.size,
                         plain,
-                        item.modified,
+                        item.last_modified.and_then(|t| u64::try_from(t).ok()),
                         Some(&header),
                         None,
                     ),
@@ -368,7 +360,7 @@ pub(crate) async fn ls_s3(
                         store,
                         item.size,
                         None,
-                        item.modified,
+                        item.last_modified.and_then(|t| u64::try_from(t).ok()),
                         None,
                         Some(e.message()),
                     ),
@@ -389,7 +381,6 @@ pub(crate) async fn rewrap_s3(
 ) -> Result<()> {
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
-    let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
     let (client, head) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
     let header = head.header().clone();
     let new_ring = keys::new_keys(
@@ -403,7 +394,7 @@ pub(crate) async fn rewrap_s3(
         r = client.rewrap_head(&head, &new_ring) => r.map_err(|e| s3_error(&e))?,
         () = cancel::cancelled() => return Err(interrupted()),
     };
-    let (new_header, _, size) = s3::read_header(client.s3(), bucket, key, &sse).await?;
+    let (new_header, _, size) = s3::read_header(&client, bucket, key).await?;
     super::rewrap::report(app, &shown, &header, &new_header, Some(size));
     Ok(())
 }
@@ -444,14 +435,14 @@ pub(crate) async fn presign(app: &App, a: PresignArgs) -> Result<()> {
             .key(key)
             .presigned(conf)
             .await
-            .map_err(|e| s3::sdk_error("presign GetObject", &shown, &e))?,
+            .map_err(|e| s3::sdk_error("presign GetObject", &shown, e))?,
         Method::Put => s3c
             .put_object()
             .bucket(bucket)
             .key(key)
             .presigned(conf)
             .await
-            .map_err(|e| s3::sdk_error("presign PutObject", &shown, &e))?,
+            .map_err(|e| s3::sdk_error("presign PutObject", &shown, e))?,
     };
     let url = req.uri().to_owned();
     let method = match a.method {
@@ -652,20 +643,28 @@ pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
             }
         }
     };
-    let s3c = s3::client(app).await;
+    // Listing and aborting uploads needs no SSE options.
+    let admin = s3::admin_client_for(app, s3::client(app).await, &SseKeys::default())?;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let uploads = s3::list_uploads(&s3c, &bucket, &prefix).await?;
+    let uploads = admin
+        .list_uploads(&bucket, &prefix)
+        .await
+        .map_err(|e| s3_error(&e))?;
     let mut count = 0usize;
     for u in uploads {
-        let age = u.initiated.map(|t| now.saturating_sub(t));
+        let initiated = u.initiated.and_then(|t| u64::try_from(t).ok());
+        let age = initiated.map(|t| now.saturating_sub(t));
         if age.is_some_and(|a| a < older.as_secs()) {
             continue;
         }
         let object = format!("s3://{bucket}/{}", u.key);
         if !a.dry_run {
-            s3::abort_upload(&s3c, &bucket, &u.key, &u.upload_id).await?;
+            admin
+                .abort_upload(&bucket, &u.key, &u.upload_id)
+                .await
+                .map_err(|e| s3_error(&e))?;
             let dest = super::resume::destination(app, &bucket, &u.key);
             crate::journal::forget(&dest, &u.upload_id);
         }
@@ -676,7 +675,7 @@ pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
                 "verb": "cleanup",
                 "object": object,
                 "upload_id": u.upload_id,
-                "initiated": u.initiated,
+                "initiated": initiated,
                 "age_seconds": age,
                 "aborted": !a.dry_run,
             }),

@@ -51,7 +51,7 @@ pub(crate) async fn before_put(
     target: &Target,
     bucket: &str,
     key: &str,
-    s3c: &aws_sdk_s3::Client,
+    admin: &sealstream_s3::SealClient,
     sse: &SseKeys,
     context: &EncryptionContext,
 ) -> Result<Plan> {
@@ -67,12 +67,15 @@ pub(crate) async fn before_put(
     let lock = input.map(|_| journal::lock(&dest)).transpose()?;
     match (journal::load(&dest)?, input) {
         (Some(j), Some(path)) if a.resume => {
-            if resume(app, a, path, target, &dest, &j, s3c, sse, context).await? {
+            if resume(app, a, path, target, &dest, &j, admin, sse, context).await? {
                 return Ok(Plan::Resumed);
             }
         }
         (Some(j), _) if a.force => {
-            s3::abort_upload(s3c, bucket, key, j.upload_id()).await?;
+            admin
+                .abort_upload(bucket, key, j.upload_id())
+                .await
+                .map_err(|e| s3_error(&e))?;
             journal::remove(&j.path);
             app.out.note(&format!(
                 "sealstream: aborted the interrupted upload of {target} ({}); starting over",
@@ -163,7 +166,7 @@ async fn resume(
     target: &Target,
     dest: &Destination,
     j: &Loaded,
-    s3c: &aws_sdk_s3::Client,
+    admin: &sealstream_s3::SealClient,
     sse: &SseKeys,
     context: &EncryptionContext,
 ) -> Result<bool> {
@@ -179,7 +182,10 @@ async fn resume(
     }
     let now = Source::of(path)?;
     if now.size != j.source.size || now.mtime_ns != j.source.mtime_ns {
-        s3::abort_upload(s3c, bucket, key, j.upload_id()).await?;
+        admin
+            .abort_upload(bucket, key, j.upload_id())
+            .await
+            .map_err(|e| s3_error(&e))?;
         journal::remove(&j.path);
         let e = S3Error::SourceChanged {
             object: shown.clone(),
@@ -218,7 +224,7 @@ async fn resume(
     let ring = keys::opening(&app.cfg, &key_set.value, &header, &shown)
         .await
         .map_err(|e| cannot_unwrap(&shown, &header, &e.message()))?;
-    let client = s3::seal_client(app, s3c.clone(), ring, header.suite(), sse)?;
+    let client = s3::seal_client(app, admin.s3().clone(), ring, header.suite(), sse)?;
     if j.torn_tail {
         app.out.note(&format!(
             "sealstream: the journal's last record was cut short by the crash and is ignored ({})",
@@ -238,7 +244,7 @@ async fn resume(
         () = cancel::cancelled() => {
             progress.finish();
             // Dropping the resume aborts in the background; make sure.
-            let _ = s3::abort_upload(s3c, bucket, key, j.upload_id()).await;
+            let _ = admin.abort_upload(bucket, key, j.upload_id()).await;
             journal::remove(journal.path());
             app.out.note(&format!(
                 "sealstream: aborted the multipart upload of {target}; nothing was stored"

@@ -32,7 +32,7 @@ pub(crate) async fn upload_link(app: &App, a: UploadLinkArgs) -> Result<()> {
                     .hint("pass --force to let the upload replace it, or pick another key"));
             }
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {}
-            Err(e) => return Err(s3::sdk_error("HeadObject", &shown, &e)),
+            Err(e) => return Err(s3::sdk_error("HeadObject", &shown, e)),
         }
     }
     let providers: Vec<Arc<dyn KeyProvider>> = recipients
