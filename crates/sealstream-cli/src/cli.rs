@@ -337,14 +337,45 @@ pub(crate) struct DecryptArgs {
 /// `put`.
 #[derive(Args, Debug)]
 pub(crate) struct PutArgs {
-    /// The file to seal, or `-` for stdin (then DEST must name the object).
-    #[arg(value_name = "FILE")]
+    /// The files to seal (`-`: stdin, then DEST must name the object), then DEST: an object
+    /// name in the store, `s3://bucket/key`, or a prefix ending in `/` [default: FILE's name].
+    /// Several FILEs need a prefix DEST; with -r, FILE is a folder.
+    #[arg(value_name = "FILE... [DEST]", required = true, num_args = 1..)]
+    pub(crate) paths: Vec<String>,
+
+    /// The one FILE (filled from `paths` before the verb runs).
+    #[arg(skip)]
     pub(crate) input: String,
 
-    /// Object name in the store, `s3://bucket/key`, or a prefix ending in `/`
-    /// [default: FILE's name].
-    #[arg(value_name = "DEST")]
+    /// DEST (filled from `paths` before the verb runs).
+    #[arg(skip)]
     pub(crate) dest: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) tree: TreeArgs,
+
+    /// Seal every regular file under the folder FILE into `DEST/relative/path` [default
+    /// DEST: the folder's name]; a second run stores only new or changed files.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+
+    /// With -r: skip only files whose plaintext equals the stored object's (decrypts and
+    /// compares) instead of comparing size, mtime and mode.
+    #[arg(long, requires = "recursive")]
+    pub(crate) checksum: bool,
+
+    /// With -r: skip files and folders whose path relative to the folder matches GLOB
+    /// (repeatable; `*` stays within one folder, `**` crosses folders).
+    #[arg(long, value_name = "GLOB", requires = "recursive")]
+    pub(crate) exclude: Vec<String>,
+
+    /// With -r: store only files whose relative path matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB", requires = "recursive")]
+    pub(crate) include: Vec<String>,
+
+    /// With -r: follow symbolic links (to files and folders) instead of skipping them.
+    #[arg(long, requires = "recursive")]
+    pub(crate) follow_symlinks: bool,
 
     /// AEAD suite.
     #[arg(long, value_enum)]
@@ -404,6 +435,23 @@ pub(crate) struct GetArgs {
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub(crate) force: bool,
+
+    /// Restore every object under the prefix OBJECT into the folder DEST (created if
+    /// needed), with relative paths, modes and mtimes.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+
+    #[command(flatten)]
+    pub(crate) tree: TreeArgs,
+}
+
+/// Options of the tree verbs (`put -r`, `get -r`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct TreeArgs {
+    /// With -r: how many files are sealed or opened at once [default: the cores for a
+    /// local store, 8 for S3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) jobs: Option<u16>,
 }
 
 /// `cat`.

@@ -227,6 +227,17 @@ pub(crate) fn seal_client(
 /// from the system random source because a `SealClient` cannot be built
 /// without one; nothing is sealed or opened with it.
 pub(crate) async fn admin_client(app: &App) -> Result<SealClient> {
+    let sse = sse(&app.cfg.sse.value)?;
+    admin_client_with(app, client(app).await, &sse)
+}
+
+/// [`admin_client`] over the client `s3` with the SSE setting `sse` (an
+/// SSE-C key, when objects need one for their heads).
+pub(crate) fn admin_client_with(
+    app: &App,
+    s3: aws_sdk_s3::Client,
+    sse: &SseKeys,
+) -> Result<SealClient> {
     use ring::rand::SecureRandom;
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
     ring::rand::SystemRandom::new()
@@ -236,14 +247,16 @@ pub(crate) async fn admin_client(app: &App) -> Result<SealClient> {
         .map_err(|e| CliError::kms("preparing an S3 client", &e))?;
     let ring = Keyring::new(vec![std::sync::Arc::new(key)])
         .map_err(|e| CliError::kms("preparing an S3 client", &e))?;
-    let sse = sse(&app.cfg.sse.value)?;
-    seal_client(
-        app,
-        client(app).await,
-        ring,
-        sealstream_format::Suite::Aes256Gcm,
-        &sse,
-    )
+    admin_client_with_ring(app, s3, ring, sse)
+}
+
+fn admin_client_with_ring(
+    app: &App,
+    s3: aws_sdk_s3::Client,
+    ring: Keyring,
+    sse: &SseKeys,
+) -> Result<SealClient> {
+    seal_client(app, s3, ring, sealstream_format::Suite::Aes256Gcm, sse)
 }
 
 /// The CLI error for an S3-crate error.
