@@ -140,3 +140,32 @@ impl S3 {
         c
     }
 }
+
+impl Sdk {
+    /// `(key, ETag)` of every object under `prefix`, sorted by key.
+    #[allow(dead_code)]
+    pub(crate) fn etags(&self, prefix: &str) -> Vec<(String, String)> {
+        self.rt.block_on(async {
+            let resp = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            let mut v: Vec<(String, String)> = resp
+                .contents()
+                .iter()
+                .map(|o| {
+                    (
+                        o.key().unwrap_or_default().to_owned(),
+                        o.e_tag().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        })
+    }
+}
