@@ -169,3 +169,21 @@ impl Sdk {
         })
     }
 }
+
+impl Sdk {
+    /// Writes the object; whether the server accepted it (some refuse
+    /// keys with `..` segments).
+    #[allow(dead_code)]
+    pub(crate) fn try_put(&self, key: &str, bytes: &[u8]) -> bool {
+        self.rt.block_on(async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(bytes.to_vec().into())
+                .send()
+                .await
+                .is_ok()
+        })
+    }
+}
