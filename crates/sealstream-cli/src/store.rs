@@ -187,6 +187,24 @@ impl<'a> StoreHandle<'a> {
         }
     }
 
+    /// Aborts the multipart uploads of the objects `names` started since
+    /// `since` (after Ctrl-C stopped their uploads); returns how many. A
+    /// local store has none.
+    pub(crate) async fn abort_uploads(
+        &self,
+        names: &[String],
+        since: std::time::SystemTime,
+    ) -> Result<usize> {
+        let (Some(side), Store::S3 { bucket, prefix }) = (&self.s3, &self.store) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for name in names {
+            n += s3::abort_uploads_of(&side.s3c, bucket, &format!("{prefix}{name}"), since).await?;
+        }
+        Ok(n)
+    }
+
     /// A sealer for this store: one keyring for every file of the run.
     pub(crate) fn sealer(&self, ring: Keyring, suite: Suite) -> Result<Sealer> {
         let client = match &self.s3 {

@@ -390,6 +390,21 @@ fn several_files_go_into_a_prefix_and_ambiguous_destinations_are_refused() {
         ])
         .assert()
         .success();
+    // Again: existing objects are not replaced without --force.
+    let again = env
+        .cmd()
+        .args(["--store", &store, "put", "one.log", "two.log", "logs/"])
+        .assert()
+        .code(USAGE);
+    let e = String::from_utf8_lossy(&again.get_output().stderr).into_owned();
+    assert!(e.contains("already exists"), "{e}");
+    env.write("two.log", b"2, new");
+    env.cmd()
+        .args([
+            "--store", &store, "put", "two.log", "one.log", "logs/", "--force",
+        ])
+        .assert()
+        .success();
     for n in ["one", "two", "three"] {
         let got = env
             .cmd()

@@ -490,11 +490,21 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
     let done = AtomicU64::new(0);
     progress.set_message(format!("put 0/{total_files} files"));
     let (handle, sealer, context, manifest_ref) = (&handle, &sealer, &context, &manifest);
-    let (progress_ref, done_ref, by_name) = (&progress, &done, &by_name);
+    let in_flight = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let started = std::time::SystemTime::now();
+    let (progress_ref, done_ref, by_name, in_flight_ref) = (&progress, &done, &by_name, &in_flight);
+    let many_files = matches!(sources, Sources::Files(_));
     let results = futures_util::stream::iter(plan.jobs)
         .map(|job| async move {
             let outcome = async {
-                if let Some(entry) = by_name.get(job.name.as_str()) {
+                if let Some(entry) = by_name.get(job.name.as_str())
+                    && many_files
+                    && !a.force
+                {
+                    return Err(CliError::usage(format!("{} already exists", entry.target))
+                        .hint("pass --force to replace it, or use put -r to store only changes"));
+                }
+                if let Some(entry) = by_name.get(job.name.as_str()).filter(|_| !many_files) {
                     let (differs, record) =
                         changed(handle, a, &job, entry, manifest_ref.objects.get(&job.name))
                             .await?;
@@ -502,9 +512,16 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
                         return Ok(Outcome::Unchanged { record });
                     }
                 }
-                let (plain, size, etag) = handle
+                if let Ok(mut v) = in_flight_ref.lock() {
+                    v.insert(job.name.clone());
+                }
+                let sealed = handle
                     .seal_file(sealer, &job.path, &job.name, context, job.meta)
-                    .await?;
+                    .await;
+                if let Ok(mut v) = in_flight_ref.lock() {
+                    v.remove(&job.name);
+                }
+                let (plain, size, etag) = sealed?;
                 let record = etag.map(|etag| Remembered {
                     etag,
                     size,
@@ -524,8 +541,25 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
         .buffer_unordered(jobs(&store, a.tree.jobs).max(1));
     tokio::pin!(results);
     let mut records = std::collections::BTreeMap::new();
-    while let Some((job, outcome)) = results.next().await {
-        crate::cancel::check().map_err(|e| crate::error::io_class("put", &e))?;
+    loop {
+        let next = tokio::select! {
+            n = results.next() => n,
+            () = crate::cancel::cancelled() => {
+                progress.finish();
+                let names: Vec<String> = in_flight
+                    .lock()
+                    .map(|v| v.iter().cloned().collect())
+                    .unwrap_or_default();
+                let n = handle.abort_uploads(&names, started).await.unwrap_or(0);
+                app.out.note(&format!(
+                    "sealstream: interrupted after {} stored; aborted {n} multipart upload(s); \
+                     run the same command again to store the rest",
+                    tally.stored
+                ));
+                return Err(CliError::new(Class::Interrupted, "interrupted"));
+            }
+        };
+        let Some((job, outcome)) = next else { break };
         let target = store
             .object(&job.name)
             .map(|t| t.to_string())
@@ -598,7 +632,7 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
             "unchanged": tally.unchanged,
             "failed": tally.failed,
             "excluded": plan.excluded,
-            "skipped": plan.skipped.len(),
+            "skipped_not_regular": plan.skipped.len(),
             "plaintext_bytes": tally.bytes,
         }),
         &format!(
@@ -726,8 +760,15 @@ pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
         .buffer_unordered(jobs(&store, a.tree.jobs).max(1));
     tokio::pin!(results);
     let mut tally = Tally::default();
-    while let Some((entry, outcome)) = results.next().await {
-        crate::cancel::check().map_err(|e| crate::error::io_class("get", &e))?;
+    loop {
+        let next = tokio::select! {
+            n = results.next() => n,
+            () = crate::cancel::cancelled() => {
+                progress.finish();
+                return Err(CliError::new(Class::Interrupted, "interrupted"));
+            }
+        };
+        let Some((entry, outcome)) = next else { break };
         let shown = entry.target.to_string();
         match outcome {
             Ok((path, n)) => {
