@@ -98,9 +98,18 @@ pub(crate) enum Command {
     Encrypt(EncryptArgs),
     /// Open a sealed file or stdin (`-`) to a file or stdout.
     Decrypt(DecryptArgs),
-    /// Seal a file or stdin into a store object.
+    /// Seal a file or stdin into a store object, several files into a prefix, or with -r a
+    /// folder tree.
+    #[command(override_usage = "sealstream put [OPTIONS] FILE|- [DEST]\n       \
+                                sealstream put [OPTIONS] FILE... PREFIX/\n       \
+                                sealstream put -r [OPTIONS] DIR [PREFIX/]")]
     Put(PutArgs),
-    /// Open a store object (or a share link) into a file or stdout.
+    /// Open a store object (or a share link) into a file or stdout, or with -r every object
+    /// under a prefix into a folder.
+    #[command(
+        override_usage = "sealstream get [OPTIONS] OBJECT|-|--link-file FILE [DEST]\n       \
+                                sealstream get -r [OPTIONS] PREFIX/ DIR"
+    )]
     Get(GetArgs),
     /// Write an object's plaintext, or a byte range of it, to stdout.
     Cat(CatArgs),
@@ -340,7 +349,7 @@ pub(crate) struct PutArgs {
     /// The files to seal (`-`: stdin, then DEST must name the object), then DEST: an object
     /// name in the store, `s3://bucket/key`, or a prefix ending in `/` [default: FILE's name].
     /// Several FILEs need a prefix DEST; with -r, FILE is a folder.
-    #[arg(value_name = "FILE... [DEST]", required = true, num_args = 1..)]
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
     pub(crate) paths: Vec<String>,
 
     /// The one FILE (filled from `paths` before the verb runs).

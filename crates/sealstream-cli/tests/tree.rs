@@ -16,10 +16,10 @@ use common::{Env, USAGE, data, json_lines};
 fn file(path: &Path, bytes: &[u8], mode: u32, mtime_secs: u64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     let f = std::fs::File::options().write(true).open(path).unwrap();
     f.set_modified(UNIX_EPOCH + Duration::new(mtime_secs, 123_456_789))
         .unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// The tree every test uses: nested folders, spaces and non-ASCII, an
@@ -92,6 +92,13 @@ fn cycle(
 ) {
     let src = env.path("src");
     let rels = make_tree(&src);
+    // An unreadable file fails on its own (as root every file is readable:
+    // then only the refused name fails).
+    file(&src.join("locked.txt"), b"secret", 0o000, 1_690_000_000);
+    let unreadable = std::fs::File::open(src.join("locked.txt")).is_err();
+    if !unreadable {
+        std::fs::remove_file(src.join("locked.txt")).unwrap();
+    }
     let first = cmd()
         .args([
             "--store",
@@ -109,7 +116,7 @@ fn cycle(
     let out = first.get_output();
     let s = summary(&out.stdout);
     assert_eq!(s["stored"], 4, "{s}");
-    assert_eq!(s["failed"], 1, "{s}");
+    assert_eq!(s["failed"], 1 + u64::from(unreadable), "{s}");
     assert_eq!(s["excluded"], 1, "{s}");
     let lines = json_lines(&out.stdout);
     assert!(
@@ -125,6 +132,9 @@ fn cycle(
         "{lines:?}"
     );
     std::fs::remove_file(src.join("bad\\\nname")).unwrap();
+    if unreadable {
+        std::fs::remove_file(src.join("locked.txt")).unwrap();
+    }
 
     cmd()
         .args(["--store", store, "get", "-r", "backup/", "out"])
