@@ -504,3 +504,82 @@ fn a_second_put_r_into_the_same_prefix_fails_fast() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_tree_sealed_under_kms_round_trips() {
+    let Some(svc) = common::services::s3("a_tree_sealed_under_kms_round_trips") else {
+        return;
+    };
+    let Ok(kms_endpoint) = std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT") else {
+        eprintln!("skipping a_tree_sealed_under_kms_round_trips: no KMS server");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let arn = rt.block_on(async {
+        let sdk = sealstream_kms::aws::load_sdk_config(&sealstream_kms::aws::AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(kms_endpoint.clone()),
+            profile: None,
+        })
+        .await;
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let k = kms.create_key().send().await.unwrap();
+        k.key_metadata().unwrap().arn().unwrap().to_owned()
+    });
+    let env = Env::new();
+    let store = svc.store(&env, "kms-tree");
+    let src = env.path("src");
+    let rels: Vec<String> = (0..24).map(|i| format!("d{}/f{i}.txt", i % 3)).collect();
+    for (i, r) in rels.iter().enumerate() {
+        file(&src.join(r), &data(500 + i, 7), 0o644, 1_700_000_000);
+    }
+    let cmd = || {
+        let mut c = svc.cmd(&env);
+        c.env("SEALSTREAM_KMS_ENDPOINT_URL", &kms_endpoint);
+        c
+    };
+    cmd()
+        .args([
+            "--store",
+            &store,
+            "put",
+            "-r",
+            "src",
+            "--kms-key",
+            &arn,
+            "--jobs",
+            "8",
+        ])
+        .assert()
+        .success();
+    cmd()
+        .args([
+            "--store",
+            &store,
+            "get",
+            "-r",
+            "src/",
+            "out",
+            "--kms-key",
+            &arn,
+        ])
+        .assert()
+        .success();
+    let refs: Vec<&str> = rels.iter().map(String::as_str).collect();
+    assert_same_tree(&src, &env.path("out"), &refs);
+    for r in &rels[..4] {
+        let v = common::json_one(
+            &cmd()
+                .args(["--json", "--store", &store, "inspect", &format!("src/{r}")])
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        );
+        assert_eq!(v["keys"][0]["provider"], "aws-kms", "{v}");
+        assert_eq!(v["keys"][0]["key_id"], arn.as_str(), "{v}");
+    }
+}
