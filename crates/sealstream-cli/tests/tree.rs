@@ -583,3 +583,59 @@ fn a_tree_sealed_under_kms_round_trips() {
         assert_eq!(v["keys"][0]["key_id"], arn.as_str(), "{v}");
     }
 }
+
+#[test]
+fn include_and_follow_symlinks_choose_what_is_stored() {
+    let env = Env::new();
+    let store = env.path("vault").display().to_string();
+    let src = env.path("src");
+    file(&src.join("keep.txt"), b"keep", 0o644, 1_700_000_000);
+    file(&src.join("drop.bin"), b"drop", 0o644, 1_700_000_000);
+    file(
+        &env.path("elsewhere/linked.txt"),
+        b"linked",
+        0o644,
+        1_700_000_000,
+    );
+    std::os::unix::fs::symlink(env.path("elsewhere"), src.join("dirlink")).unwrap();
+    std::os::unix::fs::symlink("keep.txt", src.join("filelink.txt")).unwrap();
+    std::os::unix::fs::symlink(".", src.join("loop")).unwrap();
+    let a = env
+        .cmd()
+        .args([
+            "--store",
+            &store,
+            "--json",
+            "put",
+            "-r",
+            "src",
+            "--include",
+            "*.txt",
+        ])
+        .args(["--follow-symlinks"])
+        .assert()
+        .success();
+    let lines = json_lines(&a.get_output().stdout);
+    let mut stored: Vec<String> = lines
+        .iter()
+        .filter(|v| v["status"] == "stored")
+        .map(|v| {
+            v["object"]
+                .as_str()
+                .unwrap()
+                .rsplit("src/")
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    stored.sort();
+    assert_eq!(
+        stored,
+        ["dirlink/linked.txt", "filelink.txt", "keep.txt"],
+        "{lines:?}"
+    );
+    let s = summary(&a.get_output().stdout);
+    assert_eq!(s["excluded"], 1, "{s}");
+    assert_eq!(s["skipped_not_regular"], 1, "the link loop: {s}");
+}

@@ -810,3 +810,29 @@ pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
     );
     tally.result("restore", total_files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_without_a_slash_match_names_at_any_depth() {
+        let f = Filter::new(
+            &["*.log".into(), "build/**".into(), "node_modules".into()],
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}", e.message()));
+        assert!(f.excluded("a/b/c.log", "c.log"));
+        assert!(f.excluded("build/x/y.o", "y.o"));
+        assert!(!f.excluded("src/build/y.o", "y.o"));
+        assert!(f.excluded("web/node_modules", "node_modules"));
+        assert!(!f.excluded("a/log.txt", "log.txt"));
+        assert!(f.included("anything", "anything"));
+        let g = Filter::new(&[], &["*.txt".into(), "docs/*.md".into()])
+            .unwrap_or_else(|e| panic!("{}", e.message()));
+        assert!(g.included("a/b.txt", "b.txt"));
+        assert!(g.included("docs/r.md", "r.md"));
+        assert!(!g.included("docs/sub/r.md", "r.md"));
+        assert!(!g.included("x.bin", "x.bin"));
+    }
+}
