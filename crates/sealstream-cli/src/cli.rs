@@ -98,9 +98,18 @@ pub(crate) enum Command {
     Encrypt(EncryptArgs),
     /// Open a sealed file or stdin (`-`) to a file or stdout.
     Decrypt(DecryptArgs),
-    /// Seal a file or stdin into a store object.
+    /// Seal a file or stdin into a store object, several files into a prefix, or with -r a
+    /// folder tree.
+    #[command(override_usage = "sealstream put [OPTIONS] FILE|- [DEST]\n       \
+                                sealstream put [OPTIONS] FILE... PREFIX/\n       \
+                                sealstream put -r [OPTIONS] DIR [PREFIX/]")]
     Put(PutArgs),
-    /// Open a store object (or a share link) into a file or stdout.
+    /// Open a store object (or a share link) into a file or stdout, or with -r every object
+    /// under a prefix into a folder.
+    #[command(
+        override_usage = "sealstream get [OPTIONS] OBJECT|-|--link-file FILE [DEST]\n       \
+                                sealstream get -r [OPTIONS] PREFIX/ DIR"
+    )]
     Get(GetArgs),
     /// Write an object's plaintext, or a byte range of it, to stdout.
     Cat(CatArgs),
@@ -337,14 +346,45 @@ pub(crate) struct DecryptArgs {
 /// `put`.
 #[derive(Args, Debug)]
 pub(crate) struct PutArgs {
-    /// The file to seal, or `-` for stdin (then DEST must name the object).
-    #[arg(value_name = "FILE")]
+    /// The files to seal (`-`: stdin, then DEST must name the object), then DEST: an object
+    /// name in the store, `s3://bucket/key`, or a prefix ending in `/` [default: FILE's name].
+    /// Several FILEs need a prefix DEST; with -r, FILE is a folder.
+    #[arg(value_name = "PATH", required = true, num_args = 1..)]
+    pub(crate) paths: Vec<String>,
+
+    /// The one FILE (filled from `paths` before the verb runs).
+    #[arg(skip)]
     pub(crate) input: String,
 
-    /// Object name in the store, `s3://bucket/key`, or a prefix ending in `/`
-    /// [default: FILE's name].
-    #[arg(value_name = "DEST")]
+    /// DEST (filled from `paths` before the verb runs).
+    #[arg(skip)]
     pub(crate) dest: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) tree: TreeArgs,
+
+    /// Seal every regular file under the folder FILE into `DEST/relative/path` [default
+    /// DEST: the folder's name]; a second run stores only new or changed files.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+
+    /// With -r: skip only files whose plaintext equals the stored object's (decrypts and
+    /// compares) instead of comparing size, mtime and mode.
+    #[arg(long, requires = "recursive")]
+    pub(crate) checksum: bool,
+
+    /// With -r: skip files and folders whose path relative to the folder matches GLOB
+    /// (repeatable; `*` stays within one folder, `**` crosses folders).
+    #[arg(long, value_name = "GLOB", requires = "recursive")]
+    pub(crate) exclude: Vec<String>,
+
+    /// With -r: store only files whose relative path matches GLOB (repeatable).
+    #[arg(long, value_name = "GLOB", requires = "recursive")]
+    pub(crate) include: Vec<String>,
+
+    /// With -r: follow symbolic links (to files and folders) instead of skipping them.
+    #[arg(long, requires = "recursive")]
+    pub(crate) follow_symlinks: bool,
 
     /// AEAD suite.
     #[arg(long, value_enum)]
@@ -404,6 +444,23 @@ pub(crate) struct GetArgs {
     /// Overwrite DEST if it exists.
     #[arg(long)]
     pub(crate) force: bool,
+
+    /// Restore every object under the prefix OBJECT into the folder DEST (created if
+    /// needed), with relative paths, modes and mtimes.
+    #[arg(long, short = 'r')]
+    pub(crate) recursive: bool,
+
+    #[command(flatten)]
+    pub(crate) tree: TreeArgs,
+}
+
+/// Options of the tree verbs (`put -r`, `get -r`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct TreeArgs {
+    /// With -r: how many files are sealed or opened at once [default: the cores for a
+    /// local store, 8 for S3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) jobs: Option<u16>,
 }
 
 /// `cat`.

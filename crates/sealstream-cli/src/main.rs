@@ -20,6 +20,7 @@ mod progress;
 mod redact;
 mod s3;
 mod stale;
+mod store;
 mod testhook;
 mod util;
 mod verbs;

@@ -37,6 +37,16 @@ impl Output {
         }
     }
 
+    /// One failed item of a run that goes on: its JSON object on stdout
+    /// with `--json`, else its line on stderr (even with `--quiet`).
+    pub(crate) fn failure(&self, value: &Value, human: &str) {
+        if self.json {
+            let _ = writeln!(io::stdout().lock(), "{value}");
+        } else {
+            let _ = writeln!(io::stderr().lock(), "{human}");
+        }
+    }
+
     /// A note for people on stderr (where things were created, what to do
     /// next), unless `--quiet`.
     pub(crate) fn note(&self, text: &str) {

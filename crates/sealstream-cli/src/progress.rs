@@ -46,6 +46,11 @@ impl Progress {
         self.bar.set_length(n);
     }
 
+    /// Replaces the label (a tree run's "files done/total").
+    pub(crate) fn set_message(&self, msg: String) {
+        self.bar.set_message(msg);
+    }
+
     /// Removes the bar.
     pub(crate) fn finish(&self) {
         self.bar.finish_and_clear();

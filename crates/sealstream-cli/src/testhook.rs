@@ -62,6 +62,23 @@ pub(crate) async fn pause_after_bytes(written: u64) {
 #[cfg(not(feature = "test-hooks"))]
 pub(crate) async fn pause_after_bytes(_written: u64) {}
 
+/// `SEALSTREAM_TEST_PAUSE_TREE_LOCKED=1`: once `put -r` holds its prefix
+/// lock, it stops there.
+#[cfg(feature = "test-hooks")]
+pub(crate) fn pause_tree_locked() {
+    static CELL: OnceLock<Option<u64>> = OnceLock::new();
+    if env_u64("SEALSTREAM_TEST_PAUSE_TREE_LOCKED", &CELL) == Some(1) {
+        eprintln!("sealstream: test hook: paused holding the tree lock");
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+}
+
+/// Without the `test-hooks` feature: nothing.
+#[cfg(not(feature = "test-hooks"))]
+pub(crate) fn pause_tree_locked() {}
+
 #[cfg(test)]
 mod tests {
     use super::armed;

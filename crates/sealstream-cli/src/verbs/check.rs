@@ -13,8 +13,12 @@ use super::crypt::open_key;
 use crate::app::{App, blocking};
 use crate::cli::CheckArgs;
 use crate::error::{Class, CliError, Result};
-use crate::location::Store;
+use crate::location::{Store, Target};
 use crate::s3::{self, SseKeys, s3_error};
+use crate::store::StoreHandle;
+/// Kept here for the verbs that read `check`'s prefix argument the same way.
+#[allow(unused_imports)]
+pub(crate) use crate::store::store_and_prefix;
 use crate::{keys, local, output};
 
 /// One object to check: its name in the store and where it lives.
@@ -39,62 +43,20 @@ struct Checked {
     result: std::result::Result<u64, (CliError, Option<u64>)>,
 }
 
-/// `check [PREFIX]`: a store (given with `s3://` or `file://`) or a name
-/// prefix in the configured store, as `ls` reads it.
-pub(crate) fn store_and_prefix(app: &App, prefix: Option<&str>) -> Result<(Store, String)> {
-    Ok(match prefix {
-        Some(p) if p.starts_with("s3://") || p.starts_with("file://") => {
-            (Store::parse(p)?, String::new())
-        }
-        Some(p) => (app.store()?, p.to_owned()),
-        None => (app.store()?, String::new()),
-    })
-}
-
-/// Every object under `prefix` in `store`, sorted by name.
-async fn list_items(app: &App, store: &Store, prefix: &str) -> Result<Vec<Item>> {
-    match store {
-        Store::Local(root) => {
-            if !root.is_dir() {
-                return Err(CliError::new(
-                    Class::NotFound,
-                    format!("the store {} does not exist", root.display()),
-                )
-                .hint("check --store"));
-            }
-            let (r, p) = (root.clone(), prefix.to_owned());
-            let listed = blocking(move || local::list_store(&r, &p)).await?;
-            Ok(listed
-                .into_iter()
-                .map(|l| Item::Local {
-                    name: l.name,
-                    path: l.path,
-                })
-                .collect())
-        }
-        Store::S3 {
-            bucket,
-            prefix: store_prefix,
-        } => {
-            let full = format!("{store_prefix}{prefix}");
-            let listed = s3::admin_client(app)
-                .await?
-                .list(bucket, &full)
-                .await
-                .map_err(|e| s3_error(&e))?;
-            Ok(listed
-                .into_iter()
-                .map(|e| Item::S3 {
-                    name: e
-                        .key
-                        .strip_prefix(store_prefix.as_str())
-                        .unwrap_or(&e.key)
-                        .to_owned(),
-                    key: e.key,
-                })
-                .collect())
-        }
-    }
+/// Every object under `prefix` in `store`, sorted by name (one listing
+/// path for both store kinds: [`StoreHandle::list`]).
+async fn list_items(app: &App, a: &CheckArgs, store: &Store, prefix: &str) -> Result<Vec<Item>> {
+    let handle = StoreHandle::new(app, store.clone(), &a.sse).await?;
+    Ok(handle
+        .list(prefix)
+        .await?
+        .into_iter()
+        .filter_map(|e| match e.target {
+            Target::Local(path) => Some(Item::Local { name: e.name, path }),
+            Target::S3 { key, .. } => Some(Item::S3 { name: e.name, key }),
+            Target::Link(_) => None,
+        })
+        .collect())
 }
 
 /// Keeps a uniformly random `percent` of `items` (rounded up, so any
@@ -234,8 +196,8 @@ async fn check_s3(
 
 pub(crate) async fn run(app: &App, a: CheckArgs) -> Result<()> {
     let percent = a.sample.as_deref().map(parse_percent).transpose()?;
-    let (store, prefix) = store_and_prefix(app, a.prefix.as_deref())?;
-    let listed = list_items(app, &store, &prefix).await?;
+    let (store, prefix) = crate::store::store_and_prefix(app, a.prefix.as_deref())?;
+    let listed = list_items(app, &a, &store, &prefix).await?;
     let total = listed.len();
     let items = match percent {
         Some(p) => sample(listed, p)?,

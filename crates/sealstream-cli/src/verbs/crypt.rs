@@ -50,7 +50,7 @@ fn check_sealed_file(path: &std::path::Path) -> Result<()> {
 /// `expected_name`: the object's name in its local store (`None` for a file
 /// outside any store), checked before any key is tried, so an object
 /// swapped with another one of the store fails (exit 4).
-pub(super) async fn open_key(
+pub(crate) async fn open_key(
     app: &App,
     keys_args: &crate::cli::KeyArgs,
     header: &Header,

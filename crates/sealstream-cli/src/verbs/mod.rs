@@ -13,7 +13,10 @@ mod remote;
 mod resume;
 mod rewrap;
 mod rm;
+mod tree;
 mod web;
+
+pub(crate) use crypt::open_key;
 
 use serde_json::{Value, json};
 
@@ -29,7 +32,8 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Keygen(a) => keygen::run(app, a),
         Command::Encrypt(a) => crypt::encrypt(app, a).await,
         Command::Decrypt(a) => crypt::decrypt(app, a).await,
-        Command::Put(a) => objects::put(app, a).await,
+        Command::Put(a) => tree::put(app, a).await,
+        Command::Get(a) if a.recursive => tree::get(app, a).await,
         Command::Get(a) => objects::get(app, a).await,
         Command::Cat(a) => objects::cat(app, a).await,
         Command::Ls(a) => inspect::ls(app, a).await,

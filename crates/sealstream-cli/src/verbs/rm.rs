@@ -2,7 +2,7 @@
 //! everything under a prefix. Every argument is resolved before anything
 //! is removed: one that names no object removes nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 
@@ -10,8 +10,9 @@ use crate::app::{App, blocking};
 use crate::cli::RmArgs;
 use crate::error::{Class, CliError, Result};
 use crate::location::{Store, Target};
+use crate::output;
 use crate::s3::{self, s3_error};
-use crate::{local, output};
+use crate::store::StoreHandle;
 
 /// One object to remove.
 enum Doomed {
@@ -104,33 +105,27 @@ async fn resolve_tree(app: &App, store: &Store, s: &str) -> Result<Vec<Doomed>> 
         };
         (store.clone(), p)
     };
-    let found: Vec<Doomed> = match &store {
-        Store::Local(root) => {
-            if !root.is_dir() {
-                return Err(not_found(&store.to_string()));
-            }
-            let (r, p) = (root.clone(), name_prefix.clone());
-            blocking(move || local::list_store(&r, &p))
-                .await?
-                .into_iter()
-                .map(|l| Doomed::Local {
-                    path: l.path,
-                    root: Some(root.clone()),
-                })
-                .collect()
-        }
-        Store::S3 { bucket, prefix } => s3::admin_client(app)
-            .await?
-            .list(bucket, &format!("{prefix}{name_prefix}"))
-            .await
-            .map_err(|e| s3_error(&e))?
-            .into_iter()
-            .map(|e| Doomed::S3 {
-                bucket: bucket.clone(),
-                key: e.key,
-            })
-            .collect(),
+    if matches!(&store, Store::Local(root) if !root.is_dir()) {
+        return Err(not_found(&store.to_string()));
+    }
+    let handle = StoreHandle::new(app, store.clone(), &crate::cli::SseArgs::default()).await?;
+    let root = match &store {
+        Store::Local(r) => Some(r.clone()),
+        Store::S3 { .. } => None,
     };
+    let found: Vec<Doomed> = handle
+        .list(&name_prefix)
+        .await?
+        .into_iter()
+        .filter_map(|e| match e.target {
+            Target::Local(path) => Some(Doomed::Local {
+                path,
+                root: root.clone(),
+            }),
+            Target::S3 { bucket, key } => Some(Doomed::S3 { bucket, key }),
+            Target::Link(_) => None,
+        })
+        .collect();
     if found.is_empty() {
         return Err(CliError::new(
             Class::NotFound,
@@ -139,22 +134,6 @@ async fn resolve_tree(app: &App, store: &Store, s: &str) -> Result<Vec<Doomed>> 
         .hint("check the prefix with `sealstream ls`; nothing was removed"));
     }
     Ok(found)
-}
-
-/// Removes a local object, then the folders above it that became empty
-/// (up to, not including, the store root).
-fn remove_local(path: &Path, root: Option<&Path>) -> Result<()> {
-    std::fs::remove_file(path).map_err(|e| CliError::io("removing", path, &e))?;
-    if let Some(root) = root {
-        let mut dir = path.parent();
-        while let Some(d) = dir {
-            if d == root || !d.starts_with(root) || std::fs::remove_dir(d).is_err() {
-                break;
-            }
-            dir = d.parent();
-        }
-    }
-    Ok(())
 }
 
 pub(crate) async fn run(app: &App, a: RmArgs) -> Result<()> {
@@ -193,7 +172,7 @@ pub(crate) async fn run(app: &App, a: RmArgs) -> Result<()> {
         match d {
             Doomed::Local { path, root } => {
                 let (p, r) = (path.clone(), root.clone());
-                blocking(move || remove_local(&p, r.as_deref())).await?;
+                blocking(move || crate::store::remove_local(&p, r.as_deref())).await?;
                 report(d, true);
             }
             Doomed::S3 { bucket, key } => match by_bucket.iter_mut().find(|(b, _)| b == bucket) {

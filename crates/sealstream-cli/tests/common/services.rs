@@ -140,3 +140,50 @@ impl S3 {
         c
     }
 }
+
+impl Sdk {
+    /// `(key, ETag)` of every object under `prefix`, sorted by key.
+    #[allow(dead_code)]
+    pub(crate) fn etags(&self, prefix: &str) -> Vec<(String, String)> {
+        self.rt.block_on(async {
+            let resp = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .unwrap();
+            let mut v: Vec<(String, String)> = resp
+                .contents()
+                .iter()
+                .map(|o| {
+                    (
+                        o.key().unwrap_or_default().to_owned(),
+                        o.e_tag().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        })
+    }
+}
+
+impl Sdk {
+    /// Writes the object; whether the server accepted it (some refuse
+    /// keys with `..` segments).
+    #[allow(dead_code)]
+    pub(crate) fn try_put(&self, key: &str, bytes: &[u8]) -> bool {
+        self.rt.block_on(async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(bytes.to_vec().into())
+                .send()
+                .await
+                .is_ok()
+        })
+    }
+}
