@@ -31,6 +31,26 @@ impl App {
             .map_err(|e| e.context(format!("store (from {})", self.cfg.store.source)))
     }
 
+    /// Creates the missing local store folder `root` before a first write.
+    /// The default store is created on first use; one named with --store,
+    /// $SEALSTREAM_STORE or the config file only with --create, so that a
+    /// typo or an unmounted disk is an error rather than a new folder that
+    /// quietly receives the backups (issue 11).
+    pub(crate) fn create_store_root(&self, root: &std::path::Path) -> Result<()> {
+        if self.cfg.store.source != crate::config::Source::Default && !self.cfg.create_store {
+            return Err(CliError::new(
+                Class::NotFound,
+                format!(
+                    "the store {} (from {}) does not exist",
+                    root.display(),
+                    self.cfg.store.source
+                ),
+            )
+            .hint("check the path (is the disk mounted?), or pass --create to create the store"));
+        }
+        crate::keys::create_private_dir(root)
+    }
+
     /// A progress bar for `total` bytes, per the configured mode.
     pub(crate) fn progress(&self, total: Option<u64>, label: &str) -> Progress {
         Progress::new(self.cfg.progress.value, total, label)

@@ -87,6 +87,17 @@ pub(crate) struct Global {
     /// AWS KMS endpoint, for KMS-compatible servers (--endpoint-url is for S3 only).
     #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
     pub(crate) kms_endpoint_url: Option<String>,
+
+    /// Create the default key if it does not exist, also when stdin is not a terminal
+    /// (cron jobs, scripts); without it such a run refuses to create one (exit 5).
+    #[arg(long, global = true)]
+    pub(crate) create_key: bool,
+
+    /// Create a local store folder given with --store, $SEALSTREAM_STORE or the config file
+    /// if it does not exist; without it a missing one is exit 3 (the default store is
+    /// always created on first use).
+    #[arg(long, global = true)]
+    pub(crate) create: bool,
 }
 
 /// The verbs.

@@ -263,6 +263,11 @@ pub(crate) struct Config {
     pub(crate) part_size: Setting<Option<u64>>,
     /// Parts in flight.
     pub(crate) concurrency: Setting<Option<usize>>,
+    /// `--create-key`: create a missing default key also when stdin is not
+    /// a terminal.
+    pub(crate) create_key: bool,
+    /// `--create`: create a missing local store that was named explicitly.
+    pub(crate) create_store: bool,
 }
 
 /// Picks the highest layer that is set.
@@ -556,6 +561,8 @@ impl Config {
             sse,
             part_size,
             concurrency,
+            create_key: global.create_key,
+            create_store: global.create,
         })
     }
 

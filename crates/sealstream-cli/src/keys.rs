@@ -260,12 +260,31 @@ fn default_key(cfg: &Config, out: Output) -> Result<LocalKeyProvider> {
     if path.exists() {
         return load_local(path);
     }
+    // Unattended (cron, scripts, CI): a run under the wrong HOME must not
+    // silently seal for a new key that nobody backs up (issue 11).
+    if !cfg.create_key && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(CliError::new(
+            Class::Key,
+            format!(
+                "no key is configured and the default key {} does not exist; stdin is not a \
+                 terminal, so no new key is created unattended",
+                path.display()
+            ),
+        )
+        .hint(
+            "pass --create-key to create the default key (and back it up), or name a key with \
+             --key-file, --recipient or --kms-key (check HOME / SEALSTREAM_HOME if a key \
+             should exist)",
+        ));
+    }
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
     match LocalKeyProvider::generate(path, Overwrite::Never) {
         Ok(p) => {
-            out.note(&format!(
+            // Always printed, also with --quiet and --json: a new secret
+            // that must be backed up is never created silently.
+            out.warn(&format!(
                 "sealstream: created a new local key at {} (key id {}).\n  \
                  Back it up: objects sealed with it cannot be opened without it.",
                 path.display(),

@@ -55,6 +55,13 @@ impl Output {
         }
     }
 
+    /// A note that `--quiet` does not silence (a new secret to back up).
+    pub(crate) fn warn(&self, text: &str) {
+        if !text.is_empty() {
+            let _ = writeln!(io::stderr().lock(), "{text}");
+        }
+    }
+
     /// Prints an error on stderr: `error: ...` and a hint, or a JSON object
     /// with `error`, `class`, `exit_code` and `hint`.
     pub(crate) fn error(&self, e: &CliError) {

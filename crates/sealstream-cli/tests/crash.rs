@@ -114,6 +114,8 @@ impl Services {
     fn cmd(&self, env: &Env) -> AssertCommand {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sealstream"));
         self.envs(&mut c, env);
+        // stdin is not a terminal: the default key is created only when asked.
+        c.arg("--create-key");
         let mut a = AssertCommand::from_std(c);
         a.timeout(Duration::from_secs(120));
         a
@@ -124,6 +126,8 @@ impl Services {
         common::require_test_hooks();
         let mut c = Command::new(env!("CARGO_BIN_EXE_sealstream"));
         self.envs(&mut c, env);
+        // stdin is not a terminal: the default key is created only when asked.
+        c.arg("--create-key");
         c.env(hook.0, hook.1)
             .args(args)
             .stdin(Stdio::null())

@@ -945,8 +945,15 @@ fn keys_from_env_and_config_seal_and_open() {
 fn stores_given_as_folders_and_file_urls() {
     let env = Env::new();
     env.write("s.txt", b"in a folder store");
+    // A store named explicitly is created only with --create (issue 11).
     env.cmd()
         .args(["--store", "./backups", "put", "s.txt", "nested/s.txt"])
+        .assert()
+        .code(NOT_FOUND)
+        .stderr(contains("--create"));
+    assert!(!env.path("backups").exists());
+    env.cmd()
+        .args(["--store", "./backups", "--create", "put", "s.txt", "nested/s.txt"])
         .assert()
         .success();
     assert!(env.path("backups/nested/s.txt").is_file());
@@ -1779,7 +1786,7 @@ fn put_all(env: &Env, store: &std::path::Path, names: &[&str]) {
         env.cmd()
             .arg("--store")
             .arg(store)
-            .args(["put", "p.bin", name])
+            .args(["--create", "put", "p.bin", name])
             .assert()
             .success();
     }

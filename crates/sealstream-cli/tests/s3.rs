@@ -705,7 +705,7 @@ fn ctrl_c_during_put_aborts_the_multipart_upload() {
         cmd.env(k, v);
     }
     let mut child = cmd
-        .args(["--store", &store, "put", "-", "stream.bin"])
+        .args(["--create-key", "--store", &store, "put", "-", "stream.bin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -143,7 +143,7 @@ fn prepare_local_parent(app: &App, path: &Path) -> Result<Option<PathBuf>> {
     };
     let created = root.as_ref().filter(|r| !r.exists()).cloned();
     if let Some(r) = &created {
-        keys::create_private_dir(r)?;
+        app.create_store_root(r)?;
     }
     if let Some(dir) = path.parent()
         && !dir.is_dir()

@@ -78,8 +78,18 @@ impl Env {
         self.home().join(".local/share/sealstream/store")
     }
 
-    /// `sealstream` with an empty environment but HOME (and PATH).
+    /// `sealstream --create-key` with an empty environment but HOME (and
+    /// PATH). Tests run with stdin not a terminal, where a missing default
+    /// key is created only with `--create-key` (docs/CLI.md, "Unattended
+    /// runs"); [`Env::bare_cmd`] runs without it.
     pub(crate) fn cmd(&self) -> Command {
+        let mut c = self.bare_cmd();
+        c.arg("--create-key");
+        c
+    }
+
+    /// `sealstream` with an empty environment but HOME (and PATH), no flag.
+    pub(crate) fn bare_cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sealstream"));
         c.env_clear()
             .env("HOME", self.home())
