@@ -164,22 +164,34 @@ pub(crate) struct ManArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
-/// Which keys seal or open objects.
+/// Which keys seal or open objects (all kinds: `mv` opens and seals).
 ///
 /// Several may be given; a sealed object then carries one wrapping per key
-/// (any one of them opens it).
+/// (any one of them opens it). The verbs that only seal take
+/// [`SealKeyArgs`], those that only open [`OpenKeyArgs`], so that each
+/// verb's help shows only the options it uses.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct KeyArgs {
     /// Local key file (see `sealstream keygen`); repeatable.
     #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
     pub(crate) key_files: Vec<PathBuf>,
 
-    /// X25519 recipient public key to seal for; repeatable.
+    /// X25519 recipient public key (or its .pub file) to seal for; repeatable.
     #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
     pub(crate) recipients: Vec<String>,
 
+    /// File of X25519 recipient public keys, one a line (`#` comments and blank lines
+    /// allowed); repeatable.
+    #[arg(
+        long = "recipients-file",
+        short = 'R',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
+    pub(crate) recipients_files: Vec<PathBuf>,
+
     /// X25519 identity (secret key) file to open with; repeatable.
-    #[arg(long = "identity", value_name = "PATH", help_heading = "Keys")]
+    #[arg(long = "identity", short = 'i', value_name = "PATH", help_heading = "Keys")]
     pub(crate) identities: Vec<PathBuf>,
 
     /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
@@ -192,8 +204,76 @@ impl KeyArgs {
     pub(crate) fn any(&self) -> bool {
         !(self.key_files.is_empty()
             && self.recipients.is_empty()
+            && self.recipients_files.is_empty()
             && self.identities.is_empty()
             && self.kms_keys.is_empty())
+    }
+}
+
+/// The keys that seal new objects (`encrypt`, `put`, `migrate`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct SealKeyArgs {
+    /// Local key file (see `sealstream keygen`); repeatable.
+    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
+    pub(crate) key_files: Vec<PathBuf>,
+
+    /// X25519 recipient public key (or its .pub file) to seal for; repeatable.
+    #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
+    pub(crate) recipients: Vec<String>,
+
+    /// File of X25519 recipient public keys, one a line (`#` comments and blank lines
+    /// allowed); repeatable.
+    #[arg(
+        long = "recipients-file",
+        short = 'R',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
+    pub(crate) recipients_files: Vec<PathBuf>,
+
+    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
+    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
+    pub(crate) kms_keys: Vec<String>,
+}
+
+impl SealKeyArgs {
+    /// As the key arguments of every kind.
+    pub(crate) fn all(&self) -> KeyArgs {
+        KeyArgs {
+            key_files: self.key_files.clone(),
+            recipients: self.recipients.clone(),
+            recipients_files: self.recipients_files.clone(),
+            identities: Vec::new(),
+            kms_keys: self.kms_keys.clone(),
+        }
+    }
+}
+
+/// The keys that open objects (`decrypt`, `get`, `cat`, `check`, `share`, `rewrap`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct OpenKeyArgs {
+    /// Local key file (see `sealstream keygen`); repeatable.
+    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
+    pub(crate) key_files: Vec<PathBuf>,
+
+    /// X25519 identity (secret key) file to open with; repeatable.
+    #[arg(long = "identity", short = 'i', value_name = "PATH", help_heading = "Keys")]
+    pub(crate) identities: Vec<PathBuf>,
+
+    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
+    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
+    pub(crate) kms_keys: Vec<String>,
+}
+
+impl OpenKeyArgs {
+    /// As the key arguments of every kind.
+    pub(crate) fn all(&self) -> KeyArgs {
+        KeyArgs {
+            key_files: self.key_files.clone(),
+            identities: self.identities.clone(),
+            kms_keys: self.kms_keys.clone(),
+            ..KeyArgs::default()
+        }
     }
 }
 
@@ -286,6 +366,7 @@ pub(crate) struct KeygenArgs {
 
 /// `encrypt`.
 #[derive(Args, Debug)]
+#[command(mut_arg("recipients", |a| a.short('r')))]
 pub(crate) struct EncryptArgs {
     /// The file to seal, or `-` for stdin.
     #[arg(default_value = "-", value_name = "INPUT")]
@@ -300,7 +381,7 @@ pub(crate) struct EncryptArgs {
     pub(crate) suite: Option<SuiteArg>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: SealKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -324,7 +405,7 @@ pub(crate) struct DecryptArgs {
     pub(crate) output: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -351,7 +432,7 @@ pub(crate) struct PutArgs {
     pub(crate) suite: Option<SuiteArg>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: SealKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -390,7 +471,7 @@ pub(crate) struct GetArgs {
     pub(crate) dest: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -423,7 +504,7 @@ pub(crate) struct CatArgs {
     pub(crate) range: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -469,19 +550,30 @@ pub(crate) struct RewrapArgs {
 
     /// Keys that can open the object now.
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     /// New local key file; repeatable.
     #[arg(long = "new-key-file", value_name = "PATH", help_heading = "New keys")]
     pub(crate) new_key_files: Vec<PathBuf>,
 
-    /// New X25519 recipient; repeatable.
+    /// New X25519 recipient public key (or its .pub file); repeatable.
     #[arg(
         long = "new-recipient",
+        short = 'r',
         value_name = "PUBKEY",
         help_heading = "New keys"
     )]
     pub(crate) new_recipients: Vec<String>,
+
+    /// File of new X25519 recipients, one a line (`#` comments and blank lines allowed);
+    /// repeatable.
+    #[arg(
+        long = "new-recipients-file",
+        short = 'R',
+        value_name = "PATH",
+        help_heading = "New keys"
+    )]
+    pub(crate) new_recipients_files: Vec<PathBuf>,
 
     /// New AWS KMS key; repeatable.
     #[arg(
@@ -563,7 +655,7 @@ pub(crate) struct ShareArgs {
     pub(crate) web_page: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -607,7 +699,7 @@ pub(crate) struct MigrateArgs {
 
     /// Keys that seal the new objects.
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: SealKeyArgs,
 
     /// Only migrate objects with exactly this encryption context (without aws:x-amz-cek-alg).
     #[command(flatten)]
@@ -739,7 +831,7 @@ pub(crate) struct CheckArgs {
     pub(crate) jobs: Option<usize>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,

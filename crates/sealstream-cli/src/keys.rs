@@ -95,6 +95,52 @@ pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
     .hint("print a public key with `sealstream keygen --x25519`"))
 }
 
+/// The recipients of a recipients file (`-R`): one public key a line, `#`
+/// comment lines and blank lines skipped. A line that is not a public key
+/// is named by its number, never echoed (it may be a secret pasted by
+/// mistake).
+pub(crate) fn load_recipients_file(path: &Path) -> Result<Vec<X25519Recipient>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::io("reading the recipients file", path, &e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |what: &str| {
+            CliError::usage(format!(
+                "--recipients-file {} line {}: {what}",
+                path.display(),
+                n + 1
+            ))
+        };
+        if line
+            .get(..sealstream_kms::X25519_SECRET_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(sealstream_kms::X25519_SECRET_PREFIX))
+        {
+            return Err(bad("this is a secret key (an identity); list public keys only")
+                .hint("keep the secret key private; put its public key in the file"));
+        }
+        if !line.starts_with(sealstream_kms::X25519_PUBLIC_PREFIX) {
+            return Err(bad(&format!(
+                "not a public key (`{}...`)",
+                sealstream_kms::X25519_PUBLIC_PREFIX
+            ))
+            .hint("one public key a line; `#` starts a comment line"));
+        }
+        out.push(X25519Recipient::parse(line).map_err(|e| bad(&e.to_string()))?);
+    }
+    if out.is_empty() {
+        return Err(CliError::usage(format!(
+            "--recipients-file {}: no public key in the file",
+            path.display()
+        ))
+        .hint("one public key a line (sealstream-x25519-pub1:...)"));
+    }
+    Ok(out)
+}
+
 /// The AWS options for KMS: the KMS endpoint if set, never the S3 one.
 fn kms_options(cfg: &Config) -> AwsOptions {
     AwsOptions {
@@ -139,6 +185,11 @@ pub(crate) async fn sealing(cfg: &Config, keys: &KeySet, out: Output) -> Result<
         }
         for r in &keys.recipients {
             providers.push(Arc::new(load_recipient(r)?));
+        }
+        for f in &keys.recipients_files {
+            for r in load_recipients_file(f)? {
+                providers.push(Arc::new(r));
+            }
         }
         if providers.is_empty() {
             return Err(CliError::usage(
@@ -226,6 +277,7 @@ pub(crate) async fn new_keys(
     cfg: &Config,
     key_files: &[PathBuf],
     recipients: &[String],
+    recipients_files: &[PathBuf],
     kms_keys: &[String],
 ) -> Result<Keyring> {
     let mut providers: Vec<Arc<dyn KeyProvider>> = Vec::new();
@@ -235,6 +287,11 @@ pub(crate) async fn new_keys(
     }
     for r in recipients {
         providers.push(Arc::new(load_recipient(r)?));
+    }
+    for f in recipients_files {
+        for r in load_recipients_file(&crate::util::expand_tilde(f))? {
+            providers.push(Arc::new(r));
+        }
     }
     Keyring::new(providers).map_err(|_| {
         CliError::usage("rewrap needs at least one new key")
@@ -246,6 +303,7 @@ pub(crate) async fn new_keys(
 pub(crate) fn is_default(keys: &KeySet) -> bool {
     keys.key_files.is_empty()
         && keys.recipients.is_empty()
+        && keys.recipients_files.is_empty()
         && keys.identities.is_empty()
         && keys.kms_keys.is_empty()
 }

@@ -87,7 +87,7 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     // An output inside the local store is bound to its name there, as `put`
     // binds it; any other file is bound to no name.
@@ -176,7 +176,7 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             // A file of the local store is checked against its name there.
             let name = app.store().ok().and_then(|s| local::store_name(&s, path));
             let data_key =
-                open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
+                open_key(app, &a.keys.all(), &header, &prefix, &shown, name.as_deref()).await?;
             progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
             let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
             let n = blocking(move || match out_file {
@@ -214,7 +214,7 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             .await?;
             util::check_context(&shown, header.context(), &wanted)?;
             let body_prefix = sealstream_format::BodyPrefix::from_bytes(&prefix);
-            let data_key = open_key(app, &a.keys, &header, &body_prefix, &shown, None).await?;
+            let data_key = open_key(app, &a.keys.all(), &header, &body_prefix, &shown, None).await?;
             // The body prefix was read to check the key; the stream opener
             // reads the body from its start.
             let body = move || io::Read::chain(io::Cursor::new(prefix), io::stdin());

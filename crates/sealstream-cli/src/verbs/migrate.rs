@@ -257,7 +257,7 @@ pub(crate) async fn run(app: &App, a: MigrateArgs) -> Result<()> {
     let s3c = s3::client(app).await;
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
     let open_keys = s3ec_keys(app, &a.source_keys(), &a.s3ec).await?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let client = if a.dry_run {
         None
     } else {

@@ -70,7 +70,7 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     };
     let created_store = prepare_local_parent(app, &path)?;
     let out_file = AtomicOutput::create(&path, a.force)?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     // Bound to its name in the store: a file swapped with another one of
     // the store no longer opens under the other's name (issue 10 item 5).
@@ -264,7 +264,7 @@ pub(crate) async fn get(app: &App, mut a: GetArgs) -> Result<()> {
         .transpose()?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
     let name = local::store_name(&app.store()?, &path);
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
+    let data_key = open_key(app, &a.keys.all(), &header, &prefix, &shown, name.as_deref()).await?;
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
     let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
     let n = blocking(move || match out_file {
@@ -329,7 +329,7 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
     util::check_context(&shown, header.context(), &wanted)?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
     let name = local::store_name(&app.store()?, &path);
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
+    let data_key = open_key(app, &a.keys.all(), &header, &prefix, &shown, name.as_deref()).await?;
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());

@@ -77,7 +77,7 @@ pub(crate) async fn put_s3(
             super::resume::Plan::Resumed => return Ok(()),
             super::resume::Plan::Upload(j) => j,
         };
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     let client = s3::seal_client(app, s3c.clone(), ring, app.suite(a.suite), &sse)?;
     let mut opts = UploadOptions::default().context(context);
@@ -174,12 +174,12 @@ pub(crate) async fn get_remote(
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
     let (bucket, key) = bucket_key(target)?;
-    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+    let (client, head) = match open_s3(app, &a.keys.all(), &a.sse, target, &wanted).await {
         Ok(v) => v,
         Err(e) => {
             return super::migrate::get_s3ec_or(
                 app,
-                &a.keys,
+                &a.keys.all(),
                 &a.s3ec,
                 bucket,
                 key,
@@ -231,11 +231,11 @@ pub(crate) async fn cat_remote(
     }
     let shown = target.to_string();
     let (bucket, key) = bucket_key(target)?;
-    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+    let (client, head) = match open_s3(app, &a.keys.all(), &a.sse, target, &wanted).await {
         Ok(v) => v,
         Err(e) if range.is_none() => {
             return super::migrate::get_s3ec_or(
-                app, &a.keys, &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
+                app, &a.keys.all(), &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
             )
             .await;
         }
@@ -390,12 +390,13 @@ pub(crate) async fn rewrap_s3(
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
-    let (client, head) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let (client, head) = open_s3(app, &a.keys.all(), &a.sse, target, &wanted).await?;
     let header = head.header().clone();
     let new_ring = keys::new_keys(
         &app.cfg,
         &a.new_key_files,
         &a.new_recipients,
+        &a.new_recipients_files,
         &a.new_kms_keys,
     )
     .await?;
@@ -480,7 +481,7 @@ pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
     let wanted = util::parse_context(&a.context.pairs)?;
     let (client, head) = open_s3(
         app,
-        &a.keys,
+        &a.keys.all(),
         &crate::cli::SseArgs::default(),
         &target,
         &wanted,
