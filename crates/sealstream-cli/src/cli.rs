@@ -132,7 +132,10 @@ pub(crate) enum Command {
     /// Remove objects from a store, or with -r everything under a prefix.
     Rm(RmArgs),
     /// Show the configuration.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sealstream config show\n  sealstream config path"
+    )]
     Config(ConfigCommand),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
@@ -349,6 +352,10 @@ pub(crate) struct SseArgs {
 
 /// `keygen`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream keygen                       the default local key\n  \
+    sealstream keygen -o team.key\n  \
+    sealstream keygen --x25519 -o ~/.keys/me.x25519   (prints the public key; writes me.x25519.pub)")]
 pub(crate) struct KeygenArgs {
     /// Create an X25519 identity (secret key file) and print its public key.
     #[arg(long)]
@@ -366,6 +373,10 @@ pub(crate) struct KeygenArgs {
 
 /// `encrypt`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream encrypt notes.txt -o notes.txt.sealed\n  \
+    tar c docs | sealstream encrypt -r \"$(cat alice.pub)\" -R team.txt > docs.tar.sealed\n  \
+    sealstream encrypt --kms-key alias/backup db.dump -o db.dump.sealed")]
 #[command(mut_arg("recipients", |a| a.short('r')))]
 pub(crate) struct EncryptArgs {
     /// The file to seal, or `-` for stdin.
@@ -393,6 +404,10 @@ pub(crate) struct EncryptArgs {
 
 /// `decrypt`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream decrypt notes.txt.sealed -o notes.txt\n  \
+    sealstream decrypt -i ~/.keys/me.x25519 docs.tar.sealed | tar x\n  \
+    sealstream decrypt --kms-key alias/backup - < db.dump.sealed > db.dump")]
 pub(crate) struct DecryptArgs {
     /// The sealed file, or `-` for stdin.
     #[arg(default_value = "-", value_name = "INPUT")]
@@ -417,6 +432,11 @@ pub(crate) struct DecryptArgs {
 
 /// `put`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream put report.pdf                    into the default store as report.pdf\n  \
+    sealstream put report.pdf 2026/ --store s3://bucket/docs\n  \
+    pg_dump db | sealstream put - nightly/db.sql --recipient \"$(cat ops.pub)\"\n  \
+    sealstream put big.iso --resume              continue an interrupted upload")]
 pub(crate) struct PutArgs {
     /// The file to seal, or `-` for stdin (then DEST must name the object).
     #[arg(value_name = "FILE")]
@@ -453,6 +473,11 @@ pub(crate) struct PutArgs {
 
 /// `get`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream get report.pdf                    to ./report.pdf\n  \
+    sealstream get s3://bucket/docs/report.pdf - | less\n  \
+    sealstream get -i ~/.keys/me.x25519 nightly/db.sql db.sql\n  \
+    sealstream get --link-file link.txt out.bin")]
 pub(crate) struct GetArgs {
     /// Object name in the store, `s3://bucket/key`, a share link (`https://...#k=...`), or
     /// `-`: read the share link from stdin (keeps it out of the process list and shell
@@ -489,6 +514,10 @@ pub(crate) struct GetArgs {
 
 /// `cat`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream cat notes.txt\n  \
+    sealstream cat s3://bucket/logs/app.log --range 0-1023\n  \
+    sealstream cat big.log --range -4096 | tail")]
 pub(crate) struct CatArgs {
     /// Object name in the store, `s3://bucket/key`, a share link, a local sealed file, or `-`:
     /// read the share link from stdin.
@@ -518,6 +547,10 @@ pub(crate) struct CatArgs {
 
 /// `ls`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream ls\n  \
+    sealstream ls backups/2026-\n  \
+    sealstream ls s3://bucket/nightly/ --json")]
 pub(crate) struct LsArgs {
     /// Only objects whose names start with PREFIX; or a whole store URL
     /// (`s3://bucket/prefix`, a folder).
@@ -530,6 +563,9 @@ pub(crate) struct LsArgs {
 
 /// `inspect`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream inspect notes.txt.sealed\n  \
+    sealstream inspect s3://bucket/docs/report.pdf --json")]
 pub(crate) struct InspectArgs {
     /// A local sealed file (if the path exists), `s3://bucket/key`, or an object name
     /// in the store.
@@ -542,6 +578,10 @@ pub(crate) struct InspectArgs {
 
 /// `rewrap`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream rewrap report.pdf -r \"$(cat bob.pub)\" --new-key-file team.key\n  \
+    sealstream rewrap s3://bucket/db.sql -i me.x25519 -R recipients.txt\n  \
+    sealstream rewrap notes.txt.sealed --new-kms-key alias/archive")]
 pub(crate) struct RewrapArgs {
     /// A local sealed file (if the path exists), `s3://bucket/key`, or an object name
     /// in the store.
@@ -592,6 +632,9 @@ pub(crate) struct RewrapArgs {
 
 /// `mv`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream mv drafts/report.pdf final/report.pdf\n  \
+    sealstream mv s3://bucket/tmp/db.sql s3://bucket/nightly/db.sql")]
 pub(crate) struct MvArgs {
     /// Object name in the store, `s3://bucket/key`, or a local sealed file.
     #[arg(value_name = "SRC")]
@@ -624,6 +667,9 @@ pub(crate) enum Method {
 
 /// `presign`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream presign s3://bucket/docs/report.pdf --expires 15m\n  \
+    sealstream presign s3://bucket/in/upload.sealed --method put")]
 pub(crate) struct PresignArgs {
     /// `s3://bucket/key`, or an object name in an S3 store.
     #[arg(value_name = "OBJECT")]
@@ -640,6 +686,9 @@ pub(crate) struct PresignArgs {
 
 /// `share`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream share s3://bucket/docs/report.pdf --expires 24h\n  \
+    sealstream share report.pdf --web-page https://example.org/sealstream/")]
 pub(crate) struct ShareArgs {
     /// `s3://bucket/key`, or an object name in an S3 store.
     #[arg(value_name = "OBJECT")]
@@ -663,6 +712,9 @@ pub(crate) struct ShareArgs {
 
 /// `cleanup`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream cleanup --dry-run\n  \
+    sealstream cleanup s3://bucket/nightly/ --older-than 7d")]
 pub(crate) struct CleanupArgs {
     /// Prefix within the store, or `s3://bucket/prefix`.
     #[arg(value_name = "PREFIX")]
@@ -679,6 +731,10 @@ pub(crate) struct CleanupArgs {
 
 /// `migrate`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream migrate s3://bucket/legacy/ --dry-run\n  \
+    sealstream migrate s3://bucket/legacy/ --to s3://bucket/sealed/ --kms-key alias/backup\n  \
+    sealstream migrate s3://bucket/legacy/ --s3ec-aes-key old.key --key-file team.key")]
 pub(crate) struct MigrateArgs {
     /// The S3 prefix whose Amazon S3 Encryption Client objects to convert (`s3://bucket/prefix/`).
     #[arg(value_name = "s3://BUCKET/PREFIX/")]
@@ -730,6 +786,10 @@ impl MigrateArgs {
 
 /// `bench`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream bench\n  \
+    sealstream bench --size 1GiB --suite aes-256-gcm --threads 4\n  \
+    sealstream bench --s3 --store s3://bucket/bench/")]
 pub(crate) struct BenchArgs {
     /// Plaintext bytes per in-memory measurement (`64MiB`, `1GiB`).
     #[arg(long, default_value = "64MiB", value_name = "SIZE")]
@@ -761,13 +821,17 @@ pub(crate) struct BenchArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum ConfigCommand {
     /// Print the effective configuration and where each value came from (no secrets).
+    #[command(after_help = "Examples:\n  sealstream config show\n  sealstream config show --json")]
     Show,
     /// Print the path of the configuration file that is read.
+    #[command(after_help = "Examples:\n  sealstream config path\n  $EDITOR \"$(sealstream config path)\"")]
     Path,
 }
 
 /// `upload-link`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream upload-link s3://bucket/inbox/scan.pdf --recipient ops.pub --web-page https://example.org/sealstream/")]
 pub(crate) struct UploadLinkArgs {
     /// The object to create, `s3://bucket/key` (or a name in an S3 store).
     #[arg(value_name = "OBJECT")]
@@ -796,6 +860,9 @@ pub(crate) struct UploadLinkArgs {
 
 /// `cors`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream cors s3://bucket --origin https://example.org\n  \
+    sealstream cors s3://bucket --origin https://example.org --apply")]
 pub(crate) struct CorsArgs {
     /// The bucket, `s3://bucket`.
     #[arg(value_name = "s3://BUCKET")]

@@ -1,0 +1,206 @@
+//! Issue 15: the command as a user's hands meet it. Short key flags and
+//! recipients files, each verb's help, JSON schema fields, exit codes,
+//! progress and interruption, and SDK error lines.
+
+mod common;
+
+use common::{Env, USAGE, json_lines};
+
+/// Every verb (and `config`'s), as the command line names them.
+const VERBS: &[&[&str]] = &[
+    &["keygen"],
+    &["encrypt"],
+    &["decrypt"],
+    &["put"],
+    &["get"],
+    &["cat"],
+    &["ls"],
+    &["inspect"],
+    &["rewrap"],
+    &["mv"],
+    &["presign"],
+    &["share"],
+    &["upload-link"],
+    &["cors"],
+    &["cleanup"],
+    &["migrate"],
+    &["bench"],
+    &["check"],
+    &["rm"],
+    &["config"],
+    &["config", "show"],
+    &["config", "path"],
+    &["completions"],
+    &["man"],
+];
+
+fn help(env: &Env, verb: &[&str]) -> String {
+    let out = env.cmd().args(verb).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{verb:?} --help: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_verb_help_has_examples() {
+    let env = Env::new();
+    for verb in VERBS {
+        let text = help(&env, verb);
+        assert!(text.contains("\nExamples:\n"), "{verb:?} --help has no Examples:\n{text}");
+        // Every example line names the command (no stray text under the heading).
+        let examples = text.split("\nExamples:\n").nth(1).unwrap();
+        assert!(
+            examples.lines().next().unwrap().trim_start().starts_with("sealstream "),
+            "{verb:?}: {examples}"
+        );
+    }
+}
+
+/// Opening verbs show no sealing options and sealing verbs no opening ones.
+#[test]
+fn help_shows_only_the_key_options_a_verb_uses() {
+    let env = Env::new();
+    for verb in ["decrypt", "get", "cat", "check", "share"] {
+        let text = help(&env, &[verb]);
+        for opt in ["--recipient ", "--recipients-file"] {
+            assert!(!text.contains(opt), "{verb} --help shows {opt}:\n{text}");
+        }
+        assert!(text.contains("-i, --identity <PATH>"), "{verb}: {text}");
+    }
+    for verb in ["encrypt", "put", "migrate"] {
+        let text = help(&env, &[verb]);
+        assert!(!text.contains("--identity"), "{verb} --help shows --identity:\n{text}");
+        assert!(text.contains("-R, --recipients-file <PATH>"), "{verb}: {text}");
+    }
+    assert!(help(&env, &["encrypt"]).contains("-r, --recipient <PUBKEY>"));
+    // On put, -r is kept for --recursive (issue 11): the recipient has no short flag.
+    let put = help(&env, &["put"]);
+    assert!(put.contains("      --recipient <PUBKEY>"), "{put}");
+    assert!(!put.contains("-r, --recipient"), "{put}");
+    let rewrap = help(&env, &["rewrap"]);
+    assert!(rewrap.contains("-r, --new-recipient <PUBKEY>"), "{rewrap}");
+    assert!(rewrap.contains("-R, --new-recipients-file <PATH>"), "{rewrap}");
+    assert!(rewrap.contains("-i, --identity <PATH>"), "{rewrap}");
+    assert!(!rewrap.contains("  --recipient "), "{rewrap}");
+}
+
+/// Makes an X25519 identity `NAME` and returns its public key line.
+fn x25519(env: &Env, name: &str) -> String {
+    let out = env
+        .cmd()
+        .args(["keygen", "--x25519", "-o", name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(env.path(&format!("{name}.pub"))).unwrap();
+    text.lines()
+        .find(|l| l.starts_with("sealstream-x25519-pub1"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn short_flags_and_a_recipients_file_with_comments() {
+    let env = Env::new();
+    let alice = x25519(&env, "alice");
+    let bob = x25519(&env, "bob");
+    let carol = x25519(&env, "carol");
+    env.write(
+        "team.txt",
+        format!("# the team\n\n{alice}\n  # bob, indented comment\n{bob}\n\n").as_bytes(),
+    );
+    let plain = common::data(5000, 1);
+    env.write("in.bin", &plain);
+    env.cmd()
+        .args(["encrypt", "in.bin", "-o", "in.sealed", "-R", "team.txt", "-r"])
+        .arg(&carol)
+        .assert()
+        .success();
+    // Every key of the file and the -r one open it, each alone, through -i.
+    for who in ["alice", "bob", "carol"] {
+        let out = env
+            .cmd()
+            .args(["decrypt", "in.sealed", "-i", who])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{who}: {out:?}");
+        assert_eq!(out.stdout, plain, "{who}");
+    }
+    // put: --recipient and -R; get -i.
+    env.cmd()
+        .args(["put", "in.bin", "obj", "-R", "team.txt"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["get", "obj", "-", "-i", "bob"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, plain);
+    // rewrap: -i opens, -r/-R name the new recipients.
+    env.write("carol.txt", format!("{carol}\n").as_bytes());
+    env.cmd()
+        .args(["rewrap", "in.sealed", "-i", "alice", "-R", "carol.txt"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["decrypt", "in.sealed", "-i", "alice"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "alice still opens the rewrapped file");
+    let out = env
+        .cmd()
+        .args(["decrypt", "in.sealed", "-i", "carol"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, plain, "{out:?}");
+}
+
+#[test]
+fn a_bad_recipients_file_line_is_named_not_echoed() {
+    let env = Env::new();
+    let alice = x25519(&env, "alice");
+    env.write("in.bin", b"x");
+    env.write(
+        "bad.txt",
+        format!("# ok\n{alice}\nhunter2-not-a-key\n").as_bytes(),
+    );
+    let out = env
+        .cmd()
+        .args(["encrypt", "in.bin", "-o", "o", "-R", "bad.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.txt line 3"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(!env.path("o").exists());
+    // A secret key in the file: refused, not echoed.
+    let secret = std::fs::read_to_string(env.path("alice")).unwrap();
+    let line = secret
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("sealstream-x25519-sec"))
+        .or_else(|| secret.lines().find(|l| !l.starts_with('#') && !l.is_empty()))
+        .unwrap()
+        .to_owned();
+    env.write("secret.txt", format!("{line}\n").as_bytes());
+    let out = env
+        .cmd()
+        .args(["encrypt", "in.bin", "-o", "o", "-R", "secret.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains(&line), "{err}");
+    // Only comments: no key.
+    env.write("empty.txt", b"# nobody\n\n");
+    let out = env
+        .cmd()
+        .args(["encrypt", "in.bin", "-o", "o", "-R", "empty.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no public key"));
+    let _ = json_lines;
+}
