@@ -668,6 +668,7 @@ pub(crate) fn suite_name(s: SuiteArg) -> &'static str {
 }
 
 fn read_file(path: &Path, source: Source) -> Result<(FileConfig, bool)> {
+    util::not_a_folder(path, "the config file itself")?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         // Only a config file that was asked for by name must exist.

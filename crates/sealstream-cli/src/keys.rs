@@ -28,6 +28,7 @@ const AWS_KMS: &str = "aws-kms";
 
 /// Loads a local key file, with a CLI error naming it.
 pub(crate) fn load_local(path: &Path) -> Result<LocalKeyProvider> {
+    crate::util::not_a_folder(path, "the key file itself")?;
     LocalKeyProvider::from_file(path).map_err(|e| {
         CliError::kms("local key", &e).hint(format!(
             "check {} (create one with `sealstream keygen -o {}`)",
@@ -38,6 +39,7 @@ pub(crate) fn load_local(path: &Path) -> Result<LocalKeyProvider> {
 }
 
 fn load_identity(path: &Path) -> Result<X25519Identity> {
+    crate::util::not_a_folder(path, "the identity (secret key) file itself")?;
     X25519Identity::from_file(path).map_err(|e| {
         CliError::kms("X25519 identity", &e)
             .hint("pass the secret key file made by `sealstream keygen --x25519`")
@@ -83,6 +85,7 @@ pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
     }
     let p = crate::util::expand_tilde(Path::new(s));
     if p.exists() {
+        crate::util::not_a_folder(&p, "a public key file")?;
         return X25519Recipient::from_file(&p).map_err(|e| CliError::kms("recipient", &e));
     }
     // Not echoed: an unrecognised value may be any secret pasted by mistake.
@@ -100,6 +103,7 @@ pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
 /// is named by its number, never echoed (it may be a secret pasted by
 /// mistake).
 pub(crate) fn load_recipients_file(path: &Path) -> Result<Vec<X25519Recipient>> {
+    crate::util::not_a_folder(path, "a recipients file")?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::io("reading the recipients file", path, &e))?;
     let mut out = Vec::new();

@@ -256,6 +256,7 @@ pub(crate) fn not_in_store(
 
 /// Opens a local sealed file and reads its header.
 pub(crate) fn open_sealed(path: &Path) -> Result<(File, Header, usize, u64)> {
+    crate::util::not_a_folder(path, "a sealed file")?;
     let file = File::open(path).map_err(|e| CliError::io("opening", path, &e))?;
     let size = file
         .metadata()

@@ -147,6 +147,7 @@ pub(crate) fn sse(s: &SseSetting) -> Result<SseKeys> {
             "--sse and --sse-c-key-file cannot be combined",
         )),
         (None, Some(path)) => {
+            crate::util::not_a_folder(path, "the SSE-C key file itself")?;
             let raw = read_sse_c_key(path)?;
             Ok(SseKeys {
                 sse: Sse::Customer(SseCustomerKey::new(*raw)),

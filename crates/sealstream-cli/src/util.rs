@@ -435,3 +435,17 @@ mod tests {
         assert!(parse_context(&["sealstream:x=1".into()]).is_err());
     }
 }
+
+/// The usage error (exit 2) for a folder given where a file is expected.
+pub(crate) fn folder_error(path: &Path, expected: &str) -> CliError {
+    CliError::usage(format!("{} is a folder; pass {expected}", path.display()))
+}
+
+/// Refuses a folder where a file is expected (exit 2, before any read that
+/// would fail with a less helpful "Is a directory").
+pub(crate) fn not_a_folder(path: &Path, expected: &str) -> Result<()> {
+    if path.is_dir() {
+        return Err(folder_error(path, expected));
+    }
+    Ok(())
+}

@@ -204,3 +204,39 @@ fn a_bad_recipients_file_line_is_named_not_echoed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no public key"));
     let _ = json_lines;
 }
+
+/// A folder where a file is expected is a usage error (exit 2), whatever the verb.
+#[test]
+fn a_folder_where_a_file_is_expected_is_exit_2() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("dir")).unwrap();
+    env.write("a", b"hello");
+    env.cmd()
+        .args(["encrypt", "a", "-o", "a.sealed"])
+        .assert()
+        .success();
+    let cases: &[&[&str]] = &[
+        &["encrypt", "dir", "-o", "x"],
+        &["decrypt", "dir"],
+        &["put", "dir", "obj"],
+        &["inspect", "dir"],
+        &["inspect", "./dir"],
+        &["rewrap", "dir", "--new-key-file", "a"],
+        &["cat", "./dir"],
+        &["mv", "./dir", "./elsewhere"],
+        &["keygen", "-o", "dir"],
+        &["encrypt", "a", "-o", "y", "--key-file", "dir"],
+        &["decrypt", "a.sealed", "--key-file", "dir"],
+        &["encrypt", "a", "-o", "y", "-R", "dir"],
+        &["encrypt", "a", "-o", "y", "-r", "dir"],
+        &["encrypt", "a", "-o", "y", "--config", "dir"],
+        &["get", "--link-file", "dir"],
+    ];
+    for args in cases {
+        let out = env.cmd().args(*args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(USAGE), "{args:?}: {err}");
+        assert!(err.contains("is a folder"), "{args:?}: {err}");
+    }
+    assert!(!env.path("x").exists() && !env.path("y").exists());
+}

@@ -186,6 +186,7 @@ fn source_of(source: Option<&str>, link_file: Option<&Path>) -> Result<String> {
     let (bytes, from) = match (source, link_file) {
         (_, Some(path)) => {
             let p = util::expand_tilde(path);
+            util::not_a_folder(&p, "the file holding the share link")?;
             let bytes = sealstream_kms::read_secret_file(&p)
                 .map_err(|e| CliError::kms("--link-file", &e))?;
             (bytes, format!("--link-file {}", p.display()))
