@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use sealstream_format::{Header, HeaderParse};
 use sealstream_kms::Keyring;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
@@ -349,8 +349,9 @@ where
     }
     let top = e.to_string();
     let root = inner.to_string();
-    if root == top {
-        DisplayErrorContext(e).to_string()
+    // Never the `Debug` dump that `DisplayErrorContext` appends.
+    if root == top || top.contains(&root) {
+        top
     } else {
         format!("{top}: {root}")
     }

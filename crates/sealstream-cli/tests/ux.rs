@@ -240,3 +240,101 @@ fn a_folder_where_a_file_is_expected_is_exit_2() {
     }
     assert!(!env.path("x").exists() && !env.path("y").exists());
 }
+
+/// A port nothing listens on (bound, then closed).
+fn refused_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An SDK failure is one error line and one hint line: no `Debug` dump, no
+/// doubled prefix.
+fn assert_clean_error(what: &str, stderr: &[u8]) {
+    let err = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{what}: {err}");
+    assert!(lines[0].starts_with("error: "), "{what}: {err}");
+    assert!(lines[1].starts_with("  hint: "), "{what}: {err}");
+    for dump in ["{", "DispatchFailure", "ConnectorError", "Some(", "kind:"] {
+        assert!(!err.contains(dump), "{what}: Debug text {dump:?} in {err}");
+    }
+    // No phrase of the message repeated (`AWS KMS key K: AWS KMS key K:`).
+    let first = lines[0].trim_start_matches("error: ");
+    let head: String = first.split(": ").next().unwrap().to_owned();
+    assert_eq!(first.matches(head.as_str()).count(), 1, "{what}: doubled {head:?}: {err}");
+}
+
+#[test]
+fn kms_failures_are_one_clean_line_and_a_hint() {
+    let Some(kms) = std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT").ok() else {
+        assert!(
+            std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "SEALSTREAM_REQUIRE_SERVICES=1 but SEALSTREAM_TEST_KMS_ENDPOINT is unset"
+        );
+        eprintln!("skipping: SEALSTREAM_TEST_KMS_ENDPOINT is unset (no local KMS server)");
+        return;
+    };
+    let Some(s3) = common::services::s3("kms_failures_are_one_clean_line_and_a_hint") else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", b"hello");
+    // A key that does not exist on the server: exit 5 (key), the server's words.
+    let out = s3
+        .cmd(&env)
+        .args(["encrypt", "a", "-o", "a.sealed", "--kms-key", "alias/ux-no-such-key"])
+        .args(["--kms-endpoint-url", &kms])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::KEY), "{out:?}");
+    assert_clean_error("missing KMS key", &out.stderr);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    // KMS refusing connections: exit 6 (service), the cause named.
+    let out = s3
+        .cmd(&env)
+        .args(["encrypt", "a", "-o", "a.sealed", "--kms-key", "alias/ux-no-such-key"])
+        .args(["--kms-endpoint-url", &refused_url()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::SERVICE), "{out:?}");
+    assert_clean_error("refused KMS", &out.stderr);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
+    assert!(!env.path("a.sealed").exists());
+}
+
+#[test]
+fn s3_failures_are_one_clean_line_and_a_hint() {
+    let Some(s3) = common::services::s3("s3_failures_are_one_clean_line_and_a_hint") else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", b"hello");
+    let bucket = &s3.bucket;
+    let refused = refused_url();
+    for args in [
+        vec!["put", "a", &format!("s3://{bucket}/ux/a")],
+        vec!["get", &format!("s3://{bucket}/ux/a"), "-"],
+        vec!["ls", &format!("s3://{bucket}/ux/")],
+    ] {
+        let out = s3
+            .cmd(&env)
+            .args(&args)
+            .args(["--endpoint-url", &refused])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(common::SERVICE), "{args:?}: {out:?}");
+        assert_clean_error(&format!("{args:?}"), &out.stderr);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
+    }
+    // A bucket that does not exist: not found (exit 3), one line and no hint dump.
+    let out = s3
+        .cmd(&env)
+        .args(["ls", "s3://ux-no-such-bucket-15/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::NOT_FOUND), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NoSuchBucket") && !err.contains('{'), "{err}");
+}

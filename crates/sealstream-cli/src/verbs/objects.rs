@@ -393,7 +393,8 @@ pub(super) fn report_cat(app: &App, shown: &str, r: std::ops::Range<u64>, total:
                 "verb": "cat",
                 "object": shown,
                 "range_start": r.start,
-                "range_end": r.end,
+                // Inclusive, as --range writes it (null for an empty range).
+                "range_end": r.end.checked_sub(1).filter(|_| r.end > r.start),
                 "bytes": r.end - r.start,
                 "plaintext_size": total,
             }),

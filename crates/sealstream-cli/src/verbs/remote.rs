@@ -677,21 +677,22 @@ pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
                 "verb": "cleanup",
                 "object": object,
                 "upload_id": u.upload_id,
-                "initiated": u.initiated,
+                "initiated_at": u.initiated.map(|t| util::iso8601(i64::try_from(t).unwrap_or(i64::MAX))),
+                "initiated_at_epoch": u.initiated,
                 "age_seconds": age,
                 "aborted": !a.dry_run,
             }),
             &format!(
                 "{verb} multipart upload of {object} (started {} ago)",
-                age.map_or("?".to_owned(), |s| format!("{s}s"))
+                age.map_or("?".to_owned(), |s| util::human_duration(Duration::from_secs(s)))
             ),
             false,
         );
     }
     if count == 0 {
         app.out.note(&format!(
-            "sealstream: no multipart uploads older than {}s under s3://{bucket}/{prefix}",
-            older.as_secs()
+            "sealstream: no multipart uploads older than {} under s3://{bucket}/{prefix}",
+            util::human_duration(older)
         ));
     }
     Ok(())
