@@ -338,3 +338,149 @@ fn s3_failures_are_one_clean_line_and_a_hint() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("NoSuchBucket") && !err.contains('{'), "{err}");
 }
+
+/// Every key of every object in `v`, recursively.
+fn keys_of(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                keys_of(x, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| keys_of(x, out)),
+        _ => {}
+    }
+}
+
+/// Each stdout (or stderr) line of a `--json` run is a JSON object with
+/// `"schema": 1`, and no key id is spelled other than `key_id`.
+fn check_json(what: &str, text: &[u8]) -> Vec<serde_json::Value> {
+    let lines = json_lines(text);
+    assert!(!lines.is_empty(), "{what}: no JSON");
+    for v in &lines {
+        assert_eq!(v["schema"], 1, "{what}: {v}");
+        let mut keys = Vec::new();
+        keys_of(v, &mut keys);
+        for k in keys {
+            let l = k.to_ascii_lowercase().replace(['_', '-'], "");
+            assert!(
+                k == "key_id" || !(l == "kid" || l == "keyid" || l == "fingerprint"),
+                "{what}: key id spelled {k:?} in {v}"
+            );
+        }
+    }
+    lines
+}
+
+fn json_run(env: &Env, args: &[&str]) -> std::process::Output {
+    let out = env.cmd().arg("--json").args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    out
+}
+
+#[test]
+fn every_local_verb_json_has_the_schema_and_key_id() {
+    let env = Env::new();
+    env.write("a", &common::data(3000, 2));
+    let runs: &[&[&str]] = &[
+        &["keygen", "-o", "k"],
+        &["keygen", "--x25519", "-o", "x"],
+        &["encrypt", "a", "-o", "a.sealed", "--key-file", "k"],
+        &["decrypt", "a.sealed", "-o", "a.plain", "--key-file", "k"],
+        &["put", "a"],
+        &["get", "a", "a.got"],
+        &["ls"],
+        &["inspect", "a"],
+        &["inspect", "a.sealed"],
+        &["rewrap", "a", "--new-key-file", "k"],
+        &["mv", "a", "b", "--key-file", "k"],
+        &["check", "--key-file", "k"],
+        &["rm", "b"],
+        &["config", "show"],
+        &["config", "path"],
+        &["bench", "--size", "64KiB", "--repetitions", "1", "--suite", "aes-256-gcm"],
+    ];
+    for args in runs {
+        let out = json_run(&env, args);
+        check_json(&format!("{args:?}"), &out.stdout);
+    }
+    // The x25519 keygen's key id is the one its objects' records name.
+    let out = json_run(&env, &["keygen", "--x25519", "-o", "y"]);
+    let v = check_json("keygen --x25519", &out.stdout).remove(0);
+    let recipient = v["recipient"].as_str().unwrap().to_owned();
+    let out = json_run(&env, &["encrypt", "a", "-o", "y.sealed", "-r", &recipient]);
+    let sealed = check_json("encrypt -r", &out.stdout).remove(0);
+    assert_eq!(sealed["keys"][0]["key_id"], v["key_id"], "{sealed} {v}");
+    // ls: ISO 8601 next to epoch seconds.
+    json_run(&env, &["put", "a", "c"]);
+    let ls = check_json("ls", &json_run(&env, &["ls"]).stdout).remove(0);
+    let iso = ls["modified_at"].as_str().unwrap();
+    assert!(iso.len() == 20 && iso.ends_with('Z') && &iso[10..11] == "T", "{ls}");
+    assert!(ls["modified_at_epoch"].as_u64().unwrap() > 1_600_000_000, "{ls}");
+    // cat: the result on stderr, the range end inclusive as --range writes it.
+    let out = json_run(&env, &["cat", "c", "--range", "10-19"]);
+    assert_eq!(out.stdout.len(), 10);
+    let cat = check_json("cat", &out.stderr).remove(0);
+    assert_eq!((cat["range_start"].clone(), cat["range_end"].clone()), (10.into(), 19.into()));
+    assert_eq!(cat["bytes"], 10);
+}
+
+#[test]
+fn every_json_error_has_the_schema() {
+    let env = Env::new();
+    for args in [
+        &["get", "nosuch"][..],
+        &["--nosuch-flag"],
+        &["encrypt", "missing-file"],
+        &["decrypt", "-i"],
+    ] {
+        let out = env.cmd().arg("--json").args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let v = check_json(&format!("{args:?}"), &out.stderr).remove(0);
+        assert_eq!(v["exit_code"], out.status.code().unwrap(), "{v}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+}
+
+#[test]
+fn every_s3_verb_json_has_the_schema() {
+    let Some(s3) = common::services::s3("every_s3_verb_json_has_the_schema") else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", &common::data(3000, 3));
+    let store = s3.store(&env, "ux-json");
+    let alice = x25519(&env, "alice");
+    let run = |args: &[&str]| {
+        let out = s3
+            .cmd(&env)
+            .args(["--json", "--store", &store])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    };
+    let obj = format!("{store}/a");
+    for args in [
+        &["put", "a"][..],
+        &["ls"],
+        &["inspect", "a"],
+        &["get", "a", "a.got"],
+        &["check"],
+        &["presign", &obj],
+        &["share", &obj],
+        &["upload-link", &format!("{store}/in"), "--recipient", &alice, "--web-page", "https://example.org/s/"],
+        &["cors", &format!("s3://{}", s3.bucket), "--origin", "https://example.org"],
+        &["cleanup", "--dry-run", "--older-than", "0"],
+        &["migrate", &format!("{store}/"), "--dry-run"],
+        &["rm", "a"],
+    ] {
+        let out = run(args);
+        // Verbs that found nothing to report print no line (cleanup, migrate).
+        if !out.stdout.is_empty() {
+            check_json(&format!("{args:?}"), &out.stdout);
+        }
+    }
+}
