@@ -261,7 +261,7 @@ pub(crate) fn io_class(object: &str, e: &io::Error) -> CliError {
     if let Some(inner) = sealstream_format::Error::from_io(e) {
         return CliError::format(object, inner);
     }
-    if e.kind() == io::ErrorKind::Interrupted && crate::cancel::is_cancelled() {
+    if crate::cancel::is_cancel_error(e) {
         return CliError::new(Class::Interrupted, "interrupted");
     }
     let class = match e.kind() {

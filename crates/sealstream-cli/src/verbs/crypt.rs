@@ -70,6 +70,17 @@ pub(super) async fn open_key(
         .map_err(|e| CliError::kms(shown, &e))
 }
 
+/// Says so when the plaintext to seal is read from a terminal (a command
+/// waiting for typed input looks hung otherwise).
+pub(super) fn stdin_note(app: &App) {
+    if io::stdin().is_terminal() {
+        app.out.note(
+            "sealstream: reading the plaintext from the terminal (stdin); type it and end with \
+             Ctrl-D, or press Ctrl-C and pass a file",
+        );
+    }
+}
+
 pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
     let input = path_arg(Some(&a.input));
     let output = path_arg(a.output.as_deref());
@@ -81,6 +92,9 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
             CliError::usage("refusing to write a sealed object to a terminal")
                 .hint("pass -o FILE, or redirect stdout to a file or a pipe"),
         );
+    }
+    if input.is_none() {
+        stdin_note(app);
     }
     let context = util::parse_context(&a.context.pairs)?;
     let out_file = output
@@ -178,6 +192,9 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             let data_key =
                 open_key(app, &a.keys.all(), &header, &prefix, &shown, name.as_deref()).await?;
             progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
+            if out_file.is_none() {
+                progress.before_stdout();
+            }
             let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
             let n = blocking(move || match out_file {
                 Some(out) => {
@@ -192,8 +209,9 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
         }
         None => {
             let shown = "stdin".to_owned();
-            let (header, prefix) = blocking(|| {
-                let mut stdin = io::stdin().lock();
+            let (header, prefix, stdin) = blocking(|| {
+                // Interrupted by Ctrl-C even while stdin sends nothing.
+                let mut stdin = crate::progress::stdin();
                 let (header, _) =
                     Header::read_from(&mut stdin).map_err(|e| local::opening_error("stdin", e))?;
                 let mut prefix = [0u8; sealstream_format::BODY_PREFIX_LEN];
@@ -209,7 +227,7 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
                         crate::error::io_class("stdin", &e)
                     }
                 })?;
-                Ok((header, prefix))
+                Ok((header, prefix, stdin))
             })
             .await?;
             util::check_context(&shown, header.context(), &wanted)?;
@@ -217,8 +235,11 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             let data_key = open_key(app, &a.keys.all(), &header, &body_prefix, &shown, None).await?;
             // The body prefix was read to check the key; the stream opener
             // reads the body from its start.
-            let body = move || io::Read::chain(io::Cursor::new(prefix), io::stdin());
+            let body = move || io::Read::chain(io::Cursor::new(prefix), stdin);
             progress = app.progress(None, "decrypt");
+            if out_file.is_none() {
+                progress.before_stdout();
+            }
             let (h, p) = (header.clone(), progress.clone());
             let n = blocking(move || match out_file {
                 Some(out) => {

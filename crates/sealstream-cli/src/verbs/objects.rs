@@ -61,6 +61,9 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     }
     let target = put_target(app, input.as_deref(), a.dest.as_deref())?;
     let context = util::parse_context(&a.context.pairs)?;
+    if input.is_none() {
+        super::crypt::stdin_note(app);
+    }
     let path = match &target {
         Target::Local(p) => p.clone(),
         Target::S3 { .. } => {
@@ -267,6 +270,9 @@ pub(crate) async fn get(app: &App, mut a: GetArgs) -> Result<()> {
     let name = local::store_name(&app.store()?, &path);
     let data_key = open_key(app, &a.keys.all(), &header, &prefix, &shown, name.as_deref()).await?;
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
+    if out_file.is_none() {
+        progress.before_stdout();
+    }
     let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
     let n = blocking(move || match out_file {
         Some(out) => {
@@ -333,6 +339,7 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
     let data_key = open_key(app, &a.keys.all(), &header, &prefix, &shown, name.as_deref()).await?;
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
+        progress.before_stdout();
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
         let n = blocking(move || local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p))
             .await?;

@@ -243,6 +243,7 @@ pub(crate) async fn cat_remote(
     };
     let Some(range) = range else {
         let progress = app.progress(head.claimed_plaintext_len(), "cat");
+        progress.before_stdout();
         let copy = async {
             let dl = client
                 .download_head(&head)
@@ -572,6 +573,7 @@ async fn write_download(
                 .map_err(|e| CliError::io("writing", out.dest(), &e))?;
         }
         None => {
+            progress.before_stdout();
             let mut stdout = tokio::io::stdout();
             while let Some(piece) = dl.next().await {
                 let piece = piece.map_err(|e| s3_error(&e))?;
