@@ -113,16 +113,36 @@ pub(crate) fn is_cancelled() -> bool {
     CANCELLED.load(Ordering::SeqCst)
 }
 
-/// `Err(Interrupted)` once cancelled; for blocking loops.
+/// The error of [`check`]. Not of kind `Interrupted`: `read_exact`,
+/// `read_to_end` and the format crate's readers retry those, so a loop
+/// reading a stdin that sends nothing never saw the cancellation (issue 15:
+/// Ctrl-C took the whole cleanup grace).
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted by a signal (Ctrl-C, SIGTERM or SIGHUP)")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// An error once cancelled; for blocking loops.
 pub(crate) fn check() -> io::Result<()> {
     if is_cancelled() {
-        Err(io::Error::new(
-            io::ErrorKind::Interrupted,
-            "interrupted by a signal (Ctrl-C, SIGTERM or SIGHUP)",
-        ))
+        Err(io::Error::other(Cancelled))
     } else {
         Ok(())
     }
+}
+
+/// Whether `e` reports the cancellation (from [`check`], or an
+/// `Interrupted` error after a signal).
+pub(crate) fn is_cancel_error(e: &io::Error) -> bool {
+    is_cancelled()
+        && (e.kind() == io::ErrorKind::Interrupted
+            || e.get_ref().is_some_and(|inner| inner.is::<Cancelled>()))
 }
 
 /// Completes when the process is cancelled.

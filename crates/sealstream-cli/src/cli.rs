@@ -152,7 +152,10 @@ pub(crate) enum Command {
     /// Remove objects from a store, or with -r everything under a prefix.
     Rm(RmArgs),
     /// Show the configuration.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  sealstream config show\n  sealstream config path"
+    )]
     Config(ConfigCommand),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
@@ -184,22 +187,39 @@ pub(crate) struct ManArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
-/// Which keys seal or open objects.
+/// Which keys seal or open objects (all kinds: `mv` opens and seals).
 ///
 /// Several may be given; a sealed object then carries one wrapping per key
-/// (any one of them opens it).
+/// (any one of them opens it). The verbs that only seal take
+/// [`SealKeyArgs`], those that only open [`OpenKeyArgs`], so that each
+/// verb's help shows only the options it uses.
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct KeyArgs {
     /// Local key file (see `sealstream keygen`); repeatable.
     #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
     pub(crate) key_files: Vec<PathBuf>,
 
-    /// X25519 recipient public key to seal for; repeatable.
+    /// X25519 recipient public key (or its .pub file) to seal for; repeatable.
     #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
     pub(crate) recipients: Vec<String>,
 
+    /// File of X25519 recipient public keys, one a line (`#` comments and blank lines
+    /// allowed); repeatable.
+    #[arg(
+        long = "recipients-file",
+        short = 'R',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
+    pub(crate) recipients_files: Vec<PathBuf>,
+
     /// X25519 identity (secret key) file to open with; repeatable.
-    #[arg(long = "identity", value_name = "PATH", help_heading = "Keys")]
+    #[arg(
+        long = "identity",
+        short = 'i',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
     pub(crate) identities: Vec<PathBuf>,
 
     /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
@@ -212,8 +232,81 @@ impl KeyArgs {
     pub(crate) fn any(&self) -> bool {
         !(self.key_files.is_empty()
             && self.recipients.is_empty()
+            && self.recipients_files.is_empty()
             && self.identities.is_empty()
             && self.kms_keys.is_empty())
+    }
+}
+
+/// The keys that seal new objects (`encrypt`, `put`, `migrate`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct SealKeyArgs {
+    /// Local key file (see `sealstream keygen`); repeatable.
+    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
+    pub(crate) key_files: Vec<PathBuf>,
+
+    /// X25519 recipient public key (or its .pub file) to seal for; repeatable.
+    #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
+    pub(crate) recipients: Vec<String>,
+
+    /// File of X25519 recipient public keys, one a line (`#` comments and blank lines
+    /// allowed); repeatable.
+    #[arg(
+        long = "recipients-file",
+        short = 'R',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
+    pub(crate) recipients_files: Vec<PathBuf>,
+
+    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
+    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
+    pub(crate) kms_keys: Vec<String>,
+}
+
+impl SealKeyArgs {
+    /// As the key arguments of every kind.
+    pub(crate) fn all(&self) -> KeyArgs {
+        KeyArgs {
+            key_files: self.key_files.clone(),
+            recipients: self.recipients.clone(),
+            recipients_files: self.recipients_files.clone(),
+            identities: Vec::new(),
+            kms_keys: self.kms_keys.clone(),
+        }
+    }
+}
+
+/// The keys that open objects (`decrypt`, `get`, `cat`, `check`, `share`, `rewrap`).
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct OpenKeyArgs {
+    /// Local key file (see `sealstream keygen`); repeatable.
+    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
+    pub(crate) key_files: Vec<PathBuf>,
+
+    /// X25519 identity (secret key) file to open with; repeatable.
+    #[arg(
+        long = "identity",
+        short = 'i',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
+    pub(crate) identities: Vec<PathBuf>,
+
+    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
+    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
+    pub(crate) kms_keys: Vec<String>,
+}
+
+impl OpenKeyArgs {
+    /// As the key arguments of every kind.
+    pub(crate) fn all(&self) -> KeyArgs {
+        KeyArgs {
+            key_files: self.key_files.clone(),
+            identities: self.identities.clone(),
+            kms_keys: self.kms_keys.clone(),
+            ..KeyArgs::default()
+        }
     }
 }
 
@@ -289,6 +382,10 @@ pub(crate) struct SseArgs {
 
 /// `keygen`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream keygen                       the default local key\n  \
+    sealstream keygen -o team.key\n  \
+    sealstream keygen --x25519 -o ~/.keys/me.x25519   (prints the public key; writes me.x25519.pub)")]
 pub(crate) struct KeygenArgs {
     /// Create an X25519 identity (secret key file) and print its public key.
     #[arg(long)]
@@ -306,6 +403,11 @@ pub(crate) struct KeygenArgs {
 
 /// `encrypt`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream encrypt notes.txt -o notes.txt.sealed\n  \
+    tar c docs | sealstream encrypt -r \"$(cat alice.pub)\" -R team.txt > docs.tar.sealed\n  \
+    sealstream encrypt --kms-key alias/backup db.dump -o db.dump.sealed")]
+#[command(mut_arg("recipients", |a| a.short('r')))]
 pub(crate) struct EncryptArgs {
     /// The file to seal, or `-` for stdin.
     #[arg(default_value = "-", value_name = "INPUT")]
@@ -320,7 +422,7 @@ pub(crate) struct EncryptArgs {
     pub(crate) suite: Option<SuiteArg>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: SealKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -332,6 +434,10 @@ pub(crate) struct EncryptArgs {
 
 /// `decrypt`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream decrypt notes.txt.sealed -o notes.txt\n  \
+    sealstream decrypt -i ~/.keys/me.x25519 docs.tar.sealed | tar x\n  \
+    sealstream decrypt --kms-key alias/backup - < db.dump.sealed > db.dump")]
 pub(crate) struct DecryptArgs {
     /// The sealed file, or `-` for stdin.
     #[arg(default_value = "-", value_name = "INPUT")]
@@ -344,7 +450,7 @@ pub(crate) struct DecryptArgs {
     pub(crate) output: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -356,6 +462,11 @@ pub(crate) struct DecryptArgs {
 
 /// `put`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream put report.pdf                    into the default store as report.pdf\n  \
+    sealstream put report.pdf 2026/ --store s3://bucket/docs\n  \
+    pg_dump db | sealstream put - nightly/db.sql --recipient \"$(cat ops.pub)\"\n  \
+    sealstream put big.iso --resume              continue an interrupted upload")]
 pub(crate) struct PutArgs {
     /// The files to seal (`-`: stdin, then DEST must name the object), then DEST: an object
     /// name in the store, `s3://bucket/key`, or a prefix ending in `/` [default: FILE's name].
@@ -402,7 +513,7 @@ pub(crate) struct PutArgs {
     pub(crate) suite: Option<SuiteArg>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: SealKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -423,6 +534,11 @@ pub(crate) struct PutArgs {
 
 /// `get`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream get report.pdf                    to ./report.pdf\n  \
+    sealstream get s3://bucket/docs/report.pdf - | less\n  \
+    sealstream get -i ~/.keys/me.x25519 nightly/db.sql db.sql\n  \
+    sealstream get --link-file link.txt out.bin")]
 pub(crate) struct GetArgs {
     /// Object name in the store, `s3://bucket/key`, a share link (`https://...#k=...`), or
     /// `-`: read the share link from stdin (keeps it out of the process list and shell
@@ -441,7 +557,7 @@ pub(crate) struct GetArgs {
     pub(crate) dest: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -476,6 +592,10 @@ pub(crate) struct TreeArgs {
 
 /// `cat`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream cat notes.txt\n  \
+    sealstream cat s3://bucket/logs/app.log --range 0-1023\n  \
+    sealstream cat big.log --range -4096 | tail")]
 pub(crate) struct CatArgs {
     /// Object name in the store, `s3://bucket/key`, a share link, a local sealed file, or `-`:
     /// read the share link from stdin.
@@ -491,7 +611,7 @@ pub(crate) struct CatArgs {
     pub(crate) range: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -505,6 +625,10 @@ pub(crate) struct CatArgs {
 
 /// `ls`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream ls\n  \
+    sealstream ls backups/2026-\n  \
+    sealstream ls s3://bucket/nightly/ --json")]
 pub(crate) struct LsArgs {
     /// Only objects whose names start with PREFIX; or a whole store URL
     /// (`s3://bucket/prefix`, a folder).
@@ -517,6 +641,9 @@ pub(crate) struct LsArgs {
 
 /// `inspect`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream inspect notes.txt.sealed\n  \
+    sealstream inspect s3://bucket/docs/report.pdf --json")]
 pub(crate) struct InspectArgs {
     /// A local sealed file (if the path exists), `s3://bucket/key`, or an object name
     /// in the store.
@@ -529,6 +656,10 @@ pub(crate) struct InspectArgs {
 
 /// `rewrap`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream rewrap report.pdf -r \"$(cat bob.pub)\" --new-key-file team.key\n  \
+    sealstream rewrap s3://bucket/db.sql -i me.x25519 -R recipients.txt\n  \
+    sealstream rewrap notes.txt.sealed --new-kms-key alias/archive")]
 pub(crate) struct RewrapArgs {
     /// A local sealed file (if the path exists), `s3://bucket/key`, or an object name
     /// in the store.
@@ -537,19 +668,30 @@ pub(crate) struct RewrapArgs {
 
     /// Keys that can open the object now.
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     /// New local key file; repeatable.
     #[arg(long = "new-key-file", value_name = "PATH", help_heading = "New keys")]
     pub(crate) new_key_files: Vec<PathBuf>,
 
-    /// New X25519 recipient; repeatable.
+    /// New X25519 recipient public key (or its .pub file); repeatable.
     #[arg(
         long = "new-recipient",
+        short = 'r',
         value_name = "PUBKEY",
         help_heading = "New keys"
     )]
     pub(crate) new_recipients: Vec<String>,
+
+    /// File of new X25519 recipients, one a line (`#` comments and blank lines allowed);
+    /// repeatable.
+    #[arg(
+        long = "new-recipients-file",
+        short = 'R',
+        value_name = "PATH",
+        help_heading = "New keys"
+    )]
+    pub(crate) new_recipients_files: Vec<PathBuf>,
 
     /// New AWS KMS key; repeatable.
     #[arg(
@@ -568,6 +710,9 @@ pub(crate) struct RewrapArgs {
 
 /// `mv`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream mv drafts/report.pdf final/report.pdf\n  \
+    sealstream mv s3://bucket/tmp/db.sql s3://bucket/nightly/db.sql")]
 pub(crate) struct MvArgs {
     /// Object name in the store, `s3://bucket/key`, or a local sealed file.
     #[arg(value_name = "SRC")]
@@ -600,6 +745,9 @@ pub(crate) enum Method {
 
 /// `presign`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream presign s3://bucket/docs/report.pdf --expires 15m\n  \
+    sealstream presign s3://bucket/in/upload.sealed --method put")]
 pub(crate) struct PresignArgs {
     /// `s3://bucket/key`, or an object name in an S3 store.
     #[arg(value_name = "OBJECT")]
@@ -616,6 +764,9 @@ pub(crate) struct PresignArgs {
 
 /// `share`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream share s3://bucket/docs/report.pdf --expires 24h\n  \
+    sealstream share report.pdf --web-page https://example.org/sealstream/")]
 pub(crate) struct ShareArgs {
     /// `s3://bucket/key`, or an object name in an S3 store.
     #[arg(value_name = "OBJECT")]
@@ -631,7 +782,7 @@ pub(crate) struct ShareArgs {
     pub(crate) web_page: Option<String>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) context: ContextArgs,
@@ -639,6 +790,9 @@ pub(crate) struct ShareArgs {
 
 /// `cleanup`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream cleanup --dry-run\n  \
+    sealstream cleanup s3://bucket/nightly/ --older-than 7d")]
 pub(crate) struct CleanupArgs {
     /// Prefix within the store, or `s3://bucket/prefix`.
     #[arg(value_name = "PREFIX")]
@@ -655,6 +809,10 @@ pub(crate) struct CleanupArgs {
 
 /// `migrate`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream migrate s3://bucket/legacy/ --dry-run\n  \
+    sealstream migrate s3://bucket/legacy/ --to s3://bucket/sealed/ --kms-key alias/backup\n  \
+    sealstream migrate s3://bucket/legacy/ --s3ec-aes-key old.key --key-file team.key")]
 pub(crate) struct MigrateArgs {
     /// The S3 prefix whose Amazon S3 Encryption Client objects to convert (`s3://bucket/prefix/`).
     #[arg(value_name = "s3://BUCKET/PREFIX/")]
@@ -675,7 +833,7 @@ pub(crate) struct MigrateArgs {
 
     /// Keys that seal the new objects.
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: SealKeyArgs,
 
     /// Only migrate objects with exactly this encryption context (without aws:x-amz-cek-alg).
     #[command(flatten)]
@@ -706,6 +864,10 @@ impl MigrateArgs {
 
 /// `bench`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream bench\n  \
+    sealstream bench --size 1GiB --suite aes-256-gcm --threads 4\n  \
+    sealstream bench --s3 --store s3://bucket/bench/")]
 pub(crate) struct BenchArgs {
     /// Plaintext bytes per in-memory measurement (`64MiB`, `1GiB`).
     #[arg(long, default_value = "64MiB", value_name = "SIZE")]
@@ -737,13 +899,19 @@ pub(crate) struct BenchArgs {
 #[derive(Subcommand, Debug)]
 pub(crate) enum ConfigCommand {
     /// Print the effective configuration and where each value came from (no secrets).
+    #[command(after_help = "Examples:\n  sealstream config show\n  sealstream config show --json")]
     Show,
     /// Print the path of the configuration file that is read.
+    #[command(
+        after_help = "Examples:\n  sealstream config path\n  $EDITOR \"$(sealstream config path)\""
+    )]
     Path,
 }
 
 /// `upload-link`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream upload-link s3://bucket/inbox/scan.pdf --recipient ops.pub --web-page https://example.org/sealstream/")]
 pub(crate) struct UploadLinkArgs {
     /// The object to create, `s3://bucket/key` (or a name in an S3 store).
     #[arg(value_name = "OBJECT")]
@@ -772,6 +940,9 @@ pub(crate) struct UploadLinkArgs {
 
 /// `cors`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    sealstream cors s3://bucket --origin https://example.org\n  \
+    sealstream cors s3://bucket --origin https://example.org --apply")]
 pub(crate) struct CorsArgs {
     /// The bucket, `s3://bucket`.
     #[arg(value_name = "s3://BUCKET")]
@@ -807,7 +978,7 @@ pub(crate) struct CheckArgs {
     pub(crate) jobs: Option<usize>,
 
     #[command(flatten)]
-    pub(crate) keys: KeyArgs,
+    pub(crate) keys: OpenKeyArgs,
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,

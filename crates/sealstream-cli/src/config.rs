@@ -91,6 +91,8 @@ pub(crate) struct KeySet {
     pub(crate) key_files: Vec<PathBuf>,
     /// X25519 recipients (seal only).
     pub(crate) recipients: Vec<String>,
+    /// Files of X25519 recipients, one a line (seal only).
+    pub(crate) recipients_files: Vec<PathBuf>,
     /// X25519 identity files (open only).
     pub(crate) identities: Vec<PathBuf>,
     /// AWS KMS keys (seal and open).
@@ -101,6 +103,7 @@ impl KeySet {
     fn is_empty(&self) -> bool {
         self.key_files.is_empty()
             && self.recipients.is_empty()
+            && self.recipients_files.is_empty()
             && self.identities.is_empty()
             && self.kms_keys.is_empty()
     }
@@ -109,6 +112,11 @@ impl KeySet {
         KeySet {
             key_files: a.key_files.iter().map(|p| util::expand_tilde(p)).collect(),
             recipients: a.recipients.clone(),
+            recipients_files: a
+                .recipients_files
+                .iter()
+                .map(|p| util::expand_tilde(p))
+                .collect(),
             identities: a.identities.iter().map(|p| util::expand_tilde(p)).collect(),
             kms_keys: a.kms_keys.clone(),
         }
@@ -413,6 +421,7 @@ impl Config {
         let file_keys = KeySet {
             key_files: file.keys.key_files.iter().map(|s| rel(s)).collect(),
             recipients: file.keys.recipients.clone(),
+            recipients_files: Vec::new(),
             identities: file.keys.identities.iter().map(|s| rel(s)).collect(),
             kms_keys: file.keys.kms_keys.clone(),
         };
@@ -422,6 +431,7 @@ impl Config {
                 .map(|s| util::absolute(&util::expand_tilde(Path::new(s))))
                 .collect(),
             recipients: env_list("SEALSTREAM_RECIPIENT"),
+            recipients_files: Vec::new(),
             identities: env_list("SEALSTREAM_IDENTITY")
                 .iter()
                 .map(|s| util::absolute(&util::expand_tilde(Path::new(s))))
@@ -622,6 +632,7 @@ impl Config {
                     paths(&keys.key_files)
                 },
                 "recipients": keys.recipients.clone(),
+                "recipients_files": paths(&keys.recipients_files),
                 "identities": paths(&keys.identities),
                 "kms_keys": keys.kms_keys.clone(),
                 "max_unwrap_attempts": s(
@@ -664,6 +675,7 @@ pub(crate) fn suite_name(s: SuiteArg) -> &'static str {
 }
 
 fn read_file(path: &Path, source: Source) -> Result<(FileConfig, bool)> {
+    util::not_a_folder(path, "the config file itself")?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         // Only a config file that was asked for by name must exist.

@@ -218,14 +218,42 @@ impl CliError {
             K::KeyFile { .. } => CliError::new(Class::Key, e.to_string()),
             K::Config(_) => CliError::usage(e.to_string()),
             K::Kms {
-                retryable: true, ..
-            } => CliError::new(Class::Service, format!("{object}: {e}"))
-                .hint("check the network and the KMS endpoint, then retry"),
-            K::Kms { .. } => CliError::new(Class::Key, format!("{object}: {e}"))
-                .hint("check the key's state and that your credentials may use it"),
+                retryable: true,
+                kind,
+                ..
+            } => CliError::new(Class::Service, prefixed(object, e)).hint(match kind {
+                sealstream_kms::KmsErrorKind::Unreachable => {
+                    "the KMS endpoint is --kms-endpoint-url (not --endpoint-url); retry when it \
+                     answers"
+                }
+                _ => "KMS is busy or failing: retry later",
+            }),
+            K::Kms { kind, .. } => {
+                CliError::new(Class::Key, prefixed(object, e)).hint(match kind {
+                    sealstream_kms::KmsErrorKind::NotFound => {
+                        "list the keys the credentials see with `aws kms list-aliases` (same \
+                     --region and --profile)"
+                    }
+                    sealstream_kms::KmsErrorKind::AccessDenied => {
+                        "check the credentials (--profile) and the key policy"
+                    }
+                    _ => "check the key's state and that your credentials may use it",
+                })
+            }
             K::Io(inner) => io_class(object, inner),
             _ => CliError::new(Class::Internal, format!("{object}: {e}")),
         }
+    }
+}
+
+/// `object: e`, or only `e` when it names `object` already (a KMS error
+/// names its key: no doubled "AWS KMS key K: AWS KMS key K:").
+fn prefixed(object: &str, e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    if object.is_empty() || text.starts_with(object) {
+        text
+    } else {
+        format!("{object}: {text}")
     }
 }
 
@@ -235,7 +263,7 @@ pub(crate) fn io_class(object: &str, e: &io::Error) -> CliError {
     if let Some(inner) = sealstream_format::Error::from_io(e) {
         return CliError::format(object, inner);
     }
-    if e.kind() == io::ErrorKind::Interrupted && crate::cancel::is_cancelled() {
+    if crate::cancel::is_cancel_error(e) {
         return CliError::new(Class::Interrupted, "interrupted");
     }
     let class = match e.kind() {

@@ -28,6 +28,7 @@ const AWS_KMS: &str = "aws-kms";
 
 /// Loads a local key file, with a CLI error naming it.
 pub(crate) fn load_local(path: &Path) -> Result<LocalKeyProvider> {
+    crate::util::not_a_folder(path, "the key file itself")?;
     LocalKeyProvider::from_file(path).map_err(|e| {
         CliError::kms("local key", &e).hint(format!(
             "check {} (create one with `sealstream keygen -o {}`)",
@@ -38,6 +39,7 @@ pub(crate) fn load_local(path: &Path) -> Result<LocalKeyProvider> {
 }
 
 fn load_identity(path: &Path) -> Result<X25519Identity> {
+    crate::util::not_a_folder(path, "the identity (secret key) file itself")?;
     X25519Identity::from_file(path).map_err(|e| {
         CliError::kms("X25519 identity", &e)
             .hint("pass the secret key file made by `sealstream keygen --x25519`")
@@ -83,6 +85,7 @@ pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
     }
     let p = crate::util::expand_tilde(Path::new(s));
     if p.exists() {
+        crate::util::not_a_folder(&p, "a public key file")?;
         return X25519Recipient::from_file(&p).map_err(|e| CliError::kms("recipient", &e));
     }
     // Not echoed: an unrecognised value may be any secret pasted by mistake.
@@ -93,6 +96,55 @@ pub(crate) fn load_recipient(s: &str) -> Result<X25519Recipient> {
         sealstream_kms::X25519_PUBLIC_PREFIX
     ))
     .hint("print a public key with `sealstream keygen --x25519`"))
+}
+
+/// The recipients of a recipients file (`-R`): one public key a line, `#`
+/// comment lines and blank lines skipped. A line that is not a public key
+/// is named by its number, never echoed (it may be a secret pasted by
+/// mistake).
+pub(crate) fn load_recipients_file(path: &Path) -> Result<Vec<X25519Recipient>> {
+    crate::util::not_a_folder(path, "a recipients file")?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::io("reading the recipients file", path, &e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |what: &str| {
+            CliError::usage(format!(
+                "--recipients-file {} line {}: {what}",
+                path.display(),
+                n + 1
+            ))
+        };
+        if line
+            .get(..sealstream_kms::X25519_SECRET_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(sealstream_kms::X25519_SECRET_PREFIX))
+        {
+            return Err(
+                bad("this is a secret key (an identity); list public keys only")
+                    .hint("keep the secret key private; put its public key in the file"),
+            );
+        }
+        if !line.starts_with(sealstream_kms::X25519_PUBLIC_PREFIX) {
+            return Err(bad(&format!(
+                "not a public key (`{}...`)",
+                sealstream_kms::X25519_PUBLIC_PREFIX
+            ))
+            .hint("one public key a line; `#` starts a comment line"));
+        }
+        out.push(X25519Recipient::parse(line).map_err(|e| bad(&e.to_string()))?);
+    }
+    if out.is_empty() {
+        return Err(CliError::usage(format!(
+            "--recipients-file {}: no public key in the file",
+            path.display()
+        ))
+        .hint("one public key a line (sealstream-x25519-pub1:...)"));
+    }
+    Ok(out)
 }
 
 /// The AWS options for KMS: the KMS endpoint if set, never the S3 one.
@@ -139,6 +191,11 @@ pub(crate) async fn sealing(cfg: &Config, keys: &KeySet, out: Output) -> Result<
         }
         for r in &keys.recipients {
             providers.push(Arc::new(load_recipient(r)?));
+        }
+        for f in &keys.recipients_files {
+            for r in load_recipients_file(f)? {
+                providers.push(Arc::new(r));
+            }
         }
         if providers.is_empty() {
             return Err(CliError::usage(
@@ -226,6 +283,7 @@ pub(crate) async fn new_keys(
     cfg: &Config,
     key_files: &[PathBuf],
     recipients: &[String],
+    recipients_files: &[PathBuf],
     kms_keys: &[String],
 ) -> Result<Keyring> {
     let mut providers: Vec<Arc<dyn KeyProvider>> = Vec::new();
@@ -235,6 +293,11 @@ pub(crate) async fn new_keys(
     }
     for r in recipients {
         providers.push(Arc::new(load_recipient(r)?));
+    }
+    for f in recipients_files {
+        for r in load_recipients_file(&crate::util::expand_tilde(f))? {
+            providers.push(Arc::new(r));
+        }
     }
     Keyring::new(providers).map_err(|_| {
         CliError::usage("rewrap needs at least one new key")
@@ -246,6 +309,7 @@ pub(crate) async fn new_keys(
 pub(crate) fn is_default(keys: &KeySet) -> bool {
     keys.key_files.is_empty()
         && keys.recipients.is_empty()
+        && keys.recipients_files.is_empty()
         && keys.identities.is_empty()
         && keys.kms_keys.is_empty()
 }

@@ -256,6 +256,7 @@ pub(crate) fn not_in_store(
 
 /// Opens a local sealed file and reads its header.
 pub(crate) fn open_sealed(path: &Path) -> Result<(File, Header, usize, u64)> {
+    crate::util::not_a_folder(path, "a sealed file")?;
     let file = File::open(path).map_err(|e| CliError::io("opening", path, &e))?;
     let size = file
         .metadata()
@@ -306,7 +307,6 @@ pub(crate) fn seal_to<W: Write + Send>(
 ) -> Result<u64> {
     let opts = PipelineOptions::default();
     let shown = src.map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
-    let dst = progress.writer(dst);
     let res = match src {
         Some(p) => {
             let f = File::open(p).map_err(|e| CliError::io("opening", p, &e))?;
@@ -317,9 +317,18 @@ pub(crate) fn seal_to<W: Write + Send>(
             if let Ok(body) = layout::body_len(len) {
                 progress.set_total(body.saturating_add(header.encoded_len() as u64));
             }
-            pipeline::seal_file(&f, dst, header, key, salt, &opts)
+            pipeline::seal_file(&f, progress.writer(dst), header, key, salt, &opts)
         }
-        None => pipeline::seal_stream(progress.reader(io::stdin()), dst, header, key, salt, &opts),
+        // Stdin's length is unknown: the bar counts the plaintext read (once:
+        // the sealed bytes written are not added to it).
+        None => pipeline::seal_stream(
+            progress.reader(crate::progress::stdin()),
+            progress.uncounted_writer(dst),
+            header,
+            key,
+            salt,
+            &opts,
+        ),
     };
     res.map_err(|e| sealing_error(&shown, e))
 }

@@ -146,6 +146,20 @@ impl Target {
             });
             return Ok(in_store.unwrap_or_else(local));
         }
+        if prefer_existing_file && p.is_dir() {
+            // A local folder where a sealed file is expected is a usage
+            // error (exit 2), unless the store holds an object of that name.
+            let held = match store.object(s) {
+                Ok(Target::Local(o)) => o.is_file(),
+                _ => true,
+            };
+            if !held {
+                return Err(crate::util::folder_error(
+                    p,
+                    "a sealed file or an object name",
+                ));
+            }
+        }
         store.object(s)
     }
 

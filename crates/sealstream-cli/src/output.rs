@@ -9,6 +9,20 @@ use serde_json::Value;
 
 use crate::error::CliError;
 
+/// The version of the JSON output (docs/JSON.md): the `schema` field of
+/// every JSON object the command prints, results and errors. Raised when a
+/// field is removed, renamed or changes meaning; new fields keep it.
+pub(crate) const JSON_SCHEMA: u64 = 1;
+
+/// `value` with the `schema` field (objects only).
+pub(crate) fn with_schema(value: &Value) -> Value {
+    let mut v = value.clone();
+    if let Value::Object(m) = &mut v {
+        m.insert("schema".to_owned(), Value::from(JSON_SCHEMA));
+    }
+    v
+}
+
 /// How to print.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Output {
@@ -24,7 +38,7 @@ impl Output {
     /// stderr instead; human text is then printed only as a note.
     pub(crate) fn result(&self, value: &Value, human: &str, data_on_stdout: bool) {
         if self.json {
-            let line = value.to_string();
+            let line = with_schema(value).to_string();
             if data_on_stdout {
                 let _ = writeln!(io::stderr().lock(), "{line}");
             } else {
@@ -68,6 +82,7 @@ impl Output {
         let mut err = io::stderr().lock();
         if self.json {
             let v = serde_json::json!({
+                "schema": JSON_SCHEMA,
                 "error": e.message(),
                 "class": e.class().name(),
                 "exit_code": e.class().code(),

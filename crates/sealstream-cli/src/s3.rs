@@ -80,6 +80,7 @@ pub(crate) fn sse(s: &SseSetting) -> Result<SseKeys> {
             "--sse and --sse-c-key-file cannot be combined",
         )),
         (None, Some(path)) => {
+            crate::util::not_a_folder(path, "the SSE-C key file itself")?;
             let raw = read_sse_c_key(path)?;
             Ok(SseKeys {
                 sse: Sse::Customer(SseCustomerKey::new(*raw)),
@@ -205,7 +206,7 @@ pub(crate) fn s3_error(e: &sealstream_s3::Error) -> CliError {
         E::SseCustomerKey { .. } => CliError::new(Class::Key, msg)
             .hint("pass the SSE-C key the object was uploaded with: --sse-c-key-file"),
         E::Io { source, .. } => {
-            if source.kind() == std::io::ErrorKind::Interrupted && crate::cancel::is_cancelled() {
+            if crate::cancel::is_cancel_error(source) {
                 CliError::new(Class::Interrupted, "interrupted")
             } else if source.kind() == std::io::ErrorKind::NotFound {
                 CliError::new(Class::NotFound, msg)

@@ -362,6 +362,20 @@ pub(crate) fn expiry_time(d: std::time::Duration) -> (i64, String) {
     (at, iso8601(at))
 }
 
+/// The usage error (exit 2) for a folder given where a file is expected.
+pub(crate) fn folder_error(path: &Path, expected: &str) -> CliError {
+    CliError::usage(format!("{} is a folder; pass {expected}", path.display()))
+}
+
+/// Refuses a folder where a file is expected (exit 2, before any read that
+/// would fail with a less helpful "Is a directory").
+pub(crate) fn not_a_folder(path: &Path, expected: &str) -> Result<()> {
+    if path.is_dir() {
+        return Err(folder_error(path, expected));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -953,7 +953,14 @@ fn stores_given_as_folders_and_file_urls() {
         .stderr(contains("--create"));
     assert!(!env.path("backups").exists());
     env.cmd()
-        .args(["--store", "./backups", "--create", "put", "s.txt", "nested/s.txt"])
+        .args([
+            "--store",
+            "./backups",
+            "--create",
+            "put",
+            "s.txt",
+            "nested/s.txt",
+        ])
         .assert()
         .success();
     assert!(env.path("backups/nested/s.txt").is_file());

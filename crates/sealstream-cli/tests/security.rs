@@ -566,8 +566,9 @@ fn sse_c_key_files_are_checked_like_secret_key_files() {
     let err = stderr_of(&run("key.fifo").code(common::KEY));
     assert!(err.contains("FIFO"), "{err}");
     std::fs::create_dir(env.path("key.dir")).unwrap();
-    let err = stderr_of(&run("key.dir").code(common::KEY));
-    assert!(err.contains("directory"), "{err}");
+    // A folder where a file is expected is a usage error (issue 15).
+    let err = stderr_of(&run("key.dir").code(USAGE));
+    assert!(err.contains("is a folder"), "{err}");
 }
 
 // ---------------------------------------------------------------------

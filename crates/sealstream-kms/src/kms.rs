@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::retry::RetryConfig;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -571,27 +571,48 @@ where
         }
         SdkError::DispatchFailure(d) if d.is_user() => Failure {
             kind: K::Other,
-            detail: format!("{op} could not be sent: {}", DisplayErrorContext(err)),
+            detail: format!("{op} could not be sent: {}", ErrorCause(err)),
         },
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Failure {
             kind: K::Unreachable,
             detail: format!(
                 "KMS could not be reached ({}): check the network, the endpoint URL and the \
                  Region",
-                DisplayErrorContext(err)
+                ErrorCause(err)
             ),
         },
         SdkError::ResponseError(_) => Failure {
             kind: K::ServiceUnavailable,
             detail: format!(
                 "KMS sent an unreadable answer to {op} ({})",
-                DisplayErrorContext(err)
+                ErrorCause(err)
             ),
         },
         _ => Failure {
             kind: K::Other,
-            detail: format!("{op} failed: {}", DisplayErrorContext(err)),
+            detail: format!("{op} failed: {}", ErrorCause(err)),
         },
+    }
+}
+
+/// An SDK error as one line: its own message and its root cause
+/// (`dispatch failure: Connection refused (os error 111)`), never the
+/// `Debug` dump that `DisplayErrorContext` appends.
+struct ErrorCause<'a, E: std::error::Error + 'static>(&'a E);
+
+impl<E: std::error::Error + 'static> fmt::Display for ErrorCause<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let top = self.0.to_string();
+        let mut root: &dyn std::error::Error = self.0;
+        while let Some(next) = root.source() {
+            root = next;
+        }
+        let root = root.to_string();
+        if root == top || top.contains(&root) {
+            f.write_str(&top)
+        } else {
+            write!(f, "{top}: {root}")
+        }
     }
 }
 

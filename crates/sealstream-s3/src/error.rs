@@ -494,16 +494,22 @@ where
 fn transport_detail<E, R>(err: &SdkError<E, R>) -> String
 where
     E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    let mut out = err.to_string();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
-    while let Some(e) = cur {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cur = e.source();
+    // The SDK's summary and the innermost cause (`connection refused`,
+    // `timed out`): the causes in between repeat one another, and the
+    // SDK's `DisplayErrorContext` would add a `Debug` dump.
+    let mut inner: &(dyn std::error::Error + 'static) = err;
+    while let Some(next) = inner.source() {
+        inner = next;
     }
-    out
+    let top = err.to_string();
+    let root = inner.to_string();
+    if root == top || top.contains(&root) {
+        top
+    } else {
+        format!("{top}: {root}")
+    }
 }
 
 impl From<Error> for io::Error {

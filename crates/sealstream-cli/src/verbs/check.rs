@@ -134,9 +134,16 @@ async fn check_local(
         .store()
         .ok()
         .and_then(|store| local::store_name(&store, &path));
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref())
-        .await
-        .map_err(|e| (e, None))?;
+    let data_key = open_key(
+        app,
+        &a.keys.all(),
+        &header,
+        &prefix,
+        &shown,
+        name.as_deref(),
+    )
+    .await
+    .map_err(|e| (e, None))?;
     tokio::task::spawn_blocking(move || {
         pipeline::open_file(
             &file,
@@ -174,7 +181,7 @@ async fn check_s3(
     let (header, _, _) = s3::read_header(&admin, bucket, key)
         .await
         .map_err(no_chunk)?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::opening(&app.cfg, &keys.value, &header, &shown)
         .await
         .map_err(no_chunk)?;

@@ -70,6 +70,17 @@ pub(crate) async fn open_key(
         .map_err(|e| CliError::kms(shown, &e))
 }
 
+/// Says so when the plaintext to seal is read from a terminal (a command
+/// waiting for typed input looks hung otherwise).
+pub(super) fn stdin_note(app: &App) {
+    if io::stdin().is_terminal() {
+        app.out.note(
+            "sealstream: reading the plaintext from the terminal (stdin); type it and end with \
+             Ctrl-D, or press Ctrl-C and pass a file",
+        );
+    }
+}
+
 pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
     let input = path_arg(Some(&a.input));
     let output = path_arg(a.output.as_deref());
@@ -82,12 +93,15 @@ pub(crate) async fn encrypt(app: &App, a: EncryptArgs) -> Result<()> {
                 .hint("pass -o FILE, or redirect stdout to a file or a pipe"),
         );
     }
+    if input.is_none() {
+        stdin_note(app);
+    }
     let context = util::parse_context(&a.context.pairs)?;
     let out_file = output
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     // An output inside the local store is bound to its name there, as `put`
     // binds it; any other file is bound to no name.
@@ -175,9 +189,19 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             let prefix = local::body_prefix(&file, header_len, &shown)?;
             // A file of the local store is checked against its name there.
             let name = app.store().ok().and_then(|s| local::store_name(&s, path));
-            let data_key =
-                open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
+            let data_key = open_key(
+                app,
+                &a.keys.all(),
+                &header,
+                &prefix,
+                &shown,
+                name.as_deref(),
+            )
+            .await?;
             progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
+            if out_file.is_none() {
+                progress.before_stdout();
+            }
             let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
             let n = blocking(move || match out_file {
                 Some(out) => {
@@ -192,8 +216,9 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
         }
         None => {
             let shown = "stdin".to_owned();
-            let (header, prefix) = blocking(|| {
-                let mut stdin = io::stdin().lock();
+            let (header, prefix, stdin) = blocking(|| {
+                // Interrupted by Ctrl-C even while stdin sends nothing.
+                let mut stdin = crate::progress::stdin();
                 let (header, _) =
                     Header::read_from(&mut stdin).map_err(|e| local::opening_error("stdin", e))?;
                 let mut prefix = [0u8; sealstream_format::BODY_PREFIX_LEN];
@@ -209,16 +234,20 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
                         crate::error::io_class("stdin", &e)
                     }
                 })?;
-                Ok((header, prefix))
+                Ok((header, prefix, stdin))
             })
             .await?;
             util::check_context(&shown, header.context(), &wanted)?;
             let body_prefix = sealstream_format::BodyPrefix::from_bytes(&prefix);
-            let data_key = open_key(app, &a.keys, &header, &body_prefix, &shown, None).await?;
+            let data_key =
+                open_key(app, &a.keys.all(), &header, &body_prefix, &shown, None).await?;
             // The body prefix was read to check the key; the stream opener
             // reads the body from its start.
-            let body = move || io::Read::chain(io::Cursor::new(prefix), io::stdin());
+            let body = move || io::Read::chain(io::Cursor::new(prefix), stdin);
             progress = app.progress(None, "decrypt");
+            if out_file.is_none() {
+                progress.before_stdout();
+            }
             let (h, p) = (header.clone(), progress.clone());
             let n = blocking(move || match out_file {
                 Some(out) => {

@@ -62,7 +62,7 @@ pub(crate) fn run(app: &App, a: KeygenArgs) -> Result<()> {
                 "identity_file": path.display().to_string(),
                 "public_key_file": public.display().to_string(),
                 "recipient": recipient,
-                "fingerprint": id.fingerprint(),
+                "key_id": id.fingerprint(),
             }),
             &recipient,
             false,

@@ -56,6 +56,7 @@ async fn s3ec_keys(app: &App, args: &KeyArgs, raw: &S3ecKeyArgs) -> Result<S3ecK
         CliError::new(Class::Key, format!("{}: {e}", path.display()))
     };
     for path in &raw.aes_keys {
+        crate::util::not_a_folder(path, "the AES key file itself")?;
         let bytes = read_secret_file(path).map_err(|e| key_error(path, &e))?;
         let key = aes_key_bytes(&bytes).ok_or_else(|| {
             key_error(
@@ -67,6 +68,7 @@ async fn s3ec_keys(app: &App, args: &KeyArgs, raw: &S3ecKeyArgs) -> Result<S3ecK
         keys = keys.with_aes_key(&key).map_err(|e| key_error(path, &e))?;
     }
     for path in &raw.rsa_keys {
+        crate::util::not_a_folder(path, "the RSA key file itself")?;
         let bytes = read_secret_file(path).map_err(|e| key_error(path, &e))?;
         keys = keys
             .with_rsa_private_key(&bytes)
@@ -257,7 +259,7 @@ pub(crate) async fn run(app: &App, a: MigrateArgs) -> Result<()> {
     let s3c = s3::client(app).await;
     let sse = s3::sse(&app.cfg.sse_for(&a.sse))?;
     let open_keys = s3ec_keys(app, &a.source_keys(), &a.s3ec).await?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let client = if a.dry_run {
         None
     } else {

@@ -61,6 +61,9 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     }
     let target = put_target(app, input.as_deref(), a.dest.as_deref())?;
     let context = util::parse_context(&a.context.pairs)?;
+    if input.is_none() {
+        super::crypt::stdin_note(app);
+    }
     let path = match &target {
         Target::Local(p) => p.clone(),
         Target::S3 { .. } => {
@@ -70,7 +73,7 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
     };
     let created_store = prepare_local_parent(app, &path)?;
     let out_file = AtomicOutput::create(&path, a.force)?;
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     // Bound to its name in the store: a file swapped with another one of
     // the store no longer opens under the other's name (issue 10 item 5).
@@ -186,6 +189,7 @@ fn source_of(source: Option<&str>, link_file: Option<&Path>) -> Result<String> {
     let (bytes, from) = match (source, link_file) {
         (_, Some(path)) => {
             let p = util::expand_tilde(path);
+            util::not_a_folder(&p, "the file holding the share link")?;
             let bytes = sealstream_kms::read_secret_file(&p)
                 .map_err(|e| CliError::kms("--link-file", &e))?;
             (bytes, format!("--link-file {}", p.display()))
@@ -264,8 +268,19 @@ pub(crate) async fn get(app: &App, mut a: GetArgs) -> Result<()> {
         .transpose()?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
     let name = local::store_name(&app.store()?, &path);
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
+    let data_key = open_key(
+        app,
+        &a.keys.all(),
+        &header,
+        &prefix,
+        &shown,
+        name.as_deref(),
+    )
+    .await?;
     let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
+    if out_file.is_none() {
+        progress.before_stdout();
+    }
     let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
     let n = blocking(move || match out_file {
         Some(out) => {
@@ -329,9 +344,18 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
     util::check_context(&shown, header.context(), &wanted)?;
     let prefix = local::body_prefix(&file, header_len, &shown)?;
     let name = local::store_name(&app.store()?, &path);
-    let data_key = open_key(app, &a.keys, &header, &prefix, &shown, name.as_deref()).await?;
+    let data_key = open_key(
+        app,
+        &a.keys.all(),
+        &header,
+        &prefix,
+        &shown,
+        name.as_deref(),
+    )
+    .await?;
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
+        progress.before_stdout();
         let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
         let n = blocking(move || local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p))
             .await?;
@@ -392,7 +416,8 @@ pub(super) fn report_cat(app: &App, shown: &str, r: std::ops::Range<u64>, total:
                 "verb": "cat",
                 "object": shown,
                 "range_start": r.start,
-                "range_end": r.end,
+                // Inclusive, as --range writes it (null for an empty range).
+                "range_end": r.end.checked_sub(1).filter(|_| r.end > r.start),
                 "bytes": r.end - r.start,
                 "plaintext_size": total,
             }),

@@ -66,7 +66,7 @@ pub(crate) async fn put_s3(
             super::resume::Plan::Resumed => return Ok(()),
             super::resume::Plan::Upload(j) => j,
         };
-    let keys = app.cfg.keys_for(&a.keys);
+    let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
     let client = s3::seal_client(app, admin.s3().clone(), ring, app.suite(a.suite), &sse)?;
     let mut opts = UploadOptions::default().context(context);
@@ -166,12 +166,12 @@ pub(crate) async fn get_remote(
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
     let (bucket, key) = bucket_key(target)?;
-    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+    let (client, head) = match open_s3(app, &a.keys.all(), &a.sse, target, &wanted).await {
         Ok(v) => v,
         Err(e) => {
             return super::migrate::get_s3ec_or(
                 app,
-                &a.keys,
+                &a.keys.all(),
                 &a.s3ec,
                 bucket,
                 key,
@@ -223,11 +223,20 @@ pub(crate) async fn cat_remote(
     }
     let shown = target.to_string();
     let (bucket, key) = bucket_key(target)?;
-    let (client, head) = match open_s3(app, &a.keys, &a.sse, target, &wanted).await {
+    let (client, head) = match open_s3(app, &a.keys.all(), &a.sse, target, &wanted).await {
         Ok(v) => v,
         Err(e) if range.is_none() => {
             return super::migrate::get_s3ec_or(
-                app, &a.keys, &a.s3ec, bucket, key, None, None, &wanted, "cat", e,
+                app,
+                &a.keys.all(),
+                &a.s3ec,
+                bucket,
+                key,
+                None,
+                None,
+                &wanted,
+                "cat",
+                e,
             )
             .await;
         }
@@ -235,6 +244,7 @@ pub(crate) async fn cat_remote(
     };
     let Some(range) = range else {
         let progress = app.progress(head.claimed_plaintext_len(), "cat");
+        progress.before_stdout();
         let copy = async {
             let dl = client
                 .download_head(&head)
@@ -381,12 +391,13 @@ pub(crate) async fn rewrap_s3(
 ) -> Result<()> {
     let (bucket, key) = bucket_key(target)?;
     let shown = target.to_string();
-    let (client, head) = open_s3(app, &a.keys, &a.sse, target, &wanted).await?;
+    let (client, head) = open_s3(app, &a.keys.all(), &a.sse, target, &wanted).await?;
     let header = head.header().clone();
     let new_ring = keys::new_keys(
         &app.cfg,
         &a.new_key_files,
         &a.new_recipients,
+        &a.new_recipients_files,
         &a.new_kms_keys,
     )
     .await?;
@@ -471,7 +482,7 @@ pub(crate) async fn share(app: &App, a: ShareArgs) -> Result<()> {
     let wanted = util::parse_context(&a.context.pairs)?;
     let (client, head) = open_s3(
         app,
-        &a.keys,
+        &a.keys.all(),
         &crate::cli::SseArgs::default(),
         &target,
         &wanted,
@@ -562,6 +573,7 @@ async fn write_download(
                 .map_err(|e| CliError::io("writing", out.dest(), &e))?;
         }
         None => {
+            progress.before_stdout();
             let mut stdout = tokio::io::stdout();
             while let Some(piece) = dl.next().await {
                 let piece = piece.map_err(|e| s3_error(&e))?;
@@ -675,21 +687,24 @@ pub(crate) async fn cleanup(app: &App, a: CleanupArgs) -> Result<()> {
                 "verb": "cleanup",
                 "object": object,
                 "upload_id": u.upload_id,
-                "initiated": initiated,
+                "initiated_at": u.initiated.map(util::iso8601),
+                "initiated_at_epoch": initiated,
                 "age_seconds": age,
                 "aborted": !a.dry_run,
             }),
             &format!(
                 "{verb} multipart upload of {object} (started {} ago)",
-                age.map_or("?".to_owned(), |s| format!("{s}s"))
+                age.map_or("?".to_owned(), |s| util::human_duration(
+                    Duration::from_secs(s)
+                ))
             ),
             false,
         );
     }
     if count == 0 {
         app.out.note(&format!(
-            "sealstream: no multipart uploads older than {}s under s3://{bucket}/{prefix}",
-            older.as_secs()
+            "sealstream: no multipart uploads older than {} under s3://{bucket}/{prefix}",
+            util::human_duration(older)
         ));
     }
     Ok(())

@@ -220,7 +220,7 @@ async fn resume(
         ))
         .hint("drop --suite to resume it"));
     }
-    let key_set = app.cfg.keys_for(&a.keys);
+    let key_set = app.cfg.keys_for(&a.keys.all());
     let ring = keys::opening(&app.cfg, &key_set.value, &header, &shown)
         .await
         .map_err(|e| cannot_unwrap(&shown, &header, &e.message()))?;

@@ -31,12 +31,13 @@ pub(super) async fn new_header(
     expected_name: Option<&str>,
     verify: impl FnOnce(&DataKey) -> Result<()>,
 ) -> Result<Header> {
-    let data_key = open_key(app, &a.keys, header, prefix, shown, expected_name).await?;
+    let data_key = open_key(app, &a.keys.all(), header, prefix, shown, expected_name).await?;
     verify(&data_key)?;
     let ring = keys::new_keys(
         &app.cfg,
         &a.new_key_files,
         &a.new_recipients,
+        &a.new_recipients_files,
         &a.new_kms_keys,
     )
     .await?;

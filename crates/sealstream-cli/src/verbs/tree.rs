@@ -392,7 +392,7 @@ async fn changed(
         return Ok((true, None));
     }
     if a.checksum {
-        let same = handle.same_content(&a.keys, entry, &job.path).await?;
+        let same = handle.same_content(&a.keys.all(), entry, &job.path).await?;
         let record = Remembered::of(entry, job.meta);
         return Ok((!same, record));
     }
@@ -465,7 +465,7 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
     let by_name: HashMap<&str, &Entry> = listing.iter().map(|e| (e.name.as_str(), e)).collect();
     let manifest = Manifest::load(&store, &prefix);
     let context = util::parse_context(&a.context.pairs)?;
-    let kset = app.cfg.keys_for(&a.keys);
+    let kset = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &kset.value, app.out).await?;
     let sealer = handle.sealer(ring, app.suite(a.suite))?;
 
@@ -747,7 +747,7 @@ pub(crate) async fn get(app: &App, a: GetArgs) -> Result<()> {
                 })
                 .await?;
                 let n = handle_ref
-                    .open_into(&a_ref.keys, &entry, &path, a_ref.force)
+                    .open_into(&a_ref.keys.all(), &entry, &path, a_ref.force)
                     .await?;
                 Ok::<_, CliError>((path, n))
             }

@@ -1,0 +1,571 @@
+//! Issue 15: the command as a user's hands meet it. Short key flags and
+//! recipients files, each verb's help, JSON schema fields, exit codes,
+//! progress and interruption, and SDK error lines.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+
+mod common;
+
+use common::{Env, USAGE, json_lines};
+
+/// Every verb (and `config`'s), as the command line names them.
+const VERBS: &[&[&str]] = &[
+    &["keygen"],
+    &["encrypt"],
+    &["decrypt"],
+    &["put"],
+    &["get"],
+    &["cat"],
+    &["ls"],
+    &["inspect"],
+    &["rewrap"],
+    &["mv"],
+    &["presign"],
+    &["share"],
+    &["upload-link"],
+    &["cors"],
+    &["cleanup"],
+    &["migrate"],
+    &["bench"],
+    &["check"],
+    &["rm"],
+    &["config"],
+    &["config", "show"],
+    &["config", "path"],
+    &["completions"],
+    &["man"],
+];
+
+fn help(env: &Env, verb: &[&str]) -> String {
+    let out = env.cmd().args(verb).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{verb:?} --help: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn every_verb_help_has_examples() {
+    let env = Env::new();
+    for verb in VERBS {
+        let text = help(&env, verb);
+        assert!(
+            text.contains("\nExamples:\n"),
+            "{verb:?} --help has no Examples:\n{text}"
+        );
+        // Every example line names the command (no stray text under the heading).
+        let examples = text.split("\nExamples:\n").nth(1).unwrap();
+        assert!(
+            examples
+                .lines()
+                .next()
+                .unwrap()
+                .trim_start()
+                .starts_with("sealstream "),
+            "{verb:?}: {examples}"
+        );
+    }
+}
+
+/// Opening verbs show no sealing options and sealing verbs no opening ones.
+#[test]
+fn help_shows_only_the_key_options_a_verb_uses() {
+    let env = Env::new();
+    for verb in ["decrypt", "get", "cat", "check", "share"] {
+        let text = help(&env, &[verb]);
+        for opt in ["--recipient ", "--recipients-file"] {
+            assert!(!text.contains(opt), "{verb} --help shows {opt}:\n{text}");
+        }
+        assert!(text.contains("-i, --identity <PATH>"), "{verb}: {text}");
+    }
+    for verb in ["encrypt", "put", "migrate"] {
+        let text = help(&env, &[verb]);
+        assert!(
+            !text.contains("--identity"),
+            "{verb} --help shows --identity:\n{text}"
+        );
+        assert!(
+            text.contains("-R, --recipients-file <PATH>"),
+            "{verb}: {text}"
+        );
+    }
+    assert!(help(&env, &["encrypt"]).contains("-r, --recipient <PUBKEY>"));
+    // On put, -r is kept for --recursive (issue 11): the recipient has no short flag.
+    let put = help(&env, &["put"]);
+    assert!(put.contains("      --recipient <PUBKEY>"), "{put}");
+    assert!(!put.contains("-r, --recipient"), "{put}");
+    let rewrap = help(&env, &["rewrap"]);
+    assert!(rewrap.contains("-r, --new-recipient <PUBKEY>"), "{rewrap}");
+    assert!(
+        rewrap.contains("-R, --new-recipients-file <PATH>"),
+        "{rewrap}"
+    );
+    assert!(rewrap.contains("-i, --identity <PATH>"), "{rewrap}");
+    assert!(!rewrap.contains("  --recipient "), "{rewrap}");
+}
+
+/// Makes an X25519 identity `NAME` and returns its public key line.
+fn x25519(env: &Env, name: &str) -> String {
+    let out = env
+        .cmd()
+        .args(["keygen", "--x25519", "-o", name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(env.path(&format!("{name}.pub"))).unwrap();
+    text.lines()
+        .find(|l| l.starts_with("sealstream-x25519-pub1"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn short_flags_and_a_recipients_file_with_comments() {
+    let env = Env::new();
+    let alice = x25519(&env, "alice");
+    let bob = x25519(&env, "bob");
+    let carol = x25519(&env, "carol");
+    env.write(
+        "team.txt",
+        format!("# the team\n\n{alice}\n  # bob, indented comment\n{bob}\n\n").as_bytes(),
+    );
+    let plain = common::data(5000, 1);
+    env.write("in.bin", &plain);
+    env.cmd()
+        .args([
+            "encrypt",
+            "in.bin",
+            "-o",
+            "in.sealed",
+            "-R",
+            "team.txt",
+            "-r",
+        ])
+        .arg(&carol)
+        .assert()
+        .success();
+    // Every key of the file and the -r one open it, each alone, through -i.
+    for who in ["alice", "bob", "carol"] {
+        let out = env
+            .cmd()
+            .args(["decrypt", "in.sealed", "-i", who])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{who}: {out:?}");
+        assert_eq!(out.stdout, plain, "{who}");
+    }
+    // put: --recipient and -R; get -i.
+    env.cmd()
+        .args(["put", "in.bin", "obj", "-R", "team.txt"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["get", "obj", "-", "-i", "bob"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, plain);
+    // rewrap: -i opens, -r/-R name the new recipients.
+    env.write("carol.txt", format!("{carol}\n").as_bytes());
+    env.cmd()
+        .args(["rewrap", "in.sealed", "-i", "alice", "-R", "carol.txt"])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["decrypt", "in.sealed", "-i", "alice"])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "alice still opens the rewrapped file"
+    );
+    let out = env
+        .cmd()
+        .args(["decrypt", "in.sealed", "-i", "carol"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, plain, "{out:?}");
+}
+
+#[test]
+fn a_bad_recipients_file_line_is_named_not_echoed() {
+    let env = Env::new();
+    let alice = x25519(&env, "alice");
+    env.write("in.bin", b"x");
+    env.write(
+        "bad.txt",
+        format!("# ok\n{alice}\nhunter2-not-a-key\n").as_bytes(),
+    );
+    let out = env
+        .cmd()
+        .args(["encrypt", "in.bin", "-o", "o", "-R", "bad.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.txt line 3"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(!env.path("o").exists());
+    // A secret key in the file: refused, not echoed.
+    let secret = std::fs::read_to_string(env.path("alice")).unwrap();
+    let line = secret
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("sealstream-x25519-sec"))
+        .or_else(|| {
+            secret
+                .lines()
+                .find(|l| !l.starts_with('#') && !l.is_empty())
+        })
+        .unwrap()
+        .to_owned();
+    env.write("secret.txt", format!("{line}\n").as_bytes());
+    let out = env
+        .cmd()
+        .args(["encrypt", "in.bin", "-o", "o", "-R", "secret.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains(&line), "{err}");
+    // Only comments: no key.
+    env.write("empty.txt", b"# nobody\n\n");
+    let out = env
+        .cmd()
+        .args(["encrypt", "in.bin", "-o", "o", "-R", "empty.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(USAGE), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no public key"));
+    let _ = json_lines;
+}
+
+/// A folder where a file is expected is a usage error (exit 2), whatever the verb.
+#[test]
+fn a_folder_where_a_file_is_expected_is_exit_2() {
+    let env = Env::new();
+    std::fs::create_dir(env.path("dir")).unwrap();
+    env.write("a", b"hello");
+    env.cmd()
+        .args(["encrypt", "a", "-o", "a.sealed"])
+        .assert()
+        .success();
+    let cases: &[&[&str]] = &[
+        &["encrypt", "dir", "-o", "x"],
+        &["decrypt", "dir"],
+        &["put", "dir", "obj"],
+        &["inspect", "dir"],
+        &["inspect", "./dir"],
+        &["rewrap", "dir", "--new-key-file", "a"],
+        &["cat", "./dir"],
+        &["mv", "./dir", "./elsewhere"],
+        &["keygen", "-o", "dir"],
+        &["encrypt", "a", "-o", "y", "--key-file", "dir"],
+        &["decrypt", "a.sealed", "--key-file", "dir"],
+        &["encrypt", "a", "-o", "y", "-R", "dir"],
+        &["encrypt", "a", "-o", "y", "-r", "dir"],
+        &["encrypt", "a", "-o", "y", "--config", "dir"],
+        &["get", "--link-file", "dir"],
+    ];
+    for args in cases {
+        let out = env.cmd().args(*args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(USAGE), "{args:?}: {err}");
+        assert!(err.contains("is a folder"), "{args:?}: {err}");
+    }
+    assert!(!env.path("x").exists() && !env.path("y").exists());
+}
+
+/// A port nothing listens on (bound, then closed).
+fn refused_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An SDK failure is one error line and one hint line: no `Debug` dump, no
+/// doubled prefix.
+fn assert_clean_error(what: &str, stderr: &[u8]) {
+    let err = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{what}: {err}");
+    assert!(lines[0].starts_with("error: "), "{what}: {err}");
+    assert!(lines[1].starts_with("  hint: "), "{what}: {err}");
+    for dump in ["{", "DispatchFailure", "ConnectorError", "Some(", "kind:"] {
+        assert!(!err.contains(dump), "{what}: Debug text {dump:?} in {err}");
+    }
+    // No phrase of the message repeated (`AWS KMS key K: AWS KMS key K:`).
+    let first = lines[0].trim_start_matches("error: ");
+    let head: String = first.split(": ").next().unwrap().to_owned();
+    assert_eq!(
+        first.matches(head.as_str()).count(),
+        1,
+        "{what}: doubled {head:?}: {err}"
+    );
+}
+
+#[test]
+fn kms_failures_are_one_clean_line_and_a_hint() {
+    let Some(kms) = std::env::var("SEALSTREAM_TEST_KMS_ENDPOINT").ok() else {
+        assert!(
+            std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "SEALSTREAM_REQUIRE_SERVICES=1 but SEALSTREAM_TEST_KMS_ENDPOINT is unset"
+        );
+        eprintln!("skipping: SEALSTREAM_TEST_KMS_ENDPOINT is unset (no local KMS server)");
+        return;
+    };
+    let Some(s3) = common::services::s3("kms_failures_are_one_clean_line_and_a_hint") else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", b"hello");
+    // A key that does not exist on the server: exit 5 (key), the server's words.
+    let out = s3
+        .cmd(&env)
+        .args([
+            "encrypt",
+            "a",
+            "-o",
+            "a.sealed",
+            "--kms-key",
+            "alias/ux-no-such-key",
+        ])
+        .args(["--kms-endpoint-url", &kms])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::KEY), "{out:?}");
+    assert_clean_error("missing KMS key", &out.stderr);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    // KMS refusing connections: exit 6 (service), the cause named.
+    let out = s3
+        .cmd(&env)
+        .args([
+            "encrypt",
+            "a",
+            "-o",
+            "a.sealed",
+            "--kms-key",
+            "alias/ux-no-such-key",
+        ])
+        .args(["--kms-endpoint-url", &refused_url()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::SERVICE), "{out:?}");
+    assert_clean_error("refused KMS", &out.stderr);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
+    assert!(!env.path("a.sealed").exists());
+}
+
+#[test]
+fn s3_failures_are_one_clean_line_and_a_hint() {
+    let Some(s3) = common::services::s3("s3_failures_are_one_clean_line_and_a_hint") else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", b"hello");
+    let bucket = &s3.bucket;
+    let refused = refused_url();
+    for args in [
+        vec!["put", "a", &format!("s3://{bucket}/ux/a")],
+        vec!["get", &format!("s3://{bucket}/ux/a"), "-"],
+        vec!["ls", &format!("s3://{bucket}/ux/")],
+    ] {
+        let out = s3
+            .cmd(&env)
+            .args(&args)
+            .args(["--endpoint-url", &refused])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(common::SERVICE),
+            "{args:?}: {out:?}"
+        );
+        assert_clean_error(&format!("{args:?}"), &out.stderr);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
+    }
+    // A bucket that does not exist: not found (exit 3), one line and no hint dump.
+    let out = s3
+        .cmd(&env)
+        .args(["ls", "s3://ux-no-such-bucket-15/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::NOT_FOUND), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("NoSuchBucket") && !err.contains('{'), "{err}");
+}
+
+/// Every key of every object in `v`, recursively.
+fn keys_of(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                keys_of(x, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| keys_of(x, out)),
+        _ => {}
+    }
+}
+
+/// Each stdout (or stderr) line of a `--json` run is a JSON object with
+/// `"schema": 1`, and no key id is spelled other than `key_id`.
+fn check_json(what: &str, text: &[u8]) -> Vec<serde_json::Value> {
+    let lines = json_lines(text);
+    assert!(!lines.is_empty(), "{what}: no JSON");
+    for v in &lines {
+        assert_eq!(v["schema"], 1, "{what}: {v}");
+        let mut keys = Vec::new();
+        keys_of(v, &mut keys);
+        for k in keys {
+            let l = k.to_ascii_lowercase().replace(['_', '-'], "");
+            assert!(
+                k == "key_id" || !(l == "kid" || l == "keyid" || l == "fingerprint"),
+                "{what}: key id spelled {k:?} in {v}"
+            );
+        }
+    }
+    lines
+}
+
+fn json_run(env: &Env, args: &[&str]) -> std::process::Output {
+    let out = env.cmd().arg("--json").args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    out
+}
+
+#[test]
+fn every_local_verb_json_has_the_schema_and_key_id() {
+    let env = Env::new();
+    env.write("a", &common::data(3000, 2));
+    let runs: &[&[&str]] = &[
+        &["keygen", "-o", "k"],
+        &["keygen", "--x25519", "-o", "x"],
+        &["encrypt", "a", "-o", "a.sealed", "--key-file", "k"],
+        &["decrypt", "a.sealed", "-o", "a.plain", "--key-file", "k"],
+        &["put", "a"],
+        &["get", "a", "a.got"],
+        &["ls"],
+        &["inspect", "a"],
+        &["inspect", "a.sealed"],
+        &["rewrap", "a", "--new-key-file", "k"],
+        &["mv", "a", "b", "--key-file", "k"],
+        &["check", "--key-file", "k"],
+        &["rm", "b"],
+        &["config", "show"],
+        &["config", "path"],
+        &[
+            "bench",
+            "--size",
+            "64KiB",
+            "--repetitions",
+            "1",
+            "--suite",
+            "aes-256-gcm",
+        ],
+    ];
+    for args in runs {
+        let out = json_run(&env, args);
+        check_json(&format!("{args:?}"), &out.stdout);
+    }
+    // The x25519 keygen's key id is the one its objects' records name.
+    let out = json_run(&env, &["keygen", "--x25519", "-o", "y"]);
+    let v = check_json("keygen --x25519", &out.stdout).remove(0);
+    let recipient = v["recipient"].as_str().unwrap().to_owned();
+    let out = json_run(&env, &["encrypt", "a", "-o", "y.sealed", "-r", &recipient]);
+    let sealed = check_json("encrypt -r", &out.stdout).remove(0);
+    assert_eq!(sealed["keys"][0]["key_id"], v["key_id"], "{sealed} {v}");
+    // ls: ISO 8601 next to epoch seconds.
+    json_run(&env, &["put", "a", "c"]);
+    let ls = check_json("ls", &json_run(&env, &["ls"]).stdout).remove(0);
+    let iso = ls["modified_at"].as_str().unwrap();
+    assert!(
+        iso.len() == 20 && iso.ends_with('Z') && &iso[10..11] == "T",
+        "{ls}"
+    );
+    assert!(
+        ls["modified_at_epoch"].as_u64().unwrap() > 1_600_000_000,
+        "{ls}"
+    );
+    // cat: the result on stderr, the range end inclusive as --range writes it.
+    let out = json_run(&env, &["cat", "c", "--range", "10-19"]);
+    assert_eq!(out.stdout.len(), 10);
+    let cat = check_json("cat", &out.stderr).remove(0);
+    assert_eq!(
+        (cat["range_start"].clone(), cat["range_end"].clone()),
+        (10.into(), 19.into())
+    );
+    assert_eq!(cat["bytes"], 10);
+}
+
+#[test]
+fn every_json_error_has_the_schema() {
+    let env = Env::new();
+    for args in [
+        &["get", "nosuch"][..],
+        &["--nosuch-flag"],
+        &["encrypt", "missing-file"],
+        &["decrypt", "-i"],
+    ] {
+        let out = env.cmd().arg("--json").args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let v = check_json(&format!("{args:?}"), &out.stderr).remove(0);
+        assert_eq!(v["exit_code"], out.status.code().unwrap(), "{v}");
+        assert!(v["error"].is_string(), "{v}");
+    }
+}
+
+#[test]
+fn every_s3_verb_json_has_the_schema() {
+    let Some(s3) = common::services::s3("every_s3_verb_json_has_the_schema") else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", &common::data(3000, 3));
+    let store = s3.store(&env, "ux-json");
+    let alice = x25519(&env, "alice");
+    let run = |args: &[&str]| {
+        let out = s3
+            .cmd(&env)
+            .args(["--json", "--store", &store])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    };
+    let obj = format!("{store}/a");
+    for args in [
+        &["put", "a"][..],
+        &["ls"],
+        &["inspect", "a"],
+        &["get", "a", "a.got"],
+        &["check"],
+        &["presign", &obj],
+        &["share", &obj],
+        &[
+            "upload-link",
+            &format!("{store}/in"),
+            "--recipient",
+            &alice,
+            "--web-page",
+            "https://example.org/s/",
+        ],
+        &[
+            "cors",
+            &format!("s3://{}", s3.bucket),
+            "--origin",
+            "https://example.org",
+        ],
+        &["cleanup", "--dry-run", "--older-than", "0"],
+        &["migrate", &format!("{store}/"), "--dry-run"],
+        &["rm", "a"],
+    ] {
+        let out = run(args);
+        // Verbs that found nothing to report print no line (cleanup, migrate).
+        if !out.stdout.is_empty() {
+            check_json(&format!("{args:?}"), &out.stdout);
+        }
+    }
+}
