@@ -259,6 +259,16 @@ pub(crate) struct SealKeyArgs {
     )]
     pub(crate) recipients_files: Vec<PathBuf>,
 
+    /// X25519 identity (secret key) file, for what re-opens sealed data: `put --resume` of an
+    /// upload sealed only for recipients, `put -r --checksum`; repeatable.
+    #[arg(
+        long = "identity",
+        short = 'i',
+        value_name = "PATH",
+        help_heading = "Keys"
+    )]
+    pub(crate) identities: Vec<PathBuf>,
+
     /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
     #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
     pub(crate) kms_keys: Vec<String>,
@@ -271,7 +281,7 @@ impl SealKeyArgs {
             key_files: self.key_files.clone(),
             recipients: self.recipients.clone(),
             recipients_files: self.recipients_files.clone(),
-            identities: Vec::new(),
+            identities: self.identities.clone(),
             kms_keys: self.kms_keys.clone(),
         }
     }
@@ -408,6 +418,8 @@ pub(crate) struct KeygenArgs {
     tar c docs | sealstream encrypt -r \"$(cat alice.pub)\" -R team.txt > docs.tar.sealed\n  \
     sealstream encrypt --kms-key alias/backup db.dump -o db.dump.sealed")]
 #[command(mut_arg("recipients", |a| a.short('r')))]
+// encrypt never re-opens sealed data: no --identity.
+#[command(mut_arg("identities", |a| a.hide(true)))]
 pub(crate) struct EncryptArgs {
     /// The file to seal, or `-` for stdin.
     #[arg(default_value = "-", value_name = "INPUT")]
@@ -813,6 +825,8 @@ pub(crate) struct CleanupArgs {
     sealstream migrate s3://bucket/legacy/ --dry-run\n  \
     sealstream migrate s3://bucket/legacy/ --to s3://bucket/sealed/ --kms-key alias/backup\n  \
     sealstream migrate s3://bucket/legacy/ --s3ec-aes-key old.key --key-file team.key")]
+// migrate opens with its own S3EC keys: no --identity for the new objects' keys.
+#[command(mut_arg("identities", |a| a.hide(true)))]
 pub(crate) struct MigrateArgs {
     /// The S3 prefix whose Amazon S3 Encryption Client objects to convert (`s3://bucket/prefix/`).
     #[arg(value_name = "s3://BUCKET/PREFIX/")]
