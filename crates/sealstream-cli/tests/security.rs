@@ -27,9 +27,10 @@ fn put_two(env: &Env, store: &[&str], cmd: &dyn Fn() -> assert_cmd::Command) -> 
     let two = data(20_000, 52);
     env.write("one.txt", &one);
     env.write("two.txt", &two);
+    // `--create`: a local store named with --store is created only when asked.
     cmd()
         .args(store)
-        .args(["put", "one.txt", "a/one.txt"])
+        .args(["--create", "put", "one.txt", "a/one.txt"])
         .assert()
         .success();
     cmd()

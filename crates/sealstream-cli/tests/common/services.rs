@@ -137,6 +137,9 @@ impl S3 {
             c.env(k, v);
         }
         c.env("SEALSTREAM_ENDPOINT_URL", &self.endpoint);
+        // As `Env::cmd`: stdin is not a terminal, so the default key is
+        // created only when asked.
+        c.arg("--create-key");
         c
     }
 }
