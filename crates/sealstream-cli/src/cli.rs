@@ -151,6 +151,9 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Remove objects from a store, or with -r everything under a prefix.
     Rm(RmArgs),
+    /// Remove dated backups under a prefix that are older than a duration, keeping the
+    /// newest.
+    Prune(PruneArgs),
     /// Show the configuration.
     #[command(
         subcommand,
@@ -635,17 +638,47 @@ pub(crate) struct CatArgs {
     pub(crate) s3ec: S3ecKeyArgs,
 }
 
+/// `ls --sort`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LsSort {
+    /// Names A to Z.
+    Name,
+    /// Largest plaintext first.
+    Size,
+    /// Newest first.
+    Time,
+}
+
 /// `ls`.
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    after_help = "Sizes are plaintext sizes, computed from the stored size without a key \
+    (a claim until the object is opened). An object that cannot be read or is not a valid \
+    sealstream object is listed with what is wrong, and the exit code is then non-zero.\n\n\
+    Examples:\n  \
     sealstream ls\n  \
-    sealstream ls backups/2026-\n  \
-    sealstream ls s3://bucket/nightly/ --json")]
+    sealstream ls -l backups/2026-\n  \
+    sealstream ls -l photos/ --sort size\n  \
+    sealstream ls -l s3://bucket/nightly/ --sort time --reverse --json"
+)]
 pub(crate) struct LsArgs {
-    /// Only objects whose names start with PREFIX; or a whole store URL
-    /// (`s3://bucket/prefix`, a folder).
+    /// Only objects whose names start with PREFIX (the same on local and S3 stores); or a
+    /// whole store URL (`s3://bucket/prefix/`, `file:///srv/vault`).
     #[arg(value_name = "PREFIX")]
     pub(crate) prefix: Option<String>,
+
+    /// Long listing: a header line; plaintext size, stored time, suite, short key ids and
+    /// name per object; then a totals line.
+    #[arg(long, short = 'l')]
+    pub(crate) long: bool,
+
+    /// Order of the listing (size: largest first; time: newest first).
+    #[arg(long, value_enum, value_name = "BY", default_value = "name")]
+    pub(crate) sort: LsSort,
+
+    /// Reverse the order.
+    #[arg(long)]
+    pub(crate) reverse: bool,
 
     #[command(flatten)]
     pub(crate) sse: SseArgs,
@@ -1016,6 +1049,39 @@ pub(crate) struct RmArgs {
     /// Remove every object under each prefix (`backups/2025` means `backups/2025/`).
     #[arg(long, short)]
     pub(crate) recursive: bool,
+
+    /// List what would be removed and remove nothing.
+    #[arg(long, short = 'n')]
+    pub(crate) dry_run: bool,
+}
+
+/// `prune`.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "A backup is each entry directly under PREFIX/: one object \
+    (nightly/2026-12-01.tar) or a folder of objects (nightly/2026-12-01/..., as `put -r` \
+    stores a tree). A backup's time is the stored time of its newest object (the S3 \
+    LastModified, the local store file's mtime). prune removes every backup older than \
+    --older-than, except the --keep-last newest backups, which stay whatever their age: \
+    with the default of 1, a job that stopped running never loses its last backup.\n\n\
+    Examples:\n  \
+    sealstream prune nightly/ --older-than 30d --dry-run\n  \
+    sealstream prune nightly/ --older-than 30d --keep-last 7\n  \
+    sealstream prune s3://bucket/nightly/ --older-than 8w --json"
+)]
+pub(crate) struct PruneArgs {
+    /// The prefix whose entries are dated backups (`nightly` means `nightly/`), or a store
+    /// URL (`s3://bucket/nightly/`).
+    #[arg(value_name = "PREFIX")]
+    pub(crate) prefix: String,
+
+    /// Remove backups older than this (`36h`, `30d`, `8w`; units s, m, h, d, w).
+    #[arg(long, value_name = "DURATION", required = true)]
+    pub(crate) older_than: String,
+
+    /// Keep the N newest backups whatever their age (0: none).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) keep_last: usize,
 
     /// List what would be removed and remove nothing.
     #[arg(long, short = 'n')]

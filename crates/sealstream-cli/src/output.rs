@@ -55,7 +55,7 @@ impl Output {
     /// with `--json`, else its line on stderr (even with `--quiet`).
     pub(crate) fn failure(&self, value: &Value, human: &str) {
         if self.json {
-            let _ = writeln!(io::stdout().lock(), "{value}");
+            let _ = writeln!(io::stdout().lock(), "{}", with_schema(value));
         } else {
             let _ = writeln!(io::stderr().lock(), "{human}");
         }

@@ -44,10 +44,6 @@ pub(crate) struct Entry {
     /// has that size). Not authenticated.
     pub(crate) plaintext_size: Option<u64>,
     /// Stored time, seconds since the Unix epoch.
-    #[allow(
-        dead_code,
-        reason = "for `ls -l` and `prune` (branch backup), unified by the lead"
-    )]
     pub(crate) modified: Option<i64>,
     /// What identifies this stored version: the ETag on S3; on a local
     /// store the file's modification time in nanoseconds and its size.
@@ -429,10 +425,6 @@ impl<'a> StoreHandle<'a> {
     /// Deletes the objects `entries` (S3: DeleteObjects in batches of
     /// 1000; local: each file, then the folders it leaves empty). Returns
     /// the names deleted and the failures, each with its reason.
-    #[allow(
-        dead_code,
-        reason = "for `rm -r` and `prune` (branch backup), unified by the lead"
-    )]
     pub(crate) async fn delete(
         &self,
         entries: &[Entry],

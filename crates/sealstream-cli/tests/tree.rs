@@ -265,6 +265,8 @@ fn local_versions(root: &Path) -> Vec<(String, String)> {
 fn a_tree_round_trips_through_a_local_store_and_a_second_put_stores_nothing() {
     let env = Env::new();
     let store = env.path("vault");
+    // A store named with --store must exist (or be asked for with --create).
+    std::fs::create_dir(&store).unwrap();
     let s = store.display().to_string();
     cycle(&env, &|| env.cmd(), &s, &|| local_versions(&store));
 }
@@ -388,6 +390,8 @@ fn several_files_go_into_a_prefix_and_ambiguous_destinations_are_refused() {
         .assert()
         .code(USAGE);
     assert!(!env.path("vault").exists(), "something was written");
+    // A store named with --store must exist (or be asked for with --create).
+    std::fs::create_dir(env.path("vault")).unwrap();
     env.cmd()
         .args([
             "--store",
@@ -429,6 +433,7 @@ fn several_files_go_into_a_prefix_and_ambiguous_destinations_are_refused() {
 fn checksum_finds_a_change_that_keeps_size_and_mtime() {
     let env = Env::new();
     let store = env.path("vault").display().to_string();
+    std::fs::create_dir(env.path("vault")).unwrap();
     file(&env.path("src/f.txt"), b"aaaa", 0o644, 1_700_000_000);
     env.cmd()
         .args(["--store", &store, "put", "-r", "src"])
@@ -460,6 +465,7 @@ fn a_second_put_r_into_the_same_prefix_fails_fast() {
     common::require_test_hooks();
     let env = Env::new();
     let store = env.path("vault").display().to_string();
+    std::fs::create_dir(env.path("vault")).unwrap();
     file(&env.path("src/f.txt"), b"f", 0o644, 1_700_000_000);
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_sealstream"))
         .env_clear()
@@ -588,6 +594,7 @@ fn a_tree_sealed_under_kms_round_trips() {
 fn include_and_follow_symlinks_choose_what_is_stored() {
     let env = Env::new();
     let store = env.path("vault").display().to_string();
+    std::fs::create_dir(env.path("vault")).unwrap();
     let src = env.path("src");
     file(&src.join("keep.txt"), b"keep", 0o644, 1_700_000_000);
     file(&src.join("drop.bin"), b"drop", 0o644, 1_700_000_000);

@@ -4,12 +4,12 @@ use serde_json::{Value, json};
 
 use sealstream_format::{Header, layout};
 
-use super::{context_json, keys_human, records_json, remote};
+use super::{context_json, records_json, remote};
 use crate::app::{App, blocking};
-use crate::cli::{InspectArgs, LsArgs};
+use crate::cli::InspectArgs;
 use crate::error::Result;
 use crate::local;
-use crate::location::{Store, Target};
+use crate::location::Target;
 use crate::util::{self, human_size};
 
 /// What `inspect` reports about one object, as JSON.
@@ -109,113 +109,4 @@ pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
         false,
     );
     Ok(())
-}
-
-pub(crate) async fn ls(app: &App, a: LsArgs) -> Result<()> {
-    let (store, prefix) = match a.prefix.as_deref() {
-        Some(p) if p.starts_with("s3://") || p.starts_with("file://") => {
-            (Store::parse(p)?, String::new())
-        }
-        Some(p) => (app.store()?, p.to_owned()),
-        None => (app.store()?, String::new()),
-    };
-    let root = match &store {
-        Store::Local(root) => root.clone(),
-        Store::S3 { .. } => return remote::ls_s3(app, &store, &prefix, &a.sse).await,
-    };
-    let is_default = a.prefix.as_deref().is_none_or(|p| !p.contains("://"))
-        && app.cfg.store.source == crate::config::Source::Default;
-    if is_default && !root.exists() {
-        app.out.note(&format!(
-            "sealstream: the default store {} is empty (`sealstream put FILE` creates it)",
-            root.display()
-        ));
-        return Ok(());
-    }
-    let listed = {
-        let (r, p) = (root.clone(), prefix.clone());
-        blocking(move || local::list_store(&r, &p)).await?
-    };
-    let mut lines = Vec::new();
-    for item in listed {
-        let path = item.path.clone();
-        let parsed = blocking(move || Ok(local::open_sealed(&path))).await?;
-        let v = match parsed {
-            Ok((_, header, header_len, size)) => {
-                let plain = local::claimed_plaintext_len(size, header_len);
-                if !app.out.json {
-                    lines.push(format!(
-                        "{:>10}  {:<18}  {:<30}  {}",
-                        plain.map_or("invalid".to_owned(), human_size),
-                        header.suite().name(),
-                        keys_human(&header),
-                        crate::output::escape(&item.name)
-                    ));
-                }
-                ls_json(
-                    &item.name,
-                    &store,
-                    size,
-                    plain,
-                    item.modified,
-                    Some(&header),
-                    None,
-                )
-            }
-            Err(e) => {
-                if !app.out.json {
-                    lines.push(format!(
-                        "{:>10}  {:<18}  {:<30}  {}",
-                        "?",
-                        "-",
-                        e.message(),
-                        crate::output::escape(&item.name)
-                    ));
-                }
-                ls_json(
-                    &item.name,
-                    &store,
-                    item.size,
-                    None,
-                    item.modified,
-                    None,
-                    Some(e.message()),
-                )
-            }
-        };
-        if app.out.json {
-            app.out.result(&v, "", false);
-        }
-    }
-    if !app.out.json {
-        for l in lines {
-            app.out.result(&Value::Null, &l, false);
-        }
-    }
-    Ok(())
-}
-
-/// One `ls` result.
-pub(crate) fn ls_json(
-    name: &str,
-    store: &Store,
-    size: u64,
-    plaintext_size: Option<u64>,
-    modified: Option<u64>,
-    header: Option<&Header>,
-    error: Option<String>,
-) -> Value {
-    json!({
-        "verb": "ls",
-        "name": name,
-        "store": store.to_string(),
-        "size": size,
-        "plaintext_size": plaintext_size,
-        "modified_at": modified.map(|t| util::iso8601(i64::try_from(t).unwrap_or(i64::MAX))),
-        "modified_at_epoch": modified,
-        "suite": header.map(|h| h.suite().name()),
-        "context": header.map(context_json),
-        "keys": header.map(records_json),
-        "error": error,
-    })
 }

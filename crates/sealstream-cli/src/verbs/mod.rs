@@ -5,10 +5,12 @@ mod config;
 mod crypt;
 mod inspect;
 mod keygen;
+mod ls;
 mod manual;
 mod migrate;
 mod mv;
 mod objects;
+mod prune;
 mod remote;
 mod resume;
 mod rewrap;
@@ -36,7 +38,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Get(a) if a.recursive => tree::get(app, a).await,
         Command::Get(a) => objects::get(app, a).await,
         Command::Cat(a) => objects::cat(app, a).await,
-        Command::Ls(a) => inspect::ls(app, a).await,
+        Command::Ls(a) => ls::run(app, a).await,
         Command::Inspect(a) => inspect::inspect(app, a).await,
         Command::Rewrap(a) => rewrap::run(app, a).await,
         Command::Mv(a) => mv::run(app, a).await,
@@ -49,6 +51,7 @@ pub(crate) async fn dispatch(app: &App, command: Command) -> Result<()> {
         Command::Migrate(a) => migrate::run(app, a).await,
         Command::Check(a) => check::run(app, a).await,
         Command::Rm(a) => rm::run(app, a).await,
+        Command::Prune(a) => prune::run(app, a).await,
         Command::Config(c) => config::run(app, c),
         Command::Completions(a) => manual::completions(&a),
         Command::Man(a) => manual::man(&a),

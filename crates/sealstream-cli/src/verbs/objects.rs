@@ -71,10 +71,11 @@ pub(crate) async fn put(app: &App, a: PutArgs) -> Result<()> {
         }
         Target::Link(_) => return Err(CliError::usage("put cannot write to a URL")),
     };
-    let created_store = prepare_local_parent(app, &path)?;
-    let out_file = AtomicOutput::create(&path, a.force)?;
+    // Keys first: a run that cannot seal (no key, unattended) creates no store folder.
     let keys = app.cfg.keys_for(&a.keys.all());
     let ring = keys::sealing(&app.cfg, &keys.value, app.out).await?;
+    let created_store = prepare_local_parent(app, &path)?;
+    let out_file = AtomicOutput::create(&path, a.force)?;
     // Bound to its name in the store: a file swapped with another one of
     // the store no longer opens under the other's name (issue 10 item 5).
     let name = local::store_name(&app.store()?, &path).unwrap_or_default();

@@ -11,17 +11,16 @@ use tokio::io::AsyncWriteExt;
 use sealstream_format::{EncryptionContext, Header};
 use sealstream_s3::{ObjectHead, PlainRange, UploadOptions};
 
-use super::inspect::ls_json;
 use super::objects::{report_cat, report_get, report_put};
 use crate::app::{App, blocking};
 use crate::cli::{
     BenchArgs, CatArgs, CleanupArgs, GetArgs, Method, PresignArgs, PutArgs, RewrapArgs, ShareArgs,
 };
 use crate::error::{Class, CliError, Result};
-use crate::local::{self, AtomicOutput};
+use crate::local::AtomicOutput;
 use crate::location::{Store, Target};
 use crate::s3::{self, SseKeys, s3_error};
-use crate::util::{self, ByteRange, human_size};
+use crate::util::{self, ByteRange};
 use crate::{cancel, keys};
 
 /// The longest expiry S3 accepts for a presigned URL (SigV4).
@@ -312,75 +311,6 @@ pub(crate) async fn read_remote_header(
     let admin = s3::admin_client_for(app, s3::client(app).await, &sse)?;
     let (h, l, s) = s3::read_header(&admin, bucket, key).await?;
     Ok((h, l, Some(s)))
-}
-
-pub(crate) async fn ls_s3(
-    app: &App,
-    store: &Store,
-    name_prefix: &str,
-    sse_args: &crate::cli::SseArgs,
-) -> Result<()> {
-    let Store::S3 { bucket, prefix } = store else {
-        return Err(CliError::usage("not an S3 store"));
-    };
-    let full = format!("{prefix}{name_prefix}");
-    let sse: SseKeys = s3::sse(&app.cfg.sse_for(sse_args))?;
-    let admin = s3::admin_client_for(app, s3::client(app).await, &sse)?;
-    let listed = admin.list(bucket, &full).await.map_err(|e| s3_error(&e))?;
-    let headers = futures_util::stream::iter(listed)
-        .map(|item| {
-            let admin = &admin;
-            async move {
-                let h = s3::read_header(admin, bucket, &item.key).await;
-                (item, h)
-            }
-        })
-        .buffered(8);
-    tokio::pin!(headers);
-    while let Some((item, parsed)) = headers.next().await {
-        let name = item.key.strip_prefix(prefix.as_str()).unwrap_or(&item.key);
-        let (v, line) = match parsed {
-            Ok((header, header_len, _)) => {
-                let plain = local::claimed_plaintext_len(item.size, header_len);
-                let line = format!(
-                    "{:>10}  {:<18}  {:<30}  {}",
-                    plain.map_or("invalid".to_owned(), human_size),
-                    header.suite().name(),
-                    super::keys_human(&header),
-                    name
-                );
-                (
-                    ls_json(
-                        name,
-                        store,
-                        item.size,
-                        plain,
-                        item.last_modified.and_then(|t| u64::try_from(t).ok()),
-                        Some(&header),
-                        None,
-                    ),
-                    line,
-                )
-            }
-            Err(e) => {
-                let line = format!("{:>10}  {:<18}  {:<30}  {}", "?", "-", e.message(), name);
-                (
-                    ls_json(
-                        name,
-                        store,
-                        item.size,
-                        None,
-                        item.last_modified.and_then(|t| u64::try_from(t).ok()),
-                        None,
-                        Some(e.message()),
-                    ),
-                    line,
-                )
-            }
-        };
-        app.out.result(&v, &line, false);
-    }
-    Ok(())
 }
 
 pub(crate) async fn rewrap_s3(

@@ -451,9 +451,12 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
     let _lock = store::lock_prefix(&store, &prefix)?;
     crate::testhook::pause_tree_locked();
     let handle = StoreHandle::new(app, store.clone(), &a.sse).await?;
+    // Keys first: a run that cannot seal (no key, unattended) creates no store folder.
+    let kset = app.cfg.keys_for(&a.keys.all());
+    let ring = keys::sealing(&app.cfg, &kset.value, app.out).await?;
     let listing = match &store {
         Store::Local(root) if !root.exists() => {
-            keys::create_private_dir(root)?;
+            app.create_store_root(root)?;
             app.out.note(&format!(
                 "sealstream: created the local store at {}",
                 root.display()
@@ -465,8 +468,6 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
     let by_name: HashMap<&str, &Entry> = listing.iter().map(|e| (e.name.as_str(), e)).collect();
     let manifest = Manifest::load(&store, &prefix);
     let context = util::parse_context(&a.context.pairs)?;
-    let kset = app.cfg.keys_for(&a.keys.all());
-    let ring = keys::sealing(&app.cfg, &kset.value, app.out).await?;
     let sealer = handle.sealer(ring, app.suite(a.suite))?;
 
     let mut tally = Tally::default();
