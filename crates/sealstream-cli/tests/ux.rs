@@ -572,3 +572,204 @@ fn every_s3_verb_json_has_the_schema() {
         }
     }
 }
+
+/// `sealstream ARGS` with stdin a pipe the test holds open after `first`
+/// bytes; SIGINT once the command runs: it must exit with 130 well before
+/// the 10 s cleanup grace (waited for at most 5 s), leaving no output.
+#[cfg(unix)]
+fn ctrl_c_with_stdin_held_open(env: &Env, args: &[&str], first: &[u8], output: &str) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sealstream"))
+        .env_clear()
+        .env("HOME", env.home())
+        .current_dir(env.work())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(first).unwrap();
+    stdin.flush().unwrap();
+    // Running (its temporary output exists) and waiting for more stdin.
+    let start = std::time::Instant::now();
+    while !common::files_in(&env.work())
+        .iter()
+        .chain(common::files_in(&env.default_store()).iter())
+        .any(|f| f.ends_with(".sealstream-tmp"))
+    {
+        assert!(start.elapsed().as_secs() < 30, "{args:?} never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut code = None;
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().unwrap() {
+            code = s.code();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    drop(stdin);
+    assert_eq!(code, Some(130), "{args:?} still running 5 s after Ctrl-C");
+    let left: Vec<String> = common::files_in(&env.work())
+        .into_iter()
+        .chain(common::files_in(&env.default_store()))
+        .filter(|f| f.contains("sealstream-tmp") || f == output)
+        .collect();
+    assert!(left.is_empty(), "{args:?}: {left:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_seal_of_a_held_open_stdin_at_once() {
+    let env = Env::new();
+    env.keygen("k");
+    let plain = common::data(100_000, 9);
+    ctrl_c_with_stdin_held_open(
+        &env,
+        &["encrypt", "-", "-o", "out.sealed", "--key-file", "k"],
+        &plain,
+        "out.sealed",
+    );
+    ctrl_c_with_stdin_held_open(&env, &["put", "-", "held", "--key-file", "k"], &plain, "held");
+    // Opening: the first half of a sealed object.
+    env.write("p", &common::data(3 << 20, 4));
+    env.cmd()
+        .args(["encrypt", "p", "-o", "p.sealed", "--key-file", "k"])
+        .assert()
+        .success();
+    let sealed = env.read("p.sealed");
+    ctrl_c_with_stdin_held_open(
+        &env,
+        &["decrypt", "-", "-o", "out.plain", "--key-file", "k"],
+        &sealed[..sealed.len() / 2],
+        "out.plain",
+    );
+}
+
+/// Off a terminal, `--progress` writes plain lines (no spinner, no escape
+/// codes) ending at 100%, and counts stdin once.
+#[test]
+fn plain_progress_counts_stdin_once_and_ends_at_100_percent() {
+    let env = Env::new();
+    env.keygen("k");
+    let plain = common::data(3 << 20, 7);
+    for args in [
+        &["--progress", "encrypt", "-", "-o", "s", "--key-file", "k"][..],
+        &["--progress", "put", "-", "obj", "--key-file", "k"],
+    ] {
+        let out = env.cmd().args(args).write_stdin(plain.clone()).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with(args[1])).collect();
+        let last = lines.last().unwrap_or_else(|| panic!("{args:?}: no progress line: {err}"));
+        assert!(last.ends_with("3.00 MiB/3.00 MiB (100%)"), "{args:?}: {err}");
+        assert!(
+            !err.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c) || c == '\r' || c == '\u{1b}'),
+            "{args:?}: spinner or terminal codes off a terminal: {err:?}"
+        );
+    }
+    // A file: the same, its total known from the start.
+    env.write("f", &plain);
+    let out = env
+        .cmd()
+        .args(["--progress", "decrypt", "s", "-o", "f.out", "--key-file", "k"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.lines().any(|l| l == "decrypt 3.00 MiB/3.00 MiB (100%)"), "{err}");
+}
+
+/// Runs `sealstream ARGS` on a pseudo-terminal (util-linux `script`) with
+/// `input` typed in; returns everything the terminal showed.
+#[cfg(target_os = "linux")]
+fn on_a_terminal(env: &Env, args: &str, input: &[u8]) -> Option<String> {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        assert!(
+            std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "util-linux `script` is needed for the terminal tests"
+        );
+        eprintln!("skipping: no `script` (util-linux) for a pseudo-terminal");
+        return None;
+    }
+    let bin = env!("CARGO_BIN_EXE_sealstream");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .env_clear()
+        .env("HOME", env.home())
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .current_dir(env.work())
+        .stdin({
+            env.write("typed", input);
+            std::fs::File::open(env.path("typed")).unwrap()
+        })
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args}: {out:?}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn reading_stdin_from_a_terminal_says_so() {
+    let env = Env::new();
+    env.keygen("k");
+    let Some(shown) = on_a_terminal(&env, "encrypt - -o typed.sealed --key-file k", b"secret words\n")
+    else {
+        return;
+    };
+    assert!(shown.contains("reading the plaintext from the terminal"), "{shown}");
+    let out = env
+        .cmd()
+        .args(["decrypt", "typed.sealed", "--key-file", "k"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"secret words\n");
+    // Not from a pipe.
+    let out = env
+        .cmd()
+        .args(["encrypt", "-", "-o", "piped.sealed", "--key-file", "k"])
+        .write_stdin("x")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("terminal"), "{out:?}");
+}
+
+/// On a terminal the bar is cleared before plaintext goes to it: the
+/// plaintext starts at the start of a line, and no bar is drawn after it.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_bar_is_cleared_before_plaintext_goes_to_the_terminal() {
+    let env = Env::new();
+    env.keygen("k");
+    env.write("p.txt", b"PLAINTEXT-MARKER\n");
+    env.cmd()
+        .args(["put", "p.txt", "p", "--key-file", "k"])
+        .assert()
+        .success();
+    for verb in ["cat p", "get p -"] {
+        let Some(shown) = on_a_terminal(&env, &format!("--progress {verb} --key-file k"), b"")
+        else {
+            return;
+        };
+        let at = shown.find("PLAINTEXT-MARKER").unwrap_or_else(|| panic!("{verb}: {shown:?}"));
+        let before = &shown[..at];
+        let line_start = before.rsplit(['\r', '\n']).next().unwrap();
+        assert!(
+            line_start.is_empty() || line_start == "\u{1b}[2K",
+            "{verb}: plaintext after bar text {line_start:?} in {shown:?}"
+        );
+        let after = &shown[at..];
+        assert!(!after.contains("ETA") && !after.contains("B/s"), "{verb}: bar after plaintext: {shown:?}");
+    }
+}
