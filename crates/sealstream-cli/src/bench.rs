@@ -141,7 +141,7 @@ impl Measurement {
         let opt_num = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:.4}"));
         format!(
             concat!(
-                "{{\"name\":{},\"suite\":{},\"threads\":{},\"bytes\":{},",
+                "{{\"verb\":\"bench\",\"name\":{},\"suite\":{},\"threads\":{},\"bytes\":{},",
                 "\"median_seconds\":{:.6},\"bytes_per_second\":{:.0},\"best_bytes_per_second\":{:.0},",
                 "\"repetitions\":{},",
                 "\"samples_seconds\":[{}],\"baseline\":{},\"ratio\":{},\"peak_rss_bytes\":{}}}"

@@ -361,6 +361,14 @@ fn get_r_never_writes_outside_the_folder() {
     let lines = json_lines(&a.get_output().stdout);
     let refused: Vec<_> = lines.iter().filter(|v| v["status"] == "failed").collect();
     assert_eq!(refused.len(), 2 + usize::from(planted), "{lines:?}");
+    // A failed line names the store object under the same field as a
+    // restored one (docs/JSON.md), never as a local `file`.
+    for v in &refused {
+        assert!(
+            v["object"].as_str().unwrap().starts_with(&store) && v.get("file").is_none(),
+            "{v}"
+        );
+    }
     assert_eq!(std::fs::read(env.path("out/good.txt")).unwrap(), b"good");
     assert!(env.path("out/dir").is_dir());
     assert_eq!(std::fs::read_dir(env.path("outside")).unwrap().count(), 0);

@@ -412,15 +412,49 @@ fn keys_of(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// The field names of `v` that docs/JSON.md must name: all of them,
+/// recursively, except inside `context` (the object's own pairs) and `rule`
+/// (the S3 CORS rule, in S3's own names).
+fn documented_fields(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.push(k.clone());
+                if k != "context" && k != "rule" {
+                    out.extend(documented_fields(x));
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| out.extend(documented_fields(x))),
+        _ => {}
+    }
+    out
+}
+
+/// docs/JSON.md, which names every field a verb prints.
+const JSON_DOC: &str = include_str!("../../../docs/JSON.md");
+
 /// Each stdout (or stderr) line of a `--json` run is a JSON object with
-/// `"schema": 1`, and no key id is spelled other than `key_id`.
+/// `"schema": 1` and a `verb` (errors: `error`), no key id is spelled
+/// other than `key_id`, and every field is documented in docs/JSON.md.
 fn check_json(what: &str, text: &[u8]) -> Vec<serde_json::Value> {
     let lines = json_lines(text);
     assert!(!lines.is_empty(), "{what}: no JSON");
     for v in &lines {
         assert_eq!(v["schema"], 1, "{what}: {v}");
+        assert!(
+            v["verb"].is_string() || v["error"].is_string(),
+            "{what}: neither a verb nor an error: {v}"
+        );
         let mut keys = Vec::new();
         keys_of(v, &mut keys);
+        for k in documented_fields(v) {
+            assert!(
+                JSON_DOC.contains(&format!("`{k}`")) || JSON_DOC.contains(&format!("\"{k}\"")),
+                "{what}: field {k:?} is not in docs/JSON.md: {v}"
+            );
+        }
         for k in keys {
             let l = k.to_ascii_lowercase().replace(['_', '-'], "");
             assert!(
@@ -442,6 +476,9 @@ fn json_run(env: &Env, args: &[&str]) -> std::process::Output {
 fn every_local_verb_json_has_the_schema_and_key_id() {
     let env = Env::new();
     env.write("a", &common::data(3000, 2));
+    std::fs::create_dir_all(env.path("tree/sub")).unwrap();
+    env.write("tree/sub/one", b"1");
+    env.write("tree/two", b"22");
     let runs: &[&[&str]] = &[
         &["keygen", "-o", "k"],
         &["keygen", "--x25519", "-o", "x"],
@@ -456,6 +493,13 @@ fn every_local_verb_json_has_the_schema_and_key_id() {
         &["mv", "a", "b", "--key-file", "k"],
         &["check", "--key-file", "k"],
         &["rm", "b"],
+        &["put", "-r", "tree", "t/"],
+        &["put", "-r", "tree", "t/"],
+        &["get", "-r", "t/", "restored"],
+        &["ls", "-l", "t/"],
+        &["check", "t/"],
+        &["prune", "t/", "--older-than", "1d", "--dry-run"],
+        &["rm", "-r", "t/", "--dry-run"],
         &["config", "show"],
         &["config", "path"],
         &[
@@ -640,7 +684,12 @@ fn ctrl_c_ends_a_seal_of_a_held_open_stdin_at_once() {
         &plain,
         "out.sealed",
     );
-    ctrl_c_with_stdin_held_open(&env, &["put", "-", "held", "--key-file", "k"], &plain, "held");
+    ctrl_c_with_stdin_held_open(
+        &env,
+        &["put", "-", "held", "--key-file", "k"],
+        &plain,
+        "held",
+    );
     // Opening: the first half of a sealed object.
     env.write("p", &common::data(3 << 20, 4));
     env.cmd()
@@ -667,14 +716,25 @@ fn plain_progress_counts_stdin_once_and_ends_at_100_percent() {
         &["--progress", "encrypt", "-", "-o", "s", "--key-file", "k"][..],
         &["--progress", "put", "-", "obj", "--key-file", "k"],
     ] {
-        let out = env.cmd().args(args).write_stdin(plain.clone()).output().unwrap();
+        let out = env
+            .cmd()
+            .args(args)
+            .write_stdin(plain.clone())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{args:?}: {out:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         let lines: Vec<&str> = err.lines().filter(|l| l.starts_with(args[1])).collect();
-        let last = lines.last().unwrap_or_else(|| panic!("{args:?}: no progress line: {err}"));
-        assert!(last.ends_with("3.00 MiB/3.00 MiB (100%)"), "{args:?}: {err}");
+        let last = lines
+            .last()
+            .unwrap_or_else(|| panic!("{args:?}: no progress line: {err}"));
         assert!(
-            !err.chars().any(|c| ('\u{2800}'..='\u{28ff}').contains(&c) || c == '\r' || c == '\u{1b}'),
+            last.ends_with("3.00 MiB/3.00 MiB (100%)"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.chars()
+                .any(|c| ('\u{2800}'..='\u{28ff}').contains(&c) || c == '\r' || c == '\u{1b}'),
             "{args:?}: spinner or terminal codes off a terminal: {err:?}"
         );
     }
@@ -682,18 +742,33 @@ fn plain_progress_counts_stdin_once_and_ends_at_100_percent() {
     env.write("f", &plain);
     let out = env
         .cmd()
-        .args(["--progress", "decrypt", "s", "-o", "f.out", "--key-file", "k"])
+        .args([
+            "--progress",
+            "decrypt",
+            "s",
+            "-o",
+            "f.out",
+            "--key-file",
+            "k",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.lines().any(|l| l == "decrypt 3.00 MiB/3.00 MiB (100%)"), "{err}");
+    assert!(
+        err.lines().any(|l| l == "decrypt 3.00 MiB/3.00 MiB (100%)"),
+        "{err}"
+    );
 }
 
 /// Runs `sealstream ARGS` on a pseudo-terminal (util-linux `script`) with
 /// `input` typed in; returns everything the terminal showed.
 #[cfg(target_os = "linux")]
 fn on_a_terminal(env: &Env, args: &str, input: &[u8]) -> Option<String> {
-    if std::process::Command::new("script").arg("--version").output().is_err() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         assert!(
             std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
             "util-linux `script` is needed for the terminal tests"
@@ -724,11 +799,17 @@ fn on_a_terminal(env: &Env, args: &str, input: &[u8]) -> Option<String> {
 fn reading_stdin_from_a_terminal_says_so() {
     let env = Env::new();
     env.keygen("k");
-    let Some(shown) = on_a_terminal(&env, "encrypt - -o typed.sealed --key-file k", b"secret words\n")
-    else {
+    let Some(shown) = on_a_terminal(
+        &env,
+        "encrypt - -o typed.sealed --key-file k",
+        b"secret words\n",
+    ) else {
         return;
     };
-    assert!(shown.contains("reading the plaintext from the terminal"), "{shown}");
+    assert!(
+        shown.contains("reading the plaintext from the terminal"),
+        "{shown}"
+    );
     let out = env
         .cmd()
         .args(["decrypt", "typed.sealed", "--key-file", "k"])
@@ -742,7 +823,10 @@ fn reading_stdin_from_a_terminal_says_so() {
         .write_stdin("x")
         .output()
         .unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("terminal"), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("terminal"),
+        "{out:?}"
+    );
 }
 
 /// On a terminal the bar is cleared before plaintext goes to it: the
@@ -762,7 +846,9 @@ fn the_bar_is_cleared_before_plaintext_goes_to_the_terminal() {
         else {
             return;
         };
-        let at = shown.find("PLAINTEXT-MARKER").unwrap_or_else(|| panic!("{verb}: {shown:?}"));
+        let at = shown
+            .find("PLAINTEXT-MARKER")
+            .unwrap_or_else(|| panic!("{verb}: {shown:?}"));
         let before = &shown[..at];
         let line_start = before.rsplit(['\r', '\n']).next().unwrap();
         assert!(
@@ -770,6 +856,9 @@ fn the_bar_is_cleared_before_plaintext_goes_to_the_terminal() {
             "{verb}: plaintext after bar text {line_start:?} in {shown:?}"
         );
         let after = &shown[at..];
-        assert!(!after.contains("ETA") && !after.contains("B/s"), "{verb}: bar after plaintext: {shown:?}");
+        assert!(
+            !after.contains("ETA") && !after.contains("B/s"),
+            "{verb}: bar after plaintext: {shown:?}"
+        );
     }
 }

@@ -9,14 +9,18 @@ use crate::error::Result;
 pub(crate) fn run(app: &App, c: ConfigCommand) -> Result<()> {
     match c {
         ConfigCommand::Show => {
-            let v = app.cfg.to_json();
+            let mut v = app.cfg.to_json();
             let mut human = String::new();
             flatten(&mut human, "", &v);
+            if let Value::Object(m) = &mut v {
+                m.insert("verb".to_owned(), Value::from("config"));
+            }
             app.out.result(&v, human.trim_end(), false);
         }
         ConfigCommand::Path => {
             let path = app.cfg.config_file.value.display().to_string();
             let v = serde_json::json!({
+                "verb": "config",
                 "config_file": path,
                 "found": app.cfg.config_file_found,
                 "source": app.cfg.config_file.source.to_string(),

@@ -205,7 +205,10 @@ pub(crate) async fn inspect_s3ec_or(
         return Err(original);
     }
     let obj = detect(app, bucket, key, original).await?;
-    let v = describe(&obj);
+    let mut v = describe(&obj);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("verb".into(), "inspect".into());
+    }
     let e = obj.envelope();
     let ctx: Vec<String> = e
         .context()

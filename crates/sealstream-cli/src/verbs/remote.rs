@@ -697,6 +697,7 @@ async fn bench_s3(app: &App, bucket: &str, prefix: &str, size: u64) -> Result<()
     let t = |t: &sealstream_s3::bench::Transfer| json!({ "seconds": t.seconds, "mib_per_s": t.mib_per_s, "peak_rss_bytes": t.peak_rss });
     app.out.result(
         &json!({
+            "verb": "bench",
             "name": "s3-transfer",
             "store": format!("s3://{bucket}/{prefix}"),
             "bytes": r.bytes,

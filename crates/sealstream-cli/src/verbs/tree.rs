@@ -348,7 +348,10 @@ struct Tally {
 }
 
 impl Tally {
+    /// One failed item: `shown` is the local file (`put`) or the store
+    /// object (`get`), under the same field name as in its success line.
     fn fail(&mut self, app: &App, verb: &str, shown: &str, e: &CliError) {
+        let field = if verb == "get" { "object" } else { "file" };
         self.failed += 1;
         if self.worst != Some(Class::Auth) {
             self.worst = Some(e.class());
@@ -356,7 +359,7 @@ impl Tally {
         app.out.failure(
             &json!({
                 "verb": verb,
-                "file": shown,
+                field: shown,
                 "status": "failed",
                 "class": e.class().name(),
                 "exit_code": e.class().code(),
