@@ -7,8 +7,11 @@
 //!  final     = the one chunk with fewer than 16384 plaintext bytes (possibly 0)
 //! ```
 //!
-//! Chunks are independent, so a [`ChunkCipher`] is `Sync` and may seal or
-//! open chunks on many threads in any order.
+//! Chunks are independent, so a [`ChunkSealer`] or [`ChunkOpener`] is
+//! `Sync` and may seal or open chunks on many threads in any order. The
+//! two directions are separate types (ring's `SealingKey`/`OpeningKey`):
+//! only a sealer makes ciphertext, and only an opener whose commitment
+//! was checked opens it.
 
 use std::fmt;
 
@@ -27,7 +30,7 @@ pub const AES_BACKEND: &str = if cfg!(feature = "aws-lc") {
 #[cfg(feature = "aws-lc")]
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 #[cfg(not(feature = "aws-lc"))]
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, Tag, UnboundKey};
 use ring::hkdf::{HKDF_SHA512, KeyType, Prk};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
@@ -93,25 +96,14 @@ enum Aead {
     XChaCha(XChaCha20Poly1305),
 }
 
-/// The per-object AEAD key and base nonce, derived from a data key.
-///
-/// Holds no data key; the derived AEAD key is wiped on drop for suite 2
-/// (ring does not wipe its expanded AES key schedule; see docs/SECURITY.md).
-pub struct ChunkCipher {
+/// The per-object AEAD key and base nonce shared by both directions.
+struct Keys {
     suite: Suite,
     aead: Aead,
     base_nonce: [u8; MAX_NONCE_LEN],
 }
 
-impl fmt::Debug for ChunkCipher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChunkCipher")
-            .field("suite", &self.suite)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for ChunkCipher {
+impl Drop for Keys {
     fn drop(&mut self) {
         self.base_nonce.zeroize();
     }
@@ -165,21 +157,8 @@ fn derive(
     Ok((key, nonce, commitment))
 }
 
-impl ChunkCipher {
-    /// Starts a new body under `salt`, which it consumes: the salt the key
-    /// records were bound to (docs/FORMAT.md, "Key records"), drawn with
-    /// [`Salt::generate`] before the data key was wrapped. Returns the
-    /// cipher and the 56-byte prefix to write before chunk 0.
-    pub fn seal(
-        suite: Suite,
-        data_key: &DataKey,
-        salt: Salt,
-        context: &[u8],
-    ) -> Result<(Self, BodyPrefix)> {
-        Self::derive_cipher(suite, data_key, salt.as_bytes(), context)
-    }
-
-    fn derive_cipher(
+impl Keys {
+    fn derive(
         suite: Suite,
         data_key: &DataKey,
         salt: &[u8; SALT_LEN],
@@ -195,7 +174,7 @@ impl ChunkCipher {
         };
         key.zeroize();
         Ok((
-            ChunkCipher {
+            Keys {
                 suite,
                 aead,
                 base_nonce,
@@ -207,25 +186,20 @@ impl ChunkCipher {
         ))
     }
 
-    /// Opens a body: derives the cipher from the prefix's salt and checks
-    /// the commitment in constant time before any chunk can be opened.
-    pub fn open(
+    /// Derives the keys from the prefix's salt and checks its commitment
+    /// in constant time.
+    fn derive_checked(
         suite: Suite,
         data_key: &DataKey,
         prefix: &BodyPrefix,
         context: &[u8],
     ) -> Result<Self> {
-        let (cipher, expected) = Self::derive_cipher(suite, data_key, &prefix.salt, context)?;
+        let (keys, expected) = Self::derive(suite, data_key, &prefix.salt, context)?;
         if bool::from(expected.commitment.ct_eq(&prefix.commitment)) {
-            Ok(cipher)
+            Ok(keys)
         } else {
             Err(Error::CommitmentMismatch)
         }
-    }
-
-    /// The suite.
-    pub fn suite(&self) -> Suite {
-        self.suite
     }
 
     fn nonce(&self, index: u64, last: bool) -> Result<[u8; MAX_NONCE_LEN]> {
@@ -241,6 +215,82 @@ impl ChunkCipher {
         }
         Ok(n)
     }
+}
+
+/// Seals chunk `i` of one body: the per-object AEAD key and base nonce,
+/// derived from a data key and a fresh [`Salt`] (ring's `SealingKey`).
+///
+/// Holds no data key; the derived AEAD key is wiped on drop for suite 2
+/// (ring does not wipe its expanded AES key schedule; see docs/SECURITY.md).
+/// `Sync`: chunks may be sealed on many threads in any order. Sealing the
+/// same index twice with different plaintext reuses a nonce, so each index
+/// is sealed once; [`crate::codec`] seals runs of chunks.
+pub struct ChunkSealer {
+    keys: Keys,
+}
+
+/// Opens chunk `i` of one body whose commitment was checked against the
+/// data key (ring's `OpeningKey`). Plaintext of a chunk is released only
+/// after its tag verifies. `Sync`, like [`ChunkSealer`].
+pub struct ChunkOpener {
+    keys: Keys,
+}
+
+impl fmt::Debug for ChunkSealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkSealer")
+            .field("suite", &self.keys.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ChunkOpener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChunkOpener")
+            .field("suite", &self.keys.suite)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkSealer {
+    /// Starts a new body under `salt`, which it consumes: the salt the key
+    /// records were bound to (docs/FORMAT.md, "Key records"), drawn with
+    /// [`Salt::generate`] before the data key was wrapped. Returns the
+    /// sealer and the 56-byte prefix to write before chunk 0.
+    pub fn new(
+        suite: Suite,
+        data_key: &DataKey,
+        salt: Salt,
+        context: &[u8],
+    ) -> Result<(Self, BodyPrefix)> {
+        let (keys, prefix) = Keys::derive(suite, data_key, salt.as_bytes(), context)?;
+        Ok((ChunkSealer { keys }, prefix))
+    }
+
+    /// Continues sealing a body whose prefix was already written (a
+    /// resumed upload): derives the keys from the prefix's salt and checks
+    /// its commitment against `data_key` in constant time, so a wrong key
+    /// or a damaged journal fails here with [`Error::CommitmentMismatch`]
+    /// instead of producing an object no reader can open.
+    ///
+    /// **Danger:** the sealer produces the same nonces as the one that
+    /// started the body. Seal only chunk indices that were never sealed
+    /// before, or that are sealed again from exactly the same plaintext;
+    /// sealing an index twice with different plaintext reuses a nonce and
+    /// breaks the AEAD's confidentiality and integrity.
+    pub fn danger_resume(
+        suite: Suite,
+        data_key: &DataKey,
+        prefix: &BodyPrefix,
+        context: &[u8],
+    ) -> Result<Self> {
+        Keys::derive_checked(suite, data_key, prefix, context).map(|keys| ChunkSealer { keys })
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.keys.suite
+    }
 
     /// Seals chunk `index` in place and returns its tag.
     ///
@@ -253,8 +303,8 @@ impl ChunkCipher {
         last: bool,
     ) -> Result<[u8; TAG_LEN]> {
         check_plain_len(plaintext.len(), last)?;
-        let nonce = self.nonce(index, last)?;
-        match &self.aead {
+        let nonce = self.keys.nonce(index, last)?;
+        match &self.keys.aead {
             Aead::Aes(key) => {
                 let n = Nonce::assume_unique_for_key(tail12(&nonce));
                 let tag = key
@@ -287,6 +337,24 @@ impl ChunkCipher {
         tag_space.copy_from_slice(&tag);
         Ok(())
     }
+}
+
+impl ChunkOpener {
+    /// Opens a body: derives the keys from the prefix's salt and checks
+    /// the commitment in constant time before any chunk can be opened.
+    pub fn new(
+        suite: Suite,
+        data_key: &DataKey,
+        prefix: &BodyPrefix,
+        context: &[u8],
+    ) -> Result<Self> {
+        Keys::derive_checked(suite, data_key, prefix, context).map(|keys| ChunkOpener { keys })
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.keys.suite
+    }
 
     /// Opens chunk `index` in place: `sealed` holds ciphertext and tag.
     /// On success returns the plaintext (the first `sealed.len() - 16`
@@ -318,27 +386,59 @@ impl ChunkCipher {
                 reason: "a non-final chunk is exactly 16400 bytes",
             });
         }
-        let nonce = self.nonce(index, last)?;
-        let ok = match &self.aead {
+        let (ct, tag) = sealed.split_at_mut(len - TAG_LEN);
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(tag);
+        self.open_chunk_detached(index, ct, &t, last)?;
+        Ok(sealed.get_mut(..len - TAG_LEN).unwrap_or(&mut []))
+    }
+
+    /// Opens chunk `index` whose ciphertext is `ciphertext` (decrypted in
+    /// place) and whose tag is held apart, so that a caller can read the
+    /// ciphertext straight into the plaintext's final place. On failure
+    /// `ciphertext` is wiped and nothing is released.
+    ///
+    /// `ciphertext` must be exactly [`CHUNK_SIZE`] bytes unless `last`, in
+    /// which case it must be shorter (possibly empty).
+    pub fn open_chunk_detached(
+        &self,
+        index: u64,
+        ciphertext: &mut [u8],
+        tag: &[u8; TAG_LEN],
+        last: bool,
+    ) -> Result<()> {
+        check_plain_len(ciphertext.len(), last)?;
+        let nonce = self.keys.nonce(index, last)?;
+        let ok = match &self.keys.aead {
             Aead::Aes(key) => {
                 let n = Nonce::assume_unique_for_key(tail12(&nonce));
-                key.open_in_place(n, Aad::empty(), sealed).is_ok()
+                #[cfg(not(feature = "aws-lc"))]
+                let r = key.open_in_place_separate_tag(
+                    n,
+                    Aad::empty(),
+                    Tag::from(*tag),
+                    ciphertext,
+                    0..,
+                );
+                #[cfg(feature = "aws-lc")]
+                let r = key.open_in_place_separate_tag(n, Aad::empty(), tag, ciphertext);
+                r.is_ok()
             }
             Aead::XChaCha(aead) => {
-                let (ct, tag) = sealed.split_at_mut(len - TAG_LEN);
-                let tag = chacha20poly1305::Tag::try_from(&*tag).map_err(|_| Error::TooLarge)?;
-                aead.decrypt_inout_detached(&nonce.into(), b"", ct.into(), &tag)
+                let tag = chacha20poly1305::Tag::from(*tag);
+                aead.decrypt_inout_detached(&nonce.into(), b"", ciphertext.into(), &tag)
                     .is_ok()
             }
         };
-        if !ok {
-            sealed.zeroize();
-            return Err(Error::ChunkAuthentication {
+        if ok {
+            Ok(())
+        } else {
+            ciphertext.zeroize();
+            Err(Error::ChunkAuthentication {
                 index,
                 final_chunk: last,
-            });
+            })
         }
-        Ok(sealed.get_mut(..len - TAG_LEN).unwrap_or(&mut []))
     }
 }
 

@@ -16,7 +16,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
-use crate::chunk::{BODY_PREFIX_LEN, CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE};
+use crate::chunk::{BODY_PREFIX_LEN, CHUNK_SIZE, ChunkSealer, SEALED_CHUNK_SIZE};
 use crate::header::{
     EncryptionContext, FIXED_PREFIX_LEN, FileMetadata, FileTime, HEADER_LEN, Header, HeaderParse,
     KeyRecord, MAX_NAME_LEN,
@@ -72,7 +72,7 @@ fn fix_commitment(object: &[u8]) -> Vec<u8> {
         && out.len() >= len + BODY_PREFIX_LEN
     {
         let salt: [u8; SALT_LEN] = salt.try_into().unwrap();
-        let (_, prefix) = ChunkCipher::seal(
+        let (_, prefix) = ChunkSealer::new(
             header.suite(),
             &key(),
             Salt::danger_from_bytes(salt),

@@ -83,7 +83,7 @@ pub const SALT_LEN: usize = 24;
 ///
 /// A key provider draws it *before* it wraps the data key, because every key
 /// record binds the salt; sealing the body then consumes it
-/// ([`crate::ChunkCipher::seal`]), so one `Salt` seals one body. It is not
+/// ([`crate::ChunkSealer::new`]), so one `Salt` seals one body. It is not
 /// secret (it is stored in the body), but it is deliberately not `Clone` or
 /// `Copy`: a salt must never seal two bodies.
 pub struct Salt([u8; SALT_LEN]);

@@ -13,7 +13,8 @@
 //! | read any range, from many threads | [`RandomAccess`] over a [`ReadAt`] source |
 //! | `Read + Seek` over a file | [`RandomAccessReader`] |
 //! | seal or open a file or stream on every core | [`pipeline`] |
-//! | seal or open chunk `i` yourself (parallel pipelines, S3 parts) | [`ChunkCipher`] |
+//! | seal or open chunk `i` yourself | [`ChunkSealer`], [`ChunkOpener`] |
+//! | seal or open a run of chunks in a buffer (S3 parts, segments) | [`codec`] |
 //! | plaintext range → chunks and byte range; lengths | [`layout`] |
 //! | whole objects in memory | [`seal_to_vec`], [`open_slice`] |
 //!
@@ -60,6 +61,7 @@
 #![deny(missing_docs)]
 
 mod chunk;
+pub mod codec;
 mod error;
 #[cfg(fuzzing)]
 #[doc(hidden)]
@@ -74,8 +76,8 @@ mod suite;
 mod write;
 
 pub use chunk::{
-    AES_BACKEND, BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, COMMITMENT_LEN, ChunkCipher, MAX_CHUNKS,
-    SEALED_CHUNK_SIZE, TAG_LEN,
+    AES_BACKEND, BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, COMMITMENT_LEN, ChunkOpener, ChunkSealer,
+    MAX_CHUNKS, SEALED_CHUNK_SIZE, TAG_LEN,
 };
 pub use error::{Error, Result};
 pub use header::{
@@ -98,17 +100,8 @@ pub fn seal_to_vec(
     salt: Salt,
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let (cipher, prefix) =
-        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
-    seal_body_into(header, &cipher, &prefix, plaintext)
-}
-
-fn seal_body_into(
-    header: &Header,
-    cipher: &ChunkCipher,
-    prefix: &BodyPrefix,
-    plaintext: &[u8],
-) -> Result<Vec<u8>> {
+    let (sealer, prefix) =
+        ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())?;
     let body_len = layout::body_len(plaintext.len() as u64)?;
     let header_bytes = header.encode();
     let total = usize::try_from(body_len)
@@ -118,31 +111,43 @@ fn seal_body_into(
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(&header_bytes);
     out.extend_from_slice(&prefix.to_bytes());
-    let mut chunks = plaintext.chunks_exact(CHUNK_SIZE);
-    let mut index = 0u64;
-    for chunk in chunks.by_ref() {
-        let start = out.len();
-        out.extend_from_slice(chunk);
-        out.resize(start + SEALED_CHUNK_SIZE, 0);
-        cipher.seal_chunk_in_buf(index, out.get_mut(start..).unwrap_or(&mut []), false)?;
-        index += 1;
-    }
-    let rest = chunks.remainder();
     let start = out.len();
-    out.extend_from_slice(rest);
-    out.resize(start + rest.len() + TAG_LEN, 0);
-    cipher.seal_chunk_in_buf(index, out.get_mut(start..).unwrap_or(&mut []), true)?;
+    out.resize(total, 0);
+    let run = out.get_mut(start..).ok_or(Error::TooLarge)?;
+    codec::seal_into(&sealer, 0, plaintext, true, run, 1)?;
     Ok(out)
 }
 
 /// Opens a complete object held in memory; returns the header and the
 /// plaintext. Nothing is returned unless every chunk authenticates.
 pub fn open_slice(object: &[u8], data_key: &DataKey) -> Result<(Header, Vec<u8>)> {
-    let ra = RandomAccess::open(object, data_key)?;
-    let len = usize::try_from(ra.plaintext_len()?).map_err(|_| Error::TooLarge)?;
+    // The same checks, in the same order, as `RandomAccess`: header, salt
+    // and commitment, length, the final chunk, then every chunk in order.
+    let (header, header_len) = read_header_at(object)?;
+    let body = object.get(header_len..).ok_or(Error::Truncated {
+        detail: "the object ends inside its header",
+    })?;
+    let (prefix, chunks) = body.split_at_checked(BODY_PREFIX_LEN).ok_or(Error::Truncated {
+        detail: "the body ends inside its salt and commitment",
+    })?;
+    let mut p = [0u8; BODY_PREFIX_LEN];
+    p.copy_from_slice(prefix);
+    let opener = ChunkOpener::new(
+        header.suite(),
+        data_key,
+        &BodyPrefix::from_bytes(&p),
+        header.bound_section(),
+    )?;
+    let plaintext_len = layout::plaintext_len(body.len() as u64)?;
+    let final_start = chunks.len() - chunks.len() % SEALED_CHUNK_SIZE;
+    let mut final_chunk = zeroize::Zeroizing::new(chunks.get(final_start..).unwrap_or(&[]).to_vec());
+    opener.open_chunk(
+        layout::final_chunk_index(plaintext_len),
+        &mut final_chunk,
+        true,
+    )?;
+    let len = usize::try_from(plaintext_len).map_err(|_| Error::TooLarge)?;
     let mut out = vec![0u8; len];
-    let n = ra.read_at(&mut out, 0)?;
-    debug_assert_eq!(n, len);
-    let header = ra.header().clone();
+    codec::open_into(&opener, 0, chunks, true, &mut out, 1)?;
     Ok((header, out))
 }

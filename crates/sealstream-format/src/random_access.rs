@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use zeroize::Zeroizing;
 
-use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE};
+use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, SEALED_CHUNK_SIZE};
 use crate::error::{Error, Result};
 use crate::header::{Header, PEEK_LEN};
 use crate::key::DataKey;
@@ -157,7 +157,7 @@ pub struct RandomAccess<S> {
     source: S,
     header: Header,
     body_offset: u64,
-    cipher: ChunkCipher,
+    cipher: ChunkOpener,
     plaintext_len: u64,
     final_verified: AtomicBool,
 }
@@ -191,7 +191,7 @@ impl<S: ReadAt> RandomAccess<S> {
             body_offset,
             "the body ends inside its salt and commitment",
         )?;
-        let cipher = ChunkCipher::open(
+        let cipher = ChunkOpener::new(
             header.suite(),
             data_key,
             &BodyPrefix::from_bytes(&prefix),

@@ -5,7 +5,7 @@ use std::io::{self, Read};
 
 use zeroize::Zeroizing;
 
-use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE};
+use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, SEALED_CHUNK_SIZE};
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
 use crate::key::DataKey;
@@ -58,7 +58,7 @@ impl<R: Read> SealedReader<R> {
                 detail: "the body ends inside its salt and commitment",
             });
         }
-        let cipher = ChunkCipher::open(
+        let cipher = ChunkOpener::new(
             self.header.suite(),
             data_key,
             &BodyPrefix::from_bytes(&prefix),
@@ -85,7 +85,7 @@ enum State {
 /// every further `read` fails.
 pub struct DecryptingReader<R: Read> {
     inner: R,
-    cipher: ChunkCipher,
+    cipher: ChunkOpener,
     /// Holds one sealed chunk; after opening, `pos..end` is plaintext.
     buf: Zeroizing<Vec<u8>>,
     pos: usize,
@@ -107,7 +107,7 @@ impl<R: Read> fmt::Debug for DecryptingReader<R> {
 impl<R: Read> DecryptingReader<R> {
     /// A reader over body chunks (positioned just after the salt and
     /// commitment), starting at chunk 0.
-    pub fn from_parts(inner: R, cipher: ChunkCipher) -> Self {
+    pub fn from_parts(inner: R, cipher: ChunkOpener) -> Self {
         DecryptingReader {
             inner,
             cipher,

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use zeroize::Zeroizing;
 
-use crate::chunk::{CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE, TAG_LEN};
+use crate::chunk::{CHUNK_SIZE, ChunkSealer, SEALED_CHUNK_SIZE, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::header::Header;
 use crate::key::{DataKey, Salt};
@@ -21,7 +21,7 @@ use crate::key::{DataKey, Salt};
 /// truncated, never one that silently decrypts to a prefix of the data.
 pub struct EncryptingWriter<W: Write> {
     inner: W,
-    cipher: ChunkCipher,
+    cipher: ChunkSealer,
     /// Plaintext of the chunk being filled, with room for the tag.
     buf: Zeroizing<Vec<u8>>,
     index: u64,
@@ -43,7 +43,7 @@ impl<W: Write> EncryptingWriter<W> {
     /// that seals under `data_key`.
     pub fn new(mut inner: W, header: &Header, data_key: &DataKey, salt: Salt) -> Result<Self> {
         let (cipher, prefix) =
-            ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
+            ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())?;
         inner.write_all(&header.encode())?;
         inner.write_all(&prefix.to_bytes())?;
         Ok(Self::from_parts(inner, cipher, 0))
@@ -52,7 +52,7 @@ impl<W: Write> EncryptingWriter<W> {
     /// A writer that continues a body whose header and prefix were already
     /// written, starting at chunk `next_index` (the sans-IO core's output
     /// for chunks before it must already be in `inner`).
-    pub fn from_parts(inner: W, cipher: ChunkCipher, next_index: u64) -> Self {
+    pub fn from_parts(inner: W, cipher: ChunkSealer, next_index: u64) -> Self {
         EncryptingWriter {
             inner,
             cipher,

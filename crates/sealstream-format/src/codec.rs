@@ -1,0 +1,392 @@
+//! The one chunk codec: sealing and opening a run of consecutive chunks
+//! held in one buffer, on one thread or several. Every multi-chunk path
+//! of the workspace (in-memory objects, the pipeline, S3 parts and
+//! segments, object-store runs, `sealstream bench`) goes through here.
+//!
+//! A run holds whole sealed chunks back to back, chunk `first + j` at
+//! offset `j * 16400` ("slots"):
+//!
+//! ```text
+//!  run offset 0        16400                  k*16400
+//!  +-------------------+-------------------+ ... +------------------------+
+//!  | chunk i   (16400) | chunk i+1 (16400) |     | final chunk (16..16399) |
+//!  +-------------------+-------------------+ ... +------------------------+
+//!   before sealing each slot is plaintext (16384) || 16 spare bytes
+//! ```
+//!
+//! The final chunk is present exactly when the run ends the object
+//! (`ends_object`); it is the run's trailing `len % 16400` bytes, so a run
+//! that ends the object is never a multiple of 16400 bytes long.
+//!
+//! Speed: a chunk is copied at most once, into its final slot, and sealed
+//! there at once while it is still in the core's cache ([`seal_into`]);
+//! or read straight into its slot by the caller and sealed in place
+//! ([`seal_slots`]). Opening is in place ([`open_slots`]).
+
+use std::num::NonZeroUsize;
+
+use zeroize::Zeroize;
+
+use crate::chunk::{CHUNK_SIZE, ChunkOpener, ChunkSealer, SEALED_CHUNK_SIZE, TAG_LEN};
+use crate::error::{Error, Result};
+
+/// Below this many chunks per thread a run is processed on one thread (a
+/// thread costs more than it saves on a few chunks).
+pub const MIN_CHUNKS_PER_THREAD: usize = 64;
+
+/// Threads for a run of `chunks` chunks: at most `max` (0 means every
+/// core), and at least [`MIN_CHUNKS_PER_THREAD`] chunks each.
+pub fn threads_for(chunks: usize, max: usize) -> usize {
+    let max = if max == 0 {
+        std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+    } else {
+        max
+    };
+    (chunks / MIN_CHUNKS_PER_THREAD).clamp(1, max)
+}
+
+/// Sealed length of a run of `plain_len` plaintext bytes: whole chunks,
+/// plus the final chunk when `ends_object`.
+pub fn sealed_run_len(plain_len: usize, ends_object: bool) -> Result<usize> {
+    let full = plain_len / CHUNK_SIZE;
+    let rem = plain_len % CHUNK_SIZE;
+    if !ends_object && rem != 0 {
+        return Err(not_whole_chunks());
+    }
+    full.checked_mul(SEALED_CHUNK_SIZE)
+        .and_then(|n| n.checked_add(if ends_object { rem + TAG_LEN } else { 0 }))
+        .ok_or(Error::TooLarge)
+}
+
+/// Number of full chunks in a run of `len` sealed bytes, checking that
+/// the length is whole slots (plus a final chunk when `ends_object`).
+fn full_chunks(len: usize, ends_object: bool) -> Result<usize> {
+    let rest = len % SEALED_CHUNK_SIZE;
+    if (!ends_object && rest != 0) || (ends_object && rest < TAG_LEN) {
+        return Err(Error::Truncated {
+            detail: "a run of chunks is not whole chunks (it was cut short or extended)",
+        });
+    }
+    Ok(len / SEALED_CHUNK_SIZE)
+}
+
+fn not_whole_chunks() -> Error {
+    Error::InvalidInput {
+        what: "chunk run",
+        reason: "a run that does not end the object is whole 16384-byte chunks",
+    }
+}
+
+/// Runs `f(first_chunk_of_group, group)` over `run` split into up to
+/// `threads` groups of whole slots; returns the lowest group's error.
+fn in_groups<F>(run: &mut [u8], first: u64, full: usize, threads: usize, f: F) -> Result<()>
+where
+    F: Fn(u64, &mut [u8]) -> Result<()> + Sync,
+{
+    let threads = threads_for(full, threads.max(1));
+    if threads <= 1 {
+        return f(first, run);
+    }
+    let per = full.div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = run
+            .chunks_mut(per * SEALED_CHUNK_SIZE)
+            .zip((first..).step_by(per))
+            .map(|(group, group_first)| s.spawn(move || f(group_first, group)))
+            .collect();
+        // Joined in order, so the first error is the lowest chunk's.
+        let mut first_err = None;
+        for h in handles {
+            let r = h.join().unwrap_or_else(|_| {
+                Err(Error::Io(std::io::Error::other(
+                    "a chunk sealing thread panicked",
+                )))
+            });
+            if let (Err(e), None) = (r, &first_err) {
+                first_err = Some(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    })
+}
+
+/// Seals the run in `run` (see the module docs for the layout) on this
+/// thread, slot after slot: `fill(j, plaintext)` first writes chunk
+/// `first + j`'s plaintext into its slot, which is then sealed at once,
+/// while it is in cache. Ends with the object's final chunk when
+/// `ends_object`. Returns the first error of `fill` or of sealing.
+pub fn seal_each<F>(
+    sealer: &ChunkSealer,
+    first: u64,
+    run: &mut [u8],
+    ends_object: bool,
+    mut fill: F,
+) -> Result<()>
+where
+    F: FnMut(usize, &mut [u8]) -> Result<()>,
+{
+    full_chunks(run.len(), ends_object).map_err(|_| not_whole_chunks())?;
+    for (j, slot) in run.chunks_mut(SEALED_CHUNK_SIZE).enumerate() {
+        // Only the final chunk's slot is short (checked above).
+        let last = slot.len() < SEALED_CHUNK_SIZE;
+        let (plain, tag) = slot.split_at_mut(slot.len() - TAG_LEN);
+        fill(j, plain)?;
+        let t = sealer.seal_chunk(first + j as u64, plain, last)?;
+        tag.copy_from_slice(&t);
+    }
+    Ok(())
+}
+
+/// Seals, in place, the run in `run` (see the module docs for the
+/// layout): chunks `first..`, plaintext already in each slot, ending with
+/// the object's final chunk when `ends_object`. Uses up to `threads`
+/// threads (0: every core).
+pub fn seal_slots(
+    sealer: &ChunkSealer,
+    first: u64,
+    run: &mut [u8],
+    ends_object: bool,
+    threads: usize,
+) -> Result<()> {
+    let full = full_chunks(run.len(), ends_object).map_err(|_| not_whole_chunks())?;
+    let (full_area, final_slot) = run.split_at_mut(full * SEALED_CHUNK_SIZE);
+    in_groups(full_area, first, full, threads, |group_first, group| {
+        seal_each(sealer, group_first, group, false, |_, _| Ok(()))
+    })?;
+    if ends_object {
+        seal_each(sealer, first + full as u64, final_slot, true, |_, _| Ok(()))?;
+    }
+    Ok(())
+}
+
+/// Seals `plain` as chunks `first..` into `out`, which must be exactly
+/// [`sealed_run_len`]`(plain.len(), ends_object)` bytes: each chunk is
+/// copied into its slot and sealed there at once, while it is in cache.
+/// Unless `ends_object`, `plain` must be whole chunks.
+pub fn seal_into(
+    sealer: &ChunkSealer,
+    first: u64,
+    plain: &[u8],
+    ends_object: bool,
+    out: &mut [u8],
+    threads: usize,
+) -> Result<()> {
+    if out.len() != sealed_run_len(plain.len(), ends_object)? {
+        return Err(Error::InvalidInput {
+            what: "chunk run output",
+            reason: "it is not the sealed length of the plaintext",
+        });
+    }
+    let full = plain.len() / CHUNK_SIZE;
+    let (full_out, final_out) = out.split_at_mut(full * SEALED_CHUNK_SIZE);
+    let (full_plain, final_plain) = plain.split_at(full * CHUNK_SIZE);
+    let copy_from = |src: &[u8]| {
+        move |j: usize, dst: &mut [u8]| {
+            let s = src
+                .get(j * CHUNK_SIZE..j * CHUNK_SIZE + dst.len())
+                .ok_or(Error::TooLarge)?;
+            dst.copy_from_slice(s);
+            Ok(())
+        }
+    };
+    in_groups(full_out, first, full, threads, |group_first, group| {
+        let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
+        let src = full_plain.get(offset * CHUNK_SIZE..).ok_or(Error::TooLarge)?;
+        seal_each(sealer, group_first, group, false, copy_from(src))
+    })?;
+    if ends_object {
+        seal_each(
+            sealer,
+            first + full as u64,
+            final_out,
+            true,
+            copy_from(final_plain),
+        )?;
+    }
+    Ok(())
+}
+
+/// How far [`open_prefix`] got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Opened {
+    /// Chunks that authenticated, from the start of the run.
+    pub chunks: usize,
+    /// Plaintext bytes in them.
+    pub plaintext: u64,
+}
+
+/// Opens the run in place on this thread, chunk after chunk, stopping at
+/// the first that fails (which is wiped; later chunks stay ciphertext).
+/// Returns how far it got and the error that stopped it, so that a
+/// streaming caller can release the plaintext of the chunks before a
+/// failure, in order, as a streaming reader would have.
+pub fn open_prefix(
+    opener: &ChunkOpener,
+    first: u64,
+    run: &mut [u8],
+    ends_object: bool,
+) -> (Opened, Result<()>) {
+    let mut done = Opened::default();
+    let full = run.len() / SEALED_CHUNK_SIZE;
+    let rest = run.len() % SEALED_CHUNK_SIZE;
+    for (j, sealed) in run.chunks_mut(SEALED_CHUNK_SIZE).enumerate() {
+        let last = ends_object && j == full;
+        match opener.open_chunk(first + j as u64, sealed, last) {
+            Ok(p) => {
+                done.chunks += 1;
+                done.plaintext += p.len() as u64;
+            }
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    if ends_object && rest == 0 {
+        return (
+            done,
+            Err(Error::Truncated {
+                detail: "the object ends on a chunk boundary: the final chunk is missing",
+            }),
+        );
+    }
+    (done, Ok(()))
+}
+
+/// Opens every chunk of the run in place on up to `threads` threads (0:
+/// every core) and returns the plaintext length; chunk `j`'s plaintext is
+/// left in its slot (use [`compact`] to close the gaps). On any failure the
+/// whole run is wiped and the error of the lowest-numbered failing chunk is
+/// returned, so nothing of the run is released.
+pub fn open_slots(
+    opener: &ChunkOpener,
+    first: u64,
+    run: &mut [u8],
+    ends_object: bool,
+    threads: usize,
+) -> Result<u64> {
+    let result = (|| {
+        let full = full_chunks(run.len(), ends_object)?;
+        let len = run.len();
+        let (full_area, final_slot) = run.split_at_mut(full * SEALED_CHUNK_SIZE);
+        in_groups(full_area, first, full, threads, |group_first, group| {
+            for (i, slot) in (group_first..).zip(group.chunks_exact_mut(SEALED_CHUNK_SIZE)) {
+                opener.open_chunk(i, slot, false)?;
+            }
+            Ok(())
+        })?;
+        if ends_object {
+            opener.open_chunk(first + full as u64, final_slot, true)?;
+        }
+        Ok((len - (full + usize::from(ends_object)) * TAG_LEN) as u64)
+    })();
+    if result.is_err() {
+        run.zeroize();
+    }
+    result
+}
+
+/// Moves the plaintext of an opened run (chunk `j` at `j * 16400`) to the
+/// front (chunk `j` at `j * 16384`), wipes the rest, and returns the
+/// plaintext length.
+pub fn compact(run: &mut [u8], ends_object: bool) -> usize {
+    let len = run.len();
+    let full = len / SEALED_CHUNK_SIZE;
+    let count = full + usize::from(ends_object && len % SEALED_CHUNK_SIZE >= TAG_LEN);
+    // The destination never passes the source, so front-to-back is safe.
+    let mut plain = 0usize;
+    for j in 0..count {
+        let src = j * SEALED_CHUNK_SIZE;
+        let n = if j < full {
+            CHUNK_SIZE
+        } else {
+            len - src - TAG_LEN
+        };
+        if src != plain {
+            run.copy_within(src..src + n, plain);
+        }
+        plain += n;
+    }
+    if let Some(tail) = run.get_mut(plain..) {
+        tail.zeroize();
+    }
+    plain
+}
+
+/// Opens `sealed` (chunks `first..`, ending with the final chunk when
+/// `ends_object`) into `out`, which must be exactly the plaintext length:
+/// each chunk's ciphertext is copied straight into its final place and
+/// opened there with its tag held apart. On failure `out` is wiped.
+pub fn open_into(
+    opener: &ChunkOpener,
+    first: u64,
+    sealed: &[u8],
+    ends_object: bool,
+    out: &mut [u8],
+    threads: usize,
+) -> Result<()> {
+    let result = (|| {
+        let full = full_chunks(sealed.len(), ends_object)?;
+        let final_plain = sealed.len() - full * SEALED_CHUNK_SIZE;
+        let final_plain = if ends_object { final_plain - TAG_LEN } else { 0 };
+        if out.len() != full * CHUNK_SIZE + final_plain {
+            return Err(Error::InvalidInput {
+                what: "chunk run output",
+                reason: "it is not the plaintext length of the sealed run",
+            });
+        }
+        let (full_out, final_out) = out.split_at_mut(full * CHUNK_SIZE);
+        let (full_in, final_in) = sealed.split_at(full * SEALED_CHUNK_SIZE);
+        let open_one = |i: u64, dst: &mut [u8], src: &[u8], last: bool| -> Result<()> {
+            let (ct, tag) = src.split_at(src.len() - TAG_LEN);
+            let mut t = [0u8; TAG_LEN];
+            t.copy_from_slice(tag);
+            dst.copy_from_slice(ct);
+            opener.open_chunk_detached(i, dst, &t, last)
+        };
+        let threads = threads_for(full, threads.max(1));
+        let per = full.div_ceil(threads).max(1);
+        let group = |g: usize, dst: &mut [u8]| -> Result<()> {
+            let src = full_in
+                .get(g * per * SEALED_CHUNK_SIZE..)
+                .ok_or(Error::TooLarge)?;
+            for ((j, d), s) in (g * per..)
+                .zip(dst.chunks_exact_mut(CHUNK_SIZE))
+                .zip(src.chunks_exact(SEALED_CHUNK_SIZE))
+            {
+                open_one(first + j as u64, d, s, false)?;
+            }
+            Ok(())
+        };
+        if threads <= 1 {
+            group(0, full_out)?;
+        } else {
+            std::thread::scope(|s| {
+                let group = &group;
+                let handles: Vec<_> = full_out
+                    .chunks_mut(per * CHUNK_SIZE)
+                    .enumerate()
+                    .map(|(g, dst)| s.spawn(move || group(g, dst)))
+                    .collect();
+                let mut first_err = None;
+                for h in handles {
+                    let r = h.join().unwrap_or_else(|_| {
+                        Err(Error::Io(std::io::Error::other(
+                            "a chunk opening thread panicked",
+                        )))
+                    });
+                    if let (Err(e), None) = (r, &first_err) {
+                        first_err = Some(e);
+                    }
+                }
+                first_err.map_or(Ok(()), Err)
+            })?;
+        }
+        if ends_object {
+            open_one(first + full as u64, final_out, final_in, true)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        out.zeroize();
+    }
+    result
+}
