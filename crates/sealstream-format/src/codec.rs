@@ -181,7 +181,7 @@ pub fn seal_into(
     let full = plain.len() / CHUNK_SIZE;
     let (full_out, final_out) = out.split_at_mut(full * SEALED_CHUNK_SIZE);
     let (full_plain, final_plain) = plain.split_at(full * CHUNK_SIZE);
-    let copy_from = |src: &[u8]| {
+    fn copy_from(src: &[u8]) -> impl Fn(usize, &mut [u8]) -> Result<(), Error> + Sync + '_ {
         move |j: usize, dst: &mut [u8]| {
             let s = src
                 .get(j * CHUNK_SIZE..j * CHUNK_SIZE + dst.len())
@@ -189,7 +189,7 @@ pub fn seal_into(
             dst.copy_from_slice(s);
             Ok(())
         }
-    };
+    }
     in_groups(full_out, first, full, threads, |group_first, group| {
         let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
         let src = full_plain.get(offset * CHUNK_SIZE..).ok_or(Error::TooLarge)?;
