@@ -192,7 +192,9 @@ pub fn seal_into(
     }
     in_groups(full_out, first, full, threads, |group_first, group| {
         let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
-        let src = full_plain.get(offset * CHUNK_SIZE..).ok_or(Error::TooLarge)?;
+        let src = full_plain
+            .get(offset * CHUNK_SIZE..)
+            .ok_or(Error::TooLarge)?;
         seal_each(sealer, group_first, group, false, copy_from(src))
     })?;
     if ends_object {
@@ -326,7 +328,11 @@ pub fn open_into(
     let result = (|| {
         let full = full_chunks(sealed.len(), ends_object)?;
         let final_plain = sealed.len() - full * SEALED_CHUNK_SIZE;
-        let final_plain = if ends_object { final_plain - TAG_LEN } else { 0 };
+        let final_plain = if ends_object {
+            final_plain - TAG_LEN
+        } else {
+            0
+        };
         if out.len() != full * CHUNK_SIZE + final_plain {
             return Err(Error::InvalidInput {
                 what: "chunk run output",

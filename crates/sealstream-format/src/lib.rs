@@ -127,9 +127,11 @@ pub fn open_slice(object: &[u8], data_key: &DataKey) -> Result<(Header, Vec<u8>)
     let body = object.get(header_len..).ok_or(Error::Truncated {
         detail: "the object ends inside its header",
     })?;
-    let (prefix, chunks) = body.split_at_checked(BODY_PREFIX_LEN).ok_or(Error::Truncated {
-        detail: "the body ends inside its salt and commitment",
-    })?;
+    let (prefix, chunks) = body
+        .split_at_checked(BODY_PREFIX_LEN)
+        .ok_or(Error::Truncated {
+            detail: "the body ends inside its salt and commitment",
+        })?;
     let mut p = [0u8; BODY_PREFIX_LEN];
     p.copy_from_slice(prefix);
     let opener = ChunkOpener::new(
@@ -140,7 +142,8 @@ pub fn open_slice(object: &[u8], data_key: &DataKey) -> Result<(Header, Vec<u8>)
     )?;
     let plaintext_len = layout::plaintext_len(body.len() as u64)?;
     let final_start = chunks.len() - chunks.len() % SEALED_CHUNK_SIZE;
-    let mut final_chunk = zeroize::Zeroizing::new(chunks.get(final_start..).unwrap_or(&[]).to_vec());
+    let mut final_chunk =
+        zeroize::Zeroizing::new(chunks.get(final_start..).unwrap_or(&[]).to_vec());
     opener.open_chunk(
         layout::final_chunk_index(plaintext_len),
         &mut final_chunk,

@@ -58,7 +58,7 @@ use std::thread;
 use zeroize::Zeroizing;
 
 use crate::chunk::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, SEALED_CHUNK_SIZE, TAG_LEN,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, SEALED_CHUNK_SIZE, TAG_LEN,
 };
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
@@ -160,7 +160,7 @@ where
     W: Write + Send,
 {
     let (cipher, prefix) =
-        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
+        ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())?;
     seal_file_with(src, dst, header, &cipher, &prefix, opts)
 }
 
@@ -184,7 +184,7 @@ where
     W: Write,
 {
     let (cipher, prefix) =
-        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())?;
+        ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())?;
     seal_stream_with(src, dst, header, &cipher, &prefix, opts)
 }
 
@@ -227,7 +227,7 @@ where
         })?;
     let mut prefix = [0u8; BODY_PREFIX_LEN];
     read_at(src, &mut prefix, body_offset)?;
-    let cipher = ChunkCipher::open(
+    let cipher = ChunkOpener::new(
         header.suite(),
         data_key,
         &BodyPrefix::from_bytes(&prefix),
@@ -291,7 +291,7 @@ where
             detail: "the body ends inside its salt and commitment",
         });
     }
-    let cipher = ChunkCipher::open(
+    let cipher = ChunkOpener::new(
         header.suite(),
         data_key,
         &BodyPrefix::from_bytes(&prefix),
@@ -312,7 +312,7 @@ fn seal_file_with<S, W>(
     src: &S,
     mut dst: W,
     header: &Header,
-    cipher: &ChunkCipher,
+    cipher: &ChunkSealer,
     prefix: &BodyPrefix,
     opts: &PipelineOptions,
 ) -> Result<u64>
@@ -371,7 +371,7 @@ fn seal_stream_with<R, W>(
     src: R,
     mut dst: W,
     header: &Header,
-    cipher: &ChunkCipher,
+    cipher: &ChunkSealer,
     prefix: &BodyPrefix,
     opts: &PipelineOptions,
 ) -> Result<u64>
@@ -873,7 +873,7 @@ fn seal_chunk_count(len: usize, last: bool) -> usize {
     }
 }
 
-fn seal_batch(cipher: &ChunkCipher, opts: &PipelineOptions, batch: &mut Batch) {
+fn seal_batch(cipher: &ChunkSealer, opts: &PipelineOptions, batch: &mut Batch) {
     let count = seal_chunk_count(batch.len, batch.last);
     let base = batch.index * opts.batch_chunks_u64();
     let data = batch.slot.data.get_mut(..batch.len).unwrap_or(&mut []);
@@ -905,7 +905,7 @@ fn emit_sealed<W: Write>(dst: &mut W, batch: &Batch) -> io::Result<()> {
     write_all_vectored(dst, &mut slices)
 }
 
-fn open_batch(cipher: &ChunkCipher, opts: &PipelineOptions, batch: &mut Batch) {
+fn open_batch(cipher: &ChunkOpener, opts: &PipelineOptions, batch: &mut Batch) {
     let base = batch.index * opts.batch_chunks_u64();
     let data = batch.slot.data.get_mut(..batch.len).unwrap_or(&mut []);
     let full = batch.len / SEALED_CHUNK_SIZE;
