@@ -22,8 +22,8 @@ use std::process::Command;
 
 use ring::digest::{SHA256, digest};
 use sealstream_format::{
-    BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, EncryptionContext, Error, Header, KeyRecord,
-    SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice, seal_to_vec,
+    BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, EncryptionContext, Error, Header,
+    KeyRecord, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice, seal_to_vec,
 };
 
 /// Body sizes in both directions: the chunk edges, three whole chunks, and
@@ -208,7 +208,7 @@ fn pyca_seals_rust_opens() {
         let prefix = BodyPrefix::from_bytes(&body[..56].try_into().unwrap());
         salts.push(prefix.salt);
         let cipher =
-            ChunkCipher::open(Suite::Aes256Gcm, &key, &prefix, header.bound_section()).unwrap();
+            ChunkOpener::new(Suite::Aes256Gcm, &key, &prefix, header.bound_section()).unwrap();
         let chunks: Vec<&[u8]> = body[56..].chunks(SEALED_CHUNK_SIZE).collect();
         let count = chunks.len();
         assert_eq!(count, size / CHUNK_SIZE + 1, "{size}: chunk count");

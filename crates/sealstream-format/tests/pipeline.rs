@@ -12,8 +12,9 @@ use std::io::{Read, Write};
 
 use sealstream_format::pipeline::{self, PipelineOptions, seal_file, seal_stream};
 use sealstream_format::{
-    BODY_PREFIX_LEN, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, EncryptionContext, Error,
-    HEADER_LEN, Header, KeyRecord, SEALED_CHUNK_SIZE, Salt, Suite, open_slice,
+    BODY_PREFIX_LEN, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, EncryptingWriter,
+    EncryptionContext, Error, HEADER_LEN, Header, KeyRecord, SEALED_CHUNK_SIZE, Salt, Suite,
+    open_slice,
 };
 
 const SALT: [u8; 24] = [0x5a; 24];
@@ -43,7 +44,7 @@ fn plaintext(len: usize) -> Vec<u8> {
 /// The reference: `EncryptingWriter` on the same salt.
 fn reference(suite: Suite, data: &[u8]) -> Vec<u8> {
     let h = header(suite);
-    let (cipher, prefix) = ChunkCipher::seal(suite, &key(), salt(), h.bound_section()).unwrap();
+    let (cipher, prefix) = ChunkSealer::new(suite, &key(), salt(), h.bound_section()).unwrap();
     let mut out = h.encode();
     out.extend_from_slice(&prefix.to_bytes());
     let mut w = EncryptingWriter::from_parts(out, cipher, 0);

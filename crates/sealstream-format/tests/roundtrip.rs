@@ -13,8 +13,8 @@ use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 
 use sealstream_format::layout::{self, MAX_PLAINTEXT_LEN};
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, Error,
-    HEADER_LEN, MAX_CHUNKS, RandomAccess, RandomAccessReader, SEALED_CHUNK_SIZE, Salt,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, EncryptingWriter,
+    Error, HEADER_LEN, MAX_CHUNKS, RandomAccess, RandomAccessReader, SEALED_CHUNK_SIZE, Salt,
     SealedReader, Suite, TAG_LEN, open_slice, seal_to_vec,
 };
 use support::{CHUNK, SEALED, SIZES, Sealed, Want, check_all, data_key, header, plaintext, salt};
@@ -401,7 +401,7 @@ fn plan_range_then_open_chunk_gives_the_slice() {
             let s = Sealed::new(suite, len as usize, 800 + seed as u64);
             let body = s.body();
             let prefix: [u8; BODY_PREFIX_LEN] = body[..BODY_PREFIX_LEN].try_into().unwrap();
-            let cipher = ChunkCipher::open(
+            let cipher = ChunkOpener::new(
                 suite,
                 &data_key(),
                 &BodyPrefix::from_bytes(&prefix),
@@ -546,8 +546,8 @@ fn chunk_body_range_matches_the_format() {
 
 // ---- the sans-IO core ----------------------------------------------------
 
-fn cipher(suite: Suite) -> ChunkCipher {
-    ChunkCipher::seal(suite, &data_key(), Salt::danger_from_bytes([7; 24]), b"ctx")
+fn cipher(suite: Suite) -> ChunkSealer {
+    ChunkSealer::new(suite, &data_key(), Salt::danger_from_bytes([7; 24]), b"ctx")
         .unwrap()
         .0
 }

@@ -943,8 +943,8 @@ fn nothing_prints_key_material() {
         add("Suite", format!("{suite:?} {suite}"));
         add("Salt", format!("{:?}", Salt::danger_from_bytes([7; 24])));
         let (cipher, prefix) =
-            sealstream_format::ChunkCipher::seal(suite, &key, salt(), b"x").unwrap();
-        add("ChunkCipher", format!("{cipher:?}"));
+            sealstream_format::ChunkSealer::new(suite, &key, salt(), b"x").unwrap();
+        add("ChunkSealer", format!("{cipher:?}"));
         add("BodyPrefix", format!("{prefix:?}"));
         let mut w = EncryptingWriter::new(Vec::new(), &h, &key, salt()).unwrap();
         w.write_all(&plain[..CHUNK_SIZE + 5]).unwrap();

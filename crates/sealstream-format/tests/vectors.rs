@@ -28,10 +28,10 @@ use std::path::{Path, PathBuf};
 
 use ring::digest::{SHA256, digest};
 use sealstream_format::{
-    BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, EncryptionContext, Error,
-    FileMetadata, FileTime, HEADER_LEN, Header, KeyRecord, MODE_KEY, MTIME_KEY, RandomAccess,
-    RandomAccessReader, SALT_LEN, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice,
-    seal_to_vec,
+    BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, EncryptingWriter, EncryptionContext,
+    Error, FileMetadata, FileTime, HEADER_LEN, Header, KeyRecord, MODE_KEY, MTIME_KEY,
+    RandomAccess, RandomAccessReader, SALT_LEN, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite,
+    open_slice, seal_to_vec,
 };
 
 fn vectors_dir() -> PathBuf {
@@ -385,7 +385,7 @@ fn sealing_with_the_fixed_salt_gives_the_vector() {
         // pieces that do not line up with chunks.
         let salt = || Salt::danger_from_bytes(case.salt);
         let (cipher, prefix) =
-            ChunkCipher::seal(case.suite, &key, salt(), header.bound_section()).unwrap();
+            ChunkSealer::new(case.suite, &key, salt(), header.bound_section()).unwrap();
         let mut out = header.encode();
         out.extend_from_slice(&prefix.to_bytes());
         let mut w = EncryptingWriter::from_parts(out, cipher, 0);
@@ -397,7 +397,7 @@ fn sealing_with_the_fixed_salt_gives_the_vector() {
 
         // The sans-IO core, chunk by chunk.
         let (cipher, prefix) =
-            ChunkCipher::seal(case.suite, &key, salt(), header.bound_section()).unwrap();
+            ChunkSealer::new(case.suite, &key, salt(), header.bound_section()).unwrap();
         let mut out = header.encode();
         out.extend_from_slice(&prefix.to_bytes());
         let full = case.plaintext.len() / CHUNK_SIZE;
@@ -513,7 +513,7 @@ fn every_entry_point_opens_the_vector() {
         // The sans-IO core: commitment, then chunk by chunk.
         let body = &object[case.header.len()..];
         let prefix = BodyPrefix::from_bytes(&body[..56].try_into().unwrap());
-        let cipher = ChunkCipher::open(case.suite, &key, &prefix, &case.context).unwrap();
+        let cipher = ChunkOpener::new(case.suite, &key, &prefix, &case.context).unwrap();
         let mut plain = Vec::new();
         let chunks: Vec<&[u8]> = body[56..].chunks(SEALED_CHUNK_SIZE).collect();
         let count = chunks.len();
