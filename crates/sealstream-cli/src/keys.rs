@@ -233,7 +233,7 @@ pub(crate) async fn opening(
                 keys.kms_keys.clone(),
             )
         };
-    if named(AWS_KMS) {
+    if named(AWS_KMS) || named(sealstream_kms::AWS_KMS_BATCH_PROVIDER_ID) {
         providers.extend(kms_providers(cfg, &kms_keys).await?);
     }
     if named(LOCAL) {
