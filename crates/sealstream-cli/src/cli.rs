@@ -609,6 +609,14 @@ pub(crate) struct PutArgs {
     #[arg(long, requires = "recursive")]
     pub(crate) checksum: bool,
 
+    /// Several files or -r, sealed for --kms-key: objects per AWS KMS batch key, so a tree of
+    /// small files makes one GenerateDataKey per N files (and at least one per 10 minutes)
+    /// instead of one per file. Every object still gets its own data key, derived from the batch
+    /// key and bound to its name (docs/SECURITY.md, "KMS batch keys"). 0: one GenerateDataKey
+    /// per object.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) kms_batch: u32,
+
     /// With -r: skip files and folders whose path relative to the folder matches GLOB
     /// (repeatable; `*` stays within one folder, `**` crosses folders).
     #[arg(long, value_name = "GLOB", requires = "recursive")]

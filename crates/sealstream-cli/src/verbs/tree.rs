@@ -456,7 +456,12 @@ async fn put_tree(app: &App, a: &PutArgs, sources: Sources, dest: Option<&str>) 
     let handle = StoreHandle::new(app, store.clone(), &a.sse).await?;
     // Keys first: a run that cannot seal (no key, unattended) creates no store folder.
     let kset = app.cfg.keys_for(&a.keys.all());
-    let ring = keys::sealing(&app.cfg, &kset.value, app.out).await?;
+    // Many objects: one GenerateDataKey per batch of them (issue 11).
+    let kms_batch = (a.kms_batch > 0).then(|| sealstream_kms::BatchLimits {
+        max_objects: a.kms_batch,
+        max_age: std::time::Duration::from_secs(600),
+    });
+    let ring = keys::sealing_batched(&app.cfg, &kset.value, app.out, kms_batch).await?;
     let listing = match &store {
         Store::Local(root) if !root.exists() => {
             app.create_store_root(root)?;
