@@ -707,7 +707,7 @@ pub(crate) struct GetArgs {
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct TreeArgs {
     /// With -r: how many files are sealed or opened at once [default: the cores for a
-    /// local store, 8 for S3].
+    /// local store; for S3 twice the cores, at least 4 and at most 8].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) jobs: Option<u16>,
 }
