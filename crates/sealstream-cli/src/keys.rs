@@ -13,8 +13,8 @@ use std::sync::Arc;
 use sealstream_format::Header;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{
-    KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite, X25519Identity,
-    X25519Recipient,
+    BatchLimits, KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite,
+    X25519Identity, X25519Recipient,
 };
 
 use crate::config::{Config, KeySet};
@@ -157,13 +157,28 @@ fn kms_options(cfg: &Config) -> AwsOptions {
 }
 
 async fn kms_providers(cfg: &Config, keys: &[String]) -> Result<Vec<Arc<dyn KeyProvider>>> {
+    kms_providers_batched(cfg, keys, None).await
+}
+
+/// The configured KMS keys; with `batch`, sealing makes `aws-kms-batch`
+/// records (one GenerateDataKey per batch, docs/FORMAT.md).
+async fn kms_providers_batched(
+    cfg: &Config,
+    keys: &[String],
+    batch: Option<BatchLimits>,
+) -> Result<Vec<Arc<dyn KeyProvider>>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let sdk = load_sdk_config(&kms_options(cfg)).await;
     let mut out: Vec<Arc<dyn KeyProvider>> = Vec::with_capacity(keys.len());
     for k in keys {
-        let p = KmsProvider::connect(&sdk, KmsConfig::strict(k.clone()))
+        let config = KmsConfig::strict(k.clone());
+        let config = match batch {
+            Some(limits) => config.with_batch(limits),
+            None => config,
+        };
+        let p = KmsProvider::connect(&sdk, config)
             .await
             .map_err(|e| CliError::kms(&format!("AWS KMS key {k}"), &e))?;
         out.push(Arc::new(p));
@@ -181,11 +196,22 @@ fn with_attempts(cfg: &Config, ring: Keyring) -> Keyring {
 /// The keyring that seals new objects, and a description of its keys.
 /// Creates the default key file on first use (and says so on stderr).
 pub(crate) async fn sealing(cfg: &Config, keys: &KeySet, out: Output) -> Result<Keyring> {
+    sealing_batched(cfg, keys, out, None).await
+}
+
+/// [`sealing`] for many objects: with `kms_batch`, the KMS keys make
+/// `aws-kms-batch` records, one GenerateDataKey per batch of objects.
+pub(crate) async fn sealing_batched(
+    cfg: &Config,
+    keys: &KeySet,
+    out: Output,
+    kms_batch: Option<BatchLimits>,
+) -> Result<Keyring> {
     let mut providers: Vec<Arc<dyn KeyProvider>> = Vec::new();
     if is_default(keys) {
         providers.push(Arc::new(default_key(cfg, out)?));
     } else {
-        providers.extend(kms_providers(cfg, &keys.kms_keys).await?);
+        providers.extend(kms_providers_batched(cfg, &keys.kms_keys, kms_batch).await?);
         for p in &keys.key_files {
             providers.push(Arc::new(load_local(p)?));
         }
@@ -233,7 +259,7 @@ pub(crate) async fn opening(
                 keys.kms_keys.clone(),
             )
         };
-    if named(AWS_KMS) {
+    if named(AWS_KMS) || named(sealstream_kms::AWS_KMS_BATCH_PROVIDER_ID) {
         providers.extend(kms_providers(cfg, &kms_keys).await?);
     }
     if named(LOCAL) {

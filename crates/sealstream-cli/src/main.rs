@@ -28,7 +28,7 @@ mod verbs;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches};
+use clap::FromArgMatches;
 
 use crate::app::App;
 use crate::cli::Cli;
@@ -54,8 +54,7 @@ fn main() -> ExitCode {
         local::remove_temp_files();
         std::process::exit(i32::from(Class::Internal.code()));
     }));
-    let parsed = Cli::command()
-        .long_version(cli::long_version())
+    let parsed = cli::command()
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {

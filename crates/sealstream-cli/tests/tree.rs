@@ -593,9 +593,56 @@ fn a_tree_sealed_under_kms_round_trips() {
                 .get_output()
                 .stdout,
         );
-        assert_eq!(v["keys"][0]["provider"], "aws-kms", "{v}");
+        // A tree shares one GenerateDataKey per batch (--kms-batch, default 1000).
+        assert_eq!(v["keys"][0]["provider"], "aws-kms-batch", "{v}");
         assert_eq!(v["keys"][0]["key_id"], arn.as_str(), "{v}");
     }
+    // --kms-batch 0: one GenerateDataKey per object, plain aws-kms records;
+    // both kinds restore.
+    cmd()
+        .args([
+            "--store",
+            &store,
+            "put",
+            "-r",
+            "src",
+            "single/",
+            "--kms-key",
+            &arn,
+            "--kms-batch",
+            "0",
+        ])
+        .assert()
+        .success();
+    cmd()
+        .args([
+            "--store",
+            &store,
+            "get",
+            "-r",
+            "single/",
+            "out-single",
+            "--kms-key",
+            &arn,
+        ])
+        .assert()
+        .success();
+    assert_same_tree(&src, &env.path("out-single"), &refs);
+    let v = common::json_one(
+        &cmd()
+            .args([
+                "--json",
+                "--store",
+                &store,
+                "inspect",
+                &format!("single/{}", rels[0]),
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["keys"][0]["provider"], "aws-kms", "{v}");
 }
 
 #[test]

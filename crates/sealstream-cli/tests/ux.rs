@@ -105,6 +105,96 @@ fn help_shows_only_the_key_options_a_verb_uses() {
     assert!(!rewrap.contains("  --recipient "), "{rewrap}");
 }
 
+/// The global options appear only in the help of verbs that use them, and
+/// stay accepted (hidden) everywhere, before or after the verb.
+#[test]
+fn help_shows_only_the_global_options_a_verb_uses() {
+    let env = Env::new();
+    let shows = |verb: &[&str], opt: &str| {
+        let text = help(&env, verb);
+        // The option's own line (`  -q, --quiet ...` or `      --store <STORE>`),
+        // not a mention of it in another option's description.
+        text.lines().any(|l| {
+            let l = l.trim_start();
+            let l = l.split_once(", ").map_or(
+                l,
+                |(short, rest)| {
+                    if short.len() == 2 { rest } else { l }
+                },
+            );
+            l.strip_prefix(&format!("--{opt}"))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+    };
+    for verb in VERBS {
+        for opt in ["json", "quiet", "config"] {
+            assert!(shows(verb, opt), "{verb:?} --help lacks --{opt}");
+        }
+    }
+    let table: &[(&str, &[&str], &[&str])] = &[
+        (
+            "store",
+            &["put", "get", "ls", "check", "rm", "prune"],
+            &[
+                "keygen",
+                "encrypt",
+                "decrypt",
+                "cors",
+                "migrate",
+                "completions",
+            ],
+        ),
+        (
+            "endpoint-url",
+            &["put", "ls", "cors", "migrate"],
+            &["keygen", "encrypt", "decrypt", "completions", "man"],
+        ),
+        (
+            "kms-endpoint-url",
+            &["encrypt", "decrypt", "put", "get", "rewrap"],
+            &["keygen", "ls", "rm", "prune", "presign", "cors"],
+        ),
+        ("region", &["encrypt", "ls"], &["keygen", "man"]),
+        (
+            "progress",
+            &["encrypt", "decrypt", "put", "get", "cat"],
+            &["keygen", "ls", "rm", "config show"],
+        ),
+        (
+            "create-key",
+            &["encrypt", "put"],
+            &["decrypt", "get", "ls", "keygen"],
+        ),
+        ("create", &["put"], &["get", "ls", "keygen", "encrypt"]),
+    ];
+    for (opt, on, off) in table {
+        for verb in *on {
+            let v: Vec<&str> = verb.split(' ').collect();
+            assert!(shows(&v, opt), "{verb} --help lacks --{opt}");
+        }
+        for verb in *off {
+            let v: Vec<&str> = verb.split(' ').collect();
+            assert!(
+                !shows(&v, opt),
+                "{verb} --help shows --{opt}, which it does not use"
+            );
+        }
+    }
+    // Hidden is still accepted, and its value still counts.
+    let out = env
+        .cmd()
+        .args(["--json", "config", "show", "--progress"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["progress"]["source"], "flag", "{v}");
+    env.cmd()
+        .args(["keygen", "-o", "k", "--store", "anywhere"])
+        .assert()
+        .success();
+}
+
 /// Makes an X25519 identity `NAME` and returns its public key line.
 fn x25519(env: &Env, name: &str) -> String {
     let out = env

@@ -45,6 +45,13 @@ use zeroize::Zeroizing;
 use crate::error::{Error, KmsErrorKind, Result};
 use crate::provider::{KeyProvider, WrapContext};
 
+mod batch;
+
+pub use batch::{
+    AWS_KMS_BATCH_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits, KMS_CONTEXT_BATCH_VALUE,
+    KMS_CONTEXT_KEY_KEY, OPEN_CACHE_ENTRIES, OPEN_CACHE_TTL,
+};
+
 /// The provider id of AWS KMS records.
 pub const AWS_KMS_PROVIDER_ID: &str = "aws-kms";
 /// Reserved KMS encryption context key: the format version (`"2"`).
@@ -138,6 +145,10 @@ pub struct KmsConfig {
     pub grant_tokens: Vec<String>,
     /// Retries and per-attempt timeout.
     pub retry: RetryPolicy,
+    /// Opt-in batch sealing ([`KmsConfig::with_batch`]); `None` (the
+    /// default) makes one `aws-kms` record, one `GenerateDataKey`, per
+    /// object.
+    pub batch: Option<BatchLimits>,
 }
 
 impl fmt::Debug for KmsConfig {
@@ -147,6 +158,7 @@ impl fmt::Debug for KmsConfig {
             .field("discovery", &self.discovery)
             .field("grant_tokens", &self.grant_tokens.len())
             .field("retry", &self.retry)
+            .field("batch", &self.batch)
             .finish()
     }
 }
@@ -159,6 +171,7 @@ impl KmsConfig {
             discovery: None,
             grant_tokens: Vec::new(),
             retry: RetryPolicy::default(),
+            batch: None,
         }
     }
 
@@ -173,6 +186,7 @@ impl KmsConfig {
             }),
             grant_tokens: Vec::new(),
             retry: RetryPolicy::default(),
+            batch: None,
         }
     }
 
@@ -203,6 +217,18 @@ impl KmsConfig {
     #[must_use]
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Seals `aws-kms-batch` records: one `GenerateDataKey` makes a batch
+    /// key for up to `limits.max_objects` objects with the same user pairs,
+    /// for up to `limits.max_age`, and each object's data key is derived
+    /// from it, bound to the object (docs/FORMAT.md, "`aws-kms-batch`").
+    /// [`KeyProvider::wrap`] (further keys, rewrap) still makes `aws-kms`
+    /// records. Opening accepts both kinds whatever this setting.
+    #[must_use]
+    pub fn with_batch(mut self, limits: BatchLimits) -> Self {
+        self.batch = Some(limits);
         self
     }
 }
@@ -245,6 +271,8 @@ pub struct KmsProvider {
     client: Client,
     config: KmsConfig,
     key_arn: Option<String>,
+    seal_batch: Option<batch::SealState>,
+    open_cache: batch::OpenCache,
 }
 
 impl fmt::Debug for KmsProvider {
@@ -299,6 +327,9 @@ impl KmsProvider {
             }
             None => {}
         }
+        if let Some(limits) = &config.batch {
+            limits.validate()?;
+        }
         if config.retry.max_attempts == 0 {
             return Err(Error::Config(
                 "KMS retry max_attempts must be at least 1".into(),
@@ -309,10 +340,13 @@ impl KmsProvider {
             .as_deref()
             .filter(|k| parse_key_arn(k).is_some())
             .map(str::to_owned);
+        let seal_batch = config.batch.map(batch::SealState::new);
         Ok(KmsProvider {
             client,
             config,
             key_arn,
+            seal_batch,
+            open_cache: batch::OpenCache::default(),
         })
     }
 
@@ -639,9 +673,15 @@ pub(crate) fn kms_context(ctx: WrapContext<'_>) -> HashMap<String, String> {
     map
 }
 
-/// Moves KMS plaintext into a data key, wiping the SDK's vector.
-fn data_key_from_blob(blob: Option<Blob>, key: &str, op: &str) -> Result<DataKey> {
+/// Moves 32 bytes of KMS plaintext into zeroizing storage, wiping the
+/// SDK's vector.
+fn secret_from_blob(
+    blob: Option<Blob>,
+    key: &str,
+    op: &str,
+) -> Result<Zeroizing<[u8; DATA_KEY_LEN]>> {
     let plain = Zeroizing::new(blob.map(Blob::into_inner).unwrap_or_default());
+    let mut out = Zeroizing::new([0u8; DATA_KEY_LEN]);
     if plain.len() != DATA_KEY_LEN {
         return Err(kms_error(
             key,
@@ -653,10 +693,28 @@ fn data_key_from_blob(blob: Option<Blob>, key: &str, op: &str) -> Result<DataKey
             false,
         ));
     }
-    Ok(DataKey::from_slice(&plain)?)
+    out.copy_from_slice(&plain);
+    Ok(out)
+}
+
+/// Moves KMS plaintext into a data key, wiping the SDK's vector.
+fn data_key_from_blob(blob: Option<Blob>, key: &str, op: &str) -> Result<DataKey> {
+    Ok(DataKey::from_bytes(*secret_from_blob(blob, key, op)?))
 }
 
 fn record_from(key: &str, op: &str, arn: Option<String>, blob: Option<Blob>) -> Result<KeyRecord> {
+    let (arn, wrapped) = answer_parts(key, op, arn, blob)?;
+    Ok(KeyRecord::new(AWS_KMS_PROVIDER_ID, arn, wrapped)?)
+}
+
+/// The key ARN and `CiphertextBlob` of a `GenerateDataKey` or `Encrypt`
+/// answer, both required.
+fn answer_parts(
+    key: &str,
+    op: &str,
+    arn: Option<String>,
+    blob: Option<Blob>,
+) -> Result<(String, Vec<u8>)> {
     let arn = arn.filter(|a| parse_key_arn(a).is_some()).ok_or_else(|| {
         kms_error(
             key,
@@ -674,7 +732,7 @@ fn record_from(key: &str, op: &str, arn: Option<String>, blob: Option<Blob>) -> 
             false,
         ));
     }
-    Ok(KeyRecord::new(AWS_KMS_PROVIDER_ID, arn, wrapped)?)
+    Ok((arn, wrapped))
 }
 
 #[async_trait]
@@ -705,6 +763,9 @@ impl KeyProvider for KmsProvider {
     }
 
     async fn generate(&self, ctx: WrapContext<'_>) -> Result<(DataKey, KeyRecord)> {
+        if let Some(state) = &self.seal_batch {
+            return self.generate_batched(state, ctx).await;
+        }
         let key = self.seal_key_id()?;
         let ec = kms_context(ctx);
         let mut out = self
@@ -752,7 +813,9 @@ impl KeyProvider for KmsProvider {
     }
 
     fn accepts(&self, record: &KeyRecord) -> bool {
-        if record.provider() != AWS_KMS_PROVIDER_ID {
+        if record.provider() != AWS_KMS_PROVIDER_ID
+            && record.provider() != AWS_KMS_BATCH_PROVIDER_ID
+        {
             return false;
         }
         let id = record.key_id();
@@ -769,20 +832,130 @@ impl KeyProvider for KmsProvider {
 
     async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let key = record.key_id();
+        if record.provider() == AWS_KMS_BATCH_PROVIDER_ID {
+            return self.unwrap_batched(record, ctx).await;
+        }
         let ec = kms_context(ctx);
+        let plain = self.decrypt(key, record.wrapped(), ec).await?;
+        Ok(DataKey::from_bytes(*plain))
+    }
+}
+
+impl KmsProvider {
+    /// `generate` with batching on: the object's data key derived from the
+    /// current batch key, which is made (one `GenerateDataKey`) when there
+    /// is none, the object's user pairs differ, or a limit is reached.
+    async fn generate_batched(
+        &self,
+        state: &batch::SealState,
+        ctx: WrapContext<'_>,
+    ) -> Result<(DataKey, KeyRecord)> {
+        let key = self.seal_key_id()?;
+        let context = batch::batch_context(ctx);
+        // Held across GenerateDataKey: parallel jobs wait for one call.
+        let mut current = state.current.lock().await;
+        if !current
+            .as_ref()
+            .is_some_and(|b| b.usable(&state.limits, &context))
+        {
+            // The old batch key is wiped here, before the call.
+            *current = None;
+            let ec: HashMap<String, String> = context.clone().into_iter().collect();
+            let mut out = self
+                .call(key, "GenerateDataKey", || {
+                    self.client
+                        .generate_data_key()
+                        .key_id(key)
+                        .key_spec(DataKeySpec::Aes256)
+                        .set_encryption_context(Some(ec.clone()))
+                        .set_grant_tokens(self.grant_tokens())
+                        .send()
+                })
+                .await?;
+            let batch_key = secret_from_blob(out.plaintext.take(), key, "GenerateDataKey")?;
+            let (key_arn, blob) = answer_parts(
+                key,
+                "GenerateDataKey",
+                out.key_id.take(),
+                out.ciphertext_blob.take(),
+            )?;
+            let mut wrapped = Vec::with_capacity(1 + blob.len());
+            wrapped.push(BATCH_RECORD_VERSION);
+            wrapped.extend_from_slice(&blob);
+            *current = Some(batch::SealBatch {
+                key: batch_key,
+                key_arn,
+                wrapped,
+                context,
+                created: tokio::time::Instant::now(),
+                used: 0,
+            });
+        }
+        let b = current.as_mut().ok_or_else(|| {
+            Error::Config("internal error: no KMS batch after GenerateDataKey".into())
+        })?;
+        let record = KeyRecord::new(
+            AWS_KMS_BATCH_PROVIDER_ID,
+            b.key_arn.clone(),
+            b.wrapped.clone(),
+        )?;
+        let data_key = batch::derive(&b.key, &b.key_arn, ctx)?;
+        b.used += 1;
+        Ok((data_key, record))
+    }
+
+    /// `unwrap` of an `aws-kms-batch` record: the batch key (cached, or one
+    /// `Decrypt`), then the object's derivation.
+    async fn unwrap_batched(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+        let key = record.key_id();
+        let blob = match record.wrapped().split_first() {
+            Some((&BATCH_RECORD_VERSION, blob)) if !blob.is_empty() => blob,
+            Some((&BATCH_RECORD_VERSION, _)) | None => {
+                return Err(Error::MalformedRecord {
+                    provider: AWS_KMS_BATCH_PROVIDER_ID,
+                    reason: format!("key {key}: no CiphertextBlob after the version byte"),
+                });
+            }
+            Some((v, _)) => {
+                return Err(Error::MalformedRecord {
+                    provider: AWS_KMS_BATCH_PROVIDER_ID,
+                    reason: format!(
+                        "key {key}: record version {v:#04x} (this reader knows {BATCH_RECORD_VERSION:#04x})"
+                    ),
+                });
+            }
+        };
+        let context = batch::batch_context(ctx);
+        let batch_key = self
+            .open_cache
+            .get_or_decrypt(key, blob, &context, || {
+                self.decrypt(key, blob, context.clone().into_iter().collect())
+            })
+            .await?;
+        batch::derive(&batch_key, key, ctx)
+    }
+
+    /// `Decrypt` with `KeyId` pinned to `key` and the answer checked
+    /// (32 bytes, the same key named).
+    async fn decrypt(
+        &self,
+        key: &str,
+        blob: &[u8],
+        ec: HashMap<String, String>,
+    ) -> Result<Zeroizing<[u8; DATA_KEY_LEN]>> {
         let mut out = self
             .call(key, "Decrypt", || {
                 self.client
                     .decrypt()
                     .key_id(key)
-                    .ciphertext_blob(Blob::new(record.wrapped().to_vec()))
+                    .ciphertext_blob(Blob::new(blob.to_vec()))
                     .encryption_algorithm(EncryptionAlgorithmSpec::SymmetricDefault)
                     .set_encryption_context(Some(ec.clone()))
                     .set_grant_tokens(self.grant_tokens())
                     .send()
             })
             .await?;
-        let data_key = data_key_from_blob(out.plaintext.take(), key, "Decrypt")?;
+        let plain = secret_from_blob(out.plaintext.take(), key, "Decrypt")?;
         // docs/FORMAT.md, "Key records", aws-kms: the answer must name the
         // key the record names. An answer that names none is not evidence of
         // which key decrypted it, so it is refused as well.
@@ -809,7 +982,7 @@ impl KeyProvider for KmsProvider {
                 ));
             }
         }
-        Ok(data_key)
+        Ok(plain)
     }
 }
 
@@ -846,6 +1019,56 @@ mod tests {
             };
             assert_eq!(rendered(&kms_context(ctx)), v.get(vector), "{vector}");
         }
+    }
+
+    /// The aws-kms-batch derivation and context against
+    /// tests/vectors/records.txt (pyca's HKDFExpand).
+    #[test]
+    fn batch_derivation_matches_the_vector() {
+        let v = Vectors::load();
+        let salt: [u8; 24] = unhex(v.get("salt")).try_into().unwrap();
+        let batch_key: [u8; 32] = unhex(v.get("batch_key")).try_into().unwrap();
+        let arn = v.get("batch_arn");
+        let context = EncryptionContext::from_pairs([("app", "backup")]).unwrap();
+        for (suite, name, vector) in [
+            (Suite::Aes256Gcm, v.get("name"), "batch_data_key_suite1"),
+            (
+                Suite::XChaCha20Poly1305,
+                "",
+                "batch_data_key_suite2_unnamed",
+            ),
+        ] {
+            let bound = Header::bound_section_for(suite, &context);
+            let ctx = WrapContext {
+                suite,
+                context: &context,
+                bound: &bound,
+                salt: &salt,
+                name,
+            };
+            let key = batch::derive(&batch_key, arn, ctx).unwrap();
+            assert_eq!(
+                key.expose_secret().to_vec(),
+                unhex(v.get(vector)),
+                "{vector}"
+            );
+            let moved = WrapContext {
+                name: "other",
+                ..ctx
+            };
+            let other = batch::derive(&batch_key, arn, moved).unwrap();
+            assert_ne!(other.expose_secret(), key.expose_secret(), "{vector}");
+        }
+        let bound = Header::bound_section_for(Suite::Aes256Gcm, &context);
+        let ctx = WrapContext {
+            suite: Suite::Aes256Gcm,
+            context: &context,
+            bound: &bound,
+            salt: &salt,
+            name: "",
+        };
+        let ec: HashMap<String, String> = batch::batch_context(ctx).into_iter().collect();
+        assert_eq!(rendered(&ec), v.get("batch_kms_context"));
     }
 
     #[test]

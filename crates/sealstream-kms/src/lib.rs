@@ -133,8 +133,10 @@ pub use error::{Error, KmsErrorKind, Result};
 pub use keyfile::{Overwrite, read_secret_file};
 pub use keyring::{DEFAULT_MAX_UNWRAP_ATTEMPTS, Keyring, SealKey};
 pub use kms::{
-    AWS_KMS_PROVIDER_ID, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY, KMS_CONTEXT_SUITE_KEY,
-    KMS_CONTEXT_VERSION_KEY, KmsConfig, KmsDiscovery, KmsProvider, RetryPolicy,
+    AWS_KMS_BATCH_PROVIDER_ID, AWS_KMS_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits,
+    KMS_CONTEXT_BATCH_VALUE, KMS_CONTEXT_KEY_KEY, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY,
+    KMS_CONTEXT_SUITE_KEY, KMS_CONTEXT_VERSION_KEY, KmsConfig, KmsDiscovery, KmsProvider,
+    OPEN_CACHE_ENTRIES, OPEN_CACHE_TTL, RetryPolicy,
 };
 pub use local::{LOCAL_KEY_FILE_VERSION_LINE, LOCAL_PROVIDER_ID, LocalKeyProvider};
 pub use provider::{KeyProvider, WrapContext};

@@ -902,3 +902,102 @@ async fn key_states_and_denials_are_classified() {
         assert!(msg.contains(arn) && msg.contains(hint), "{code}: {msg}");
     }
 }
+
+/// `aws-kms-batch` records: objects of one batch share one KMS blob (one
+/// GenerateDataKey), each has its own derived data key bound to its salt
+/// and name, a batch rotates at `max_objects` and on other user pairs, and
+/// a fresh reader (strict or discovery, batching off) opens them all.
+#[tokio::test]
+async fn batch_records_share_one_kms_blob_and_bind_each_object() {
+    let endpoint = services!("batch_records_share_one_kms_blob_and_bind_each_object");
+    let sdk = sdk_config(&endpoint, "us-east-1").await;
+    let arn = create_key(&sdk, None).await;
+    let limits = sealstream_kms::BatchLimits {
+        max_objects: 3,
+        max_age: Duration::from_secs(600),
+    };
+    let writer = ring(vec![Arc::new(
+        KmsProvider::connect(&sdk, KmsConfig::strict(&arn).with_batch(limits))
+            .await
+            .unwrap(),
+    )]);
+    let context = ctx(&[("app", "backup")]);
+    let mut objects = Vec::new();
+    for i in 0..4 {
+        let sealed = writer
+            .seal_key(Suite::Aes256Gcm, context.clone(), &format!("t/{i}"))
+            .await
+            .unwrap();
+        let rec = &sealed.header.records()[0];
+        assert_eq!(rec.provider(), "aws-kms-batch");
+        assert_eq!(rec.key_id(), arn);
+        assert_eq!(rec.wrapped()[0], 0x01);
+        objects.push(seal_with(sealed, format!("object {i}").as_bytes()));
+    }
+    let blob = |i: usize| objects[i].0.header.records()[0].wrapped().to_vec();
+    assert_eq!(blob(0), blob(1));
+    assert_eq!(blob(1), blob(2));
+    assert_ne!(
+        blob(2),
+        blob(3),
+        "a batch holds at most max_objects objects"
+    );
+    for i in 0..4 {
+        for j in 0..i {
+            assert_ne!(
+                objects[i].0.key.expose_secret(),
+                objects[j].0.key.expose_secret(),
+                "objects {j} and {i} share a data key"
+            );
+        }
+    }
+    // Other user pairs: another batch.
+    let other = writer
+        .seal_key(Suite::Aes256Gcm, ctx(&[("app", "other")]), "t/4")
+        .await
+        .unwrap();
+    assert_ne!(other.header.records()[0].wrapped(), &blob(3)[..]);
+    // Fresh readers, batching off.
+    for config in [
+        KmsConfig::strict(&arn),
+        KmsConfig::discovery([account_of(&arn)]),
+    ] {
+        let reader = ring(vec![Arc::new(
+            KmsProvider::connect(&sdk, config).await.unwrap(),
+        )]);
+        for (i, (sealed, object)) in objects.iter().enumerate() {
+            let prefix = prefix_of(object, &sealed.header);
+            let key = reader
+                .open_key(&sealed.header, &prefix, None)
+                .await
+                .unwrap();
+            assert_eq!(key.expose_secret(), sealed.key.expose_secret());
+            assert_eq!(
+                open_slice(object, &key).unwrap().1,
+                format!("object {i}").as_bytes()
+            );
+        }
+    }
+    // Binding: object 0's header under another name, or over object 1's
+    // body (another salt), derives another key and is refused.
+    let (a, object_a) = &objects[0];
+    let (_, object_b) = &objects[1];
+    let renamed = a
+        .header
+        .with_name_and_records("t/1", a.header.records().to_vec())
+        .unwrap();
+    assert!(
+        writer
+            .open_key(&renamed, &prefix_of(object_a, &a.header), None)
+            .await
+            .is_err(),
+        "a batch record opened under another name"
+    );
+    assert!(
+        writer
+            .open_key(&a.header, &prefix_of(object_b, &a.header), None)
+            .await
+            .is_err(),
+        "a batch record opened over another object's body"
+    );
+}

@@ -4,18 +4,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::{CompletionsArgs, ManArgs};
 use crate::error::{CliError, Result};
 use crate::local::AtomicOutput;
 
-/// The command as users see it (with the long version text).
-fn command() -> clap::Command {
-    let mut cmd = Cli::command().long_version(crate::cli::long_version());
-    cmd.build();
-    cmd
-}
+use crate::cli::command;
 
 pub(crate) fn completions(a: &CompletionsArgs) -> Result<()> {
     let mut cmd = command();

@@ -78,3 +78,19 @@ print("x25519_aad =", a2.hex()); print("x25519_wrapped =", xw.hex())
 # aws-kms encryption contexts
 print("kms_context_suite1 =", kms_context(1, pairs, salt, name))
 print("kms_context_suite2_unnamed =", kms_context(2, pairs, salt, ""))
+# aws-kms-batch: the per-object data key derived from a batch key (HKDF-Expand-SHA-512, no Extract)
+from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+batch_key = rng(0xc0, 32)
+batch_arn = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+def batch_context(pairs):
+    c = {k: v for k, v in pairs if not k.startswith("sealstream:")}
+    c["sealstream:version"] = str(FORMAT_VERSION)
+    c["sealstream:key"] = "batch"
+    return ";".join(f"{k}={v}" for k, v in sorted(c.items()))
+print("batch_key =", batch_key.hex())
+print("batch_arn =", batch_arn)
+print("batch_kms_context =", batch_context(pairs + [("sealstream:mode", "644")]))
+for suite, nm, label in [(1, name, "batch_data_key_suite1"), (2, "", "batch_data_key_suite2_unnamed")]:
+    info = aad(b"sealstream aws-kms-batch v2", batch_arn, bound(suite, pairs), salt, nm)
+    print(label + "_info =", info.hex())
+    print(label + " =", HKDFExpand(hashes.SHA512(), 32, info).derive(batch_key).hex())
