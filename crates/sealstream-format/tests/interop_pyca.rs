@@ -22,8 +22,8 @@ use std::process::Command;
 
 use ring::digest::{SHA256, digest};
 use sealstream_format::{
-    BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, EncryptionContext, Error, Header,
-    KeyRecord, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice, seal_to_vec,
+    BodyPrefix, CHUNK_SIZE, ChunkOpener, DataKey, EncryptionContext, Error, Header, KeyRecord,
+    SEALED_CHUNK_SIZE, Salt, SealedReader, Suite, open_slice, seal_to_vec,
 };
 
 /// Body sizes in both directions: the chunk edges, three whole chunks, and

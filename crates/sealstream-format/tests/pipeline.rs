@@ -12,9 +12,8 @@ use std::io::{Read, Write};
 
 use sealstream_format::pipeline::{self, PipelineOptions, seal_file, seal_stream};
 use sealstream_format::{
-    BODY_PREFIX_LEN, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, EncryptingWriter,
-    EncryptionContext, Error, HEADER_LEN, Header, KeyRecord, SEALED_CHUNK_SIZE, Salt, Suite,
-    open_slice,
+    BODY_PREFIX_LEN, CHUNK_SIZE, ChunkSealer, DataKey, EncryptingWriter, EncryptionContext, Error,
+    HEADER_LEN, Header, KeyRecord, SEALED_CHUNK_SIZE, Salt, Suite, open_slice,
 };
 
 const SALT: [u8; 24] = [0x5a; 24];

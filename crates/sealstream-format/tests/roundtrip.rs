@@ -547,9 +547,14 @@ fn chunk_body_range_matches_the_format() {
 // ---- the sans-IO core ----------------------------------------------------
 
 fn cipher(suite: Suite) -> ChunkSealer {
-    ChunkSealer::new(suite, &data_key(), Salt::danger_from_bytes([7; 24]), b"ctx")
-        .unwrap()
-        .0
+    sealer_and_opener(suite).0
+}
+
+fn sealer_and_opener(suite: Suite) -> (ChunkSealer, ChunkOpener) {
+    let (sealer, prefix) =
+        ChunkSealer::new(suite, &data_key(), Salt::danger_from_bytes([7; 24]), b"ctx").unwrap();
+    let opener = ChunkOpener::new(suite, &data_key(), &prefix, b"ctx").unwrap();
+    (sealer, opener)
 }
 
 #[test]
@@ -559,7 +564,7 @@ fn chunk_cipher_enforces_the_chunk_index_limit() {
     // in opening; a final chunk there is fine.
     let limit_err = |e: &Error| matches!(e, Error::TooLarge | Error::LimitExceeded { .. });
     for suite in Suite::ALL {
-        let c = cipher(suite);
+        let (c, o) = sealer_and_opener(suite);
         let last = MAX_CHUNKS - 1;
         let mut full = vec![1u8; CHUNK_SIZE];
         let r = c.seal_chunk(last, &mut full, false);
@@ -573,7 +578,7 @@ fn chunk_cipher_enforces_the_chunk_index_limit() {
         let tag = c.seal_chunk(last, &mut short, true).unwrap();
         let mut sealed = short.clone();
         sealed.extend_from_slice(&tag);
-        assert_eq!(c.open_chunk(last, &mut sealed, true).unwrap(), &[2u8; 10]);
+        assert_eq!(o.open_chunk(last, &mut sealed, true).unwrap(), &[2u8; 10]);
         let mut short = vec![2u8; 10];
         assert!(
             c.seal_chunk(MAX_CHUNKS, &mut short, true)
@@ -583,7 +588,7 @@ fn chunk_cipher_enforces_the_chunk_index_limit() {
         // Opening a full chunk at 2^38 - 1 fails before the AEAD, even if
         // someone managed to seal one (here: a full buffer of any bytes).
         let mut sealed = vec![0u8; SEALED_CHUNK_SIZE];
-        let r = c.open_chunk(last, &mut sealed, false);
+        let r = o.open_chunk(last, &mut sealed, false);
         assert!(r.is_err_and(|e| limit_err(&e)), "{suite}");
     }
 }
@@ -608,20 +613,20 @@ fn writer_refuses_a_full_chunk_at_the_last_index() {
 #[test]
 fn chunk_cipher_checks_buffer_sizes() {
     for suite in Suite::ALL {
-        let c = cipher(suite);
+        let (c, o) = sealer_and_opener(suite);
         assert!(c.seal_chunk(0, &mut [0u8; CHUNK_SIZE - 1], false).is_err());
         assert!(c.seal_chunk(0, &mut [0u8; CHUNK_SIZE], true).is_err());
         assert!(c.seal_chunk_in_buf(0, &mut [0u8; 15], true).is_err());
         assert!(
-            c.open_chunk(0, &mut [0u8; SEALED_CHUNK_SIZE - 1], false)
+            o.open_chunk(0, &mut [0u8; SEALED_CHUNK_SIZE - 1], false)
                 .is_err()
         );
         assert!(matches!(
-            c.open_chunk(0, &mut [0u8; 15], true),
+            o.open_chunk(0, &mut [0u8; 15], true),
             Err(Error::Truncated { .. })
         ));
         assert!(matches!(
-            c.open_chunk(0, &mut [0u8; SEALED_CHUNK_SIZE], true),
+            o.open_chunk(0, &mut [0u8; SEALED_CHUNK_SIZE], true),
             Err(Error::Truncated { .. })
         ));
         // seal_chunk_in_buf and seal_chunk agree, and a chunk opens only at
@@ -632,8 +637,8 @@ fn chunk_cipher_checks_buffer_sizes() {
         let tag = c.seal_chunk(3, &mut b, true).unwrap();
         b.extend_from_slice(&tag);
         assert_eq!(a, b);
-        assert!(c.open_chunk(2, &mut a.clone(), true).is_err());
-        assert!(c.open_chunk(4, &mut a.clone(), true).is_err());
-        assert_eq!(c.open_chunk(3, &mut a, true).unwrap(), &[9u8; 50]);
+        assert!(o.open_chunk(2, &mut a.clone(), true).is_err());
+        assert!(o.open_chunk(4, &mut a.clone(), true).is_err());
+        assert_eq!(o.open_chunk(3, &mut a, true).unwrap(), &[9u8; 50]);
     }
 }
