@@ -14,7 +14,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use sealstream_benches::{MIB, RawAead, header, key, plaintext, salt, sizes, suite_id};
 use sealstream_format::pipeline::{self, PipelineOptions};
 use sealstream_format::{
-    ChunkCipher, EncryptingWriter, Header, KeyRecord, RandomAccess, SealedReader, Suite, layout,
+    ChunkSealer, EncryptingWriter, Header, KeyRecord, RandomAccess, SealedReader, Suite, layout,
     seal_to_vec,
 };
 
@@ -50,8 +50,8 @@ fn raw(c: &mut Criterion) {
         }
         // The format's per-chunk call (nonce derivation + the same AEAD).
         for suite in Suite::ALL {
-            let (cipher, _) = ChunkCipher::seal(suite, &key(), salt(), b"ctx").expect("derive");
-            let id = format!("chunk-cipher-{}", suite_id(suite));
+            let (cipher, _) = ChunkSealer::new(suite, &key(), salt(), b"ctx").expect("derive");
+            let id = format!("chunk-sealer-{}", suite_id(suite));
             group.bench_function(BenchmarkId::new(id, size), |b| {
                 b.iter(|| {
                     for (i, c) in buf.chunks_exact_mut(16_384).enumerate() {

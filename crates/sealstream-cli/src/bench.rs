@@ -26,10 +26,11 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use sealstream_format::codec;
 use sealstream_format::pipeline::{self, PipelineOptions};
 use sealstream_format::{
-    BODY_PREFIX_LEN, CHUNK_SIZE, ChunkCipher, DataKey, EncryptingWriter, EncryptionContext, Error,
-    Header, KeyRecord, SEALED_CHUNK_SIZE, Salt, SealedReader, Suite,
+    BODY_PREFIX_LEN, ChunkOpener, ChunkSealer, DataKey, EncryptingWriter, EncryptionContext, Error,
+    Header, KeyRecord, Salt, SealedReader, Suite,
 };
 
 /// What `sealstream bench` measures.
@@ -319,60 +320,16 @@ fn pattern(len: usize) -> Vec<u8> {
     out
 }
 
-/// Seals `buf` in place as consecutive chunks starting at `first`, on
-/// `threads` threads: the raw AEAD cost with no I/O and no copies.
-fn raw_seal(cipher: &ChunkCipher, buf: &mut [u8], threads: usize) -> Result<(), Error> {
-    let chunks = buf.len().div_ceil(CHUNK_SIZE).max(1);
-    let per = chunks.div_ceil(threads.max(1)) * CHUNK_SIZE;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = buf
-            .chunks_mut(per)
-            .enumerate()
-            .map(|(t, part)| {
-                s.spawn(move || -> Result<(), Error> {
-                    let first = (t * per / CHUNK_SIZE) as u64;
-                    for (i, c) in part.chunks_mut(CHUNK_SIZE).enumerate() {
-                        let last = c.len() < CHUNK_SIZE;
-                        cipher.seal_chunk(first + i as u64, c, last)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::Io(io::Error::other("a bench thread panicked"))))
-        })
-    })
+/// Seals `buf` in place, laid out as the codec's slots (each chunk's
+/// plaintext followed by room for its tag), on `threads` threads: the raw
+/// AEAD cost, one call a chunk, with no I/O and no copies.
+fn raw_seal(sealer: &ChunkSealer, buf: &mut [u8], threads: usize) -> Result<(), Error> {
+    codec::seal_slots(sealer, 0, buf, true, threads)
 }
 
 /// Opens the sealed chunks in `buf` in place on `threads` threads.
-fn raw_open(cipher: &ChunkCipher, buf: &mut [u8], threads: usize) -> Result<(), Error> {
-    let chunks = buf.len().div_ceil(SEALED_CHUNK_SIZE).max(1);
-    let per = chunks.div_ceil(threads.max(1)) * SEALED_CHUNK_SIZE;
-    let total = buf.len();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = buf
-            .chunks_mut(per)
-            .enumerate()
-            .map(|(t, part)| {
-                s.spawn(move || -> Result<(), Error> {
-                    let first = t * per / SEALED_CHUNK_SIZE;
-                    let mut offset = t * per;
-                    for (i, c) in part.chunks_mut(SEALED_CHUNK_SIZE).enumerate() {
-                        offset += c.len();
-                        let last = offset == total && c.len() < SEALED_CHUNK_SIZE;
-                        cipher.open_chunk((first + i) as u64, c, last)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(Error::Io(io::Error::other("a bench thread panicked"))))
-        })
-    })
+fn raw_open(opener: &ChunkOpener, buf: &mut [u8], threads: usize) -> Result<(), Error> {
+    codec::open_slots(opener, 0, buf, true, threads).map(drop)
 }
 
 fn in_memory(
@@ -387,15 +344,14 @@ fn in_memory(
     let object = sealstream_format::seal_to_vec(&header, &key, Salt::generate()?, &plain)?;
     let body_start = header.encoded_len() + BODY_PREFIX_LEN;
     let sealed_chunks = object.get(body_start..).unwrap_or(&[]);
-    let (raw_cipher, _) =
-        ChunkCipher::seal(suite, &key, Salt::generate()?, header.bound_section())?;
+    let (raw_cipher, _) = ChunkSealer::new(suite, &key, Salt::generate()?, header.bound_section())?;
     let mut prefix = [0u8; BODY_PREFIX_LEN];
     prefix.copy_from_slice(
         object
             .get(header.encoded_len()..body_start)
             .unwrap_or(&[0; 56]),
     );
-    let open_cipher = ChunkCipher::open(
+    let open_cipher = ChunkOpener::new(
         suite,
         &key,
         &sealstream_format::BodyPrefix::from_bytes(&prefix),
@@ -408,7 +364,8 @@ fn in_memory(
     let mut cases = Vec::new();
     let mut idx = std::collections::BTreeMap::new();
     for &t in &threads {
-        let mut buf = plain.clone();
+        // The plaintext in slots: the sealed chunks' layout.
+        let mut buf = sealed_chunks.to_vec();
         let c = &raw_cipher;
         idx.insert(("raw-seal", t), cases.len());
         cases.push(Case::new("raw-seal", Some(suite), t, bytes, move || {

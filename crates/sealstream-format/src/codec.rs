@@ -313,6 +313,20 @@ pub fn compact(run: &mut [u8], ends_object: bool) -> usize {
     plain
 }
 
+/// Opens every chunk of the run in place ([`open_slots`]) and moves the
+/// plaintext to the front ([`compact`]); returns the plaintext length. On
+/// any failure the whole run is wiped and nothing of it is released.
+pub fn open_compact(
+    opener: &ChunkOpener,
+    first: u64,
+    run: &mut [u8],
+    ends_object: bool,
+    threads: usize,
+) -> Result<usize> {
+    open_slots(opener, first, run, ends_object, threads)?;
+    Ok(compact(run, ends_object))
+}
+
 /// Opens `sealed` (chunks `first..`, ending with the final chunk when
 /// `ends_object`) into `out`, which must be exactly the plaintext length:
 /// each chunk's ciphertext is copied straight into its final place and
@@ -395,4 +409,171 @@ pub fn open_into(
         out.zeroize();
     }
     result
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::chunk::BodyPrefix;
+    use crate::{DataKey, Salt, Suite};
+
+    fn keys(suite: Suite) -> (ChunkSealer, ChunkOpener) {
+        let key = DataKey::from_bytes([7u8; 32]);
+        let (s, prefix): (ChunkSealer, BodyPrefix) =
+            ChunkSealer::new(suite, &key, Salt::danger_from_bytes([1u8; 24]), b"ctx").unwrap();
+        let o = ChunkOpener::new(suite, &key, &prefix, b"ctx").unwrap();
+        (s, o)
+    }
+
+    fn plain(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i % 251) as u8).collect()
+    }
+
+    /// Chunk by chunk with the per-chunk call: what every codec path must
+    /// produce byte for byte.
+    fn reference(s: &ChunkSealer, first: u64, p: &[u8], ends: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        let full = p.len() / CHUNK_SIZE;
+        for (j, c) in p.chunks(CHUNK_SIZE).take(full).enumerate() {
+            let mut c = c.to_vec();
+            let tag = s.seal_chunk(first + j as u64, &mut c, false).unwrap();
+            out.extend_from_slice(&c);
+            out.extend_from_slice(&tag);
+        }
+        if ends {
+            let mut c = p[full * CHUNK_SIZE..].to_vec();
+            let tag = s.seal_chunk(first + full as u64, &mut c, true).unwrap();
+            out.extend_from_slice(&c);
+            out.extend_from_slice(&tag);
+        }
+        out
+    }
+
+    const LENS: [usize; 7] = [
+        0,
+        1,
+        CHUNK_SIZE - 1,
+        CHUNK_SIZE,
+        3 * CHUNK_SIZE + 5,
+        200 * CHUNK_SIZE,
+        300 * CHUNK_SIZE + 77,
+    ];
+
+    #[test]
+    fn every_path_seals_the_reference_bytes_on_any_thread_count() {
+        for suite in Suite::ALL {
+            let (s, o) = keys(suite);
+            for len in LENS {
+                for ends in [true, false] {
+                    if !ends && len % CHUNK_SIZE != 0 {
+                        assert!(sealed_run_len(len, ends).is_err());
+                        continue;
+                    }
+                    let p = plain(len);
+                    let want = reference(&s, 5, &p, ends);
+                    assert_eq!(sealed_run_len(len, ends).unwrap(), want.len());
+                    for threads in [1, 3, 0] {
+                        let mut out = vec![0u8; want.len()];
+                        seal_into(&s, 5, &p, ends, &mut out, threads).unwrap();
+                        assert!(out == want, "{suite} seal_into {len} {ends} {threads}");
+
+                        // Plaintext placed in slots, sealed in place.
+                        let mut slots = vec![0u8; want.len()];
+                        for (j, slot) in slots.chunks_mut(SEALED_CHUNK_SIZE).enumerate() {
+                            let n = slot.len() - TAG_LEN;
+                            slot[..n].copy_from_slice(&p[j * CHUNK_SIZE..j * CHUNK_SIZE + n]);
+                        }
+                        seal_slots(&s, 5, &mut slots, ends, threads).unwrap();
+                        assert!(slots == want, "{suite} seal_slots {len} {ends} {threads}");
+
+                        let mut run = want.clone();
+                        let n = open_compact(&o, 5, &mut run, ends, threads).unwrap();
+                        assert!(run[..n] == p[..], "{suite} open_compact {len} {ends}");
+
+                        let mut back = vec![0u8; len];
+                        open_into(&o, 5, &want, ends, &mut back, threads).unwrap();
+                        assert!(back == p, "{suite} open_into {len} {ends} {threads}");
+                    }
+                    let mut run = want.clone();
+                    let (done, r) = open_prefix(&o, 5, &mut run, ends);
+                    r.unwrap();
+                    assert_eq!(done.plaintext, len as u64);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_tampered_run_reports_its_lowest_bad_chunk_and_releases_nothing() {
+        let (s, o) = keys(Suite::Aes256Gcm);
+        let p = plain(200 * CHUNK_SIZE);
+        let mut sealed = vec![0u8; sealed_run_len(p.len(), false).unwrap()];
+        seal_into(&s, 0, &p, false, &mut sealed, 0).unwrap();
+        sealed[150 * SEALED_CHUNK_SIZE + 3] ^= 1;
+        sealed[170 * SEALED_CHUNK_SIZE + 3] ^= 1;
+        for threads in [1, 4] {
+            let mut run = sealed.clone();
+            match open_compact(&o, 0, &mut run, false, threads) {
+                Err(Error::ChunkAuthentication { index: 150, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+            assert!(run.iter().all(|&b| b == 0), "the run was not wiped");
+            let mut out = vec![1u8; p.len()];
+            match open_into(&o, 0, &sealed, false, &mut out, threads) {
+                Err(Error::ChunkAuthentication { index: 150, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+            assert!(out.iter().all(|&b| b == 0), "the output was not wiped");
+        }
+        // Chunk by chunk, the 150 chunks before the damage are released.
+        let mut run = sealed.clone();
+        let (done, r) = open_prefix(&o, 0, &mut run, false);
+        assert!(matches!(
+            r,
+            Err(Error::ChunkAuthentication { index: 150, .. })
+        ));
+        assert_eq!(done.chunks, 150);
+        for j in [0, 149] {
+            let slot = &run[j * SEALED_CHUNK_SIZE..][..CHUNK_SIZE];
+            assert!(slot == &p[j * CHUNK_SIZE..][..CHUNK_SIZE], "chunk {j}");
+        }
+    }
+
+    #[test]
+    fn runs_of_the_wrong_shape_are_refused() {
+        let (s, o) = keys(Suite::XChaCha20Poly1305);
+        // A run that does not end the object is whole slots.
+        let mut bad = vec![0u8; SEALED_CHUNK_SIZE + 5];
+        assert!(seal_slots(&s, 0, &mut bad, false, 1).is_err());
+        assert!(matches!(
+            open_compact(&o, 0, &mut bad, false, 1),
+            Err(Error::Truncated { .. })
+        ));
+        // A run that ends the object cannot end on a slot boundary: its
+        // final chunk is missing.
+        let mut whole = vec![0u8; 2 * SEALED_CHUNK_SIZE];
+        assert!(matches!(
+            open_compact(&o, 0, &mut whole, true, 1),
+            Err(Error::Truncated { .. })
+        ));
+        let (_, r) = open_prefix(&o, 0, &mut whole.clone(), true);
+        assert!(r.is_err());
+        // Output buffers must be exactly the right length.
+        let p = plain(CHUNK_SIZE + 1);
+        let mut short = vec![0u8; sealed_run_len(p.len(), true).unwrap() - 1];
+        assert!(seal_into(&s, 0, &p, true, &mut short, 1).is_err());
+        let mut sealed = vec![0u8; sealed_run_len(p.len(), true).unwrap()];
+        seal_into(&s, 0, &p, true, &mut sealed, 1).unwrap();
+        let mut out = vec![0u8; p.len() + 1];
+        assert!(open_into(&o, 0, &sealed, true, &mut out, 1).is_err());
+        // The final chunk opens only as the final chunk, at its index.
+        assert!(open_compact(&o, 1, &mut sealed.clone(), true, 1).is_err());
+        assert!(open_compact(&o, 0, &mut sealed.clone(), true, 1).is_ok());
+    }
 }

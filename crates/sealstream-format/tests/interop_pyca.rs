@@ -221,7 +221,7 @@ fn pyca_seals_rust_opens() {
                     .unwrap(),
             );
         }
-        assert!(opened == plaintext, "{size}: ChunkCipher");
+        assert!(opened == plaintext, "{size}: ChunkOpener");
 
         // A whole object: our header (same bound section) in front of pyca's body.
         let mut object = header.encode();

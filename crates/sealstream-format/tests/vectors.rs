@@ -408,7 +408,7 @@ fn sealing_with_the_fixed_salt_gives_the_vector() {
             out.extend_from_slice(&buf);
             out.extend_from_slice(&tag);
         }
-        case.check_object(&out, "ChunkCipher::seal_chunk");
+        case.check_object(&out, "ChunkSealer::seal_chunk");
     }
 }
 
@@ -523,7 +523,7 @@ fn every_entry_point_opens_the_vector() {
             assert_eq!(last, i + 1 == count, "{id}: chunk {i} finality");
             plain.extend_from_slice(cipher.open_chunk(i as u64, &mut buf, last).unwrap());
         }
-        assert!(plain == *pt, "{id}: ChunkCipher::open_chunk");
+        assert!(plain == *pt, "{id}: ChunkOpener::open_chunk");
     }
 }
 

@@ -38,7 +38,7 @@ use std::task::{Context, Poll, Waker};
 use async_trait::async_trait;
 use ring::digest;
 use sealstream_format::{
-    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, HEADER_LEN, Header, HeaderParse,
+    BodyPrefix, ChunkSealer, DataKey, EncryptionContext, HEADER_LEN, Header, HeaderParse,
     KeyRecord, Salt, Suite,
 };
 
@@ -358,7 +358,7 @@ fn check_header(header: &Header) {
         }
     }
 
-    let (_, prefix) = ChunkCipher::seal(
+    let (_, prefix) = ChunkSealer::new(
         header.suite(),
         &DataKey::from_bytes(DATA_KEY),
         Salt::danger_from_bytes(SALT),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use sealstream_format::{
-    BodyPrefix, ChunkCipher, DataKey, EncryptionContext, Header, KeyRecord, Salt, Suite,
+    BodyPrefix, ChunkOpener, DataKey, EncryptionContext, Header, KeyRecord, Salt, Suite,
     validate_name,
 };
 
@@ -19,7 +19,7 @@ pub const DEFAULT_MAX_UNWRAP_ATTEMPTS: usize = 4;
 /// and the salt they are bound to.
 ///
 /// The body MUST be sealed with exactly this key and this salt
-/// (`ChunkCipher::seal(suite, &key, salt, header.bound_section())`): the
+/// (`ChunkSealer::new(suite, &key, salt, header.bound_section())`): the
 /// records unwrap only for a body with this salt. The data key is fresh and
 /// protects this one object only.
 pub struct SealKey {
@@ -194,7 +194,7 @@ impl Keyring {
                 attempts += 1;
                 let outcome = match p.unwrap(record, ctx).await {
                     Ok(key) => {
-                        ChunkCipher::open(header.suite(), &key, prefix, header.bound_section())
+                        ChunkOpener::new(header.suite(), &key, prefix, header.bound_section())
                             .map(|_| key)
                             .map_err(|e| Error::UnwrapFailed {
                                 provider: p.provider_id(),

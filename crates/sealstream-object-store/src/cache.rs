@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use object_store::path::Path;
-use sealstream_format::ChunkCipher;
+use sealstream_format::ChunkOpener;
 
 /// An object whose header was parsed, name checked and data key unwrapped
 /// and checked against the commitment.
@@ -19,7 +19,7 @@ pub(crate) struct Opened {
     pub(crate) object_len: u64,
     /// The plaintext length that follows from `object_len`.
     pub(crate) plaintext_len: u64,
-    pub(crate) cipher: ChunkCipher,
+    pub(crate) cipher: ChunkOpener,
     /// Set once the final chunk at `plaintext_len` authenticated for this
     /// stored length, so that later reads need not fetch it again.
     length_proven: AtomicBool,
@@ -30,7 +30,7 @@ impl Opened {
         e_tag: Option<String>,
         object_len: u64,
         plaintext_len: u64,
-        cipher: ChunkCipher,
+        cipher: ChunkOpener,
     ) -> Self {
         Opened {
             e_tag,

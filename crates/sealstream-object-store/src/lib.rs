@@ -150,7 +150,6 @@
 #![deny(missing_docs)]
 
 mod cache;
-mod chunks;
 mod error;
 mod store;
 mod upload;

@@ -14,13 +14,13 @@ use object_store::{
     PutResult,
 };
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, EncryptionContext, HEADER_LEN, Header,
-    SEALED_CHUNK_SIZE, Suite, layout,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, EncryptionContext,
+    HEADER_LEN, Header, SEALED_CHUNK_SIZE, Suite, codec, layout,
 };
 use sealstream_kms::Keyring;
 
 use crate::cache::{OpenCache, Opened};
-use crate::chunks;
+
 use crate::error::{Error, Result, generic};
 use crate::upload::SealedUpload;
 
@@ -126,13 +126,14 @@ impl<S: ObjectStore> SealedStore<S> {
         let (header, cipher, prefix) = self.seal_start(location).await?;
         let path = location.to_string();
         let body = tokio::task::spawn_blocking(move || {
-            let sealed = chunks::sealed_len(plain.len(), true);
+            let sealed =
+                codec::sealed_run_len(plain.len(), true).map_err(|e| Error::format(&path, e))?;
             let mut out = Vec::with_capacity(BODY_START_USIZE + sealed);
             out.extend_from_slice(&header.encode());
             out.extend_from_slice(&prefix.to_bytes());
             out.resize(BODY_START_USIZE + sealed, 0);
             let (_, body) = out.split_at_mut(BODY_START_USIZE);
-            chunks::seal_into(&cipher, 0, &plain, true, body)
+            codec::seal_into(&cipher, 0, &plain, true, body, 0)
                 .map_err(|e| Error::format(&path, e))?;
             Ok::<_, Error>(Bytes::from(out))
         })
@@ -146,14 +147,14 @@ impl<S: ObjectStore> SealedStore<S> {
     pub(crate) async fn seal_start(
         &self,
         location: &Path,
-    ) -> Result<(Header, ChunkCipher, BodyPrefix)> {
+    ) -> Result<(Header, ChunkSealer, BodyPrefix)> {
         let name = location.as_ref();
         let sealed = self
             .keyring
             .seal_key(self.suite, self.context.clone(), name)
             .await
             .map_err(|e| Error::kms(name, e))?;
-        let (cipher, prefix) = ChunkCipher::seal(
+        let (cipher, prefix) = ChunkSealer::new(
             self.suite,
             &sealed.key,
             sealed.salt,
@@ -179,7 +180,7 @@ impl<S: ObjectStore> SealedStore<S> {
             .open_key(&header, &prefix, Some(name))
             .await
             .map_err(|e| Error::kms(name, e))?;
-        let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
+        let cipher = ChunkOpener::new(header.suite(), &key, &prefix, header.bound_section())
             .map_err(|e| Error::format(name, e))?;
         let opened = Arc::new(Opened::new(
             meta.e_tag.clone(),
@@ -348,7 +349,7 @@ impl<S: ObjectStore> SealedStore<S> {
         let final_index = layout::final_chunk_index(opened.plaintext_len);
         let plain = tokio::task::spawn_blocking(move || {
             let ends = plan.last_chunk == final_index;
-            let n = chunks::open_in_place(&opened2.cipher, plan.first_chunk, &mut sealed, ends)
+            let n = codec::open_compact(&opened2.cipher, plan.first_chunk, &mut sealed, ends, 0)
                 .map_err(|e| Error::format(&name, e))?;
             if ends {
                 opened2.prove_length();
@@ -525,7 +526,7 @@ impl WholeStream {
         let first = self.next_index;
         let path = self.path.clone();
         let (run, n) = tokio::task::spawn_blocking(move || {
-            let n = chunks::open_in_place(&opened.cipher, first, &mut run, ends)
+            let n = codec::open_compact(&opened.cipher, first, &mut run, ends, 0)
                 .map_err(|e| Error::format(&path, e))?;
             if ends {
                 opened.prove_length();

@@ -17,9 +17,8 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::try_join_all;
 use object_store::{MultipartUpload, PutPayload, PutResult, UploadPart};
-use sealstream_format::{CHUNK_SIZE, ChunkCipher};
+use sealstream_format::{CHUNK_SIZE, ChunkSealer, codec};
 
-use crate::chunks;
 use crate::error::{Error, Result};
 
 /// A multipart upload through a [`SealedStore`](crate::SealedStore).
@@ -30,7 +29,7 @@ use crate::error::{Error, Result};
 pub(crate) struct SealedUpload {
     path: String,
     inner: Option<Box<dyn MultipartUpload>>,
-    cipher: Arc<ChunkCipher>,
+    cipher: Arc<ChunkSealer>,
     /// The header and body prefix, until the first part takes them.
     start: Option<Vec<u8>>,
     carry: Vec<u8>,
@@ -52,7 +51,7 @@ impl SealedUpload {
     pub(crate) fn new(
         path: String,
         inner: Box<dyn MultipartUpload>,
-        cipher: ChunkCipher,
+        cipher: ChunkSealer,
         start: Vec<u8>,
         part_size: usize,
     ) -> Self {
@@ -70,12 +69,13 @@ impl SealedUpload {
     /// Seals `plain` (whole chunks unless `last`) as the next run.
     fn seal(&mut self, plain: &[u8], last: bool) -> Result<Bytes> {
         let start = self.start.take().unwrap_or_default();
-        let sealed_len = chunks::sealed_len(plain.len(), last);
+        let sealed_len =
+            codec::sealed_run_len(plain.len(), last).map_err(|e| Error::format(&self.path, e))?;
         let mut out = Vec::with_capacity(start.len() + sealed_len);
         out.extend_from_slice(&start);
         out.resize(start.len() + sealed_len, 0);
         let (_, body) = out.split_at_mut(start.len());
-        chunks::seal_into(&self.cipher, self.next_index, plain, last, body)
+        codec::seal_into(&self.cipher, self.next_index, plain, last, body, 0)
             .map_err(|e| Error::format(&self.path, e))?;
         self.next_index += (plain.len() / CHUNK_SIZE) as u64;
         Ok(Bytes::from(out))

@@ -21,7 +21,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, ChunkCipher, HEADER_LEN, Header, SEALED_CHUNK_SIZE, layout,
+    BODY_PREFIX_LEN, BodyPrefix, ChunkOpener, HEADER_LEN, Header, SEALED_CHUNK_SIZE, layout,
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -29,7 +29,7 @@ use crate::client::SealClient;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::io::{OpeningReader, Unlock};
-use crate::parts::{blocking, open_run};
+use crate::parts::blocking;
 use crate::sse::{self, Sse};
 
 /// A plaintext download in progress: a `Stream` of authenticated plaintext
@@ -121,7 +121,7 @@ pub(crate) struct Opened {
     pub(crate) object_len: u64,
     /// Claimed until the final chunk is authenticated.
     pub(crate) plaintext_len: u64,
-    pub(crate) cipher: Arc<ChunkCipher>,
+    pub(crate) cipher: Arc<ChunkOpener>,
     pub(crate) etag: Option<String>,
     /// The bytes fetched, from object offset 0.
     pub(crate) first: Vec<u8>,
@@ -341,7 +341,7 @@ impl Opened {
         let key = unlock
             .data_key(header, &prefix, object, Some(&head.key))
             .await?;
-        let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
+        let cipher = ChunkOpener::new(header.suite(), &key, &prefix, header.bound_section())
             .map_err(|e| Error::format(object, e))?;
         let total = head.object_len;
         let plaintext_len = layout::plaintext_len(total - head.header_len.min(total))
@@ -384,7 +384,7 @@ struct Segment {
 
 struct SegmentCtx {
     fetcher: Fetcher,
-    cipher: Arc<ChunkCipher>,
+    cipher: Arc<ChunkOpener>,
     header_len: u64,
     plaintext_len: u64,
     version: Version,
@@ -431,7 +431,8 @@ impl SegmentCtx {
         let mut buf = buf;
         let (buf, plain) = blocking(move || {
             let run = buf.get_mut(offset..offset + run_len).unwrap_or(&mut []);
-            open_run(&cipher, run, seg.first, seg.ends_with_final).map(|n| (buf, n))
+            sealstream_format::codec::open_compact(&cipher, seg.first, run, seg.ends_with_final, 0)
+                .map(|n| (buf, n))
         })
         .await
         .map_err(|e| Error::io("opening a segment", e))?

@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, DataKey, Header, PEEK_LEN,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, Header, PEEK_LEN,
     SEALED_CHUNK_SIZE, Salt, TAG_LEN,
 };
 use sealstream_kms::Keyring;
@@ -49,7 +49,7 @@ impl Unlock<'_> {
     /// header's name must be `expected_name` when one is given. A keyring
     /// tries its records until one unwraps to a key that matches the key
     /// commitment; a given key is checked by the caller's
-    /// `ChunkCipher::open`.
+    /// `ChunkOpener::new`.
     pub(crate) async fn data_key(
         &self,
         header: &Header,
@@ -87,7 +87,7 @@ impl Unlock<'_> {
 /// truncated, never one that decrypts to a prefix of the data.
 pub struct SealingWriter<W> {
     inner: W,
-    cipher: ChunkCipher,
+    cipher: ChunkSealer,
     /// Plaintext of the chunk being filled (room for the tag).
     plain: Zeroizing<Vec<u8>>,
     /// Ciphertext waiting to be written, from `out_pos`.
@@ -125,7 +125,7 @@ impl<W: AsyncWrite + Unpin> SealingWriter<W> {
     /// bound to that salt); the header and body prefix are written first.
     pub fn new(inner: W, header: &Header, data_key: &DataKey, salt: Salt) -> Result<Self> {
         let (cipher, prefix) =
-            ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())
+            ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())
                 .map_err(|e| Error::format("the sealed stream", e))?;
         let mut out = header.encode();
         out.extend_from_slice(&prefix.to_bytes());
@@ -295,7 +295,7 @@ pub struct OpeningReader<R> {
     inner: R,
     header: Header,
     header_len: usize,
-    cipher: ChunkCipher,
+    cipher: ChunkOpener,
     buf: Zeroizing<Vec<u8>>,
     filled: usize,
     pos: usize,
@@ -412,7 +412,7 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
         let key = unlock
             .data_key(&header, &prefix, object, expected_name)
             .await?;
-        let cipher = ChunkCipher::open(header.suite(), &key, &prefix, header.bound_section())
+        let cipher = ChunkOpener::new(header.suite(), &key, &prefix, header.bound_section())
             .map_err(fmt_err)?;
         Ok(OpeningReader {
             inner,

@@ -18,14 +18,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sealstream_format::{
-    CHUNK_SIZE, ChunkCipher, DataKey, Header, SEALED_CHUNK_SIZE, Salt, TAG_LEN,
+    CHUNK_SIZE, ChunkSealer, DataKey, Header, SEALED_CHUNK_SIZE, Salt, TAG_LEN,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
 use crate::config::MAX_PARTS;
 use crate::error::{Error, Result};
-use crate::parts::{BufPool, SharedCipher, blocking, seal_run};
+use crate::parts::{BufPool, SharedSealer, blocking};
 use crate::resume::{PartGate, SealedInfo, UploadJournal, plaintext_sha256};
 
 /// One uploaded part, as CompleteMultipartUpload needs it.
@@ -237,8 +237,30 @@ impl<R: AsyncRead + Unpin> Filler<R> {
 
 /// Seals a filled part in place on the blocking pool; returns the sealed
 /// bytes, their CRC32 and, if `hash`, the SHA-256 of the plaintext.
+/// Seals the run at the start of `run`: `full` full chunks from index
+/// `first`, then the final chunk of `final_len` plaintext bytes if any.
+fn seal_run(
+    sealer: &ChunkSealer,
+    run: &mut [u8],
+    first: u64,
+    full: usize,
+    final_len: Option<usize>,
+) -> sealstream_format::Result<()> {
+    let len = sealstream_format::codec::sealed_run_len(
+        full * CHUNK_SIZE + final_len.unwrap_or(0),
+        final_len.is_some(),
+    )?;
+    let run = run
+        .get_mut(..len)
+        .ok_or(sealstream_format::Error::InvalidInput {
+            what: "part buffer",
+            reason: "it is shorter than its chunks",
+        })?;
+    sealstream_format::codec::seal_slots(sealer, first, run, final_len.is_some(), 0)
+}
+
 async fn seal_part(
-    cipher: SharedCipher,
+    cipher: SharedSealer,
     part: FilledPart,
     object: &str,
     hash: bool,
@@ -316,10 +338,9 @@ where
     T: Target,
 {
     let object = target.object().to_owned();
-    let (cipher, prefix) =
-        ChunkCipher::seal(header.suite(), data_key, salt, header.bound_section())
-            .map_err(|e| Error::format(&object, e))?;
-    let cipher = SharedCipher::new(cipher);
+    let (cipher, prefix) = ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())
+        .map_err(|e| Error::format(&object, e))?;
+    let cipher = SharedSealer::new(cipher);
     let mut lead = header.encode();
     lead.extend_from_slice(&prefix.to_bytes());
     let chunks_per_part = usize::try_from(part_size / CHUNK_SIZE as u64)
@@ -389,7 +410,7 @@ where
 /// How the parts of a multipart upload are sealed and sent.
 pub(crate) struct PartPlan<'a> {
     /// The object's cipher.
-    pub(crate) cipher: SharedCipher,
+    pub(crate) cipher: SharedSealer,
     /// Chunks per part.
     pub(crate) chunks_per_part: usize,
     /// Parts in flight.
@@ -549,7 +570,7 @@ async fn run_parts<R, U>(
     filler: &mut Filler<R>,
     first: FilledPart,
     upload: &U,
-    cipher: &SharedCipher,
+    cipher: &SharedSealer,
     pool: &mut BufPool,
     mut chunks_per_part: usize,
     grow: bool,

@@ -33,7 +33,7 @@ use crate::download::{Fetcher, Opened};
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::io::Unlock;
-use crate::parts::{blocking, open_run};
+use crate::parts::blocking;
 
 /// When the final chunk must be authenticated and is at most this many
 /// chunks past the range, the range's GET is extended to it instead of a
@@ -102,11 +102,13 @@ async fn open_chunks(
 ) -> Result<Vec<u8>> {
     let ends_with_final = last == layout::final_chunk_index(opened.plaintext_len);
     let cipher = opened.cipher.clone();
-    let (mut run, n) =
-        blocking(move || open_run(&cipher, &mut run, first, ends_with_final).map(|n| (run, n)))
-            .await
-            .map_err(|e| Error::io("opening chunks", e))?
-            .map_err(|e| Error::format(object, e))?;
+    let (mut run, n) = blocking(move || {
+        sealstream_format::codec::open_compact(&cipher, first, &mut run, ends_with_final, 0)
+            .map(|n| (run, n))
+    })
+    .await
+    .map_err(|e| Error::io("opening chunks", e))?
+    .map_err(|e| Error::format(object, e))?;
     run.truncate(n);
     Ok(run)
 }

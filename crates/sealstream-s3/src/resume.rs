@@ -8,7 +8,7 @@
 //!               ─▶ UploadPart ─▶ journal.done(n, etag, crc32)
 //!
 //!  resume (the process died; the journal and the source survived):
-//!    journaled header ─▶ unwrap the data key ─▶ ChunkCipher::open(salt, commitment)
+//!    journaled header ─▶ unwrap the data key ─▶ ChunkOpener::new(salt, commitment)
 //!    ─▶ ListParts ─▶ read the source again from byte 0, part by part:
 //!         plaintext SHA-256 ≠ the journaled intent      ─▶ SourceChanged: stop, abort
 //!         on the server and its CRC32 = the re-sealed CRC32 ─▶ kept, not sent again
@@ -45,14 +45,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use bytes::Bytes;
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkCipher, Header, SEALED_CHUNK_SIZE,
+    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkSealer, Header, SEALED_CHUNK_SIZE,
 };
 use tokio::io::AsyncRead;
 
 use crate::client::{SealClient, UploadOptions};
 use crate::config::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count};
 use crate::error::{Error, Result, object_name};
-use crate::parts::{SharedCipher, blocking};
+use crate::parts::{SharedSealer, blocking};
 use crate::pipeline::{self, Multipart, PartDone, UploadOutcome};
 use crate::s3target::{S3Target, crc32_b64};
 
@@ -614,7 +614,8 @@ impl SealClient {
 
         // The same data key and salt give the same AEAD key and nonces; the
         // key is checked against the journaled commitment (open_key), and
-        // ChunkCipher::open checks it again for the cipher it builds. The
+        // ChunkSealer::danger_resume checks it again for the sealer it builds; the
+        // journal's part intents make sure no index is sealed from other plaintext. The
         // journaled header carries the name the upload bound (its records
         // authenticate it), so no name is expected here.
         let prefix = BodyPrefix::from_bytes(&state.body_prefix);
@@ -626,8 +627,9 @@ impl SealClient {
                 object: object.clone(),
                 source,
             })?;
-        let cipher = ChunkCipher::open(header.suite(), &data_key, &prefix, header.bound_section())
-            .map_err(|e| Error::format(&object, e))?;
+        let cipher =
+            ChunkSealer::danger_resume(header.suite(), &data_key, &prefix, header.bound_section())
+                .map_err(|e| Error::format(&object, e))?;
         drop(data_key);
 
         let stored = list_parts(&self.s3, bucket, key, &state.upload_id, &object).await?;
@@ -663,7 +665,7 @@ impl SealClient {
             reader,
             &lead,
             pipeline::PartPlan {
-                cipher: SharedCipher::new(cipher),
+                cipher: SharedSealer::new(cipher),
                 chunks_per_part,
                 concurrency: self.config.upload_concurrency,
                 object: &object,
@@ -925,7 +927,7 @@ mod tests {
     ) -> Result<(UploadOutcome, Arc<PartGate>)> {
         let (header, prefix) = journal.start.lock().unwrap().clone().unwrap();
         let parsed = Header::parse(&header).unwrap();
-        let cipher = ChunkCipher::open(
+        let cipher = ChunkSealer::danger_resume(
             parsed.suite(),
             key,
             &BodyPrefix::from_bytes(&prefix),
@@ -945,7 +947,7 @@ mod tests {
         let mut lead = header.clone();
         lead.extend_from_slice(&prefix);
         let plan = PartPlan {
-            cipher: SharedCipher::new(cipher),
+            cipher: SharedSealer::new(cipher),
             chunks_per_part: PART_CHUNKS,
             concurrency: 2,
             object: "memory://fake",

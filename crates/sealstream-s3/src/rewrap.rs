@@ -25,7 +25,7 @@ use crate::download::Opened;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::io::Unlock;
-use crate::parts::{blocking, open_run};
+use crate::parts::blocking;
 use crate::pipeline::{Multipart, PartDone, Target, abort_after};
 use crate::s3target::S3Target;
 use crate::sse;
@@ -80,10 +80,12 @@ async fn verify_rewritten(
         })?;
     let mut run = Zeroizing::new(run.to_vec());
     let cipher = opened.cipher.clone();
-    blocking(move || open_run(&cipher, &mut run, 0, whole_object).map(|_| ()))
-        .await
-        .map_err(|e| Error::io("opening chunks", e))?
-        .map_err(|e| Error::format(object, e))
+    blocking(move || {
+        sealstream_format::codec::open_compact(&cipher, 0, &mut run, whole_object, 0).map(|_| ())
+    })
+    .await
+    .map_err(|e| Error::io("opening chunks", e))?
+    .map_err(|e| Error::format(object, e))
 }
 
 impl SealClient {

@@ -24,9 +24,9 @@ use std::time::Duration;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use base64ct::{Base64, Base64Unpadded, Base64Url, Base64UrlUnpadded, Encoding};
 use sealstream_format::{
-    BodyPrefix, ChunkCipher, DataKey, DecryptingReader, EncryptingWriter, EncryptionContext,
-    Header, KeyRecord, RandomAccess, RandomAccessReader, Salt, SealedReader, SeekSource, Suite,
-    seal_to_vec,
+    BodyPrefix, ChunkOpener, ChunkSealer, DataKey, DecryptingReader, EncryptingWriter,
+    EncryptionContext, Header, KeyRecord, RandomAccess, RandomAccessReader, Salt, SealedReader,
+    SeekSource, Suite, seal_to_vec,
 };
 use sealstream_kms::aws::AwsOptions;
 use sealstream_kms::{
@@ -311,8 +311,12 @@ fn format_and_kms_types_never_show_secrets() {
             &Header::parse_prefix(&bytes[..20]).unwrap(),
         );
         let (cipher, prefix) =
-            ChunkCipher::seal(suite, &key, salt(), header.bound_section()).unwrap();
-        c.debug("ChunkCipher", &cipher);
+            ChunkSealer::new(suite, &key, salt(), header.bound_section()).unwrap();
+        c.debug("ChunkSealer", &cipher);
+        c.debug(
+            "ChunkOpener",
+            &ChunkOpener::new(suite, &key, &prefix, header.bound_section()).unwrap(),
+        );
         c.debug("BodyPrefix", &prefix);
         c.debug(
             "BodyPrefix (parsed)",
@@ -411,7 +415,7 @@ fn format_and_kms_types_never_show_secrets() {
             .unwrap();
         let sealed_debug = format!("{sealed:?}");
         let salt_debug = format!("{:?}", sealed.salt);
-        let (_, prefix) = ChunkCipher::seal(
+        let (_, prefix) = ChunkSealer::new(
             Suite::Aes256Gcm,
             &sealed.key,
             sealed.salt,
@@ -428,7 +432,7 @@ fn format_and_kms_types_never_show_secrets() {
         )])
         .unwrap();
         let h = header(Suite::Aes256Gcm);
-        let (_, hprefix) = ChunkCipher::seal(
+        let (_, hprefix) = ChunkSealer::new(
             Suite::Aes256Gcm,
             &DataKey::from_bytes(*DATA_KEY),
             salt(),
