@@ -209,6 +209,43 @@ pub fn seal_into(
     Ok(())
 }
 
+/// Seals, in place on this thread, chunks `first..` whose plaintext lies
+/// back to back in `data` (16384 bytes each, the last one shorter and the
+/// object's final chunk when `ends_object`), writing chunk `j`'s tag to
+/// `tags[j]`: the layout of a batch read straight from a file, written out
+/// with vectored writes so that no byte is copied. Returns the number of
+/// chunks sealed. `tags` must have room for every chunk.
+pub fn seal_detached(
+    sealer: &ChunkSealer,
+    first: u64,
+    data: &mut [u8],
+    ends_object: bool,
+    tags: &mut [[u8; TAG_LEN]],
+) -> Result<usize> {
+    let full = data.len() / CHUNK_SIZE;
+    let rest = data.len() % CHUNK_SIZE;
+    if !ends_object && rest != 0 {
+        return Err(not_whole_chunks());
+    }
+    let count = full + usize::from(ends_object);
+    let tags = tags.get_mut(..count).ok_or(Error::InvalidInput {
+        what: "chunk tags",
+        reason: "there is no room for every chunk's tag",
+    })?;
+    let (full_data, final_data) = data.split_at_mut(full * CHUNK_SIZE);
+    let mut tags = tags.iter_mut();
+    for ((i, plain), tag) in (first..)
+        .zip(full_data.chunks_exact_mut(CHUNK_SIZE))
+        .zip(&mut tags)
+    {
+        *tag = sealer.seal_chunk(i, plain, false)?;
+    }
+    if let Some(tag) = tags.next() {
+        *tag = sealer.seal_chunk(first + full as u64, final_data, true)?;
+    }
+    Ok(count)
+}
+
 /// How far [`open_prefix`] got.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Opened {

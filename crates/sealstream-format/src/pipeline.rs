@@ -60,6 +60,7 @@ use zeroize::Zeroizing;
 use crate::chunk::{
     BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, SEALED_CHUNK_SIZE, TAG_LEN,
 };
+use crate::codec;
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
 use crate::key::{DataKey, Salt};
@@ -781,7 +782,14 @@ where
 /// batch short, and a short batch is the last.
 fn read_batch<R: Read>(src: &mut R, index: u64, slot: Slot, capacity: usize) -> Batch {
     let mut batch = Batch::new(index, slot);
-    let buf = batch.slot.data.get_mut(..capacity).unwrap_or(&mut []);
+    let Some(buf) = batch.slot.data.get_mut(..capacity) else {
+        // Never an empty read (that would end the object here, short).
+        batch.error = Some(Error::Io(internal(
+            "a batch buffer is shorter than a batch",
+        )));
+        batch.last = true;
+        return batch;
+    };
     match read_full(src, buf) {
         Ok(n) => {
             batch.len = n;
@@ -864,72 +872,73 @@ where
     res
 }
 
-/// Number of chunks in a sealing batch of `len` plaintext bytes.
-fn seal_chunk_count(len: usize, last: bool) -> usize {
-    if last {
-        len / CHUNK_SIZE + 1
-    } else {
-        len / CHUNK_SIZE
-    }
+/// An invariant of the pipeline broke: an error, never a short object.
+fn internal(what: &'static str) -> io::Error {
+    io::Error::other(format!("internal error in the sealing pipeline: {what}"))
 }
 
-fn seal_batch(cipher: &ChunkSealer, opts: &PipelineOptions, batch: &mut Batch) {
-    let count = seal_chunk_count(batch.len, batch.last);
+fn seal_batch(sealer: &ChunkSealer, opts: &PipelineOptions, batch: &mut Batch) {
     let base = batch.index * opts.batch_chunks_u64();
-    let data = batch.slot.data.get_mut(..batch.len).unwrap_or(&mut []);
-    let mut chunks = data.chunks_mut(CHUNK_SIZE);
-    for (j, tag) in batch.slot.tags.iter_mut().take(count).enumerate() {
-        let is_final = batch.last && j + 1 == count;
-        // The final chunk of a batch that ends on a chunk boundary is empty.
-        let plain = chunks.next().unwrap_or(&mut []);
-        match cipher.seal_chunk(base + j as u64, plain, is_final) {
-            Ok(t) => *tag = t,
-            Err(e) => {
-                batch.error = Some(e);
-                return;
-            }
+    let Some(data) = batch.slot.data.get_mut(..batch.len) else {
+        batch.error = Some(Error::Io(internal("a batch is longer than its buffer")));
+        return;
+    };
+    match codec::seal_detached(sealer, base, data, batch.last, &mut batch.slot.tags) {
+        Ok(count) => {
+            batch.done = count;
+            batch.plain = batch.len as u64;
         }
-        batch.done = j + 1;
-        batch.plain += plain.len() as u64;
+        Err(e) => batch.error = Some(e),
     }
 }
 
 fn emit_sealed<W: Write>(dst: &mut W, batch: &Batch) -> io::Result<()> {
-    let data = batch.slot.data.get(..batch.len).unwrap_or(&[]);
+    let data = batch
+        .slot
+        .data
+        .get(..batch.len)
+        .ok_or_else(|| internal("a batch is longer than its buffer"))?;
+    let tags = batch
+        .slot
+        .tags
+        .get(..batch.done)
+        .ok_or_else(|| internal("a batch has fewer tags than chunks"))?;
     let mut slices = Vec::with_capacity(2 * batch.done);
+    // Chunk j is data[j * 16384..] (the final one shorter, possibly
+    // empty); `done` counts the final chunk too.
     let mut chunks = data.chunks(CHUNK_SIZE);
-    for tag in batch.slot.tags.iter().take(batch.done) {
+    for tag in tags {
         slices.push(IoSlice::new(chunks.next().unwrap_or(&[])));
         slices.push(IoSlice::new(tag));
+    }
+    if batch.error.is_none() && chunks.next().is_some() {
+        return Err(internal("a batch has chunks without tags"));
     }
     write_all_vectored(dst, &mut slices)
 }
 
-fn open_batch(cipher: &ChunkOpener, opts: &PipelineOptions, batch: &mut Batch) {
+fn open_batch(opener: &ChunkOpener, opts: &PipelineOptions, batch: &mut Batch) {
     let base = batch.index * opts.batch_chunks_u64();
-    let data = batch.slot.data.get_mut(..batch.len).unwrap_or(&mut []);
-    let full = batch.len / SEALED_CHUNK_SIZE;
-    let rest = batch.len % SEALED_CHUNK_SIZE;
-    for (j, sealed) in data.chunks_mut(SEALED_CHUNK_SIZE).enumerate() {
-        let is_final = batch.last && j == full;
-        match cipher.open_chunk(base + j as u64, sealed, is_final) {
-            Ok(plain) => batch.plain += plain.len() as u64,
-            Err(e) => {
-                batch.error = Some(e);
-                return;
-            }
-        }
-        batch.done = j + 1;
-    }
-    if batch.last && rest == 0 {
-        batch.error = Some(Error::Truncated {
-            detail: "the object ends on a chunk boundary: the final chunk is missing",
-        });
+    let Some(data) = batch.slot.data.get_mut(..batch.len) else {
+        batch.error = Some(Error::Io(internal("a batch is longer than its buffer")));
+        return;
+    };
+    // Chunk by chunk, so that what authenticated before a damaged chunk is
+    // still released in order, as a streaming reader would.
+    let (done, result) = codec::open_prefix(opener, base, data, batch.last);
+    batch.done = done.chunks;
+    batch.plain = done.plaintext;
+    if let Err(e) = result {
+        batch.error = Some(e);
     }
 }
 
 fn emit_plaintext<W: Write>(dst: &mut W, batch: &Batch) -> io::Result<()> {
-    let data = batch.slot.data.get(..batch.len).unwrap_or(&[]);
+    let data = batch
+        .slot
+        .data
+        .get(..batch.len)
+        .ok_or_else(|| internal("a batch is longer than its buffer"))?;
     let mut slices: Vec<IoSlice<'_>> = data
         .chunks(SEALED_CHUNK_SIZE)
         .take(batch.done)
