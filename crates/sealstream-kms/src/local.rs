@@ -227,7 +227,7 @@ impl KeyProvider for LocalKeyProvider {
         record.provider() == LOCAL_PROVIDER_ID && record.key_id() == self.id
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         self.unwrap_record(record, ctx)
     }
 }

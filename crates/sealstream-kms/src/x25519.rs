@@ -314,7 +314,11 @@ impl KeyProvider for X25519Recipient {
         false
     }
 
-    async fn unwrap(&self, record: &KeyRecord, _ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(
+        &self,
+        record: &KeyRecord,
+        _ctx: WrapContext<'_>,
+    ) -> Result<DataKey> {
         Err(Error::UnwrapFailed {
             provider: X25519_PROVIDER_ID,
             key_id: record.key_id().to_owned(),
@@ -453,7 +457,7 @@ impl KeyProvider for X25519Identity {
         record.provider() == X25519_PROVIDER_ID && record.key_id() == self.recipient.fingerprint
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let failed = |reason: &str| Error::UnwrapFailed {
             provider: X25519_PROVIDER_ID,
             key_id: self.recipient.fingerprint.clone(),
@@ -599,7 +603,7 @@ mod tests {
             .unwrap();
         assert_eq!(record.wrapped(), unhex(v.get("x25519_wrapped")));
         assert_eq!(record.key_id(), v.get("x25519_fingerprint"));
-        let opened = id.unwrap(&record, ctx).await.unwrap();
+        let opened = id.unwrap_unverified(&record, ctx).await.unwrap();
         assert_eq!(opened.expose_secret(), data_key.expose_secret());
         // Bound to the name and the salt: either changed, it does not unwrap.
         let other_salt = [0xa1u8; 24];
@@ -615,7 +619,7 @@ mod tests {
             },
         ] {
             assert!(matches!(
-                id.unwrap(&record, moved).await,
+                id.unwrap_unverified(&record, moved).await,
                 Err(Error::UnwrapFailed { .. })
             ));
         }
