@@ -74,6 +74,8 @@ pub(crate) async fn open_key(
 
 /// A local sealed file opened for reading: its header read, nothing authenticated yet.
 pub(super) struct StoredFile {
+    /// Its name in the local store; `None` for a file outside it.
+    pub(super) name: Option<String>,
     pub(super) file: File,
     /// Its header, bound to the body by the key commitment ([`Self::data_key`] checks it).
     pub(super) header: Header,
@@ -81,8 +83,6 @@ pub(super) struct StoredFile {
     pub(super) header_len: usize,
     /// The file's size in bytes.
     pub(super) size: u64,
-    /// Its name in the local store; `None` for a file outside it.
-    pub(super) name: Option<String>,
 }
 
 impl StoredFile {
@@ -95,11 +95,11 @@ impl StoredFile {
             .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), path))?;
         let name = app.store().ok().and_then(|s| local::store_name(&s, path));
         Ok(StoredFile {
+            name,
             file,
             header,
             header_len,
             size,
-            name,
         })
     }
 
