@@ -289,18 +289,17 @@ pub(crate) struct ManArgs {
     pub(crate) out: Option<PathBuf>,
 }
 
-/// Which keys seal or open objects (all kinds: `mv` opens and seals).
-///
-/// Several may be given; a sealed object then carries one wrapping per key
-/// (any one of them opens it). The verbs that only seal take
-/// [`SealKeyArgs`], those that only open [`OpenKeyArgs`], so that each
-/// verb's help shows only the options it uses.
+/// `--key-file`, which seals and opens.
 #[derive(Args, Debug, Clone, Default)]
-pub(crate) struct KeyArgs {
+pub(crate) struct KeyFileArgs {
     /// Local key file (see `sealstream keygen`); repeatable.
     #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
     pub(crate) key_files: Vec<PathBuf>,
+}
 
+/// `--recipient` and `--recipients-file`, which only seal.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct RecipientArgs {
     /// X25519 recipient public key (or its .pub file) to seal for; repeatable.
     #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
     pub(crate) recipients: Vec<String>,
@@ -314,7 +313,11 @@ pub(crate) struct KeyArgs {
         help_heading = "Keys"
     )]
     pub(crate) recipients_files: Vec<PathBuf>,
+}
 
+/// `--identity`, which opens.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct IdentityArgs {
     /// X25519 identity (secret key) file to open with; repeatable.
     #[arg(
         long = "identity",
@@ -323,68 +326,80 @@ pub(crate) struct KeyArgs {
         help_heading = "Keys"
     )]
     pub(crate) identities: Vec<PathBuf>,
+}
 
+/// `--kms-key`, which seals and opens.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct KmsKeyArgs {
     /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
     #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
     pub(crate) kms_keys: Vec<String>,
+}
+
+/// Which keys seal or open objects (all kinds: `mv` opens and seals).
+///
+/// Several may be given; a sealed object then carries one wrapping per key
+/// (any one of them opens it). The verbs that only seal take
+/// [`SealKeyArgs`], those that only open [`OpenKeyArgs`], so that each
+/// verb's help shows only the options it uses. Each option is defined once,
+/// in the small structs these flatten, in the order the help lists them.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct KeyArgs {
+    #[command(flatten)]
+    pub(crate) file: KeyFileArgs,
+    #[command(flatten)]
+    pub(crate) recipient: RecipientArgs,
+    #[command(flatten)]
+    pub(crate) identity: IdentityArgs,
+    #[command(flatten)]
+    pub(crate) kms: KmsKeyArgs,
 }
 
 impl KeyArgs {
     /// Whether any key option was given.
     pub(crate) fn any(&self) -> bool {
-        !(self.key_files.is_empty()
-            && self.recipients.is_empty()
-            && self.recipients_files.is_empty()
-            && self.identities.is_empty()
-            && self.kms_keys.is_empty())
+        !(self.file.key_files.is_empty()
+            && self.recipient.recipients.is_empty()
+            && self.recipient.recipients_files.is_empty()
+            && self.identity.identities.is_empty()
+            && self.kms.kms_keys.is_empty())
     }
+}
+
+/// `--identity` as the sealing verbs describe it: what re-opens sealed data.
+#[derive(Args, Debug, Clone, Default)]
+// Derived help drops the final period; `mut_arg` re-adds the option last, which it
+// already is here, so the option order of every verb stays as declared.
+#[command(mut_arg("identities", |a| a.help(
+    "X25519 identity (secret key) file, for what re-opens sealed data: `put --resume` of an \
+     upload sealed only for recipients, `put -r --checksum`; repeatable"
+)))]
+pub(crate) struct SealIdentityArgs {
+    #[command(flatten)]
+    identity: IdentityArgs,
 }
 
 /// The keys that seal new objects (`encrypt`, `put`, `migrate`).
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct SealKeyArgs {
-    /// Local key file (see `sealstream keygen`); repeatable.
-    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
-    pub(crate) key_files: Vec<PathBuf>,
-
-    /// X25519 recipient public key (or its .pub file) to seal for; repeatable.
-    #[arg(long = "recipient", value_name = "PUBKEY", help_heading = "Keys")]
-    pub(crate) recipients: Vec<String>,
-
-    /// File of X25519 recipient public keys, one a line (`#` comments and blank lines
-    /// allowed); repeatable.
-    #[arg(
-        long = "recipients-file",
-        short = 'R',
-        value_name = "PATH",
-        help_heading = "Keys"
-    )]
-    pub(crate) recipients_files: Vec<PathBuf>,
-
-    /// X25519 identity (secret key) file, for what re-opens sealed data: `put --resume` of an
-    /// upload sealed only for recipients, `put -r --checksum`; repeatable.
-    #[arg(
-        long = "identity",
-        short = 'i',
-        value_name = "PATH",
-        help_heading = "Keys"
-    )]
-    pub(crate) identities: Vec<PathBuf>,
-
-    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
-    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
-    pub(crate) kms_keys: Vec<String>,
+    #[command(flatten)]
+    file: KeyFileArgs,
+    #[command(flatten)]
+    recipient: RecipientArgs,
+    #[command(flatten)]
+    identity: SealIdentityArgs,
+    #[command(flatten)]
+    kms: KmsKeyArgs,
 }
 
 impl SealKeyArgs {
     /// As the key arguments of every kind.
     pub(crate) fn all(&self) -> KeyArgs {
         KeyArgs {
-            key_files: self.key_files.clone(),
-            recipients: self.recipients.clone(),
-            recipients_files: self.recipients_files.clone(),
-            identities: self.identities.clone(),
-            kms_keys: self.kms_keys.clone(),
+            file: self.file.clone(),
+            recipient: self.recipient.clone(),
+            identity: self.identity.identity.clone(),
+            kms: self.kms.clone(),
         }
     }
 }
@@ -392,31 +407,21 @@ impl SealKeyArgs {
 /// The keys that open objects (`decrypt`, `get`, `cat`, `check`, `share`, `rewrap`).
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct OpenKeyArgs {
-    /// Local key file (see `sealstream keygen`); repeatable.
-    #[arg(long = "key-file", value_name = "PATH", help_heading = "Keys")]
-    pub(crate) key_files: Vec<PathBuf>,
-
-    /// X25519 identity (secret key) file to open with; repeatable.
-    #[arg(
-        long = "identity",
-        short = 'i',
-        value_name = "PATH",
-        help_heading = "Keys"
-    )]
-    pub(crate) identities: Vec<PathBuf>,
-
-    /// AWS KMS key (ARN, key id or alias/NAME); repeatable.
-    #[arg(long = "kms-key", value_name = "ARN|alias/NAME", help_heading = "Keys")]
-    pub(crate) kms_keys: Vec<String>,
+    #[command(flatten)]
+    file: KeyFileArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    kms: KmsKeyArgs,
 }
 
 impl OpenKeyArgs {
     /// As the key arguments of every kind.
     pub(crate) fn all(&self) -> KeyArgs {
         KeyArgs {
-            key_files: self.key_files.clone(),
-            identities: self.identities.clone(),
-            kms_keys: self.kms_keys.clone(),
+            file: self.file.clone(),
+            identity: self.identity.clone(),
+            kms: self.kms.clone(),
             ..KeyArgs::default()
         }
     }
@@ -1010,7 +1015,9 @@ impl MigrateArgs {
     /// The keys that open the sources.
     pub(crate) fn source_keys(&self) -> KeyArgs {
         KeyArgs {
-            kms_keys: self.source_kms_keys.clone(),
+            kms: KmsKeyArgs {
+                kms_keys: self.source_kms_keys.clone(),
+            },
             ..KeyArgs::default()
         }
     }

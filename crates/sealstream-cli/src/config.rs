@@ -109,16 +109,13 @@ impl KeySet {
     }
 
     fn from_args(a: &KeyArgs) -> Self {
+        let expand = |paths: &[PathBuf]| paths.iter().map(|p| util::expand_tilde(p)).collect();
         KeySet {
-            key_files: a.key_files.iter().map(|p| util::expand_tilde(p)).collect(),
-            recipients: a.recipients.clone(),
-            recipients_files: a
-                .recipients_files
-                .iter()
-                .map(|p| util::expand_tilde(p))
-                .collect(),
-            identities: a.identities.iter().map(|p| util::expand_tilde(p)).collect(),
-            kms_keys: a.kms_keys.clone(),
+            key_files: expand(&a.file.key_files),
+            recipients: a.recipient.recipients.clone(),
+            recipients_files: expand(&a.recipient.recipients_files),
+            identities: expand(&a.identity.identities),
+            kms_keys: a.kms.kms_keys.clone(),
         }
     }
 }

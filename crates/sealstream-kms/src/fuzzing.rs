@@ -114,10 +114,10 @@ impl KeyProvider for Counted {
         self.inner.accepts(record)
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if !self.fake_kms {
-            return self.inner.unwrap(record, ctx).await;
+            return self.inner.unwrap_unverified(record, ctx).await;
         }
         let transient = record.wrapped().first().is_some_and(|b| b & 1 == 1);
         Err(Error::Kms {
@@ -313,7 +313,7 @@ fn check_header(header: &Header) {
     for record in header.records() {
         // Unwrap is tried whatever the key id says: the key id is only a
         // hint, the AEAD decides.
-        let local = ready(KeyProvider::unwrap(&f.local, record, ctx));
+        let local = ready(KeyProvider::unwrap_unverified(&f.local, record, ctx));
         match local {
             Ok(key) => {
                 assert_eq!(key.expose_secret(), &DATA_KEY);
@@ -324,7 +324,7 @@ fn check_header(header: &Header) {
             }
             Err(e) => check_error(&e),
         }
-        match ready(f.identity.unwrap(record, ctx)) {
+        match ready(f.identity.unwrap_unverified(record, ctx)) {
             Ok(key) => {
                 assert_eq!(key.expose_secret(), &DATA_KEY);
                 assert!(
@@ -574,7 +574,7 @@ pub fn local_key_file(data: &[u8]) {
             let record = p
                 .wrap_with_nonce(&DataKey::from_bytes(DATA_KEY), ctx, LOCAL_NONCE)
                 .unwrap();
-            let opened = ready(KeyProvider::unwrap(&again, &record, ctx)).unwrap();
+            let opened = ready(KeyProvider::unwrap_unverified(&again, &record, ctx)).unwrap();
             assert_eq!(opened.expose_secret(), &DATA_KEY);
             let shown = format!("{p:?} {}", p.describe());
             assert!(!shown.contains(&hex(&key)), "key in {shown:?}");
@@ -698,7 +698,7 @@ pub fn x25519_key_file(data: &[u8]) {
                 // A low-order public key cannot be sealed for; then there is
                 // nothing to open.
                 if let Ok(record) = record {
-                    let opened = ready(id.unwrap(&record, ctx)).unwrap();
+                    let opened = ready(id.unwrap_unverified(&record, ctx)).unwrap();
                     assert_eq!(opened.expose_secret(), &DATA_KEY);
                 }
             }

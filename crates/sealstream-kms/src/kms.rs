@@ -830,7 +830,7 @@ impl KeyProvider for KmsProvider {
         }
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let key = record.key_id();
         if record.provider() == AWS_KMS_BATCH_PROVIDER_ID {
             return self.unwrap_batched(record, ctx).await;
@@ -904,7 +904,7 @@ impl KmsProvider {
         Ok((data_key, record))
     }
 
-    /// `unwrap` of an `aws-kms-batch` record: the batch key (cached, or one
+    /// `unwrap_unverified` of an `aws-kms-batch` record: the batch key (cached, or one
     /// `Decrypt`), then the object's derivation.
     async fn unwrap_batched(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let key = record.key_id();

@@ -125,6 +125,7 @@ mod keyring;
 mod kms;
 mod local;
 mod provider;
+mod record;
 #[cfg(test)]
 mod test_vectors;
 mod x25519;

@@ -49,14 +49,15 @@ use std::fmt;
 use std::path::Path;
 
 use async_trait::async_trait;
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::aead::{AES_256_GCM, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
-use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord, TAG_LEN};
+use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::keyfile::{self, Overwrite, Secrecy};
 use crate::provider::{KeyProvider, WrapContext, wrap_aad};
+use crate::record;
 
 /// The provider id of local key file records.
 pub const LOCAL_PROVIDER_ID: &str = "local";
@@ -64,10 +65,6 @@ pub const LOCAL_PROVIDER_ID: &str = "local";
 /// The version line of a local key file.
 pub const LOCAL_KEY_FILE_VERSION_LINE: &str = "sealstream-local-key v1";
 
-/// The record version byte this code writes and reads.
-const RECORD_VERSION: u8 = 0x01;
-/// 1 + 12 + 32 + 16 = 61 bytes.
-const RECORD_LEN: usize = 1 + NONCE_LEN + DATA_KEY_LEN + TAG_LEN;
 const AAD_LABEL: &[u8] = b"sealstream local wrap v2";
 const ID_LABEL: &[u8] = b"sealstream local key id v1";
 
@@ -230,7 +227,7 @@ impl KeyProvider for LocalKeyProvider {
         record.provider() == LOCAL_PROVIDER_ID && record.key_id() == self.id
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         self.unwrap_record(record, ctx)
     }
 }
@@ -244,66 +241,27 @@ impl LocalKeyProvider {
         ctx: WrapContext<'_>,
         nonce: [u8; NONCE_LEN],
     ) -> Result<KeyRecord> {
-        // Built at its final capacity so the data key is sealed in place
-        // and no unwiped copy is left behind by a reallocation.
-        let mut out = Vec::with_capacity(RECORD_LEN);
-        out.push(RECORD_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(key.expose_secret());
-        let (_, body) = out.split_at_mut(1 + NONCE_LEN);
-        let tag = self
-            .aead_key()?
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(self.aad(ctx)?),
-                body,
-            )
+        let aad = self.aad(ctx)?;
+        let nonce_for_key = Nonce::assume_unique_for_key(nonce);
+        let wrapped = record::seal(&self.aead_key()?, nonce_for_key, aad, &nonce, key)
             .map_err(|_| Error::Config("AES-256-GCM sealing failed".into()))?;
-        out.extend_from_slice(tag.as_ref());
-        Ok(KeyRecord::new(LOCAL_PROVIDER_ID, self.id.clone(), out)?)
+        Ok(KeyRecord::new(LOCAL_PROVIDER_ID, self.id.clone(), wrapped)?)
     }
 
     fn unwrap_record(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
-        let malformed = |reason: String| Error::MalformedRecord {
-            provider: LOCAL_PROVIDER_ID,
-            reason,
-        };
-        let w = record.wrapped();
-        let (version, rest) = w
-            .split_first()
-            .ok_or_else(|| malformed("empty wrapped key".into()))?;
-        if *version != RECORD_VERSION {
-            return Err(malformed(format!(
-                "record version {version} is not supported (this version reads version 1)"
-            )));
-        }
-        if w.len() != RECORD_LEN {
-            return Err(malformed(format!(
-                "a version-1 record is {RECORD_LEN} bytes, this one is {}",
-                w.len()
-            )));
-        }
-        let (nonce, sealed) = rest
-            .split_first_chunk::<NONCE_LEN>()
-            .ok_or_else(|| malformed("too short for a nonce".into()))?;
-        let mut buf = Zeroizing::new([0u8; DATA_KEY_LEN + TAG_LEN]);
-        buf.copy_from_slice(sealed);
-        let plain = self
-            .aead_key()?
-            .open_in_place(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(self.aad(ctx)?),
-                buf.as_mut_slice(),
-            )
-            .map_err(|_| Error::UnwrapFailed {
+        let (nonce, sealed) =
+            record::parse::<NONCE_LEN>(LOCAL_PROVIDER_ID, "a nonce", record.wrapped())?;
+        let nonce = Nonce::assume_unique_for_key(*nonce);
+        record::open(&self.aead_key()?, nonce, self.aad(ctx)?, sealed, || {
+            Error::UnwrapFailed {
                 provider: LOCAL_PROVIDER_ID,
                 key_id: self.id.clone(),
                 reason: "authentication failed: the record was wrapped by another key, or for \
                          another object (another body salt or name), or the object's encryption \
                          context or suite was changed, or the record was modified"
                     .into(),
-            })?;
-        Ok(DataKey::from_slice(plain)?)
+            }
+        })
     }
 }
 

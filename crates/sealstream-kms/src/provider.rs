@@ -61,7 +61,12 @@ pub trait KeyProvider: Debug + Send + Sync {
     fn accepts(&self, record: &KeyRecord) -> bool;
 
     /// Unwraps `record`. Called only for records [`KeyProvider::accepts`].
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey>;
+    ///
+    /// **Unverified**: the key is not checked against the body's key
+    /// commitment, so a record planted by anyone who holds a recipient's
+    /// public key unwraps to a key of the planter's choosing. Open objects
+    /// with [`crate::Keyring::open_key`], which checks every unwrapped key.
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey>;
 }
 
 /// The associated data of the `local` and `x25519` wrappings

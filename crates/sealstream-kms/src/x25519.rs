@@ -45,11 +45,11 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use base64ct::{Base64UrlUnpadded, Encoding};
-use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::aead::{CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::digest;
 use ring::hkdf::{HKDF_SHA256, Salt};
 use ring::rand::{SecureRandom, SystemRandom};
-use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord, TAG_LEN};
+use sealstream_format::{DataKey, KeyRecord};
 use subtle::ConstantTimeEq;
 use x25519_dalek::{PublicKey, StaticSecret};
 use zeroize::Zeroizing;
@@ -57,6 +57,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::keyfile::{self, Overwrite, Secrecy};
 use crate::provider::{KeyProvider, WrapContext, wrap_aad};
+use crate::record;
 
 /// The provider id of X25519 recipient records.
 pub const X25519_PROVIDER_ID: &str = "x25519";
@@ -65,11 +66,8 @@ pub const X25519_PUBLIC_PREFIX: &str = "sealstream-x25519-pub1:";
 /// The text prefix of a secret key.
 pub const X25519_SECRET_PREFIX: &str = "sealstream-x25519-secret1:";
 
-const RECORD_VERSION: u8 = 0x01;
 const KEY_LEN: usize = 32;
 const CHECK_LEN: usize = 4;
-/// 1 + 32 + 32 + 16 = 81 bytes.
-const RECORD_LEN: usize = 1 + KEY_LEN + DATA_KEY_LEN + TAG_LEN;
 const WRAP_LABEL: &[u8] = b"sealstream x25519 wrap v2";
 const FINGERPRINT_LABEL: &[u8] = b"sealstream x25519 fingerprint v1";
 
@@ -286,24 +284,13 @@ impl X25519Recipient {
         }
         let wkey = wrap_key(shared.as_bytes(), &epk, &self.public)?;
         drop(shared);
-        // Built at its final capacity so the data key is sealed in place.
-        let mut out = Vec::with_capacity(RECORD_LEN);
-        out.push(RECORD_VERSION);
-        out.extend_from_slice(epk.as_bytes());
-        out.extend_from_slice(key.expose_secret());
-        let (_, body) = out.split_at_mut(1 + KEY_LEN);
-        let tag = wkey
-            .seal_in_place_separate_tag(
-                Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
-                Aad::from(wrap_aad(WRAP_LABEL, &self.fingerprint, ctx)?),
-                body,
-            )
+        let aad = wrap_aad(WRAP_LABEL, &self.fingerprint, ctx)?;
+        let wrapped = record::seal(&wkey, zero_nonce(), aad, epk.as_bytes(), key)
             .map_err(|_| Error::Config("ChaCha20-Poly1305 sealing failed".into()))?;
-        out.extend_from_slice(tag.as_ref());
         Ok(KeyRecord::new(
             X25519_PROVIDER_ID,
             self.fingerprint.clone(),
-            out,
+            wrapped,
         )?)
     }
 }
@@ -327,7 +314,11 @@ impl KeyProvider for X25519Recipient {
         false
     }
 
-    async fn unwrap(&self, record: &KeyRecord, _ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(
+        &self,
+        record: &KeyRecord,
+        _ctx: WrapContext<'_>,
+    ) -> Result<DataKey> {
         Err(Error::UnwrapFailed {
             provider: X25519_PROVIDER_ID,
             key_id: record.key_id().to_owned(),
@@ -466,34 +457,14 @@ impl KeyProvider for X25519Identity {
         record.provider() == X25519_PROVIDER_ID && record.key_id() == self.recipient.fingerprint
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
-        let malformed = |reason: String| Error::MalformedRecord {
-            provider: X25519_PROVIDER_ID,
-            reason,
-        };
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let failed = |reason: &str| Error::UnwrapFailed {
             provider: X25519_PROVIDER_ID,
             key_id: self.recipient.fingerprint.clone(),
             reason: reason.to_owned(),
         };
-        let w = record.wrapped();
-        let (version, rest) = w
-            .split_first()
-            .ok_or_else(|| malformed("empty wrapped key".into()))?;
-        if *version != RECORD_VERSION {
-            return Err(malformed(format!(
-                "record version {version} is not supported (this version reads version 1)"
-            )));
-        }
-        if w.len() != RECORD_LEN {
-            return Err(malformed(format!(
-                "a version-1 record is {RECORD_LEN} bytes, this one is {}",
-                w.len()
-            )));
-        }
-        let (epk, sealed) = rest
-            .split_first_chunk::<KEY_LEN>()
-            .ok_or_else(|| malformed("too short for an ephemeral key".into()))?;
+        let (epk, sealed) =
+            record::parse::<KEY_LEN>(X25519_PROVIDER_ID, "an ephemeral key", record.wrapped())?;
         let epk = PublicKey::from(*epk);
         let shared = self.secret.diffie_hellman(&epk);
         if !shared.was_contributory() {
@@ -503,23 +474,20 @@ impl KeyProvider for X25519Identity {
         }
         let wkey = wrap_key(shared.as_bytes(), &epk, &self.recipient.public)?;
         drop(shared);
-        let mut buf = Zeroizing::new([0u8; DATA_KEY_LEN + TAG_LEN]);
-        buf.copy_from_slice(sealed);
-        let plain = wkey
-            .open_in_place(
-                Nonce::assume_unique_for_key([0u8; NONCE_LEN]),
-                Aad::from(wrap_aad(WRAP_LABEL, &self.recipient.fingerprint, ctx)?),
-                buf.as_mut_slice(),
+        let aad = wrap_aad(WRAP_LABEL, &self.recipient.fingerprint, ctx)?;
+        record::open(&wkey, zero_nonce(), aad, sealed, || {
+            failed(
+                "authentication failed: the record was sealed for another key, or for \
+                 another object (another body salt or name), or the object's encryption \
+                 context or suite was changed, or the record was modified",
             )
-            .map_err(|_| {
-                failed(
-                    "authentication failed: the record was sealed for another key, or for \
-                     another object (another body salt or name), or the object's encryption \
-                     context or suite was changed, or the record was modified",
-                )
-            })?;
-        Ok(DataKey::from_slice(plain)?)
+        })
     }
+}
+
+/// The all-zero nonce: each wrap key seals one data key (module docs).
+fn zero_nonce() -> Nonce {
+    Nonce::assume_unique_for_key([0u8; NONCE_LEN])
 }
 
 /// The one content line of a key file, which must start with `prefix`
@@ -635,7 +603,7 @@ mod tests {
             .unwrap();
         assert_eq!(record.wrapped(), unhex(v.get("x25519_wrapped")));
         assert_eq!(record.key_id(), v.get("x25519_fingerprint"));
-        let opened = id.unwrap(&record, ctx).await.unwrap();
+        let opened = id.unwrap_unverified(&record, ctx).await.unwrap();
         assert_eq!(opened.expose_secret(), data_key.expose_secret());
         // Bound to the name and the salt: either changed, it does not unwrap.
         let other_salt = [0xa1u8; 24];
@@ -651,7 +619,7 @@ mod tests {
             },
         ] {
             assert!(matches!(
-                id.unwrap(&record, moved).await,
+                id.unwrap_unverified(&record, moved).await,
                 Err(Error::UnwrapFailed { .. })
             ));
         }

@@ -259,7 +259,7 @@ async fn wrong_encryption_context_fails() {
         .unwrap();
     let wrong = ctx(&[("tenant", "b")]);
     let err = kms
-        .unwrap(
+        .unwrap_unverified(
             &records[0],
             sealstream_kms::WrapContext {
                 suite: Suite::Aes256Gcm,

@@ -259,13 +259,19 @@ async fn nothing_formats_key_material() {
             from_file.clone(),
         ] {
             if p.accepts(&bad) {
-                c.error("unwrap failure", &p.unwrap(&bad, w).await.unwrap_err());
+                c.error(
+                    "unwrap failure",
+                    &p.unwrap_unverified(&bad, w).await.unwrap_err(),
+                );
             }
         }
         let short = KeyRecord::new(r.provider(), r.key_id(), vec![1, 2, 3]).unwrap();
         for p in [local.clone() as Arc<dyn KeyProvider>, identity.clone()] {
             if p.accepts(&short) {
-                c.error("malformed record", &p.unwrap(&short, w).await.unwrap_err());
+                c.error(
+                    "malformed record",
+                    &p.unwrap_unverified(&short, w).await.unwrap_err(),
+                );
             }
         }
     }
@@ -273,7 +279,7 @@ async fn nothing_formats_key_material() {
         "public-only unwrap",
         &identity
             .recipient()
-            .unwrap(&sealed.header.records()[1], w)
+            .unwrap_unverified(&sealed.header.records()[1], w)
             .await
             .unwrap_err(),
     );
@@ -305,7 +311,10 @@ async fn nothing_formats_key_material() {
         &kms.wrap(&known.key, w).await.unwrap_err(),
     );
     let rec = KeyRecord::new("aws-kms", arn, vec![7; 100]).unwrap();
-    c.error("kms unwrap error", &kms.unwrap(&rec, w).await.unwrap_err());
+    c.error(
+        "kms unwrap error",
+        &kms.unwrap_unverified(&rec, w).await.unwrap_err(),
+    );
     let kr_kms = Keyring::new(vec![Arc::new(kms), local.clone()]).unwrap();
     c.debug("keyring with kms", &kr_kms);
     c.error(

@@ -179,13 +179,13 @@ impl KeyProvider for CountingKey {
     fn accepts(&self, record: &KeyRecord) -> bool {
         self.inner.accepts(record)
     }
-    async fn unwrap(
+    async fn unwrap_unverified(
         &self,
         record: &KeyRecord,
         ctx: WrapContext<'_>,
     ) -> sealstream_kms::Result<DataKey> {
         self.unwraps.fetch_add(1, Ordering::SeqCst);
-        self.inner.unwrap(record, ctx).await
+        self.inner.unwrap_unverified(record, ctx).await
     }
 }
 

@@ -283,19 +283,25 @@ impl SealClient {
         path: impl AsRef<Path>,
         mut opts: UploadOptions,
     ) -> Result<UploadOutcome> {
-        let path = path.as_ref();
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let len = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io(format!("reading the size of {}", path.display()), e))?
-            .len();
+        let (reader, len) = open_source_file(path.as_ref()).await?;
         opts.plaintext_len = Some(len);
-        // Large reads from the file, copied into chunk slots: tokio's file
-        // reads each go to the blocking pool, so they should be big.
-        let reader = tokio::io::BufReader::with_capacity(2 << 20, file);
         self.upload_reader(bucket, key, reader, opts).await
     }
+}
+
+/// Opens the file an upload seals: a reader of it and its length.
+pub(crate) async fn open_source_file(
+    path: &Path,
+) -> Result<(tokio::io::BufReader<tokio::fs::File>, u64)> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let len = file
+        .metadata()
+        .await
+        .map_err(|e| Error::io(format!("reading the size of {}", path.display()), e))?
+        .len();
+    // Large reads from the file, copied into chunk slots: tokio's file
+    // reads each go to the blocking pool, so they should be big.
+    Ok((tokio::io::BufReader::with_capacity(2 << 20, file), len))
 }

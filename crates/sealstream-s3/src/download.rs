@@ -134,6 +134,15 @@ pub(crate) struct Opened {
 /// Attempts per ranged GET whose response body is cut short.
 pub(crate) const BODY_ATTEMPTS: u32 = 3;
 
+/// The detail of the [`Error::Truncated`] for a GET of `what` (bytes
+/// `first..=last`) whose body was cut short on all its `attempts`.
+fn cut_short(what: &str, first: u64, last: u64, attempts: u32, cause: &str) -> String {
+    format!(
+        "{what}: the response to a GET of bytes {first}-{last} was cut short {attempts} times \
+         ({cause})"
+    )
+}
+
 /// Bytes fetched by the first request of a ranged read: the largest header,
 /// the body prefix, and `extra_chunks` chunks.
 pub(crate) fn first_fetch_len(extra_chunks: u64) -> u64 {
@@ -257,9 +266,7 @@ impl Fetcher {
             if attempt >= BODY_ATTEMPTS {
                 return Err(Error::Truncated {
                     object: self.object.clone(),
-                    detail: format!(
-                        "{what}: the response to a GET of bytes {first}-{last} was cut short {attempt} times ({cause})"
-                    ),
+                    detail: cut_short(what, first, last, attempt, &cause),
                 });
             }
             // Re-read the same version of the object only.
@@ -798,6 +805,25 @@ mod tests {
     fn content_range_total() {
         assert_eq!(parse_content_range_total("bytes 0-99/1234"), Some(1234));
         assert_eq!(parse_content_range_total("bytes 0-99/*"), None);
+    }
+
+    /// One space between words: a string continuation that kept the next
+    /// line's indentation once put a run of spaces into every such message.
+    #[test]
+    fn cut_short_message_has_no_stray_spaces() {
+        let detail = cut_short("chunks 3-5", 100, 199, BODY_ATTEMPTS, "connection reset");
+        assert_eq!(
+            detail,
+            "chunks 3-5: the response to a GET of bytes 100-199 was cut short 3 times \
+             (connection reset)"
+        );
+        let e = Error::Truncated {
+            object: "s3://b/k".into(),
+            detail,
+        };
+        let msg = e.to_string();
+        assert!(!msg.contains("  "), "{msg:?}");
+        assert!(!msg.contains('\n'), "{msg:?}");
     }
 
     #[test]

@@ -49,7 +49,7 @@ use sealstream_format::{
 };
 use tokio::io::AsyncRead;
 
-use crate::client::{SealClient, UploadOptions};
+use crate::client::{SealClient, UploadOptions, open_source_file};
 use crate::config::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count};
 use crate::error::{Error, Result, object_name};
 use crate::parts::{SharedSealer, blocking};
@@ -692,14 +692,7 @@ impl SealClient {
         journal: Arc<dyn UploadJournal>,
     ) -> Result<ResumeOutcome> {
         let path = path.as_ref();
-        let file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-        let len = file
-            .metadata()
-            .await
-            .map_err(|e| Error::io(format!("reading the size of {}", path.display()), e))?
-            .len();
+        let (reader, len) = open_source_file(path).await?;
         if len != state.plaintext_len {
             return Err(Error::SourceChanged {
                 object: object_name(bucket, key),
@@ -710,7 +703,6 @@ impl SealClient {
                 ),
             });
         }
-        let reader = tokio::io::BufReader::with_capacity(2 << 20, file);
         self.resume_reader(bucket, key, reader, state, journal)
             .await
     }

@@ -1,17 +1,19 @@
 //! `encrypt` and `decrypt`: a file or stdin to a file or stdout.
 
+use std::fs::File;
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use sealstream_format::Header;
+use sealstream_format::{BodyPrefix, DataKey, Header};
 
 use super::{context_json, keys_human, records_json};
 use crate::app::{App, blocking};
-use crate::cli::{DecryptArgs, EncryptArgs};
+use crate::cli::{DecryptArgs, EncryptArgs, KeyArgs};
 use crate::error::{CliError, Result};
 use crate::local::{self, AtomicOutput};
+use crate::progress::Progress;
 use crate::{keys, util};
 
 /// `-` (or nothing) means stdin/stdout.
@@ -68,6 +70,83 @@ pub(crate) async fn open_key(
     ring.open_key(header, prefix, expected_name)
         .await
         .map_err(|e| CliError::kms(shown, &e))
+}
+
+/// A local sealed file opened for reading: its header read, nothing authenticated yet.
+pub(super) struct StoredFile {
+    /// Its name in the local store; `None` for a file outside it.
+    pub(super) name: Option<String>,
+    pub(super) file: File,
+    /// Its header, bound to the body by the key commitment ([`Self::data_key`] checks it).
+    pub(super) header: Header,
+    /// The header's length in bytes: where the body starts.
+    pub(super) header_len: usize,
+    /// The file's size in bytes.
+    pub(super) size: u64,
+}
+
+impl StoredFile {
+    /// Opens `path` off the runtime and reads its header; a missing object of the
+    /// local store is named as such ([`local::not_in_store`]).
+    pub(super) async fn open(app: &App, path: &Path) -> Result<Self> {
+        let p = path.to_path_buf();
+        let (file, header, header_len, size) = blocking(move || local::open_sealed(&p))
+            .await
+            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), path))?;
+        let name = app.store().ok().and_then(|s| local::store_name(&s, path));
+        Ok(StoredFile {
+            name,
+            file,
+            header,
+            header_len,
+            size,
+        })
+    }
+
+    /// Its body prefix: what every unwrapped data key is checked against.
+    pub(super) fn prefix(&self, shown: &str) -> Result<BodyPrefix> {
+        local::body_prefix(&self.file, self.header_len, shown)
+    }
+
+    /// Unwraps its data key with `keys` ([`open_key`], with its name in the store).
+    pub(super) async fn data_key(&self, app: &App, keys: &KeyArgs, shown: &str) -> Result<DataKey> {
+        let prefix = self.prefix(shown)?;
+        open_key(
+            app,
+            keys,
+            &self.header,
+            &prefix,
+            shown,
+            self.name.as_deref(),
+        )
+        .await
+    }
+}
+
+/// Opens the sealed `file` (header already read) into `out`, or stdout for `None`,
+/// off the runtime; `out` is committed only once every chunk has authenticated.
+/// Returns the plaintext length.
+pub(super) async fn open_file_into(
+    file: File,
+    shown: &str,
+    out: Option<AtomicOutput>,
+    header: &Header,
+    key: DataKey,
+    progress: &Progress,
+) -> Result<u64> {
+    if out.is_none() {
+        progress.before_stdout();
+    }
+    let (h, p, s) = (header.clone(), progress.clone(), shown.to_owned());
+    blocking(move || match out {
+        Some(out) => {
+            let n = local::open_file_to(&file, &s, out.file(), &h, &key, &p)?;
+            out.commit()?;
+            Ok(n)
+        }
+        None => local::open_file_to(&file, &s, io::stdout(), &h, &key, &p),
+    })
+    .await
 }
 
 /// Says so when the plaintext to seal is read from a terminal (a command
@@ -199,19 +278,7 @@ pub(crate) async fn decrypt(app: &App, a: DecryptArgs) -> Result<()> {
             )
             .await?;
             progress = app.progress(local::claimed_plaintext_len(size, header_len), "decrypt");
-            if out_file.is_none() {
-                progress.before_stdout();
-            }
-            let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
-            let n = blocking(move || match out_file {
-                Some(out) => {
-                    let n = local::open_file_to(&file, &s, out.file(), &h, &data_key, &p)?;
-                    out.commit()?;
-                    Ok(n)
-                }
-                None => local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p),
-            })
-            .await?;
+            let n = open_file_into(file, &shown, out_file, &header, data_key, &progress).await?;
             (header, n, shown)
         }
         None => {

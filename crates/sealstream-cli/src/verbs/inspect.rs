@@ -4,8 +4,9 @@ use serde_json::{Value, json};
 
 use sealstream_format::{Header, layout};
 
+use super::crypt::StoredFile;
 use super::{context_json, records_json, remote};
-use crate::app::{App, blocking};
+use crate::app::App;
 use crate::cli::InspectArgs;
 use crate::error::Result;
 use crate::local;
@@ -89,11 +90,8 @@ pub(crate) async fn inspect(app: &App, a: InspectArgs) -> Result<()> {
     let shown = target.to_string();
     let (header, header_len, size) = match &target {
         Target::Local(p) => {
-            let path = p.clone();
-            let (_, h, l, s) = blocking(move || local::open_sealed(&path))
-                .await
-                .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), p))?;
-            (h, l, Some(s))
+            let f = StoredFile::open(app, p).await?;
+            (f.header, f.header_len, Some(f.size))
         }
         Target::S3 { bucket, key } => {
             match remote::read_remote_header(app, &target, &a.sse).await {

@@ -20,6 +20,7 @@ use serde_json::json;
 
 use sealstream_format::{BodyPrefix, Header};
 
+use super::crypt::StoredFile;
 use super::{keys_human, records_json};
 use crate::app::{App, blocking};
 use crate::cli::MvArgs;
@@ -95,13 +96,14 @@ async fn mv_local(
     to: &str,
 ) -> Result<()> {
     let shown = src.display().to_string();
-    let (file, header, header_len, _size) = {
-        let p = src.to_path_buf();
-        blocking(move || local::open_sealed(&p))
-            .await
-            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), src))?
-    };
-    let prefix = local::body_prefix(&file, header_len, &shown)?;
+    let stored = StoredFile::open(app, src).await?;
+    let prefix = stored.prefix(&shown)?;
+    let StoredFile {
+        file,
+        header,
+        header_len,
+        ..
+    } = stored;
     let new = rewrapped(app, a, &header, &prefix, &shown, from, to).await?;
     if let Some(dir) = dst.parent()
         && !dir.is_dir()

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use sealstream_format::RandomAccess;
 
-use super::crypt::{check_readable, open_key};
+use super::crypt::{StoredFile, check_readable, open_file_into};
 use super::{context_json, keys_human, records_json, remote};
 use crate::app::{App, blocking};
 use crate::cli::{CatArgs, GetArgs, PutArgs};
@@ -256,42 +256,19 @@ pub(crate) async fn get(app: &App, mut a: GetArgs) -> Result<()> {
         }
     };
     let shown = target.to_string();
-    let (file, header, header_len, size) = {
-        let p = path.clone();
-        blocking(move || local::open_sealed(&p))
-            .await
-            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), &path))?
-    };
-    util::check_context(&shown, header.context(), &wanted)?;
+    let src = StoredFile::open(app, &path).await?;
+    util::check_context(&shown, src.header.context(), &wanted)?;
     let out_file = dest
         .as_deref()
         .map(|p| AtomicOutput::create(p, a.force))
         .transpose()?;
-    let prefix = local::body_prefix(&file, header_len, &shown)?;
-    let name = local::store_name(&app.store()?, &path);
-    let data_key = open_key(
-        app,
-        &a.keys.all(),
-        &header,
-        &prefix,
-        &shown,
-        name.as_deref(),
-    )
-    .await?;
-    let progress = app.progress(local::claimed_plaintext_len(size, header_len), "get");
-    if out_file.is_none() {
-        progress.before_stdout();
-    }
-    let (h, p, s) = (header.clone(), progress.clone(), shown.clone());
-    let n = blocking(move || match out_file {
-        Some(out) => {
-            let n = local::open_file_to(&file, &s, out.file(), &h, &data_key, &p)?;
-            out.commit()?;
-            Ok(n)
-        }
-        None => local::open_file_to(&file, &s, io::stdout(), &h, &data_key, &p),
-    })
-    .await?;
+    let data_key = src.data_key(app, &a.keys.all(), &shown).await?;
+    let progress = app.progress(
+        local::claimed_plaintext_len(src.size, src.header_len),
+        "get",
+    );
+    let StoredFile { file, header, .. } = src;
+    let n = open_file_into(file, &shown, out_file, &header, data_key, &progress).await?;
     progress.finish();
     report_get(app, &shown, dest.as_deref(), n, &header);
     Ok(())
@@ -336,24 +313,16 @@ pub(crate) async fn cat(app: &App, a: CatArgs) -> Result<()> {
         }
     };
     let shown = target.to_string();
-    let (file, header, header_len, size) = {
-        let p = path.clone();
-        blocking(move || local::open_sealed(&p))
-            .await
-            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), &path))?
-    };
-    util::check_context(&shown, header.context(), &wanted)?;
-    let prefix = local::body_prefix(&file, header_len, &shown)?;
-    let name = local::store_name(&app.store()?, &path);
-    let data_key = open_key(
-        app,
-        &a.keys.all(),
-        &header,
-        &prefix,
-        &shown,
-        name.as_deref(),
-    )
-    .await?;
+    let src = StoredFile::open(app, &path).await?;
+    util::check_context(&shown, src.header.context(), &wanted)?;
+    let data_key = src.data_key(app, &a.keys.all(), &shown).await?;
+    let StoredFile {
+        file,
+        header,
+        header_len,
+        size,
+        ..
+    } = src;
     let Some(range) = range else {
         let progress = app.progress(local::claimed_plaintext_len(size, header_len), "cat");
         progress.before_stdout();

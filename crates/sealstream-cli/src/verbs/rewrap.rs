@@ -9,7 +9,7 @@ use serde_json::json;
 use sealstream_format::{BodyPrefix, DataKey, Header, RandomAccess};
 use sealstream_kms::WrapContext;
 
-use super::crypt::open_key;
+use super::crypt::{StoredFile, open_key};
 use super::{context_json, keys_human, records_json, remote};
 use crate::app::{App, blocking};
 use crate::cli::RewrapArgs;
@@ -70,18 +70,19 @@ pub(crate) async fn run(app: &App, a: RewrapArgs) -> Result<()> {
         }
     };
     let shown = target.to_string();
-    let (file, header, header_len, size) = {
-        let p = path.clone();
-        blocking(move || local::open_sealed(&p))
-            .await
-            .map_err(|e| local::not_in_store(e, app.store().ok().as_ref(), &path))?
-    };
-    util::check_context(&shown, header.context(), &wanted)?;
-    let prefix = local::body_prefix(&file, header_len, &shown)?;
+    let src = StoredFile::open(app, &path).await?;
+    util::check_context(&shown, src.header.context(), &wanted)?;
+    let prefix = src.prefix(&shown)?;
+    let StoredFile {
+        file,
+        header,
+        header_len,
+        size,
+        name,
+    } = src;
     let file = std::sync::Arc::new(file);
     let verify_file = file.clone();
     let s = shown.clone();
-    let name = local::store_name(&app.store()?, &path);
     let new = new_header(
         app,
         &a,

@@ -182,9 +182,9 @@ impl KeyProvider for CountingTestDoubleProvider {
         self.inner.accepts(record)
     }
 
-    async fn unwrap(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
+    async fn unwrap_unverified(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         self.unwraps.fetch_add(1, Ordering::SeqCst);
-        self.inner.unwrap(record, ctx).await
+        self.inner.unwrap_unverified(record, ctx).await
     }
 }
 

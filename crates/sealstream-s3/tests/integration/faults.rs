@@ -657,6 +657,10 @@ async fn cut_body_downloads(
                 msg.contains(&key),
                 "{what}: the error does not name the object: {msg}\n{report}"
             );
+            assert!(
+                !msg.contains("  "),
+                "{what}: stray spaces in the error: {msg:?}"
+            );
         }
         outcomes.push((what.to_owned(), err, report));
     }

@@ -465,7 +465,7 @@ fn format_and_kms_types_never_show_secrets() {
             (
                 "bad local record",
                 local
-                    .unwrap(
+                    .unwrap_unverified(
                         &KeyRecord::new("local", local.key_id(), vec![1; 60]).unwrap(),
                         WrapContext {
                             suite: Suite::Aes256Gcm,
