@@ -384,6 +384,10 @@ fn in_memory(
             Ok(())
         })
     }));
+    idx.insert(("seal-mem", 1), cases.len());
+    cases.push(Case::new("seal-mem", Some(suite), 1, bytes, move || {
+        time(|| sealstream_format::seal_to_vec(h, k, Salt::generate()?, p).map(drop))
+    }));
     for &t in &threads {
         let mut out = Vec::with_capacity(object.len());
         let o = PipelineOptions::with_threads(t);
@@ -413,6 +417,10 @@ fn in_memory(
             Ok(())
         })
     }));
+    idx.insert(("open-mem", 1), cases.len());
+    cases.push(Case::new("open-mem", Some(suite), 1, bytes, move || {
+        time(|| sealstream_format::open_slice(obj, k).map(drop))
+    }));
     for &t in &threads {
         let mut out = Vec::with_capacity(size);
         let o = PipelineOptions::with_threads(t);
@@ -430,8 +438,10 @@ fn in_memory(
         }
     };
     pair(at("seal-writer", 1), at("raw-seal", 1));
+    pair(at("seal-mem", 1), at("raw-seal", 1));
     pair(at("seal", 1), at("raw-seal", 1));
     pair(at("open-reader", 1), at("raw-open", 1));
+    pair(at("open-mem", 1), at("raw-open", 1));
     pair(at("open", 1), at("raw-open", 1));
     if all > 1 {
         pair(at("raw-seal", all), at("raw-seal", 1));
