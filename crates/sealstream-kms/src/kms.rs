@@ -47,6 +47,9 @@ use crate::provider::{KeyProvider, WrapContext};
 
 mod batch;
 
+#[cfg(fuzzing)]
+pub(crate) use batch::ciphertext_blob;
+
 pub use batch::{
     AWS_KMS_BATCH_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits, KMS_CONTEXT_BATCH_VALUE,
     KMS_CONTEXT_KEY_KEY, OPEN_CACHE_ENTRIES, OPEN_CACHE_TTL,
@@ -899,23 +902,7 @@ impl KmsProvider {
     /// `Decrypt`), then the object's derivation.
     async fn unwrap_batched(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let key = record.key_id();
-        let blob = match record.wrapped().split_first() {
-            Some((&BATCH_RECORD_VERSION, blob)) if !blob.is_empty() => blob,
-            Some((&BATCH_RECORD_VERSION, _)) | None => {
-                return Err(Error::MalformedRecord {
-                    provider: AWS_KMS_BATCH_PROVIDER_ID,
-                    reason: format!("key {key}: no CiphertextBlob after the version byte"),
-                });
-            }
-            Some((v, _)) => {
-                return Err(Error::MalformedRecord {
-                    provider: AWS_KMS_BATCH_PROVIDER_ID,
-                    reason: format!(
-                        "key {key}: record version {v:#04x} (this reader knows {BATCH_RECORD_VERSION:#04x})"
-                    ),
-                });
-            }
-        };
+        let blob = batch::ciphertext_blob(key, record.wrapped())?;
         let context = batch::batch_context(ctx);
         let batch_key = self
             .open_cache
@@ -1060,6 +1047,36 @@ mod tests {
         };
         let ec: HashMap<String, String> = batch::batch_context(ctx).into_iter().collect();
         assert_eq!(rendered(&ec), v.get("batch_kms_context"));
+    }
+
+    /// `aws-kms-batch` `wrapped` layouts against tests/vectors/records.txt:
+    /// `batch_wrapped_*` give their blob, `batch_invalid_*` are malformed.
+    #[test]
+    fn batch_wrapped_vectors() {
+        let v = Vectors::load();
+        let arn = v.get("batch_arn");
+        let valid = v.starting_with("batch_wrapped_");
+        assert_eq!(valid.len(), 2);
+        for (name, hex) in valid {
+            let wrapped = unhex(hex);
+            assert_eq!(
+                batch::ciphertext_blob(arn, &wrapped).unwrap(),
+                &wrapped[1..],
+                "{name}"
+            );
+        }
+        let invalid = v.starting_with("batch_invalid_");
+        assert!(invalid.len() >= 5);
+        for (name, hex) in invalid {
+            match batch::ciphertext_blob(arn, &unhex(hex)) {
+                Err(Error::MalformedRecord { provider, reason }) => {
+                    assert_eq!(provider, AWS_KMS_BATCH_PROVIDER_ID);
+                    assert!(reason.contains(arn), "{name}: {reason}");
+                }
+                r => panic!("{name}: {r:?}"),
+            }
+        }
+        assert!(batch::ciphertext_blob(arn, &[]).is_err());
     }
 
     #[test]
