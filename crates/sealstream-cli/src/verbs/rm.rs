@@ -198,16 +198,22 @@ pub(crate) async fn run(app: &App, a: RmArgs) -> Result<()> {
         }
         return Ok(());
     }
-    // One StoreHandle::delete per store, in the order the stores were named.
+    // One StoreHandle::delete per store, in the order the stores were named;
+    // an object named twice (`rm -r d/ d/x`) is removed once.
     let mut by_store: Vec<(Store, Vec<&Doomed>)> = Vec::new();
     for d in &doomed {
         match by_store.iter_mut().find(|(s, _)| *s == d.store) {
+            Some((_, ds)) if ds.iter().any(|o| o.entry.name == d.entry.name) => {}
             Some((_, ds)) => ds.push(d),
             None => by_store.push((d.store.clone(), vec![d])),
         }
     }
     let mut failures = Vec::new();
+    // A refusal by S3 is a service failure (exit 6); by the local file
+    // system, an I/O one (exit 7).
+    let mut class = Class::Io;
     for (store, ds) in by_store {
+        let on_s3 = matches!(store, Store::S3 { .. });
         let handle = StoreHandle::new(app, store, &crate::cli::SseArgs::default()).await?;
         let entries: Vec<Entry> = ds.iter().map(|d| d.entry.clone()).collect();
         let (done, failed) = handle.delete(&entries).await?;
@@ -233,11 +239,14 @@ pub(crate) async fn run(app: &App, a: RmArgs) -> Result<()> {
                 &format!("not removed: {line}"),
             );
             failures.push(line);
+            if on_s3 {
+                class = Class::Service;
+            }
         }
     }
     if let Some(first) = failures.first() {
         return Err(CliError::new(
-            Class::Service,
+            class,
             format!(
                 "{} object(s) were not removed; first: {first}",
                 failures.len()
