@@ -1974,6 +1974,87 @@ fn rm_removes_objects_and_trees_and_refuses_what_is_not_one() {
     assert!(!store.join("top").exists());
 }
 
+/// `rm` reports an object the local store cannot remove, removes the others
+/// and exits 7. The object is made unremovable with `chattr +i` (root) or a
+/// read-only folder (other users); as root where `chattr +i` is refused,
+/// nothing can be made unremovable and the test says so and skips.
+#[test]
+fn rm_reports_each_local_object_it_cannot_remove() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let store = env.path("store");
+    put_all(&env, &store, &["a/x", "locked/y", "a/z"]);
+    let locked = store.join("locked");
+    let chattr = |flag: &str| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(locked.join("y"))
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let set_readonly = |ro: bool| {
+        let mode = if ro { 0o555 } else { 0o755 };
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let immutable = if is_root {
+        if !chattr("+i") {
+            eprintln!(
+                "SKIP rm_reports_each_local_object_it_cannot_remove: root, and chattr +i \
+                 is refused here, so no file can be made unremovable"
+            );
+            return;
+        }
+        true
+    } else {
+        set_readonly(true);
+        false
+    };
+    let a = env
+        .cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["rm", "a/x", "locked/y", "a/z"])
+        .assert();
+    let o = a.get_output().clone();
+    if immutable {
+        assert!(chattr("-i"));
+    } else {
+        set_readonly(false);
+    }
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(7), "{stdout}\n{stderr}");
+    let y = store.join("locked/y");
+    assert!(
+        stdout.contains(&format!("removed {}", store.join("a/x").display()))
+            && stdout.contains(&format!("removed {}", store.join("a/z").display()))
+            && !stdout.contains("locked"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("not removed: {}", y.display()))
+            && stderr.contains("1 object(s) were not removed"),
+        "{stderr}"
+    );
+    assert!(y.is_file() && !store.join("a").exists());
+    // Named twice (the same prefix given twice): removed once, no failure.
+    env.cmd()
+        .arg("--store")
+        .arg(&store)
+        .args(["rm", "-r", "locked/", "locked"])
+        .assert()
+        .success()
+        .stdout(contains("removed").count(1));
+    assert!(!store.join("locked").exists());
+}
+
 #[test]
 fn get_writes_through_devices_and_fifos_and_never_replaces_a_symlink() {
     use std::os::unix::fs::FileTypeExt;

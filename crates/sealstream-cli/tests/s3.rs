@@ -14,7 +14,7 @@ mod common;
 mod object_store_interop;
 
 use assert_cmd::Command;
-use common::{AUTH, Env, KEY, NOT_FOUND, USAGE, data, json_lines, json_one};
+use common::{AUTH, Env, KEY, NOT_FOUND, SERVICE, USAGE, data, json_lines, json_one};
 use predicates::prelude::*;
 use predicates::str::contains;
 use sealstream_faultproxy::{Fault, FaultPlan, FaultProxy, Match, Rule};
@@ -1423,4 +1423,83 @@ fn rm_removes_s3_objects_and_prefixes() {
         .assert()
         .success();
     rm(&["-r", "d2"]).assert().code(NOT_FOUND);
+}
+
+/// `rm -r` reports each key S3 refuses in a DeleteObjects batch, removes (and reports) the
+/// others, and exits with the service code. The refusal is a `200` DeleteObjects result
+/// with an `<Error>` entry, answered by the fault proxy (a named fake: the real server
+/// cannot be made to refuse one key of a batch).
+#[test]
+fn rm_reports_each_key_s3_refuses_in_a_batch() {
+    let Some(svc) = services("rm_reports_each_key_s3_refuses_in_a_batch") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "rm-refused");
+    let key = env.keygen("k.key");
+    env.write("p.bin", &data(100, 3));
+    for name in ["d/x", "d/y", "d/z"] {
+        svc.cmd(&env)
+            .args(["--store", &store, "put", "p.bin", name, "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    }
+    let (_, key_prefix) = store.trim_start_matches("s3://").split_once('/').unwrap();
+    let answer = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+         <Deleted><Key>{key_prefix}/d/x</Key></Deleted>\
+         <Error><Key>{key_prefix}/d/y</Key><Code>AccessDenied</Code>\
+         <Message>Access Denied</Message></Error>\
+         <Deleted><Key>{key_prefix}/d/z</Key></Deleted></DeleteResult>"
+    );
+    let prt = proxy_rt();
+    let plan = FaultPlan::new(11).rule(Rule::new(
+        Match::any().method("POST").query("delete"),
+        Fault::reply(200, answer),
+    ));
+    let proxy = prt
+        .block_on(FaultProxy::start(svc.s3_endpoint.as_str(), plan))
+        .unwrap();
+    let rm = |json: bool| {
+        let mut c = svc.cmd(&env);
+        c.env("SEALSTREAM_ENDPOINT_URL", proxy.endpoint());
+        if json {
+            c.arg("--json");
+        }
+        c.args(["--store", &store, "rm", "-r", "d/"]);
+        c
+    };
+    let a = rm(false).assert().code(SERVICE);
+    let o = a.get_output();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(
+        stdout.contains(&format!("removed {store}/d/x"))
+            && stdout.contains(&format!("removed {store}/d/z"))
+            && !stdout.contains("d/y"),
+        "{stdout}\n{}",
+        proxy.report()
+    );
+    assert!(
+        stderr.contains(&format!("not removed: {store}/d/y: AccessDenied"))
+            && stderr.contains("1 object(s) were not removed"),
+        "{stderr}"
+    );
+    assert_eq!(proxy.stats().injected.get("reply-200"), Some(&1));
+
+    let lines = json_lines(&rm(true).assert().code(SERVICE).get_output().stdout);
+    let refused: Vec<_> = lines.iter().filter(|v| v["removed"] == false).collect();
+    assert_eq!(refused.len(), 1, "{lines:?}");
+    assert_eq!(refused[0]["object"], format!("{store}/d/y"));
+    assert!(
+        refused[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("AccessDenied")),
+        "{lines:?}"
+    );
+    assert_eq!(lines.iter().filter(|v| v["removed"] == true).count(), 2);
 }

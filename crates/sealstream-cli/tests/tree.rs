@@ -528,7 +528,9 @@ fn a_tree_sealed_under_kms_round_trips() {
         eprintln!("skipping a_tree_sealed_under_kms_round_trips: no KMS server");
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // A worker thread serves the counting proxy while the CLI runs.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();
@@ -550,9 +552,25 @@ fn a_tree_sealed_under_kms_round_trips() {
     for (i, r) in rels.iter().enumerate() {
         file(&src.join(r), &data(500 + i, 7), 0o644, 1_700_000_000);
     }
+    // KMS through a passthrough proxy that logs each call (a named fake that
+    // changes nothing): how many GenerateDataKey calls a run made.
+    let proxy = rt
+        .block_on(sealstream_faultproxy::FaultProxy::start(
+            kms_endpoint.as_str(),
+            sealstream_faultproxy::FaultPlan::passthrough(),
+        ))
+        .unwrap();
+    let kms_calls = |op: &str| {
+        let target = format!("TrentService.{op}");
+        proxy
+            .log()
+            .iter()
+            .filter(|r| r.target.as_deref() == Some(target.as_str()))
+            .count()
+    };
     let cmd = || {
         let mut c = svc.cmd(&env);
-        c.env("SEALSTREAM_KMS_ENDPOINT_URL", &kms_endpoint);
+        c.env("SEALSTREAM_KMS_ENDPOINT_URL", proxy.endpoint());
         c
     };
     cmd()
@@ -569,6 +587,8 @@ fn a_tree_sealed_under_kms_round_trips() {
         ])
         .assert()
         .success();
+    // 24 objects, batches of 1000 (the default): one GenerateDataKey.
+    assert_eq!(kms_calls("GenerateDataKey"), 1, "{}", proxy.report());
     cmd()
         .args([
             "--store",
@@ -597,8 +617,34 @@ fn a_tree_sealed_under_kms_round_trips() {
         assert_eq!(v["keys"][0]["provider"], "aws-kms-batch", "{v}");
         assert_eq!(v["keys"][0]["key_id"], arn.as_str(), "{v}");
     }
+    // --kms-batch 10, 8 jobs at once: ceil(24 / 10) = 3 GenerateDataKey.
+    let before = kms_calls("GenerateDataKey");
+    cmd()
+        .args([
+            "--store",
+            &store,
+            "put",
+            "-r",
+            "src",
+            "ten/",
+            "--kms-key",
+            &arn,
+            "--kms-batch",
+            "10",
+            "--jobs",
+            "8",
+        ])
+        .assert()
+        .success();
+    assert_eq!(
+        kms_calls("GenerateDataKey") - before,
+        rels.len().div_ceil(10),
+        "{}",
+        proxy.report()
+    );
     // --kms-batch 0: one GenerateDataKey per object, plain aws-kms records;
     // both kinds restore.
+    let before = kms_calls("GenerateDataKey");
     cmd()
         .args([
             "--store",
@@ -614,6 +660,12 @@ fn a_tree_sealed_under_kms_round_trips() {
         ])
         .assert()
         .success();
+    assert_eq!(
+        kms_calls("GenerateDataKey") - before,
+        rels.len(),
+        "{}",
+        proxy.report()
+    );
     cmd()
         .args([
             "--store",

@@ -27,6 +27,7 @@
 //! | `FlipByte` | the whole response with one byte inverted | yes |
 //! | `Stall` | the normal answer, late | yes |
 //! | `Serve` | another object's bytes and ETag, ranges honoured (a swapping endpoint) | no |
+//! | `Reply` | a given status and XML body (say, a DeleteObjects result refusing some keys) | no |
 //!
 //! Random decisions depend only on the seed and the request, not on the
 //! order concurrent requests arrive in (see the `plan` module docs of

@@ -81,6 +81,16 @@ pub enum Fault {
         /// The `ETag` header sent, as S3 sends it (quoted: `"abc..."`).
         etag: String,
     },
+    /// Answer with this status and body (`Content-Type: application/xml`):
+    /// an answer the real server cannot be made to give, such as a
+    /// `200 DeleteObjects` result that refuses some keys. The request body
+    /// is read and discarded; nothing reaches the upstream.
+    Reply {
+        /// The HTTP status.
+        status: u16,
+        /// The response body.
+        body: bytes::Bytes,
+    },
 }
 
 impl Fault {
@@ -92,10 +102,18 @@ impl Fault {
         }
     }
 
+    /// [`Fault::Reply`] with `status` and `body`.
+    pub fn reply(status: u16, body: impl Into<bytes::Bytes>) -> Self {
+        Fault::Reply {
+            status,
+            body: body.into(),
+        }
+    }
+
     /// A short stable name, the key of [`crate::FaultStats::injected`]:
     /// `status-500`, `slow-down`, `kms-throttling`, `reset-request`,
     /// `drop-response`, `reset-response`, `stall`, `truncate`, `flip-byte`,
-    /// `serve`.
+    /// `serve`, `reply-200`.
     pub fn name(&self) -> String {
         match self {
             Fault::Status(s) => format!("status-{s}"),
@@ -108,6 +126,7 @@ impl Fault {
             Fault::Truncate { .. } => "truncate".into(),
             Fault::FlipByte { .. } => "flip-byte".into(),
             Fault::Serve { .. } => "serve".into(),
+            Fault::Reply { status, .. } => format!("reply-{status}"),
         }
     }
 
@@ -145,6 +164,9 @@ impl fmt::Display for Fault {
                     "answer with another object ({} bytes, ETag {etag})",
                     body.len()
                 )
+            }
+            Fault::Reply { status, body } => {
+                write!(f, "answer HTTP {status} with {} given bytes", body.len())
             }
         }
     }

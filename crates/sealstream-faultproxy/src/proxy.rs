@@ -508,6 +508,10 @@ impl Conn {
                 drain(req.into_body()).await;
                 Ok(serve_object(&body, &etag, range.as_deref(), head_only, seq))
             }
+            Fault::Reply { status, body } => {
+                drain(req.into_body()).await;
+                Ok(respond(status, "application/xml", seq, body))
+            }
             Fault::ResetResponse { .. } | Fault::Truncate { .. } | Fault::FlipByte { .. } => {
                 let kill = self.kill.clone();
                 Ok(self
@@ -700,8 +704,13 @@ fn json_error(status: u16, code: &str, message: &str, seq: u64) -> Response<Prox
     respond(status, "application/x-amz-json-1.1", seq, body)
 }
 
-fn respond(status: u16, content_type: &'static str, seq: u64, body: String) -> Response<ProxyBody> {
-    let mut resp = Response::new(full(Bytes::from(body)));
+fn respond(
+    status: u16,
+    content_type: &'static str,
+    seq: u64,
+    body: impl Into<Bytes>,
+) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(body.into()));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -5,8 +5,11 @@
 //! properties its target checks:
 //!
 //! - [`key_records`]: key records and whole key blocks through the `local`
-//!   and `x25519` unwrap paths, the `aws-kms` record matching (strict and
-//!   discovery), the keyring's attempt limit and its name check. An unwrap
+//!   and `x25519` unwrap paths, the `aws-kms` and `aws-kms-batch` record
+//!   matching (strict and discovery), the `aws-kms-batch` record layout
+//!   (checked against a reference; a malformed one is refused by the real
+//!   KMS provider without a KMS call), the keyring's attempt limit and its
+//!   name check. An unwrap
 //!   succeeds only for a record byte-identical to what the key holder wraps
 //!   for that bound section, salt ([`SALT`]) and name (every wrapping here
 //!   uses a fixed nonce or ephemeral key, so the authentic record is known),
@@ -43,7 +46,10 @@ use sealstream_format::{
 };
 
 use crate::error::{Error, KmsErrorKind, Result};
-use crate::kms::{AWS_KMS_PROVIDER_ID, KmsConfig, KmsProvider};
+use crate::kms::{
+    AWS_KMS_BATCH_PROVIDER_ID, AWS_KMS_PROVIDER_ID, BATCH_RECORD_VERSION, KmsConfig, KmsProvider,
+    ciphertext_blob,
+};
 use crate::local::{LOCAL_KEY_FILE_VERSION_LINE, LOCAL_PROVIDER_ID, LocalKeyProvider};
 use crate::provider::{KeyProvider, WrapContext};
 use crate::x25519::{
@@ -85,7 +91,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A provider that counts its unwrap calls. For `aws-kms` it keeps a real
 /// [`KmsProvider`] for [`KeyProvider::accepts`] but never calls KMS: its
-/// unwrap fails, transiently when the record's first byte is odd.
+/// unwrap refuses a malformed `aws-kms-batch` record as the real one does,
+/// and otherwise fails, transiently when the record's first byte is odd.
 #[derive(Debug)]
 struct Counted {
     inner: Arc<dyn KeyProvider>,
@@ -118,6 +125,9 @@ impl KeyProvider for Counted {
         self.calls.fetch_add(1, Ordering::Relaxed);
         if !self.fake_kms {
             return self.inner.unwrap_unverified(record, ctx).await;
+        }
+        if record.provider() == AWS_KMS_BATCH_PROVIDER_ID {
+            ciphertext_blob(record.key_id(), record.wrapped())?;
         }
         let transient = record.wrapped().first().is_some_and(|b| b & 1 == 1);
         Err(Error::Kms {
@@ -273,8 +283,8 @@ pub fn authentic_x25519(ctx: WrapContext<'_>) -> KeyRecord {
 }
 
 /// A header named [`NAME`] holding the authentic records for `suite` and
-/// `context`, a record for the strict KMS key and one for a discovery
-/// account.
+/// `context`, a record for the strict KMS key, one for a discovery account
+/// and, last, a well-formed `aws-kms-batch` record for the strict key.
 pub fn authentic_header(suite: Suite, context: EncryptionContext) -> Header {
     let bound = Header::bound_section_for(suite, &context);
     let ctx = binding(suite, &context, &bound, NAME);
@@ -288,8 +298,23 @@ pub fn authentic_header(suite: Suite, context: EncryptionContext) -> Header {
         )
         .unwrap(),
         authentic_x25519(ctx),
+        KeyRecord::new(AWS_KMS_BATCH_PROVIDER_ID, KMS_ARN, batch_wrapped(0xA2, 40)).unwrap(),
     ];
     Header::new(suite, context, NAME, records).unwrap()
+}
+
+/// A well-formed `aws-kms-batch` `wrapped`: the version byte and a
+/// `blob_len`-byte stand-in for a `CiphertextBlob`.
+fn batch_wrapped(byte: u8, blob_len: usize) -> Vec<u8> {
+    let mut out = vec![byte; blob_len + 1];
+    out[0] = BATCH_RECORD_VERSION;
+    out
+}
+
+/// docs/FORMAT.md, "`aws-kms-batch`": `0x01` then a 1- to 6144-byte blob.
+fn reference_batch_blob(wrapped: &[u8]) -> Option<&[u8]> {
+    let (&version, blob) = wrapped.split_first()?;
+    (version == 0x01 && !blob.is_empty() && blob.len() <= 6144).then_some(blob)
 }
 
 fn suite_of(bit: bool) -> Suite {
@@ -345,13 +370,18 @@ fn check_header(header: &Header) {
             x25519.accepts(record),
             record.provider() == X25519_PROVIDER_ID && record.key_id() == f.identity.fingerprint()
         );
+        let kms_record = record.provider() == AWS_KMS_PROVIDER_ID
+            || record.provider() == AWS_KMS_BATCH_PROVIDER_ID;
         assert_eq!(
             strict.accepts(record),
-            record.provider() == AWS_KMS_PROVIDER_ID && record.key_id() == KMS_ARN
+            kms_record && record.key_id() == KMS_ARN
         );
+        if record.provider() == AWS_KMS_BATCH_PROVIDER_ID {
+            check_batch_record(record, ctx, [strict, discovery]);
+        }
         if discovery.accepts(record) {
             let parts: Vec<&str> = record.key_id().splitn(6, ':').collect();
-            assert_eq!(record.provider(), AWS_KMS_PROVIDER_ID);
+            assert!(kms_record);
             assert!(parts.len() == 6 && parts[0] == "arn" && parts[1] == "aws");
             assert!(parts[2] == "kms" && parts[4] == KMS_ACCOUNT);
             assert!(parts[5].starts_with("key/") && parts[5].len() > 4);
@@ -404,6 +434,31 @@ fn check_header(header: &Header) {
     assert_eq!(calls(f), 0, "the name is compared before any unwrap");
 }
 
+/// An `aws-kms-batch` record's layout against the reference; a malformed
+/// one is refused by the real KMS providers (strict and discovery) as a
+/// malformed record without any I/O ([`ready`] would panic on a KMS call).
+fn check_batch_record(record: &KeyRecord, ctx: WrapContext<'_>, kms: [&Arc<Counted>; 2]) {
+    let parsed = ciphertext_blob(record.key_id(), record.wrapped());
+    match (&parsed, reference_batch_blob(record.wrapped())) {
+        (Ok(blob), Some(want)) => assert_eq!(*blob, want),
+        (Err(e), None) => {
+            check_error(e);
+            for provider in kms {
+                match ready(provider.inner.unwrap(record, ctx)) {
+                    Err(e @ Error::MalformedRecord { .. }) => check_error(&e),
+                    r => panic!("a malformed aws-kms-batch record was not refused: {r:?}"),
+                }
+            }
+        }
+        (p, r) => panic!(
+            "aws-kms-batch layout of {} bytes: parser {:?}, reference {}",
+            record.wrapped().len(),
+            p.as_ref().map(|b| b.len()),
+            r.is_some()
+        ),
+    }
+}
+
 /// `key_records`: `data[0]` picks the mode (low two bits) and the suite
 /// (bit 2):
 ///
@@ -411,8 +466,10 @@ fn check_header(header: &Header) {
 /// - 1: `pos: u16 BE, op: u8, val: u8`, then a context value: the authentic
 ///   header for that context is changed at `pos` (op 0: XOR `val | 1`; 1:
 ///   truncate; 2: insert `val`; 3: remove a byte) and parsed again;
-/// - 2: the rest is the `wrapped` field of a `local` record (bit 3 clear) or
-///   an `x25519` record (bit 3 set) for the context `fuzz=1`;
+/// - 2: the rest is the `wrapped` field of a `local` record (bits 3 and 4
+///   clear), an `x25519` record (bit 3 set, bit 4 clear) or an
+///   `aws-kms-batch` record for the strict KMS key (bit 4 set) for the
+///   context `fuzz=1`;
 /// - 3: the rest is the key block alone, after the bound section of the
 ///   context `fuzz=1`.
 pub fn key_records(data: &[u8]) {
@@ -451,7 +508,9 @@ pub fn key_records(data: &[u8]) {
             }
         }
         2 => {
-            let (provider, key_id) = if mode & 8 == 0 {
+            let (provider, key_id) = if mode & 16 != 0 {
+                (AWS_KMS_BATCH_PROVIDER_ID, KMS_ARN)
+            } else if mode & 8 == 0 {
                 (LOCAL_PROVIDER_ID, fixture().local.key_id())
             } else {
                 (X25519_PROVIDER_ID, fixture().identity.fingerprint())
@@ -762,6 +821,16 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
             format!("x25519-record-suite{s}"),
             [&[bit | 8 | 2][..], authentic_x25519(ctx).wrapped()].concat(),
         ));
+        out.push((
+            "key_records",
+            format!("batch-record-suite{s}"),
+            [&[bit | 16 | 2][..], &batch_wrapped(0xB0, 40)].concat(),
+        ));
+        out.push((
+            "key_records",
+            format!("batch-record-bad-version-suite{s}"),
+            [&[bit | 16 | 2, 0x02][..], &[0xB0; 40]].concat(),
+        ));
         let header = authentic_header(suite, context.clone());
         let key_block = &header.encode()[12 + header.bound_section().len()..header.fields_len()];
         out.push((
@@ -797,6 +866,27 @@ pub fn seed_corpus() -> Vec<(&'static str, String, Vec<u8>)> {
     out.push((
         "key_records",
         "many-accepted".into(),
+        [&[0][..], &header.encode()].concat(),
+    ));
+
+    // Batch records the KMS providers accept (bad version, no blob, one
+    // that goes to the fake KMS), then the authentic local record: the
+    // fourth attempt, the last the limit allows.
+    let discovery_arn = format!("arn:aws:kms:eu-west-1:{KMS_ACCOUNT}:key/batch");
+    let batch = [
+        (KMS_ARN, [&[0x02][..], &[0xB1; 40]].concat()),
+        (discovery_arn.as_str(), vec![BATCH_RECORD_VERSION]),
+        (discovery_arn.as_str(), batch_wrapped(0xB2, 40)),
+    ];
+    let mut records: Vec<KeyRecord> = batch
+        .into_iter()
+        .map(|(arn, wrapped)| KeyRecord::new(AWS_KMS_BATCH_PROVIDER_ID, arn, wrapped).unwrap())
+        .collect();
+    records.push(authentic_local(ctx));
+    let header = Header::new(Suite::Aes256Gcm, context, NAME, records).unwrap();
+    out.push((
+        "key_records",
+        "batch-records-then-local".into(),
         [&[0][..], &header.encode()].concat(),
     ));
 

@@ -47,6 +47,9 @@ use crate::provider::{KeyProvider, WrapContext};
 
 mod batch;
 
+#[cfg(fuzzing)]
+pub(crate) use batch::ciphertext_blob;
+
 pub use batch::{
     AWS_KMS_BATCH_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits, KMS_CONTEXT_BATCH_VALUE,
     KMS_CONTEXT_KEY_KEY, OPEN_CACHE_ENTRIES, OPEN_CACHE_TTL,
@@ -697,11 +700,6 @@ fn secret_from_blob(
     Ok(out)
 }
 
-/// Moves KMS plaintext into a data key, wiping the SDK's vector.
-fn data_key_from_blob(blob: Option<Blob>, key: &str, op: &str) -> Result<DataKey> {
-    Ok(DataKey::from_bytes(*secret_from_blob(blob, key, op)?))
-}
-
 fn record_from(key: &str, op: &str, arn: Option<String>, blob: Option<Blob>) -> Result<KeyRecord> {
     let (arn, wrapped) = answer_parts(key, op, arn, blob)?;
     Ok(KeyRecord::new(AWS_KMS_PROVIDER_ID, arn, wrapped)?)
@@ -767,26 +765,9 @@ impl KeyProvider for KmsProvider {
             return self.generate_batched(state, ctx).await;
         }
         let key = self.seal_key_id()?;
-        let ec = kms_context(ctx);
-        let mut out = self
-            .call(key, "GenerateDataKey", || {
-                self.client
-                    .generate_data_key()
-                    .key_id(key)
-                    .key_spec(DataKeySpec::Aes256)
-                    .set_encryption_context(Some(ec.clone()))
-                    .set_grant_tokens(self.grant_tokens())
-                    .send()
-            })
-            .await?;
-        let data_key = data_key_from_blob(out.plaintext.take(), key, "GenerateDataKey")?;
-        let record = record_from(
-            key,
-            "GenerateDataKey",
-            out.key_id.take(),
-            out.ciphertext_blob.take(),
-        )?;
-        Ok((data_key, record))
+        let (secret, arn, wrapped) = self.generate_data_key(key, kms_context(ctx)).await?;
+        let record = KeyRecord::new(AWS_KMS_PROVIDER_ID, arn, wrapped)?;
+        Ok((DataKey::from_bytes(*secret), record))
     }
 
     async fn wrap(&self, data_key: &DataKey, ctx: WrapContext<'_>) -> Result<KeyRecord> {
@@ -842,6 +823,35 @@ impl KeyProvider for KmsProvider {
 }
 
 impl KmsProvider {
+    /// One `GenerateDataKey` (AES-256) under `key` with encryption context
+    /// `ec`: the plaintext key (zeroizing), the key ARN KMS answered with and
+    /// the `CiphertextBlob`, all checked.
+    async fn generate_data_key(
+        &self,
+        key: &str,
+        ec: HashMap<String, String>,
+    ) -> Result<(Zeroizing<[u8; DATA_KEY_LEN]>, String, Vec<u8>)> {
+        let mut out = self
+            .call(key, "GenerateDataKey", || {
+                self.client
+                    .generate_data_key()
+                    .key_id(key)
+                    .key_spec(DataKeySpec::Aes256)
+                    .set_encryption_context(Some(ec.clone()))
+                    .set_grant_tokens(self.grant_tokens())
+                    .send()
+            })
+            .await?;
+        let secret = secret_from_blob(out.plaintext.take(), key, "GenerateDataKey")?;
+        let (arn, wrapped) = answer_parts(
+            key,
+            "GenerateDataKey",
+            out.key_id.take(),
+            out.ciphertext_blob.take(),
+        )?;
+        Ok((secret, arn, wrapped))
+    }
+
     /// `generate` with batching on: the object's data key derived from the
     /// current batch key, which is made (one `GenerateDataKey`) when there
     /// is none, the object's user pairs differ, or a limit is reached.
@@ -860,25 +870,9 @@ impl KmsProvider {
         {
             // The old batch key is wiped here, before the call.
             *current = None;
-            let ec: HashMap<String, String> = context.clone().into_iter().collect();
-            let mut out = self
-                .call(key, "GenerateDataKey", || {
-                    self.client
-                        .generate_data_key()
-                        .key_id(key)
-                        .key_spec(DataKeySpec::Aes256)
-                        .set_encryption_context(Some(ec.clone()))
-                        .set_grant_tokens(self.grant_tokens())
-                        .send()
-                })
+            let (batch_key, key_arn, blob) = self
+                .generate_data_key(key, context.clone().into_iter().collect())
                 .await?;
-            let batch_key = secret_from_blob(out.plaintext.take(), key, "GenerateDataKey")?;
-            let (key_arn, blob) = answer_parts(
-                key,
-                "GenerateDataKey",
-                out.key_id.take(),
-                out.ciphertext_blob.take(),
-            )?;
             let mut wrapped = Vec::with_capacity(1 + blob.len());
             wrapped.push(BATCH_RECORD_VERSION);
             wrapped.extend_from_slice(&blob);
@@ -908,23 +902,7 @@ impl KmsProvider {
     /// `Decrypt`), then the object's derivation.
     async fn unwrap_batched(&self, record: &KeyRecord, ctx: WrapContext<'_>) -> Result<DataKey> {
         let key = record.key_id();
-        let blob = match record.wrapped().split_first() {
-            Some((&BATCH_RECORD_VERSION, blob)) if !blob.is_empty() => blob,
-            Some((&BATCH_RECORD_VERSION, _)) | None => {
-                return Err(Error::MalformedRecord {
-                    provider: AWS_KMS_BATCH_PROVIDER_ID,
-                    reason: format!("key {key}: no CiphertextBlob after the version byte"),
-                });
-            }
-            Some((v, _)) => {
-                return Err(Error::MalformedRecord {
-                    provider: AWS_KMS_BATCH_PROVIDER_ID,
-                    reason: format!(
-                        "key {key}: record version {v:#04x} (this reader knows {BATCH_RECORD_VERSION:#04x})"
-                    ),
-                });
-            }
-        };
+        let blob = batch::ciphertext_blob(key, record.wrapped())?;
         let context = batch::batch_context(ctx);
         let batch_key = self
             .open_cache
@@ -1069,6 +1047,36 @@ mod tests {
         };
         let ec: HashMap<String, String> = batch::batch_context(ctx).into_iter().collect();
         assert_eq!(rendered(&ec), v.get("batch_kms_context"));
+    }
+
+    /// `aws-kms-batch` `wrapped` layouts against tests/vectors/records.txt:
+    /// `batch_wrapped_*` give their blob, `batch_invalid_*` are malformed.
+    #[test]
+    fn batch_wrapped_vectors() {
+        let v = Vectors::load();
+        let arn = v.get("batch_arn");
+        let valid = v.starting_with("batch_wrapped_");
+        assert_eq!(valid.len(), 2);
+        for (name, hex) in valid {
+            let wrapped = unhex(hex);
+            assert_eq!(
+                batch::ciphertext_blob(arn, &wrapped).unwrap(),
+                &wrapped[1..],
+                "{name}"
+            );
+        }
+        let invalid = v.starting_with("batch_invalid_");
+        assert!(invalid.len() >= 5);
+        for (name, hex) in invalid {
+            match batch::ciphertext_blob(arn, &unhex(hex)) {
+                Err(Error::MalformedRecord { provider, reason }) => {
+                    assert_eq!(provider, AWS_KMS_BATCH_PROVIDER_ID);
+                    assert!(reason.contains(arn), "{name}: {reason}");
+                }
+                r => panic!("{name}: {r:?}"),
+            }
+        }
+        assert!(batch::ciphertext_blob(arn, &[]).is_err());
     }
 
     #[test]

@@ -20,6 +20,18 @@ impl Vectors {
         Vectors(map)
     }
 
+    /// The vectors whose names start with `prefix`, sorted by name.
+    pub(crate) fn starting_with(&self, prefix: &str) -> Vec<(&'static str, &'static str)> {
+        let mut out: Vec<_> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     pub(crate) fn get(&self, name: &str) -> &'static str {
         self.0
             .get(name)

@@ -16,11 +16,12 @@ use std::time::Duration;
 use sealstream_format::open_slice;
 use sealstream_kms::{
     EncryptionContext, Error, Header, KeyProvider, KeyRecord, Keyring, KmsConfig, KmsErrorKind,
-    KmsProvider, LocalKeyProvider, RetryPolicy, Suite, X25519Identity,
+    KmsProvider, LocalKeyProvider, RetryPolicy, Suite, WrapContext, X25519Identity,
 };
 use support::{
     CountingTestDoubleProvider, FaultInjectingKms, create_key, host_port, kms_endpoint,
-    offline_sdk_config, prefix_of, sdk_config, seal_with, unique_alias, with_prefix,
+    offline_sdk_config, prefix_of, record_vectors, sdk_config, seal_with, unhex, unique_alias,
+    with_prefix,
 };
 
 fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
@@ -1000,4 +1001,95 @@ async fn batch_records_share_one_kms_blob_and_bind_each_object() {
             .is_err(),
         "a batch record opened over another object's body"
     );
+}
+
+/// The `batch_invalid_*` and `batch_wrapped_*` vectors (tests/vectors/records.txt) through the
+/// public API, against a fake KMS that counts requests (no server needed): an invalid
+/// `wrapped` is a malformed record, refused without a KMS request (by `KeyProvider::unwrap`
+/// and, where the record fits in a header, by the keyring, where it makes only that record
+/// unusable: a genuine local record after it still opens the object); a well-formed one of
+/// either boundary length (1 and 6144 blob bytes) is sent to KMS.
+#[tokio::test]
+async fn batch_record_vectors_invalid_ones_are_refused_without_a_kms_call() {
+    let v = record_vectors();
+    let arn = v["batch_arn"];
+    let fake = FaultInjectingKms::always("KMSInternalException", 500).await;
+    let sdk = offline_sdk_config(&fake.endpoint()).await;
+    let kms = Arc::new(
+        KmsProvider::new(
+            KmsProvider::client(&sdk),
+            KmsConfig::strict(arn).with_retry(fast_retry(1)),
+        )
+        .unwrap(),
+    );
+    let local: Arc<dyn KeyProvider> =
+        Arc::new(LocalKeyProvider::from_key_bytes(&[44u8; 32], "t").unwrap());
+    let reader = ring(vec![kms.clone(), local.clone()]);
+    let sealed = ring(vec![local])
+        .seal_key(Suite::Aes256Gcm, ctx(&[("app", "backup")]), "n")
+        .await
+        .unwrap();
+    let (sealed, prefix) = with_prefix(sealed);
+    let genuine = sealed.header.records().to_vec();
+    let wrap_ctx = WrapContext {
+        suite: sealed.header.suite(),
+        context: sealed.header.context(),
+        bound: sealed.header.bound_section(),
+        salt: &prefix.salt,
+        name: sealed.header.name(),
+    };
+    let record = |name: &str| KeyRecord::new("aws-kms-batch", arn, unhex(v[name])).unwrap();
+
+    let invalid: Vec<&str> = v
+        .keys()
+        .copied()
+        .filter(|k| k.starts_with("batch_invalid_"))
+        .collect();
+    assert!(invalid.len() >= 5, "{invalid:?}");
+    let mut in_headers = 0;
+    for name in invalid {
+        assert!(kms.accepts(&record(name)), "{name}");
+        let err = kms.unwrap(&record(name), wrap_ctx).await.unwrap_err();
+        assert!(
+            matches!(err, Error::MalformedRecord { .. }) && err.to_string().contains(arn),
+            "{name}: {err}"
+        );
+        assert_eq!(fake.faults(), 0, "{name} was sent to KMS");
+        // A record too long for the 4096-byte header reaches only the API above.
+        let Ok(alone) = sealed.header.with_records(vec![record(name)]) else {
+            continue;
+        };
+        in_headers += 1;
+        let msg = reader
+            .open_key(&alone, &prefix, None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("malformed aws-kms-batch key record") && msg.contains(arn),
+            "{name}: {msg}"
+        );
+        let mut records = vec![record(name)];
+        records.extend(genuine.iter().cloned());
+        let header = sealed.header.with_records(records).unwrap();
+        let key = reader.open_key(&header, &prefix, None).await.unwrap();
+        assert_eq!(key.expose_secret(), sealed.key.expose_secret(), "{name}");
+        assert_eq!(fake.faults(), 0, "{name} was sent to KMS");
+    }
+    assert!(
+        in_headers >= 4,
+        "{in_headers} invalid vectors fit in a header"
+    );
+
+    for (sent, name) in ["batch_wrapped_blob_min", "batch_wrapped_blob_max"]
+        .into_iter()
+        .enumerate()
+    {
+        let err = kms.unwrap(&record(name), wrap_ctx).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Kms { .. }),
+            "{name} should reach KMS: {err}"
+        );
+        assert_eq!(fake.faults(), sent + 1, "{name} was not sent to KMS: {err}");
+    }
 }

@@ -1,38 +1,60 @@
 //! `rm`: remove objects from a store (local folder or S3), or with `-r`
 //! everything under a prefix. Every argument is resolved before anything
-//! is removed: one that names no object removes nothing.
+//! is removed: one that names no object removes nothing. The removal
+//! itself is [`StoreHandle::delete`] (S3: DeleteObjects, 1000 keys a
+//! request), once per store named.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::app::{App, blocking};
+use crate::app::App;
 use crate::cli::RmArgs;
 use crate::error::{Class, CliError, Result};
 use crate::location::{Store, Target};
 use crate::output;
 use crate::s3::{self, s3_error};
-use crate::store::StoreHandle;
+use crate::store::{Entry, StoreHandle};
 
-/// One object to remove.
-enum Doomed {
-    Local {
-        path: PathBuf,
-        root: Option<PathBuf>,
-    },
-    S3 {
-        bucket: String,
-        key: String,
-    },
+/// One object to remove: the store that holds it and its entry there.
+struct Doomed {
+    store: Store,
+    entry: Entry,
 }
 
 impl Doomed {
-    fn shown(&self) -> String {
-        match self {
-            Doomed::Local { path, .. } => path.display().to_string(),
-            Doomed::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+    /// An object found by name rather than by listing: no size or time.
+    fn named(store: Store, name: String, target: Target) -> Self {
+        Doomed {
+            store,
+            entry: Entry {
+                name,
+                target,
+                size: 0,
+                plaintext_size: None,
+                modified: None,
+                etag: None,
+            },
         }
     }
+
+    fn shown(&self) -> String {
+        match &self.entry.target {
+            Target::Local(path) => path.display().to_string(),
+            Target::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            Target::Link(_) => self.entry.name.clone(),
+        }
+    }
+}
+
+/// The name of `path` in the local store `root` (`/`-separated).
+fn local_name(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn not_found(what: &str) -> CliError {
@@ -62,8 +84,18 @@ async fn resolve_one(app: &App, store: &Store, s: &str) -> Result<Doomed> {
                     .hint("give the object's name in the store (see `sealstream ls`)"));
                 }
             };
+            // A `file://` object outside the store is removed as the only
+            // object of its own folder (which is then never removed).
+            let root = root.unwrap_or_else(|| {
+                path.parent()
+                    .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
+            });
             match path.symlink_metadata() {
-                Ok(m) if m.is_file() => Ok(Doomed::Local { path, root }),
+                Ok(m) if m.is_file() => Ok(Doomed::named(
+                    Store::Local(root.clone()),
+                    local_name(&path, &root),
+                    Target::Local(path),
+                )),
                 Ok(m) if m.is_dir() => Err(CliError::new(
                     Class::NotFound,
                     format!("{}: is a folder of objects, not an object", path.display()),
@@ -81,7 +113,14 @@ async fn resolve_one(app: &App, store: &Store, s: &str) -> Result<Doomed> {
         }
         Target::S3 { bucket, key } => {
             match s3::admin_client(app).await?.stat(&bucket, &key).await {
-                Ok(_) => Ok(Doomed::S3 { bucket, key }),
+                Ok(_) => Ok(Doomed::named(
+                    Store::S3 {
+                        bucket: bucket.clone(),
+                        prefix: String::new(),
+                    },
+                    key.clone(),
+                    Target::S3 { bucket, key },
+                )),
                 Err(sealstream_s3::Error::NotFound { .. }) => {
                     Err(not_found(&format!("s3://{bucket}/{key}")))
                 }
@@ -109,21 +148,14 @@ async fn resolve_tree(app: &App, store: &Store, s: &str) -> Result<Vec<Doomed>> 
         return Err(not_found(&store.to_string()));
     }
     let handle = StoreHandle::new(app, store.clone(), &crate::cli::SseArgs::default()).await?;
-    let root = match &store {
-        Store::Local(r) => Some(r.clone()),
-        Store::S3 { .. } => None,
-    };
     let found: Vec<Doomed> = handle
         .list(&name_prefix)
         .await?
         .into_iter()
-        .filter_map(|e| match e.target {
-            Target::Local(path) => Some(Doomed::Local {
-                path,
-                root: root.clone(),
-            }),
-            Target::S3 { bucket, key } => Some(Doomed::S3 { bucket, key }),
-            Target::Link(_) => None,
+        .filter(|e| !matches!(e.target, Target::Link(_)))
+        .map(|entry| Doomed {
+            store: store.clone(),
+            entry,
         })
         .collect();
     if found.is_empty() {
@@ -166,47 +198,55 @@ pub(crate) async fn run(app: &App, a: RmArgs) -> Result<()> {
         }
         return Ok(());
     }
-    // S3 objects go in DeleteObjects batches per bucket; local ones one by one.
-    let mut by_bucket: Vec<(String, Vec<String>)> = Vec::new();
+    // One StoreHandle::delete per store, in the order the stores were named;
+    // an object named twice (`rm -r d/ d/x`) is removed once.
+    let mut by_store: Vec<(Store, Vec<&Doomed>)> = Vec::new();
     for d in &doomed {
-        match d {
-            Doomed::Local { path, root } => {
-                let (p, r) = (path.clone(), root.clone());
-                blocking(move || crate::store::remove_local(&p, r.as_deref())).await?;
+        match by_store.iter_mut().find(|(s, _)| *s == d.store) {
+            Some((_, ds)) if ds.iter().any(|o| o.entry.name == d.entry.name) => {}
+            Some((_, ds)) => ds.push(d),
+            None => by_store.push((d.store.clone(), vec![d])),
+        }
+    }
+    let mut failures = Vec::new();
+    // A refusal by S3 is a service failure (exit 6); by the local file
+    // system, an I/O one (exit 7).
+    let mut class = Class::Io;
+    for (store, ds) in by_store {
+        let on_s3 = matches!(store, Store::S3 { .. });
+        let handle = StoreHandle::new(app, store, &crate::cli::SseArgs::default()).await?;
+        let entries: Vec<Entry> = ds.iter().map(|d| d.entry.clone()).collect();
+        let (done, failed) = handle.delete(&entries).await?;
+        for d in &ds {
+            if done.contains(&d.entry.name) {
                 report(d, true);
             }
-            Doomed::S3 { bucket, key } => match by_bucket.iter_mut().find(|(b, _)| b == bucket) {
-                Some((_, keys)) => keys.push(key.clone()),
-                None => by_bucket.push((bucket.clone(), vec![key.clone()])),
-            },
         }
-    }
-    if by_bucket.is_empty() {
-        return Ok(());
-    }
-    let client = s3::admin_client(app).await?;
-    let mut failures = Vec::new();
-    for (bucket, keys) in by_bucket {
-        let outcome = client
-            .delete_many(&bucket, &keys)
-            .await
-            .map_err(|e| s3_error(&e))?;
-        for key in outcome.deleted {
-            report(
-                &Doomed::S3 {
-                    bucket: bucket.clone(),
-                    key,
-                },
-                true,
+        for (name, why) in failed {
+            let shown = ds
+                .iter()
+                .find(|d| d.entry.name == name)
+                .map_or_else(|| name.clone(), |d| d.shown());
+            let line = format!("{}: {}", output::escape(&shown), output::escape(&why));
+            app.out.failure(
+                &json!({
+                    "verb": "rm",
+                    "object": shown,
+                    "removed": false,
+                    "dry_run": false,
+                    "error": why,
+                }),
+                &format!("not removed: {line}"),
             );
-        }
-        for (key, why) in outcome.failed {
-            failures.push(format!("s3://{bucket}/{key}: {why}"));
+            failures.push(line);
+            if on_s3 {
+                class = Class::Service;
+            }
         }
     }
     if let Some(first) = failures.first() {
         return Err(CliError::new(
-            Class::Service,
+            class,
             format!(
                 "{} object(s) were not removed; first: {first}",
                 failures.len()

@@ -46,6 +46,9 @@ pub const KMS_CONTEXT_BATCH_VALUE: &str = "batch";
 /// The first byte of an `aws-kms-batch` record's `wrapped`: the record
 /// layout's version.
 pub const BATCH_RECORD_VERSION: u8 = 0x01;
+/// The longest `CiphertextBlob` KMS makes or `Decrypt` takes: 6144 bytes
+/// (docs/FORMAT.md, "`aws-kms`").
+pub(crate) const MAX_CIPHERTEXT_BLOB_LEN: usize = 6144;
 /// The HKDF label of the per-object derivation.
 const DERIVE_LABEL: &[u8] = b"sealstream aws-kms-batch v2";
 
@@ -91,6 +94,32 @@ impl BatchLimits {
             ));
         }
         Ok(())
+    }
+}
+
+/// The `CiphertextBlob` of an `aws-kms-batch` record's `wrapped`
+/// (docs/FORMAT.md, "`aws-kms-batch`"): the version byte must be
+/// [`BATCH_RECORD_VERSION`] and the blob 1 to [`MAX_CIPHERTEXT_BLOB_LEN`]
+/// bytes. Anything else is a malformed record, refused without a KMS call.
+pub(crate) fn ciphertext_blob<'a>(key_id: &str, wrapped: &'a [u8]) -> Result<&'a [u8]> {
+    let malformed = |reason: String| Error::MalformedRecord {
+        provider: AWS_KMS_BATCH_PROVIDER_ID,
+        reason: format!("key {key_id}: {reason}"),
+    };
+    match wrapped.split_first() {
+        Some((&BATCH_RECORD_VERSION, blob)) if blob.len() > MAX_CIPHERTEXT_BLOB_LEN => {
+            Err(malformed(format!(
+                "a {}-byte CiphertextBlob; KMS blobs are at most {MAX_CIPHERTEXT_BLOB_LEN} bytes",
+                blob.len()
+            )))
+        }
+        Some((&BATCH_RECORD_VERSION, blob)) if !blob.is_empty() => Ok(blob),
+        Some((&BATCH_RECORD_VERSION, _)) | None => {
+            Err(malformed("no CiphertextBlob after the version byte".into()))
+        }
+        Some((v, _)) => Err(malformed(format!(
+            "record version {v:#04x} (this reader knows {BATCH_RECORD_VERSION:#04x})"
+        ))),
     }
 }
 

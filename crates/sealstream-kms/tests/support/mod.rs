@@ -462,3 +462,20 @@ fn strip_json_field(json: &str, name: &str) -> Option<String> {
     }
     Some(format!("{}{}", &json[..begin], &json[end..]))
 }
+
+/// The key-record vectors of tests/vectors/records.txt, by name.
+pub fn record_vectors() -> std::collections::BTreeMap<&'static str, &'static str> {
+    include_str!("../vectors/records.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(" = "))
+        .collect()
+}
+
+/// The bytes of a lowercase hex vector.
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

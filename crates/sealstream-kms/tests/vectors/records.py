@@ -94,3 +94,15 @@ for suite, nm, label in [(1, name, "batch_data_key_suite1"), (2, "", "batch_data
     info = aad(b"sealstream aws-kms-batch v2", batch_arn, bound(suite, pairs), salt, nm)
     print(label + "_info =", info.hex())
     print(label + " =", HKDFExpand(hashes.SHA512(), 32, info).derive(batch_key).hex())
+# aws-kms-batch `wrapped` values (docs/FORMAT.md, "aws-kms-batch"): 0x01 || CiphertextBlob, the
+# blob 1 to 6144 bytes (opaque here, so any bytes). batch_wrapped_* are well-formed (a reader
+# passes them to Decrypt); batch_invalid_* are unusable records a reader refuses without calling
+# KMS. An empty `wrapped` is refused by the header itself (format vector wrapped_len_zero).
+blob = rng(0xd0, 40)
+print("batch_wrapped_blob_min =", (b"\x01" + b"\xd0").hex())
+print("batch_wrapped_blob_max =", (b"\x01" + bytes([0xd0]) * 6144).hex())
+print("batch_invalid_version_only =", b"\x01".hex())
+print("batch_invalid_version_00 =", (b"\x00" + blob).hex())
+print("batch_invalid_version_02 =", (b"\x02" + blob).hex())
+print("batch_invalid_version_ff =", (b"\xff" + blob).hex())
+print("batch_invalid_blob_too_long =", (b"\x01" + bytes([0xd0]) * 6145).hex())

@@ -952,3 +952,74 @@ async fn swapped_answers_are_refused_before_any_key_is_used() {
     }
     env.cleanup().await;
 }
+
+/// `delete_many` sends DeleteObjects with at most `MAX_DELETE_BATCH` keys a request (2,001
+/// keys: three requests, counted at a passthrough proxy; S3 confirms deletes of keys that do
+/// not exist), and reports the keys a server refuses one by one (a `200` DeleteObjects result
+/// with `<Error>` entries, which the real server cannot be made to give) while returning the
+/// ones it deleted.
+#[tokio::test]
+async fn delete_many_sends_1000_keys_a_request_and_reports_refused_keys() {
+    let Some(env) = env("delete_many_sends_1000_keys_a_request_and_reports_refused_keys").await
+    else {
+        return;
+    };
+    assert_eq!(sealstream_s3::MAX_DELETE_BATCH, 1000);
+    let proxy = env.proxy(FaultPlan::passthrough()).await;
+    let via = client(&proxy.endpoint(), config(), retries(1)).await;
+    let keys: Vec<String> = (0..2001)
+        .map(|i| env.key(&format!("many/{i:04}")))
+        .collect();
+    let outcome = via.delete_many(&env.bucket, &keys).await.unwrap();
+    let posts = || {
+        proxy
+            .log()
+            .iter()
+            .filter(|r| r.method == "POST" && r.uri.contains("delete"))
+            .count()
+    };
+    assert_eq!(posts(), 3, "{}", proxy.report());
+    assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+    assert_eq!(outcome.deleted.len(), 2001);
+
+    let (kept, refused) = (env.key("d/kept"), env.key("d/refused"));
+    env.upload_direct(&kept, b"kept").await;
+    env.upload_direct(&refused, b"refused").await;
+    let answer = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+         <Deleted><Key>{kept}</Key></Deleted>\
+         <Error><Key>{refused}</Key><Code>AccessDenied</Code><Message>Access Denied</Message>\
+         </Error></DeleteResult>"
+    );
+    proxy.set_plan(FaultPlan::new(env.seed).rule(Rule::new(
+        Match::any().method("POST").query("delete"),
+        Fault::reply(200, answer),
+    )));
+    let outcome = via
+        .delete_many(&env.bucket, &[kept.clone(), refused.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.deleted,
+        std::slice::from_ref(&kept),
+        "{}",
+        proxy.report()
+    );
+    assert_eq!(outcome.failed.len(), 1, "{:?}", outcome.failed);
+    assert_eq!(outcome.failed[0].0, refused);
+    assert!(
+        outcome.failed[0].1.contains("AccessDenied"),
+        "{:?}",
+        outcome.failed
+    );
+    assert_eq!(proxy.stats().injected.get("reply-200"), Some(&1));
+    // The fake answered: both objects are still on the server.
+    for key in [&kept, &refused] {
+        env.direct.stat(&env.bucket, key).await.unwrap();
+    }
+    env.direct
+        .delete_many(&env.bucket, &[kept, refused])
+        .await
+        .unwrap();
+}
