@@ -952,3 +952,203 @@ fn the_bar_is_cleared_before_plaintext_goes_to_the_terminal() {
         );
     }
 }
+
+/// A public key file given where a secret key belongs is named by its
+/// kind, before the permission check that its 0644 mode would otherwise
+/// fail: for `-i`/`--identity` and `--key-file` alike, on every opening
+/// verb that takes them.
+#[test]
+fn a_public_key_given_as_a_secret_key_is_named_by_its_kind() {
+    let env = Env::new();
+    x25519(&env, "me");
+    env.keygen("k");
+    env.write("m.txt", b"for me");
+    // Sealed for a local key and an X25519 one: the opening verbs load
+    // only the key files of the kinds an object names.
+    env.cmd()
+        .args([
+            "encrypt",
+            "m.txt",
+            "-o",
+            "m.sealed",
+            "-R",
+            "me.pub",
+            "--key-file",
+            "k",
+        ])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["put", "m.txt", "m", "-R", "me.pub", "--key-file", "k"])
+        .assert()
+        .success();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path("me.pub"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(mode & 0o077, 0, "the public key file is not world-readable");
+    }
+    let cases: &[&[&str]] = &[
+        &["decrypt", "m.sealed", "-i", "me.pub"],
+        &["decrypt", "m.sealed", "--key-file", "me.pub"],
+        &["get", "m", "-", "-i", "me.pub"],
+        &["cat", "m", "--identity", "me.pub"],
+        &["rewrap", "m.sealed", "-i", "me.pub", "-R", "me.pub"],
+    ];
+    for args in cases {
+        let out = env.cmd().args(*args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("this is a public key; pass the secret key file"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("accessible by group or others") && !err.contains("chmod"),
+            "{args:?}: a permission message for a public key: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    assert_eq!(
+        env.cmd()
+            .args(["decrypt", "m.sealed", "-i", "me"])
+            .output()
+            .unwrap()
+            .stdout,
+        b"for me"
+    );
+}
+
+/// `"$(cat KEY.pub)"` (the file's text, comment lines and all) is a
+/// recipient wherever one is taken: `put --recipient` and `rewrap
+/// --new-recipient`, as the README's rewrap example passes it, besides
+/// `encrypt` (tests/local.rs).
+#[test]
+fn a_pub_files_text_is_a_recipient_for_put_and_rewrap() {
+    let env = Env::new();
+    x25519(&env, "offline");
+    x25519(&env, "other");
+    let text = std::fs::read_to_string(env.path("offline.pub")).unwrap();
+    assert!(text.starts_with('#') && text.lines().count() > 1, "{text}");
+    let text = text.trim_end();
+    env.write("m.txt", b"for offline");
+    env.cmd()
+        .args(["put", "m.txt", "m", "--recipient", text])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["get", "m", "-", "-i", "offline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"for offline", "{out:?}");
+    env.cmd()
+        .args(["encrypt", "m.txt", "-o", "m.sealed", "-R", "other.pub"])
+        .assert()
+        .success();
+    env.cmd()
+        .args(["rewrap", "m.sealed", "-i", "other", "--new-recipient", text])
+        .assert()
+        .success();
+    let out = env
+        .cmd()
+        .args(["decrypt", "m.sealed", "-i", "offline"])
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"for offline", "{out:?}");
+    // The rewrap replaced the old recipient.
+    assert!(
+        !env.cmd()
+            .args(["decrypt", "m.sealed", "-i", "other"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+}
+
+/// `sealstream cat BIG | head` on a store object: exit 141 like `cat`,
+/// no error line (tests/local.rs covers `encrypt` and `decrypt`).
+#[cfg(unix)]
+#[test]
+fn cat_of_a_store_object_into_a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command as Std, Stdio};
+    let env = Env::new();
+    env.keygen("k");
+    env.write("big.bin", &common::data(8 << 20, 5));
+    env.cmd()
+        .args(["put", "big.bin", "big", "--key-file", "k"])
+        .assert()
+        .success();
+    for args in [&["cat", "big"][..], &["get", "big", "-"]] {
+        let mut child = Std::new(env!("CARGO_BIN_EXE_sealstream"))
+            .env_clear()
+            .env("HOME", env.home())
+            .current_dir(env.work())
+            .args(args)
+            .args(["--key-file", "k"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 10];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("error"), "{args:?}: {err}");
+    }
+}
+
+/// Human output on S3: durations in the units the flags take (`1h`, `1d`,
+/// never seconds), times as dates, and an object that does not exist named
+/// with a pointer to `sealstream ls` (exit 3).
+#[test]
+fn s3_notes_use_human_durations_and_missing_objects_point_to_ls() {
+    let Some(s3) =
+        common::services::s3("s3_notes_use_human_durations_and_missing_objects_point_to_ls")
+    else {
+        return;
+    };
+    let env = Env::new();
+    env.write("a", b"hello");
+    let store = s3.store(&env, "ux-human");
+    let run = |args: &[&str]| {
+        let out = s3
+            .cmd(&env)
+            .args(["--store", &store])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    run(&["put", "a"]);
+    let obj = format!("{store}/a");
+    let note = run(&["share", &obj, "--expires", "1h"]);
+    assert!(note.contains("until it expires in 1h ("), "{note}");
+    assert!(!note.contains("3600"), "{note}");
+    // The expiry time is a date: `(2026-12-04T20:00:00Z)`.
+    let when = note.split("expires in 1h (").nth(1).unwrap();
+    assert!(
+        when.len() > 21 && when.as_bytes()[4] == b'-' && when.as_bytes()[10] == b'T',
+        "{note}"
+    );
+    let note = run(&["cleanup", &format!("{store}/")]);
+    assert!(note.contains("older than 1d"), "{note}");
+    assert!(!note.contains("86400"), "{note}");
+
+    let out = s3
+        .cmd(&env)
+        .args(["--store", &store, "get", "no-such-object", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(common::NOT_FOUND), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-object"), "{err}");
+    assert!(err.contains("sealstream ls"), "{err}");
+}

@@ -69,7 +69,10 @@ pub enum KeyError {
     )]
     Rsa(String),
     /// This build has no RSA support.
-    #[error("this build of sealstream has no RSA support (built without the s3ec-rsa feature)")]
+    #[error(
+        "this build of sealstream has no RSA support (built without the s3ec-rsa feature); \
+         rebuild with the default features or `--features s3ec-rsa`"
+    )]
     RsaUnsupported,
 }
 
