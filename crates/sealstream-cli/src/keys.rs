@@ -156,8 +156,23 @@ fn kms_options(cfg: &Config) -> AwsOptions {
     }
 }
 
+/// The opening KMS providers of this process, by key list: a tree job
+/// (`get -r`, `check`) opens many objects, and one provider per key keeps
+/// its `aws-kms-batch` cache across them (one Decrypt per batch, not per
+/// object) and loads the SDK configuration once.
+type OpeningKms = Option<(Vec<String>, Vec<Arc<dyn KeyProvider>>)>;
+static OPENING_KMS: tokio::sync::Mutex<OpeningKms> = tokio::sync::Mutex::const_new(None);
+
 async fn kms_providers(cfg: &Config, keys: &[String]) -> Result<Vec<Arc<dyn KeyProvider>>> {
-    kms_providers_batched(cfg, keys, None).await
+    let mut memo = OPENING_KMS.lock().await;
+    if let Some((k, providers)) = memo.as_ref()
+        && k.as_slice() == keys
+    {
+        return Ok(providers.clone());
+    }
+    let providers = kms_providers_batched(cfg, keys, None).await?;
+    *memo = Some((keys.to_vec(), providers.clone()));
+    Ok(providers)
 }
 
 /// The configured KMS keys; with `batch`, sealing makes `aws-kms-batch`

@@ -589,6 +589,7 @@ fn a_tree_sealed_under_kms_round_trips() {
         .success();
     // 24 objects, batches of 1000 (the default): one GenerateDataKey.
     assert_eq!(kms_calls("GenerateDataKey"), 1, "{}", proxy.report());
+    let decrypts = kms_calls("Decrypt");
     cmd()
         .args([
             "--store",
@@ -604,6 +605,8 @@ fn a_tree_sealed_under_kms_round_trips() {
         .success();
     let refs: Vec<&str> = rels.iter().map(String::as_str).collect();
     assert_same_tree(&src, &env.path("out"), &refs);
+    // One batch: get -r unwraps its key once, for all 24 objects.
+    assert_eq!(kms_calls("Decrypt") - decrypts, 1, "{}", proxy.report());
     for r in &rels[..4] {
         let v = common::json_one(
             &cmd()

@@ -1049,7 +1049,10 @@ async fn batch_record_vectors_invalid_ones_are_refused_without_a_kms_call() {
     let mut in_headers = 0;
     for name in invalid {
         assert!(kms.accepts(&record(name)), "{name}");
-        let err = kms.unwrap(&record(name), wrap_ctx).await.unwrap_err();
+        let err = kms
+            .unwrap_unverified(&record(name), wrap_ctx)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, Error::MalformedRecord { .. }) && err.to_string().contains(arn),
             "{name}: {err}"
@@ -1085,7 +1088,10 @@ async fn batch_record_vectors_invalid_ones_are_refused_without_a_kms_call() {
         .into_iter()
         .enumerate()
     {
-        let err = kms.unwrap(&record(name), wrap_ctx).await.unwrap_err();
+        let err = kms
+            .unwrap_unverified(&record(name), wrap_ctx)
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, Error::Kms { .. }),
             "{name} should reach KMS: {err}"
