@@ -72,6 +72,7 @@ pub mod layout;
 pub mod pipeline;
 mod random_access;
 mod read;
+mod stream;
 mod suite;
 mod write;
 
@@ -89,6 +90,7 @@ pub use header::{
 pub use key::{DATA_KEY_LEN, DataKey, SALT_LEN, Salt};
 pub use random_access::{RandomAccess, RandomAccessReader, ReadAt, SeekSource, read_header_at};
 pub use read::{DecryptingReader, SealedReader};
+pub use stream::{StreamOpener, StreamSealer};
 pub use suite::Suite;
 pub use write::EncryptingWriter;
 

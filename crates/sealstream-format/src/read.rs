@@ -3,12 +3,11 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use zeroize::Zeroizing;
-
-use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, SEALED_CHUNK_SIZE};
+use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener};
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
 use crate::key::DataKey;
+use crate::stream::StreamOpener;
 
 /// An object whose header has been read, waiting for its data key.
 ///
@@ -68,14 +67,6 @@ impl<R: Read> SealedReader<R> {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Debug)]
-enum State {
-    Reading,
-    Done,
-    /// The kind and message of the error that stopped the reader.
-    Failed(io::ErrorKind, String),
-}
-
 /// Decrypts a sealstream body read from `R`, releasing each chunk's
 /// plaintext only after its tag verifies.
 ///
@@ -85,21 +76,17 @@ enum State {
 /// every further `read` fails.
 pub struct DecryptingReader<R: Read> {
     inner: R,
-    cipher: ChunkOpener,
-    /// Holds one sealed chunk; after opening, `pos..end` is plaintext.
-    buf: Zeroizing<Vec<u8>>,
-    pos: usize,
-    end: usize,
-    index: u64,
-    state: State,
+    stream: StreamOpener,
+    /// The kind and message of the error that stopped the reader.
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 impl<R: Read> fmt::Debug for DecryptingReader<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DecryptingReader")
-            .field("suite", &self.cipher.suite())
-            .field("next_chunk", &self.index)
-            .field("state", &self.state)
+            .field("suite", &self.stream.suite())
+            .field("next_chunk", &self.stream.next_chunk())
+            .field("failed", &self.failed.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -110,19 +97,15 @@ impl<R: Read> DecryptingReader<R> {
     pub fn from_parts(inner: R, cipher: ChunkOpener) -> Self {
         DecryptingReader {
             inner,
-            cipher,
-            buf: Zeroizing::new(vec![0u8; SEALED_CHUNK_SIZE]),
-            pos: 0,
-            end: 0,
-            index: 0,
-            state: State::Reading,
+            stream: StreamOpener::new(cipher, 0),
+            failed: None,
         }
     }
 
     /// Whether the final chunk has been authenticated (all plaintext
     /// released and the length proven).
     pub fn is_done(&self) -> bool {
-        self.state == State::Done && self.pos == self.end
+        self.stream.is_done()
     }
 
     /// Returns the inner reader. Only meaningful after [`is_done`](Self::is_done).
@@ -130,23 +113,17 @@ impl<R: Read> DecryptingReader<R> {
         self.inner
     }
 
-    fn next_chunk(&mut self) -> Result<()> {
-        let got = read_full(&mut self.inner, &mut self.buf)?;
-        if got == 0 {
-            return Err(Error::Truncated {
-                detail: "the object ends on a chunk boundary: the final chunk is missing",
-            });
-        }
-        // A full-sized chunk is never final; anything shorter is, since
-        // the read stopped only at end of input.
-        let last = got < SEALED_CHUNK_SIZE;
-        let sealed = self.buf.get_mut(..got).unwrap_or(&mut []);
-        let plain = self.cipher.open_chunk(self.index, sealed, last)?.len();
-        self.index += 1;
-        self.pos = 0;
-        self.end = plain;
-        if last {
-            self.state = State::Done;
+    /// Reads into the stream until it has plaintext or is done.
+    fn fill(&mut self) -> Result<()> {
+        while self.stream.wants_input() {
+            let n = loop {
+                match self.inner.read(self.stream.space()) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            self.stream.filled(n)?;
         }
         Ok(())
     }
@@ -171,32 +148,23 @@ impl<R: Read> Read for DecryptingReader<R> {
         if out.is_empty() {
             return Ok(0);
         }
-        while self.pos == self.end {
-            match &self.state {
-                State::Done => return Ok(0),
-                State::Failed(kind, msg) => {
-                    return Err(io::Error::new(
-                        *kind,
-                        format!("{msg} (no more plaintext is released after this error)"),
-                    ));
-                }
-                State::Reading => {
-                    if let Err(e) = self.next_chunk() {
-                        let e = io::Error::from(e);
-                        self.state = State::Failed(e.kind(), e.to_string());
-                        self.pos = 0;
-                        self.end = 0;
-                        return Err(e);
-                    }
-                }
-            }
+        if let Some((kind, msg)) = &self.failed {
+            return Err(io::Error::new(
+                *kind,
+                format!("{msg} (no more plaintext is released after this error)"),
+            ));
         }
-        let avail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+        if let Err(e) = self.fill() {
+            let e = io::Error::from(e);
+            self.failed = Some((e.kind(), e.to_string()));
+            return Err(e);
+        }
+        let avail = self.stream.plaintext();
         let n = avail.len().min(out.len());
         if let (Some(dst), Some(src)) = (out.get_mut(..n), avail.get(..n)) {
             dst.copy_from_slice(src);
         }
-        self.pos += n;
+        self.stream.consume(n);
         Ok(n)
     }
 }

@@ -3,12 +3,11 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use zeroize::Zeroizing;
-
-use crate::chunk::{CHUNK_SIZE, ChunkSealer, SEALED_CHUNK_SIZE, TAG_LEN};
+use crate::chunk::ChunkSealer;
 use crate::error::{Error, Result};
 use crate::header::Header;
 use crate::key::{DataKey, Salt};
+use crate::stream::StreamSealer;
 
 /// Seals everything written to it into a sealstream object written to `W`.
 ///
@@ -21,18 +20,15 @@ use crate::key::{DataKey, Salt};
 /// truncated, never one that silently decrypts to a prefix of the data.
 pub struct EncryptingWriter<W: Write> {
     inner: W,
-    cipher: ChunkSealer,
-    /// Plaintext of the chunk being filled, with room for the tag.
-    buf: Zeroizing<Vec<u8>>,
-    index: u64,
+    stream: StreamSealer,
     failed: bool,
 }
 
 impl<W: Write> fmt::Debug for EncryptingWriter<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptingWriter")
-            .field("suite", &self.cipher.suite())
-            .field("chunks_sealed", &self.index)
+            .field("suite", &self.stream.suite())
+            .field("chunks_sealed", &self.stream.chunks_sealed())
             .finish_non_exhaustive()
     }
 }
@@ -55,16 +51,14 @@ impl<W: Write> EncryptingWriter<W> {
     pub fn from_parts(inner: W, cipher: ChunkSealer, next_index: u64) -> Self {
         EncryptingWriter {
             inner,
-            cipher,
-            buf: Zeroizing::new(Vec::with_capacity(SEALED_CHUNK_SIZE)),
-            index: next_index,
+            stream: StreamSealer::new(cipher, next_index),
             failed: false,
         }
     }
 
     /// Number of chunks sealed and written so far.
     pub fn chunks_written(&self) -> u64 {
-        self.index
+        self.stream.chunks_sealed()
     }
 
     /// A reference to the underlying writer.
@@ -72,27 +66,30 @@ impl<W: Write> EncryptingWriter<W> {
         &self.inner
     }
 
-    fn seal_and_write(&mut self, last: bool) -> Result<()> {
+    fn check(&self) -> Result<()> {
         if self.failed {
             return Err(Error::Io(io::Error::other(
                 "the encrypting writer failed earlier; the object is incomplete",
             )));
         }
-        let plain_len = self.buf.len();
-        self.buf.resize(plain_len + TAG_LEN, 0);
-        let res = self
-            .cipher
-            .seal_chunk_in_buf(self.index, &mut self.buf, last)
-            .and_then(|()| self.inner.write_all(&self.buf).map_err(Error::from));
-        self.buf.clear();
-        match res {
+        Ok(())
+    }
+
+    /// Writes out the sealed chunk the stream holds, if any.
+    fn drain(&mut self) -> Result<()> {
+        let pending = self.stream.pending();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let n = pending.len();
+        match self.inner.write_all(pending) {
             Ok(()) => {
-                self.index += 1;
+                self.stream.advance(n);
                 Ok(())
             }
             Err(e) => {
                 self.failed = true;
-                Err(e)
+                Err(e.into())
             }
         }
     }
@@ -100,7 +97,13 @@ impl<W: Write> EncryptingWriter<W> {
     /// **Seals and writes the final chunk, flushes, and returns the inner
     /// writer. Without this call the object is not valid.**
     pub fn finish(mut self) -> Result<W> {
-        self.seal_and_write(true)?;
+        self.check()?;
+        self.drain()?;
+        if let Err(e) = self.stream.finish() {
+            self.failed = true;
+            return Err(e);
+        }
+        self.drain()?;
         self.inner.flush()?;
         Ok(self.inner)
     }
@@ -108,13 +111,12 @@ impl<W: Write> EncryptingWriter<W> {
 
 impl<W: Write> Write for EncryptingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let room = CHUNK_SIZE - self.buf.len();
-        let take = room.min(data.len());
-        self.buf.extend_from_slice(data.get(..take).unwrap_or(&[]));
-        // A full chunk is never the final one, so it can be sealed now.
-        if self.buf.len() == CHUNK_SIZE {
-            self.seal_and_write(false)?;
-        }
+        self.check()?;
+        self.drain()?;
+        let take = self.stream.push(data).inspect_err(|_| self.failed = true)?;
+        // A full chunk was sealed: write it now, so that at most one chunk
+        // is ever buffered.
+        self.drain()?;
         Ok(take)
     }
 
