@@ -314,11 +314,17 @@ impl StreamOpener {
         }
     }
 
-    fn fail(&mut self, e: Error) -> Error {
+    /// Stops the stream for an error found outside it (the input failed):
+    /// nothing more is released.
+    pub fn abort(&mut self) {
         self.state = State::Failed;
         self.pos = 0;
         self.end = 0;
         self.filled = 0;
+    }
+
+    fn fail(&mut self, e: Error) -> Error {
+        self.abort();
         e
     }
 

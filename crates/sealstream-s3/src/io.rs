@@ -26,12 +26,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, ChunkSealer, DataKey, Header, PEEK_LEN,
-    SEALED_CHUNK_SIZE, Salt, TAG_LEN,
+    BODY_PREFIX_LEN, BodyPrefix, ChunkOpener, ChunkSealer, DataKey, Header, PEEK_LEN, Salt,
+    StreamOpener, StreamSealer,
 };
 use sealstream_kms::Keyring;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
@@ -87,13 +86,11 @@ impl Unlock<'_> {
 /// truncated, never one that decrypts to a prefix of the data.
 pub struct SealingWriter<W> {
     inner: W,
-    cipher: ChunkSealer,
-    /// Plaintext of the chunk being filled (room for the tag).
-    plain: Zeroizing<Vec<u8>>,
-    /// Ciphertext waiting to be written, from `out_pos`.
-    out: Vec<u8>,
-    out_pos: usize,
-    index: u64,
+    stream: StreamSealer,
+    /// The header and body prefix, written before the first chunk, from
+    /// `lead_pos`.
+    lead: Vec<u8>,
+    lead_pos: usize,
     state: WState,
 }
 
@@ -108,8 +105,8 @@ enum WState {
 impl<W> fmt::Debug for SealingWriter<W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SealingWriter")
-            .field("suite", &self.cipher.suite())
-            .field("chunks_sealed", &self.index)
+            .field("suite", &self.stream.suite())
+            .field("chunks_sealed", &self.stream.chunks_sealed())
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
@@ -127,66 +124,46 @@ impl<W: AsyncWrite + Unpin> SealingWriter<W> {
         let (cipher, prefix) =
             ChunkSealer::new(header.suite(), data_key, salt, header.bound_section())
                 .map_err(|e| Error::format("the sealed stream", e))?;
-        let mut out = header.encode();
-        out.extend_from_slice(&prefix.to_bytes());
+        let mut lead = header.encode();
+        lead.extend_from_slice(&prefix.to_bytes());
         Ok(SealingWriter {
             inner,
-            cipher,
-            plain: Zeroizing::new(Vec::with_capacity(SEALED_CHUNK_SIZE)),
-            out,
-            out_pos: 0,
-            index: 0,
+            stream: StreamSealer::new(cipher, 0),
+            lead,
+            lead_pos: 0,
             state: WState::Open,
         })
     }
 
     /// Chunks sealed so far.
     pub fn chunks_sealed(&self) -> u64 {
-        self.index
+        self.stream.chunks_sealed()
     }
 
-    fn seal_buffered(&mut self, last: bool) -> io::Result<()> {
-        let n = self.plain.len();
-        self.plain.resize(n + TAG_LEN, 0);
-        if let Err(e) = self
-            .cipher
-            .seal_chunk_in_buf(self.index, &mut self.plain, last)
-        {
-            self.state = WState::Failed;
-            return Err(werr(e));
-        }
-        self.index += 1;
-        if self.out_pos >= self.out.len() {
-            // `plain` now holds ciphertext; swap it out and reuse the old
-            // output buffer (ciphertext too) for the next chunk's plaintext.
-            std::mem::swap(&mut *self.plain, &mut self.out);
-            self.out_pos = 0;
-        } else {
-            // Output still pending (the header, before any write).
-            self.out.extend_from_slice(&self.plain);
-        }
-        self.plain.clear();
-        Ok(())
+    fn fail(&mut self, e: io::Error) -> io::Error {
+        self.state = WState::Failed;
+        e
     }
 
+    /// Writes out the lead, then the sealed chunk the stream holds.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.out_pos < self.out.len() {
-            let pending = self.out.get(self.out_pos..).unwrap_or(&[]);
+        loop {
+            let from_lead = self.lead_pos < self.lead.len();
+            let pending = if from_lead {
+                self.lead.get(self.lead_pos..).unwrap_or(&[])
+            } else {
+                self.stream.pending()
+            };
+            if pending.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
             match ready!(Pin::new(&mut self.inner).poll_write(cx, pending)) {
-                Ok(0) => {
-                    self.state = WState::Failed;
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
-                Ok(n) => self.out_pos += n,
-                Err(e) => {
-                    self.state = WState::Failed;
-                    return Poll::Ready(Err(e));
-                }
+                Ok(0) => return Poll::Ready(Err(self.fail(io::ErrorKind::WriteZero.into()))),
+                Ok(n) if from_lead => self.lead_pos += n,
+                Ok(n) => self.stream.advance(n),
+                Err(e) => return Poll::Ready(Err(self.fail(e))),
             }
         }
-        self.out.clear();
-        self.out_pos = 0;
-        Poll::Ready(Ok(()))
     }
 
     /// **Seals and writes the final chunk, flushes, and returns the inner
@@ -199,12 +176,15 @@ impl<W: AsyncWrite + Unpin> SealingWriter<W> {
                 io::Error::other("the writer failed or was already finished"),
             ));
         }
-        self.seal_buffered(true)
-            .map_err(|e| Error::io("sealing the final chunk", e))?;
+        std::future::poll_fn(|cx| self.poll_drain(cx))
+            .await
+            .map_err(|e| Error::io("writing the sealed stream", e))?;
+        if let Err(e) = self.stream.finish() {
+            self.state = WState::Failed;
+            return Err(Error::io("sealing the final chunk", werr(e)));
+        }
         self.state = WState::Finishing;
-        let out = std::mem::take(&mut self.out);
-        self.inner
-            .write_all(out.get(self.out_pos..).unwrap_or(&[]))
+        std::future::poll_fn(|cx| self.poll_drain(cx))
             .await
             .map_err(|e| Error::io("writing the sealed stream", e))?;
         self.inner
@@ -229,14 +209,12 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for SealingWriter<W> {
                 "write after the sealed stream was finished or failed",
             )));
         }
-        let take = (CHUNK_SIZE - this.plain.len()).min(data.len());
-        this.plain
-            .extend_from_slice(data.get(..take).unwrap_or(&[]));
-        // A full chunk is never the final one, so it can be sealed now.
-        if this.plain.len() == CHUNK_SIZE {
-            this.seal_buffered(false)?;
+        // A chunk that becomes full is sealed at once and written by the
+        // next call's drain (or flush), so at most one chunk is buffered.
+        match this.stream.push(data) {
+            Ok(take) => Poll::Ready(Ok(take)),
+            Err(e) => Poll::Ready(Err(this.fail(werr(e)))),
         }
-        Poll::Ready(Ok(take))
     }
 
     /// Writes out sealed chunks and flushes the inner writer. Plaintext of
@@ -254,7 +232,9 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for SealingWriter<W> {
         let this = self.get_mut();
         if this.state == WState::Open {
             ready!(this.poll_drain(cx))?;
-            this.seal_buffered(true)?;
+            if let Err(e) = this.stream.finish() {
+                return Poll::Ready(Err(this.fail(werr(e))));
+            }
             this.state = WState::Finishing;
         }
         match this.state {
@@ -273,15 +253,6 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for SealingWriter<W> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RState {
-    Reading,
-    /// The final chunk was opened; checking that nothing follows it.
-    Final,
-    Done,
-    Failed,
-}
-
 /// Opens a sealstream object read from `R`, releasing each chunk's
 /// plaintext only after its tag verifies.
 ///
@@ -290,18 +261,15 @@ enum RState {
 /// input before the final (short) chunk is an error
 /// ([`Error::Truncated`]), never a silent end of data, and so are bytes
 /// after it ([`Error::TrailingData`]). After an error every further read
-/// fails.
+/// fails. The chunks are cut and opened by the format crate's
+/// [`StreamOpener`], as in its std `DecryptingReader`.
 pub struct OpeningReader<R> {
     inner: R,
     header: Header,
     header_len: usize,
-    cipher: ChunkOpener,
-    buf: Zeroizing<Vec<u8>>,
-    filled: usize,
-    pos: usize,
-    end: usize,
-    index: u64,
-    state: RState,
+    stream: StreamOpener,
+    /// The final chunk opened and one more read found the end of input.
+    checked_end: bool,
     object: String,
 }
 
@@ -310,8 +278,8 @@ impl<R> fmt::Debug for OpeningReader<R> {
         f.debug_struct("OpeningReader")
             .field("object", &self.object)
             .field("header", &self.header)
-            .field("next_chunk", &self.index)
-            .field("state", &self.state)
+            .field("next_chunk", &self.stream.next_chunk())
+            .field("failed", &self.stream.is_failed())
             .finish_non_exhaustive()
     }
 }
@@ -418,13 +386,8 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
             inner,
             header,
             header_len,
-            cipher,
-            buf: Zeroizing::new(vec![0u8; SEALED_CHUNK_SIZE]),
-            filled: 0,
-            pos: 0,
-            end: 0,
-            index: 0,
-            state: RState::Reading,
+            stream: StreamOpener::new(cipher, 0),
+            checked_end: false,
             object: object.to_owned(),
         })
     }
@@ -442,34 +405,11 @@ impl<R: AsyncRead + Unpin> OpeningReader<R> {
     /// Whether the final chunk has been authenticated and all plaintext
     /// read.
     pub fn is_done(&self) -> bool {
-        self.state == RState::Done && self.pos == self.end
+        self.checked_end && self.stream.is_done()
     }
 
-    fn fail(&mut self, e: Error) -> io::Error {
-        self.state = RState::Failed;
-        self.pos = 0;
-        self.end = 0;
-        io::Error::from(e)
-    }
-
-    fn open_buffered(&mut self, last: bool) -> io::Result<()> {
-        let sealed = self.buf.get_mut(..self.filled).unwrap_or(&mut []);
-        match self.cipher.open_chunk(self.index, sealed, last) {
-            Ok(p) => {
-                self.end = p.len();
-                self.pos = 0;
-                self.filled = 0;
-                self.index += 1;
-                if last {
-                    self.state = RState::Final;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                let e = Error::format(&self.object, e);
-                Err(self.fail(e))
-            }
-        }
+    fn fail(&mut self, e: sealstream_format::Error) -> io::Error {
+        io::Error::from(Error::format(&self.object, e))
     }
 }
 
@@ -481,74 +421,55 @@ impl<R: AsyncRead + Unpin> AsyncRead for OpeningReader<R> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
-            if this.pos < this.end {
-                let avail = this.buf.get(this.pos..this.end).unwrap_or(&[]);
+            let avail = this.stream.plaintext();
+            if !avail.is_empty() {
                 let n = avail.len().min(out.remaining());
                 out.put_slice(avail.get(..n).unwrap_or(&[]));
-                this.pos += n;
+                this.stream.consume(n);
                 return Poll::Ready(Ok(()));
             }
-            match this.state {
-                RState::Done => return Poll::Ready(Ok(())),
-                RState::Failed => {
-                    return Poll::Ready(Err(io::Error::other(
-                        "the opening reader failed earlier; no more plaintext is released",
-                    )));
+            if this.stream.is_failed() {
+                return Poll::Ready(Err(io::Error::other(
+                    "the opening reader failed earlier; no more plaintext is released",
+                )));
+            }
+            if this.stream.is_done() {
+                if this.checked_end {
+                    return Poll::Ready(Ok(()));
                 }
-                RState::Final => {
-                    let mut one = [0u8; 1];
-                    let mut rb = ReadBuf::new(&mut one);
-                    if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
-                        let e = Error::io(format!("reading {}", this.object), e);
-                        return Poll::Ready(Err(this.fail(e)));
-                    }
-                    if rb.filled().is_empty() {
-                        this.state = RState::Done;
-                    } else {
-                        let e = Error::TrailingData {
-                            object: this.object.clone(),
-                        };
-                        return Poll::Ready(Err(this.fail(e)));
-                    }
+                // The final chunk opened at the end of input; one more read
+                // must find the end again (nothing follows the final chunk).
+                let mut one = [0u8; 1];
+                let mut rb = ReadBuf::new(&mut one);
+                if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
+                    let e = Error::io(format!("reading {}", this.object), e);
+                    // Nothing more is released after an I/O error either.
+                    this.stream.abort();
+                    return Poll::Ready(Err(io::Error::from(e)));
                 }
-                RState::Reading => {
-                    let mut eof = false;
-                    while this.filled < SEALED_CHUNK_SIZE {
-                        let dst = this.buf.get_mut(this.filled..).unwrap_or(&mut []);
-                        let mut rb = ReadBuf::new(dst);
-                        if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
-                            let e = match Error::io(format!("reading {}", this.object), e) {
-                                Error::Truncated { object, detail } => Error::Truncated {
-                                    object,
-                                    detail: format!("in chunk {}: {detail}", this.index),
-                                },
-                                other => other,
-                            };
-                            return Poll::Ready(Err(this.fail(e)));
-                        }
-                        let n = rb.filled().len();
-                        if n == 0 {
-                            eof = true;
-                            break;
-                        }
-                        this.filled += n;
-                    }
-                    if this.filled == SEALED_CHUNK_SIZE {
-                        this.open_buffered(false)?;
-                    } else if eof && this.filled == 0 {
-                        let e = Error::Truncated {
-                            object: this.object.clone(),
-                            detail: format!(
-                                "it ends after chunk {} on a chunk boundary: the final chunk is \
-                                 missing",
-                                this.index.saturating_sub(1)
-                            ),
-                        };
-                        return Poll::Ready(Err(this.fail(e)));
-                    } else {
-                        this.open_buffered(true)?;
-                    }
+                let n = rb.filled().len();
+                if let Err(e) = this.stream.trailing(n) {
+                    return Poll::Ready(Err(this.fail(e)));
                 }
+                this.checked_end = true;
+                continue;
+            }
+            let index = this.stream.next_chunk();
+            let mut rb = ReadBuf::new(this.stream.space());
+            if let Err(e) = ready!(Pin::new(&mut this.inner).poll_read(cx, &mut rb)) {
+                let e = match Error::io(format!("reading {}", this.object), e) {
+                    Error::Truncated { object, detail } => Error::Truncated {
+                        object,
+                        detail: format!("in chunk {index}: {detail}"),
+                    },
+                    other => other,
+                };
+                this.stream.abort();
+                return Poll::Ready(Err(io::Error::from(e)));
+            }
+            let n = rb.filled().len();
+            if let Err(e) = this.stream.filled(n) {
+                return Poll::Ready(Err(this.fail(e)));
             }
         }
     }
@@ -562,7 +483,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for OpeningReader<R> {
 )]
 mod tests {
     use super::*;
-    use sealstream_format::{EncryptionContext, KeyRecord, Suite};
+    use sealstream_format::{
+        CHUNK_SIZE, EncryptionContext, KeyRecord, SEALED_CHUNK_SIZE, Suite, TAG_LEN,
+    };
 
     fn header() -> Header {
         let rec = KeyRecord::new("test-fake", "k", vec![1]).unwrap();
@@ -636,6 +559,61 @@ mod tests {
             matches!(Error::from_io(&err), Some(Error::Truncated { .. })),
             "{err}"
         );
+    }
+
+    /// The std reader (format crate) and this async reader cut chunks with
+    /// the same state machine, so the same damage gets the same error.
+    #[tokio::test]
+    async fn std_and_async_readers_report_damage_identically() {
+        use std::io::Read as _;
+        let key = DataKey::from_bytes([6u8; 32]);
+        let plain = vec![3u8; 3 * CHUNK_SIZE + 100];
+        let obj = seal(&plain, &key, 5000).await;
+        let body = obj.len() - (3 * SEALED_CHUNK_SIZE + 100 + TAG_LEN);
+        let mut flipped = obj.clone();
+        flipped[body + SEALED_CHUNK_SIZE + 9] ^= 1;
+        let mut longer = obj.clone();
+        longer.push(0);
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "cut on a boundary",
+                obj[..body + 3 * SEALED_CHUNK_SIZE].to_vec(),
+            ),
+            (
+                "cut inside a chunk",
+                obj[..body + SEALED_CHUNK_SIZE + 40].to_vec(),
+            ),
+            ("a flipped bit", flipped),
+            ("a byte appended", longer),
+        ];
+        let kind = |e: &sealstream_format::Error| match e {
+            sealstream_format::Error::Truncated { .. } => "truncated".to_owned(),
+            sealstream_format::Error::ChunkAuthentication { index, final_chunk } => {
+                format!("chunk {index} final={final_chunk}")
+            }
+            other => format!("{other:?}"),
+        };
+        for (what, bytes) in cases {
+            let std_err = {
+                let r = sealstream_format::SealedReader::new(&bytes[..]).unwrap();
+                let mut out = Vec::new();
+                let e = r.open(&key).unwrap().read_to_end(&mut out).unwrap_err();
+                kind(&sealstream_format::Error::from(e))
+            };
+            let mut r = OpeningReader::open_with_key(&bytes[..], &key)
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            let e = r.read_to_end(&mut out).await.unwrap_err();
+            let async_err = match Error::from_io(&e).unwrap() {
+                Error::Truncated { .. } => "truncated".to_owned(),
+                Error::ChunkAuthentication {
+                    index, final_note, ..
+                } => format!("chunk {index} final={}", !final_note.is_empty()),
+                other => format!("{other:?}"),
+            };
+            assert_eq!(std_err, async_err, "{what}");
+        }
     }
 
     #[tokio::test]
