@@ -169,19 +169,29 @@ mod tests {
         assert_eq!(p.backoff(9), Duration::ZERO);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn run_retries_transient_errors_up_to_the_limit() {
+    /// Runs an operation that always fails with `error` under `p`; returns
+    /// what `run` gave up with and how often the operation was called.
+    async fn always_failing(
+        p: &RetryPolicy,
+        error: &'static str,
+        transient: fn(&&'static str) -> bool,
+    ) -> (GaveUp<&'static str>, u32) {
         let mut calls = 0;
-        let r: Result<(), _> = policy(4)
+        let r: Result<(), _> = p
             .run(
                 |_| {
                     calls += 1;
-                    async { Err::<(), _>("busy") }
+                    async move { Err(error) }
                 },
-                |_| true,
+                transient,
             )
             .await;
-        let g = r.unwrap_err();
+        (r.unwrap_err(), calls)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_retries_transient_errors_up_to_the_limit() {
+        let (g, calls) = always_failing(&policy(4), "busy", |_| true).await;
         assert_eq!(
             (g.attempts, g.transient, g.error, calls),
             (4, true, "busy", 4)
@@ -190,17 +200,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn run_stops_at_a_final_error_and_returns_success() {
-        let mut calls = 0;
-        let r: Result<(), _> = policy(4)
-            .run(
-                |_| {
-                    calls += 1;
-                    async { Err::<(), _>("denied") }
-                },
-                |e| *e != "denied",
-            )
-            .await;
-        let g = r.unwrap_err();
+        let (g, calls) = always_failing(&policy(4), "denied", |e| *e != "denied").await;
         assert_eq!((g.attempts, g.transient, calls), (1, false, 1));
         let ok = policy(4)
             .run(
