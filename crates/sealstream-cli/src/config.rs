@@ -11,6 +11,7 @@ use std::env;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use sealstream_kms::RetryPolicy;
 use serde::Deserialize;
 
 use crate::cli::{Global, KeyArgs, SseArgs, SuiteArg};
@@ -201,6 +202,7 @@ struct FileConfig {
     keys: FileKeys,
     aws: FileAws,
     s3: FileS3,
+    retry: FileRetry,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -231,6 +233,73 @@ struct FileS3 {
     sse_c_key_file: Option<String>,
     part_size: Option<String>,
     concurrency: Option<usize>,
+}
+
+/// `[retry]`: the one retry policy (docs/CLI.md, "Config file").
+#[derive(Deserialize, Debug, Default)]
+#[serde(default, deny_unknown_fields)]
+struct FileRetry {
+    max_attempts: Option<u32>,
+    initial_backoff: Option<String>,
+    max_backoff: Option<String>,
+}
+
+impl FileRetry {
+    fn is_empty(&self) -> bool {
+        self.max_attempts.is_none() && self.initial_backoff.is_none() && self.max_backoff.is_none()
+    }
+}
+
+/// A backoff: `250ms`, or a duration as [`util::parse_duration`] reads it
+/// (`2s`, `1m`); `key` names the setting in the error.
+fn parse_backoff(key: &str, s: &str) -> Result<std::time::Duration> {
+    let bad = |e: CliError| e.context(format!("config file `{key}`"));
+    match s.trim().strip_suffix("ms") {
+        Some(ms) => ms
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| {
+                bad(CliError::usage(format!(
+                    "duration {s:?}: expected a whole number of milliseconds"
+                )))
+            }),
+        None => util::parse_duration(s).map_err(bad),
+    }
+}
+
+/// A backoff in the form [`parse_backoff`] reads.
+fn backoff_text(d: std::time::Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        util::human_duration(d)
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The retry policy of a `[retry]` section over the built-in one.
+fn retry_policy(file: &FileRetry) -> Result<RetryPolicy> {
+    let mut policy = RetryPolicy::default();
+    if let Some(n) = file.max_attempts {
+        if n == 0 {
+            return Err(CliError::usage(
+                "config file `retry.max_attempts`: must be at least 1 (1: no retries)",
+            ));
+        }
+        policy.max_attempts = n;
+    }
+    if let Some(d) = &file.initial_backoff {
+        policy.initial_backoff = parse_backoff("retry.initial_backoff", d)?;
+    }
+    if let Some(d) = &file.max_backoff {
+        policy.max_backoff = parse_backoff("retry.max_backoff", d)?;
+    }
+    if policy.initial_backoff > policy.max_backoff {
+        return Err(CliError::usage(format!(
+            "config file `retry.initial_backoff` ({:?}) is larger than `retry.max_backoff` ({:?})",
+            policy.initial_backoff, policy.max_backoff
+        )));
+    }
+    Ok(policy)
 }
 
 /// The effective configuration.
@@ -268,6 +337,9 @@ pub(crate) struct Config {
     pub(crate) part_size: Setting<Option<u64>>,
     /// Parts in flight.
     pub(crate) concurrency: Setting<Option<usize>>,
+    /// `[retry]`: every retry loop (KMS, S3 body re-fetches, presigned
+    /// parts, aborts) and the S3 SDK client's own retries.
+    pub(crate) retry: Setting<RetryPolicy>,
     /// `--create-key`: create a missing default key also when stdin is not
     /// a terminal.
     pub(crate) create_key: bool,
@@ -551,6 +623,16 @@ impl Config {
             None,
         );
 
+        let retry = layer(
+            RetryPolicy::default(),
+            (!file.retry.is_empty())
+                .then(|| retry_policy(&file.retry))
+                .transpose()?,
+            "",
+            None,
+            None,
+        );
+
         Ok(Config {
             defaults,
             config_file,
@@ -568,6 +650,7 @@ impl Config {
             sse,
             part_size,
             concurrency,
+            retry,
             create_key: global.create_key,
             create_store: global.create,
         })
@@ -653,6 +736,14 @@ impl Config {
                 ),
                 "part_size": s(self.part_size.value, self.part_size.source),
                 "concurrency": s(self.concurrency.value, self.concurrency.source),
+            },
+            "retry": {
+                "max_attempts": s(self.retry.value.max_attempts, self.retry.source),
+                "initial_backoff": s(
+                    backoff_text(self.retry.value.initial_backoff),
+                    self.retry.source,
+                ),
+                "max_backoff": s(backoff_text(self.retry.value.max_backoff), self.retry.source),
             },
             "defaults": {
                 "key_file": path(&self.defaults.key_file),
@@ -746,4 +837,56 @@ fn check_aws_profile(name: &str, source: Source) -> Result<()> {
         shown(&config),
         shown(&credentials)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn parse(toml_text: &str) -> Result<RetryPolicy> {
+        let file: FileConfig = toml::from_str(toml_text).expect("valid TOML");
+        retry_policy(&file.retry)
+    }
+
+    #[test]
+    fn retry_section_is_parsed() {
+        let p =
+            parse("[retry]\nmax_attempts = 7\ninitial_backoff = \"250ms\"\nmax_backoff = \"1m\"\n")
+                .unwrap();
+        assert_eq!(p.max_attempts, 7);
+        assert_eq!(p.initial_backoff, Duration::from_millis(250));
+        assert_eq!(p.max_backoff, Duration::from_secs(60));
+        // Unset keys keep the built-in values.
+        let p = parse("[retry]\nmax_backoff = \"2s\"\n").unwrap();
+        let d = RetryPolicy::default();
+        assert_eq!(p.max_attempts, d.max_attempts);
+        assert_eq!(p.initial_backoff, d.initial_backoff);
+        assert_eq!(p.max_backoff, Duration::from_secs(2));
+        assert_eq!(parse("").unwrap(), d);
+    }
+
+    #[test]
+    fn bad_retry_values_are_errors_naming_the_key() {
+        for (text, key) in [
+            ("[retry]\nmax_attempts = 0\n", "retry.max_attempts"),
+            (
+                "[retry]\ninitial_backoff = \"fast\"\n",
+                "retry.initial_backoff",
+            ),
+            ("[retry]\nmax_backoff = \"5parsecs\"\n", "retry.max_backoff"),
+            ("[retry]\nmax_backoff = \"xms\"\n", "retry.max_backoff"),
+            (
+                "[retry]\ninitial_backoff = \"10s\"\nmax_backoff = \"1s\"\n",
+                "retry.initial_backoff",
+            ),
+        ] {
+            let e = parse(text).expect_err(text);
+            let shown = e.to_string();
+            assert!(shown.contains(key), "{text}: {shown}");
+        }
+        // An unknown key in the section is refused by the file parser.
+        assert!(toml::from_str::<FileConfig>("[retry]\nattempts = 3\n").is_err());
+    }
 }

@@ -188,7 +188,7 @@ async fn kms_providers_batched(
     let sdk = load_sdk_config(&kms_options(cfg)).await;
     let mut out: Vec<Arc<dyn KeyProvider>> = Vec::with_capacity(keys.len());
     for k in keys {
-        let config = KmsConfig::strict(k.clone());
+        let config = KmsConfig::strict(k.clone()).with_retry(cfg.retry.value.clone());
         let config = match batch {
             Some(limits) => config.with_batch(limits),
             None => config,

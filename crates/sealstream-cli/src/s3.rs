@@ -32,7 +32,10 @@ pub(crate) async fn client(app: &App) -> aws_sdk_s3::Client {
     let sdk = load_sdk_config(&opts).await;
     let path_style = app.cfg.path_style.value || opts.endpoint_url.is_some();
     sealstream_s3::s3_client_from(
-        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(path_style),
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(path_style)
+            // The SDK's own retries, from the same `[retry]` values.
+            .retry_config(app.cfg.retry.value.sdk_retry_config()),
     )
 }
 
@@ -146,7 +149,8 @@ pub(crate) fn seal_client(
 ) -> Result<SealClient> {
     let mut config = sealstream_s3::Config::default()
         .suite(suite)
-        .sse(sse.sse.clone());
+        .sse(sse.sse.clone())
+        .retry(app.cfg.retry.value.clone());
     if let Some(p) = app.cfg.part_size.value {
         config = config.part_size(p);
     }

@@ -29,7 +29,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -38,12 +37,12 @@ use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec};
-use ring::rand::{SecureRandom, SystemRandom};
 use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, KmsErrorKind, Result};
 use crate::provider::{KeyProvider, WrapContext};
+use crate::retry::{GaveUp, RetryPolicy};
 
 mod batch;
 
@@ -67,62 +66,6 @@ pub const KMS_CONTEXT_SALT_KEY: &str = "sealstream:salt";
 /// Reserved KMS encryption context key: the object name (absent for an
 /// object bound to no name).
 pub const KMS_CONTEXT_NAME_KEY: &str = "sealstream:name";
-
-/// How KMS calls are retried: exponential backoff with jitter, bounded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts per KMS call, the first one included (at least 1).
-    pub max_attempts: u32,
-    /// The backoff cap before the second attempt; it doubles for every
-    /// further attempt.
-    pub initial_backoff: Duration,
-    /// The largest backoff cap.
-    pub max_backoff: Duration,
-    /// How long one attempt may take before it counts as unreachable.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, backoff from 100 ms up to 5 s, 20 s per attempt.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 5,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            attempt_timeout: Duration::from_secs(20),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// One attempt, no retry.
-    pub fn no_retries() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            ..Self::default()
-        }
-    }
-
-    /// The sleep after failed attempt `attempt` (1-based): "equal jitter",
-    /// uniformly random in `[cap/2, cap]` where
-    /// `cap = min(max_backoff, initial_backoff * 2^(attempt-1))`.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1).min(31))
-            .unwrap_or(u32::MAX);
-        let cap = self
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
-        let half = cap / 2;
-        let spread = u64::try_from((cap - half).as_nanos()).unwrap_or(u64::MAX);
-        let mut r = [0u8; 8];
-        // A failed RNG only loses the jitter, not correctness.
-        let _ = SystemRandom::new().fill(&mut r);
-        let jitter = u64::from_le_bytes(r) % spread.saturating_add(1);
-        half + Duration::from_nanos(jitter)
-    }
-}
 
 /// Opt-in discovery: open records of any KMS key in these accounts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -428,37 +371,50 @@ impl KmsProvider {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let policy = &self.config.retry;
-        let max = policy.max_attempts.max(1);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let failure = match tokio::time::timeout(policy.attempt_timeout, f()).await {
-                Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) => classify(op, &e),
-                Err(_) => Failure {
-                    kind: KmsErrorKind::Unreachable,
-                    detail: format!("{op} got no answer within {:?}", policy.attempt_timeout),
+        let timeout = policy.attempt_timeout;
+        let outcome = policy
+            .run(
+                |_| {
+                    let fut = f();
+                    async move {
+                        match tokio::time::timeout(timeout, fut).await {
+                            Ok(Ok(v)) => Ok(v),
+                            Ok(Err(e)) => Err(classify(op, &e)),
+                            Err(_) => Err(Failure {
+                                kind: KmsErrorKind::Unreachable,
+                                detail: format!("{op} got no answer within {timeout:?}"),
+                            }),
+                        }
+                    }
                 },
-            };
-            let retryable = matches!(
-                failure.kind,
-                KmsErrorKind::Throttled
-                    | KmsErrorKind::Unreachable
-                    | KmsErrorKind::ServiceUnavailable
-            );
-            if !retryable || attempt >= max {
-                let reason = if retryable {
+                |failure: &Failure| {
+                    matches!(
+                        failure.kind,
+                        KmsErrorKind::Throttled
+                            | KmsErrorKind::Unreachable
+                            | KmsErrorKind::ServiceUnavailable
+                    )
+                },
+            )
+            .await;
+        match outcome {
+            Ok(v) => Ok(v),
+            Err(GaveUp {
+                error: failure,
+                attempts,
+                transient,
+            }) => {
+                let reason = if transient {
                     format!(
-                        "{} (gave up after {attempt} attempt{})",
+                        "{} (gave up after {attempts} attempt{})",
                         failure.detail,
-                        if attempt == 1 { "" } else { "s" }
+                        if attempts == 1 { "" } else { "s" }
                     )
                 } else {
                     failure.detail
                 };
-                return Err(kms_error(key, failure.kind, reason, retryable));
+                Err(kms_error(key, failure.kind, reason, transient))
             }
-            tokio::time::sleep(policy.backoff(attempt)).await;
         }
     }
 }
@@ -1100,26 +1056,6 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_key_arn(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn backoff_is_bounded_and_grows() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
-            attempt_timeout: Duration::from_secs(1),
-        };
-        for attempt in 1..40 {
-            let cap = Duration::from_millis(100)
-                .saturating_mul(1u32.checked_shl(attempt - 1).unwrap_or(u32::MAX))
-                .min(Duration::from_secs(1));
-            let d = p.backoff(attempt);
-            assert!(
-                d >= cap / 2 && d <= cap,
-                "attempt {attempt}: {d:?} vs {cap:?}"
-            );
         }
     }
 }

@@ -126,6 +126,7 @@ mod kms;
 mod local;
 mod provider;
 mod record;
+mod retry;
 #[cfg(test)]
 mod test_vectors;
 mod x25519;
@@ -137,10 +138,11 @@ pub use kms::{
     AWS_KMS_BATCH_PROVIDER_ID, AWS_KMS_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits,
     KMS_CONTEXT_BATCH_VALUE, KMS_CONTEXT_KEY_KEY, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY,
     KMS_CONTEXT_SUITE_KEY, KMS_CONTEXT_VERSION_KEY, KmsConfig, KmsDiscovery, KmsProvider,
-    OPEN_CACHE_ENTRIES, OPEN_CACHE_TTL, RetryPolicy,
+    OPEN_CACHE_ENTRIES, OPEN_CACHE_TTL,
 };
 pub use local::{LOCAL_KEY_FILE_VERSION_LINE, LOCAL_PROVIDER_ID, LocalKeyProvider};
 pub use provider::{KeyProvider, WrapContext};
+pub use retry::{GaveUp, RetryPolicy};
 pub use sealstream_format::{
     BodyPrefix, DataKey, EncryptionContext, Header, KeyRecord, SALT_LEN, Salt, Suite,
 };

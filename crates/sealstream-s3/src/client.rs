@@ -211,6 +211,7 @@ impl SealClient {
             key: key.to_owned(),
             object,
             sse: self.config.sse.clone(),
+            retry: self.config.retry.clone(),
             metadata: object_metadata(self.config.suite, opts.plaintext_len),
             content_type: opts.content_type,
         };

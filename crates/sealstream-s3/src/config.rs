@@ -1,6 +1,7 @@
 //! Tuning knobs: part size, concurrency, suite, server-side encryption.
 
 use sealstream_format::{CHUNK_SIZE, HEADER_LEN, SEALED_CHUNK_SIZE, Suite};
+use sealstream_kms::RetryPolicy;
 
 use crate::error::{Error, Result};
 use crate::sse::Sse;
@@ -51,6 +52,11 @@ pub struct Config {
     pub download_segment_chunks: u64,
     /// Server-side encryption under the sealing.
     pub sse: Sse,
+    /// How this crate's own retry loops retry: re-fetches of a response
+    /// body cut short, presigned part uploads, multipart aborts. (The AWS
+    /// SDK's retries are set on its client; the CLI sets them from the
+    /// same values with [`RetryPolicy::sdk_retry_config`].)
+    pub retry: RetryPolicy,
 }
 
 impl Default for Config {
@@ -62,6 +68,7 @@ impl Default for Config {
             download_concurrency: DEFAULT_CONCURRENCY,
             download_segment_chunks: DEFAULT_SEGMENT_CHUNKS,
             sse: Sse::None,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -103,6 +110,12 @@ impl Config {
         self
     }
 
+    /// Sets the retry policy of this crate's retry loops.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
     /// Checks the limits and normalizes the part size (rounded up to a
     /// multiple of 16 KiB, capped at [`MAX_PART_SIZE`]).
     pub fn validate(mut self) -> Result<Self> {
@@ -114,6 +127,11 @@ impl Config {
         }
         self.part_size = self.part_size.div_ceil(CHUNK).saturating_mul(CHUNK);
         self.part_size = self.part_size.min(MAX_PART_SIZE);
+        if self.retry.max_attempts == 0 {
+            return Err(Error::InvalidArgument(
+                "retry max_attempts must be at least 1".into(),
+            ));
+        }
         if self.upload_concurrency == 0 || self.download_concurrency == 0 {
             return Err(Error::InvalidArgument(
                 "concurrency must be at least 1".into(),

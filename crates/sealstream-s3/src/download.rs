@@ -25,6 +25,8 @@ use sealstream_format::{
 };
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+use sealstream_kms::{GaveUp, RetryPolicy};
+
 use crate::client::SealClient;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
@@ -131,9 +133,6 @@ pub(crate) struct Opened {
     pub(crate) key: sealstream_format::DataKey,
 }
 
-/// Attempts per ranged GET whose response body is cut short.
-pub(crate) const BODY_ATTEMPTS: u32 = 3;
-
 /// The detail of the [`Error::Truncated`] for a GET of `what` (bytes
 /// `first..=last`) whose body was cut short on all its `attempts`.
 fn cut_short(what: &str, first: u64, last: u64, attempts: u32, cause: &str) -> String {
@@ -157,6 +156,16 @@ pub(crate) struct Fetcher {
     pub(crate) key: String,
     pub(crate) object: String,
     pub(crate) sse: Sse,
+    /// Re-fetches of a body cut short.
+    pub(crate) retry: RetryPolicy,
+}
+
+/// Why one GET of [`Fetcher::fetch`] failed.
+enum BodyFailure {
+    /// The body was cut short: fetched again.
+    Cut(String),
+    /// Anything else: returned as is.
+    Final(Error),
 }
 
 impl Fetcher {
@@ -201,7 +210,8 @@ impl Fetcher {
     /// GETs `range` (inclusive `first..=last` object offsets), reading the
     /// body into one buffer. A response body cut short (a reset, a
     /// truncated transfer) is fetched again, pinned to the ETag, up to
-    /// [`BODY_ATTEMPTS`] times; after that it is a [`Error::Truncated`]
+    /// the retry policy's `max_attempts` times (with its backoff between
+    /// them); after that it is a [`Error::Truncated`]
     /// naming `what` (the chunks or the header being read).
     pub(crate) async fn fetch(
         &self,
@@ -211,69 +221,92 @@ impl Fetcher {
         what: &str,
     ) -> Result<Fetched> {
         let want = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
-        let mut pinned = if_match.map(str::to_owned);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let out = self
-                .get(format!("bytes={first}-{last}"), pinned.as_deref(), first)
-                .await?;
-            let content_len = out.content_length.and_then(|n| usize::try_from(n).ok());
-            let total_len = match out
-                .content_range
-                .as_deref()
-                .and_then(parse_content_range_total)
-            {
-                Some(t) => t,
-                // No Content-Range: the server sent the whole object.
-                None => content_len.map_or(0, |n| n as u64),
-            };
-            let expected = content_len.unwrap_or(want).min(want);
-            let etag = out.e_tag;
-            let mut data = Vec::with_capacity(expected);
-            let mut body = out.body;
-            let mut cut = None;
-            while let Some(piece) = body.next().await {
-                match piece {
-                    Ok(piece) => data.extend_from_slice(&piece),
-                    Err(e) => {
-                        cut = Some(e.to_string());
-                        break;
+        // Re-read the same version of the object only: the first cut pins
+        // the ETag its response carried.
+        let pinned = std::sync::Mutex::new(if_match.map(str::to_owned));
+        let outcome = self
+            .retry
+            .run(
+                |_| {
+                    let pinned = &pinned;
+                    async move {
+                        let pin = pinned.lock().map(|p| p.clone()).unwrap_or_default();
+                        let out = self
+                            .get(format!("bytes={first}-{last}"), pin.as_deref(), first)
+                            .await
+                            .map_err(BodyFailure::Final)?;
+                        let content_len = out.content_length.and_then(|n| usize::try_from(n).ok());
+                        let total_len = match out
+                            .content_range
+                            .as_deref()
+                            .and_then(parse_content_range_total)
+                        {
+                            Some(t) => t,
+                            // No Content-Range: the server sent the whole object.
+                            None => content_len.map_or(0, |n| n as u64),
+                        };
+                        let expected = content_len.unwrap_or(want).min(want);
+                        let etag = out.e_tag;
+                        let mut data = Vec::with_capacity(expected);
+                        let mut body = out.body;
+                        let mut cut = None;
+                        while let Some(piece) = body.next().await {
+                            match piece {
+                                Ok(piece) => data.extend_from_slice(&piece),
+                                Err(e) => {
+                                    cut = Some(e.to_string());
+                                    break;
+                                }
+                            }
+                            if data.len() > want {
+                                return Err(BodyFailure::Final(Error::S3 {
+                                    object: self.object.clone(),
+                                    operation: "GetObject",
+                                    detail: format!(
+                                        "the server sent more than the {want} bytes asked for"
+                                    ),
+                                    source: None,
+                                }));
+                            }
+                        }
+                        if cut.is_none() && data.len() < expected {
+                            cut = Some(format!(
+                                "the body ended after {} of {expected} bytes",
+                                data.len()
+                            ));
+                        }
+                        let Some(cause) = cut else {
+                            return Ok(Fetched {
+                                data,
+                                total_len,
+                                etag,
+                            });
+                        };
+                        if let Ok(mut p) = pinned.lock()
+                            && p.is_none()
+                        {
+                            *p = etag;
+                        }
+                        Err(BodyFailure::Cut(cause))
                     }
-                }
-                if data.len() > want {
-                    return Err(Error::S3 {
-                        object: self.object.clone(),
-                        operation: "GetObject",
-                        detail: format!("the server sent more than the {want} bytes asked for"),
-                        source: None,
-                    });
-                }
-            }
-            if cut.is_none() && data.len() < expected {
-                cut = Some(format!(
-                    "the body ended after {} of {expected} bytes",
-                    data.len()
-                ));
-            }
-            let Some(cause) = cut else {
-                return Ok(Fetched {
-                    data,
-                    total_len,
-                    etag,
-                });
-            };
-            if attempt >= BODY_ATTEMPTS {
-                return Err(Error::Truncated {
-                    object: self.object.clone(),
-                    detail: cut_short(what, first, last, attempt, &cause),
-                });
-            }
-            // Re-read the same version of the object only.
-            if pinned.is_none() {
-                pinned = etag;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                },
+                |e| matches!(e, BodyFailure::Cut(_)),
+            )
+            .await;
+        match outcome {
+            Ok(fetched) => Ok(fetched),
+            Err(GaveUp {
+                error: BodyFailure::Final(e),
+                ..
+            }) => Err(e),
+            Err(GaveUp {
+                error: BodyFailure::Cut(cause),
+                attempts,
+                ..
+            }) => Err(Error::Truncated {
+                object: self.object.clone(),
+                detail: cut_short(what, first, last, attempts, &cause),
+            }),
         }
     }
 
@@ -452,7 +485,7 @@ impl SealClient {
     /// Reads the header of `s3://bucket/key` (see [`ObjectHead`]) with this
     /// client's SSE settings; no key is used.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead> {
-        ObjectHead::read(&self.s3, bucket, key, &self.config.sse).await
+        ObjectHead::read_with(&self.s3, bucket, key, &self.config.sse, &self.config.retry).await
     }
 
     /// Starts downloading `s3://bucket/key`; the returned [`Download`]
@@ -480,7 +513,7 @@ impl SealClient {
     }
 
     async fn download_sequential(&self, head: &ObjectHead) -> Result<Download> {
-        let f = head.fetcher(&self.s3, &self.config.sse);
+        let f = head.fetcher(&self.s3, &self.config);
         let req = self
             .s3
             .get_object()
@@ -501,7 +534,7 @@ impl SealClient {
             etag: out.e_tag.clone(),
             total: object_len,
             offset: 0,
-            resumes_left: BODY_ATTEMPTS - 1,
+            resumes_left: f.retry.max_attempts.max(1) - 1,
             state: BodyState::Reading(Box::pin(out.body.into_async_read())),
         };
         let opening = OpeningReader::open_labeled(
@@ -516,7 +549,7 @@ impl SealClient {
     }
 
     async fn download_parallel(&self, head: &ObjectHead) -> Result<Download> {
-        let fetcher = head.fetcher(&self.s3, &self.config.sse);
+        let fetcher = head.fetcher(&self.s3, &self.config);
         let seg_chunks = self.config.download_segment_chunks;
         let opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         let version = opened.version();
@@ -641,7 +674,8 @@ enum BodyState {
 
 /// The body of a streaming GET that resumes where it was cut (a reset, a
 /// truncated transfer) with a ranged GET pinned to the first response's
-/// ETag, up to [`BODY_ATTEMPTS`] - 1 times; after that reading fails with
+/// ETag, up to the retry policy's `max_attempts` - 1 times (with its
+/// backoff before each); after that reading fails with
 /// [`Error::Truncated`].
 struct ResumingBody {
     fetcher: Fetcher,
@@ -689,15 +723,18 @@ impl tokio::io::AsyncRead for ResumingBody {
                     object: this.fetcher.object.clone(),
                     detail: format!(
                         "the response was cut at object offset {} ({cause}) after {} attempts",
-                        this.offset, BODY_ATTEMPTS
+                        this.offset,
+                        this.fetcher.retry.max_attempts.max(1) - this.resumes_left
                     ),
                 }
                 .into()));
             }
             this.resumes_left -= 1;
             let fetcher = this.fetcher.clone();
+            let failed = fetcher.retry.max_attempts.max(1) - 1 - this.resumes_left;
             let (from, etag) = (this.offset, this.etag.clone());
             this.state = BodyState::Reopening(Box::pin(async move {
+                tokio::time::sleep(fetcher.retry.backoff(failed)).await;
                 fetcher.stream_from(from, etag.as_deref()).await
             }));
         }
@@ -811,7 +848,7 @@ mod tests {
     /// line's indentation once put a run of spaces into every such message.
     #[test]
     fn cut_short_message_has_no_stray_spaces() {
-        let detail = cut_short("chunks 3-5", 100, 199, BODY_ATTEMPTS, "connection reset");
+        let detail = cut_short("chunks 3-5", 100, 199, 3, "connection reset");
         assert_eq!(
             detail,
             "chunks 3-5: the response to a GET of bytes 100-199 was cut short 3 times \

@@ -24,7 +24,10 @@ use std::fmt;
 
 use sealstream_format::{BODY_PREFIX_LEN, BodyPrefix, Header, HeaderParse, PEEK_LEN, layout};
 
+use sealstream_kms::RetryPolicy;
+
 use crate::client::SealClient;
+use crate::config::Config;
 use crate::download::{Fetcher, Version, first_fetch_len};
 use crate::error::{Error, Result, object_name};
 use crate::sse::Sse;
@@ -75,12 +78,25 @@ impl ObjectHead {
     /// few chunks) with one ranged GET; no key is needed. `sse` is needed
     /// only for SSE-C objects.
     pub async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, sse: &Sse) -> Result<Self> {
+        Self::read_with(s3, bucket, key, sse, &RetryPolicy::default()).await
+    }
+
+    /// [`ObjectHead::read`] with the re-fetches of a cut body retried by
+    /// `retry`.
+    pub(crate) async fn read_with(
+        s3: &aws_sdk_s3::Client,
+        bucket: &str,
+        key: &str,
+        sse: &Sse,
+        retry: &RetryPolicy,
+    ) -> Result<Self> {
         let fetcher = Fetcher {
             s3: s3.clone(),
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             object: object_name(bucket, key),
             sse: sse.clone(),
+            retry: retry.clone(),
         };
         fetcher.read_head(first_fetch_len(HEAD_CHUNKS)).await
     }
@@ -156,13 +172,14 @@ impl ObjectHead {
     }
 
     /// The fetcher for later requests on this object.
-    pub(crate) fn fetcher(&self, s3: &aws_sdk_s3::Client, sse: &Sse) -> Fetcher {
+    pub(crate) fn fetcher(&self, s3: &aws_sdk_s3::Client, config: &Config) -> Fetcher {
         Fetcher {
             s3: s3.clone(),
             bucket: self.bucket.clone(),
             key: self.key.clone(),
             object: self.object.clone(),
-            sse: sse.clone(),
+            sse: config.sse.clone(),
+            retry: config.retry.clone(),
         }
     }
 }
@@ -194,6 +211,7 @@ impl SealClient {
             key: key.to_owned(),
             object: object_name(bucket, key),
             sse: self.config.sse.clone(),
+            retry: self.config.retry.clone(),
         }
     }
 

@@ -22,6 +22,8 @@ use sealstream_format::layout;
 use sealstream_kms::{Keyring, SealKey};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
+use sealstream_kms::RetryPolicy;
+
 use crate::download::{Download, write_file_atomically};
 use crate::error::{Error, Result};
 use crate::io::{OpeningReader, SealingWriter, Unlock};
@@ -34,20 +36,20 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ReqBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, ReqBody>;
 
-/// Attempts per part over a presigned URL (the same sealed bytes each time).
-const PART_ATTEMPTS: u32 = 3;
-
 /// An HTTP client for presigned URLs and share links: no AWS credentials,
 /// no SDK. `http://` and `https://` (rustls on ring, the platform's root
 /// certificates).
 #[derive(Clone)]
 pub struct PlainHttp {
     client: HttpsClient,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for PlainHttp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PlainHttp").finish_non_exhaustive()
+        f.debug_struct("PlainHttp")
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -90,7 +92,16 @@ impl PlainHttp {
             .build();
         Ok(PlainHttp {
             client: Client::builder(TokioExecutor::new()).build(https),
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// The same client retrying presigned part uploads and aborts by
+    /// `retry` (the default: [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 
     /// Sends `req` with `body` and the extra headers; fails unless the
@@ -278,8 +289,8 @@ impl PlainHttp {
 
     /// Seals `reader` (exactly `plan.plaintext_len` bytes) with `seal` and
     /// uploads it through a presigned multipart plan, with up to
-    /// `concurrency` parts in flight. Each part is retried up to 3 times
-    /// with the same sealed bytes and carries a `Content-MD5` the server
+    /// `concurrency` parts in flight. Each part is retried by the client's
+    /// [`RetryPolicy`] (5xx and network errors) with the same sealed bytes and carries a `Content-MD5` the server
     /// verifies. On any failure, or when this future is dropped, the upload
     /// is aborted through the plan's presigned abort.
     pub async fn upload_presigned_multipart<R>(
@@ -426,32 +437,27 @@ impl Multipart for PresignedUpload {
                 ("content-length", body.len().to_string()),
                 ("content-md5", md5),
             ];
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                // The same sealed bytes on every attempt.
-                match inner.http.send(req, full_body(body.clone()), &extra).await {
-                    Ok(resp) => {
-                        let etag = etag_of(&resp).ok_or_else(|| Error::Http {
-                            method: "PUT".into(),
-                            target: target_of(req.expose_url()),
-                            detail: format!("part {number}: the response has no ETag"),
-                            status: Some(resp.status().as_u16()),
-                        })?;
-                        return Ok(PartDone {
-                            number,
-                            etag,
-                            crc32: String::new(),
-                        });
-                    }
-                    Err(Error::Http { status, .. })
-                        if attempt < PART_ATTEMPTS && status.is_none_or(|s| s >= 500) =>
-                    {
-                        tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            // The same sealed bytes on every attempt.
+            let sent = inner
+                .http
+                .retry
+                .run(
+                    |_| inner.http.send(req, full_body(body.clone()), &extra),
+                    |e| matches!(e, Error::Http { status, .. } if status.is_none_or(|s| s >= 500)),
+                )
+                .await
+                .map_err(|gave_up| gave_up.error)?;
+            let etag = etag_of(&sent).ok_or_else(|| Error::Http {
+                method: "PUT".into(),
+                target: target_of(req.expose_url()),
+                detail: format!("part {number}: the response has no ETag"),
+                status: Some(sent.status().as_u16()),
+            })?;
+            Ok(PartDone {
+                number,
+                etag,
+                crc32: String::new(),
+            })
         }
     }
 
@@ -516,6 +522,10 @@ impl Multipart for PresignedUpload {
 
     fn upload_id(&self) -> &str {
         &self.0.plan.upload_id
+    }
+
+    fn retry(&self) -> RetryPolicy {
+        self.0.http.retry.clone()
     }
 }
 

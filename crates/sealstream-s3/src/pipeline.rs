@@ -23,6 +23,8 @@ use sealstream_format::{
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
+use sealstream_kms::RetryPolicy;
+
 use crate::config::MAX_PARTS;
 use crate::error::{Error, Result};
 use crate::parts::{BufPool, SharedSealer, blocking};
@@ -55,6 +57,8 @@ pub(crate) trait Multipart: Clone + Send + Sync + 'static {
     fn abort(&self) -> impl Future<Output = Result<()>> + Send + 'static;
     /// The upload id, for messages.
     fn upload_id(&self) -> &str;
+    /// How its abort is retried ([`spawn_abort`]).
+    fn retry(&self) -> RetryPolicy;
 }
 
 /// Where a sealed object goes.
@@ -109,16 +113,23 @@ impl<U: Multipart> Drop for AbortOnDrop<U> {
 }
 
 /// Aborts in the background, twice: a part request that was in flight when
-/// its task was cancelled may still land after the first abort.
+/// its task was cancelled may still land after the first abort. Each abort
+/// is retried by the upload's [`RetryPolicy`] (every failure counts as
+/// transient: an abort of an upload already gone succeeds), and the second
+/// waits at least [`SECOND_ABORT_DELAY`] plus a jittered backoff.
 pub(crate) fn spawn_abort<U: Multipart>(upload: U) {
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         handle.spawn(async move {
-            let _ = upload.abort().await;
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-            let _ = upload.abort().await;
+            let policy = upload.retry();
+            let _ = policy.run(|_| upload.abort(), |_| true).await;
+            tokio::time::sleep(SECOND_ABORT_DELAY + policy.backoff(1)).await;
+            let _ = policy.run(|_| upload.abort(), |_| true).await;
         });
     }
 }
+
+/// The least wait before the second abort of [`spawn_abort`].
+const SECOND_ABORT_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 struct FilledPart {
     buf: Vec<u8>,
@@ -535,7 +546,12 @@ where
 
 /// Aborts `upload` after `err`, and says whether that worked.
 pub(crate) async fn abort_after<U: Multipart>(upload: &U, object: &str, err: Error) -> Error {
-    match upload.abort().await {
+    let abort = upload
+        .retry()
+        .run(|_| upload.abort(), |_| true)
+        .await
+        .map_err(|gave_up| gave_up.error);
+    match abort {
         Ok(()) => {
             // A part request cancelled mid-flight may still land after the
             // abort; a second, delayed abort catches it.
@@ -770,6 +786,10 @@ mod tests {
 
         fn upload_id(&self) -> &str {
             "fake"
+        }
+
+        fn retry(&self) -> RetryPolicy {
+            RetryPolicy::no_retries()
         }
     }
 

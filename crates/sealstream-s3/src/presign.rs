@@ -259,6 +259,7 @@ impl SealClient {
             key: key.to_owned(),
             object: object.clone(),
             sse: self.config.sse.clone(),
+            retry: self.config.retry.clone(),
             metadata: object_metadata(self.config.suite, exact.then_some(plaintext_len)),
             content_type: None,
         };

@@ -185,7 +185,7 @@ impl SealClient {
     /// past the end) is resolved only after the final chunk authenticated,
     /// which proves the length.
     pub async fn read_range(&self, head: &ObjectHead, range: PlainRange) -> Result<Bytes> {
-        let fetcher = head.fetcher(&self.s3, &self.config.sse);
+        let fetcher = head.fetcher(&self.s3, &self.config);
         let object = fetcher.object.clone();
         let opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         let len = opened.plaintext_len;

@@ -647,6 +647,7 @@ impl SealClient {
             key: key.to_owned(),
             object: object.clone(),
             sse: self.config.sse.clone(),
+            retry: self.config.retry.clone(),
             metadata: HashMap::new(),
             content_type: None,
         };
@@ -807,6 +808,10 @@ mod tests {
 
         fn upload_id(&self) -> &str {
             "fake-upload"
+        }
+
+        fn retry(&self) -> sealstream_kms::RetryPolicy {
+            sealstream_kms::RetryPolicy::no_retries()
         }
     }
 

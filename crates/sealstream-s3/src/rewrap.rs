@@ -136,7 +136,7 @@ impl SealClient {
                 source: None,
             });
         }
-        let fetcher = head.fetcher(&self.s3, &self.config.sse);
+        let fetcher = head.fetcher(&self.s3, &self.config);
         let mut opened = Opened::from_head(head, Unlock::Keyring(&self.keyring)).await?;
         // Part 1 carries up to 5 MiB of the body: read what the head does
         // not hold yet (to the end of the chunk that 5 MiB ends in), pinned
@@ -203,6 +203,7 @@ impl SealClient {
             key: key.to_owned(),
             object: object.clone(),
             sse: self.config.sse.clone(),
+            retry: self.config.retry.clone(),
             metadata: meta.metadata().cloned().unwrap_or_default(),
             content_type: meta.content_type().map(str::to_owned),
         };

@@ -14,6 +14,8 @@ use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPa
 use base64ct::{Base64, Encoding};
 use bytes::Bytes;
 
+use sealstream_kms::RetryPolicy;
+
 use crate::error::{Error, Result};
 use crate::pipeline::{Multipart, PartDone, Target};
 use crate::sse::{self, Sse};
@@ -55,6 +57,7 @@ pub(crate) struct S3Target {
     pub(crate) key: String,
     pub(crate) object: String,
     pub(crate) sse: Sse,
+    pub(crate) retry: RetryPolicy,
     pub(crate) metadata: HashMap<String, String>,
     pub(crate) content_type: Option<String>,
 }
@@ -69,6 +72,7 @@ pub(crate) struct S3UploadInner {
     object: String,
     upload_id: String,
     sse: Sse,
+    retry: RetryPolicy,
 }
 
 const CONTENT_TYPE: &str = "application/octet-stream";
@@ -131,6 +135,7 @@ impl S3Target {
             object: self.object.clone(),
             upload_id,
             sse: self.sse.clone(),
+            retry: self.retry.clone(),
         }))
     }
 
@@ -160,6 +165,7 @@ impl S3Target {
             object: self.object.clone(),
             upload_id,
             sse: self.sse.clone(),
+            retry: self.retry.clone(),
         })))
     }
 }
@@ -242,5 +248,9 @@ impl Multipart for S3Upload {
 
     fn upload_id(&self) -> &str {
         &self.0.upload_id
+    }
+
+    fn retry(&self) -> RetryPolicy {
+        self.0.retry.clone()
     }
 }
