@@ -29,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use sealstream_atomic::{AtomicFile, Mode, Publish};
+
 use base64ct::{Base64, Encoding};
 use sealstream_format::BODY_PREFIX_LEN;
 use sealstream_s3::{JournalStart, PartIntent, PartStored, ResumeState, UploadJournal};
@@ -400,50 +402,14 @@ fn read_nofollow(path: &Path) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Writes `text` to a new temporary file beside `path`, mode 0600,
-/// `fsync`ed; returns its path. The name is random (`.NAME.<16 hex>.tmp`)
-/// and the file is created new (`O_CREAT|O_EXCL`, `O_NOFOLLOW`): a file or
-/// symbolic link planted at a predictable name is never followed,
-/// truncated or written to (issue 10 item 10).
-fn write_temp(path: &Path, text: &str) -> io::Result<PathBuf> {
-    use ring::rand::SecureRandom;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let rng = ring::rand::SystemRandom::new();
-    let mut last = None;
-    for _ in 0..8 {
-        let mut r = [0u8; 8];
-        rng.fill(&mut r)
-            .map_err(|_| io::Error::other("no system random numbers for a temporary name"))?;
-        let tmp = dir.join(format!(".{name}.{}.tmp", hex(&r)));
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-        }
-        let mut f = match opts.open(&tmp) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                last = Some(e);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let result = f.write_all(text.as_bytes()).and_then(|()| f.sync_all());
-        return match result {
-            Ok(()) => Ok(tmp),
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(e)
-            }
-        };
-    }
-    Err(last.unwrap_or_else(|| io::Error::other("cannot pick a temporary journal name")))
+/// Writes `text` to a new temporary file beside `path` (the one writer,
+/// [`AtomicFile`]: a random name, created new, mode 0600, never following a
+/// file or symbolic link planted there; issue 10 item 10), for the caller
+/// to commit.
+fn write_temp(path: &Path, text: &str) -> io::Result<AtomicFile> {
+    let mut f = AtomicFile::create(path, Mode::Private)?;
+    f.write_all(text.as_bytes())?;
+    Ok(f)
 }
 
 /// The journal an upload reports to ([`UploadJournal`]): it creates the
@@ -503,14 +469,9 @@ impl Journal {
             text.push_str(&line(&json!({"done": n, "etag": etag, "crc32": crc})));
         }
         let io_err = |e: &io::Error| CliError::io("rewriting the upload journal", &j.path, e);
-        let tmp = write_temp(&j.path, &text).map_err(|e| io_err(&e))?;
-        std::fs::rename(&tmp, &j.path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io_err(&e)
-        })?;
-        if let Some(dir) = j.path.parent() {
-            sync_dir(dir);
-        }
+        write_temp(&j.path, &text)
+            .and_then(|t| t.commit(Publish::Replace))
+            .map_err(|e| io_err(&e))?;
         let f = open_nofollow(&j.path, true).map_err(|e| io_err(&e))?;
         *j.lock() = Some(f);
         Ok(j)
@@ -596,12 +557,10 @@ impl UploadJournal for Journal {
             s.body_prefix,
             created,
         );
+        // Never replaces an existing journal (another upload of the same
+        // destination that started meanwhile).
         let tmp = write_temp(&self.path, &line(&v))?;
-        // A hard link never replaces an existing journal (another upload
-        // of the same destination that started meanwhile).
-        let linked = std::fs::hard_link(&tmp, &self.path);
-        let _ = std::fs::remove_file(&tmp);
-        linked.map_err(|e| {
+        tmp.commit(Publish::CreateNew).map_err(|e| {
             if e.kind() == io::ErrorKind::AlreadyExists {
                 io::Error::new(
                     e.kind(),
@@ -615,9 +574,6 @@ impl UploadJournal for Journal {
                 e
             }
         })?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir);
-        }
         let f = open_nofollow(&self.path, true)?;
         *self.lock() = Some(f);
         Ok(())
@@ -665,7 +621,8 @@ mod tests {
             .path()
             .join(format!(".abc.journal.{}.tmp", std::process::id()));
         std::os::unix::fs::symlink(&victim, &planted).unwrap();
-        let tmp = write_temp(&journal, "new journal\n").unwrap();
+        let held = write_temp(&journal, "new journal\n").unwrap();
+        let tmp = held.temp_path().to_path_buf();
         assert_ne!(tmp, planted);
         assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
         assert_eq!(std::fs::read(&tmp).unwrap(), b"new journal\n");
@@ -677,7 +634,13 @@ mod tests {
         );
         // Two temporary files never share a name.
         let other = write_temp(&journal, "x").unwrap();
-        assert_ne!(tmp, other);
+        assert_ne!(tmp, other.temp_path());
+        // An abandoned temporary journal has the one name the sweep knows.
+        let shown = tmp.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            sealstream_atomic::is_temp_of(&shown, "abc.journal"),
+            "{shown}"
+        );
 
         // A symbolic link at the journal's own name is neither read nor
         // appended to.

@@ -6,20 +6,18 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use sealstream_atomic::{AtomicFile, Mode, Publish};
 use sealstream_format::pipeline::{self, PipelineOptions};
 use sealstream_format::{
     BODY_PREFIX_LEN, BodyPrefix, DataKey, Header, ReadAt, Salt, layout, read_header_at,
 };
-use tempfile::NamedTempFile;
 
 use crate::error::{CliError, Result, io_class};
 use crate::progress::Progress;
 
-/// Marks temporary files, so that `ls` skips them and people recognise them.
-pub(crate) const TEMP_SUFFIX: &str = ".sealstream-tmp";
-
 /// A file written under a temporary name in its final folder and renamed
-/// into place by [`AtomicOutput::commit`]. Dropped uncommitted (an error,
+/// into place by [`AtomicOutput::commit`] (the one writer,
+/// [`sealstream_atomic::AtomicFile`], with its one naming scheme). Dropped uncommitted (an error,
 /// Ctrl-C), the temporary file is removed: the final name never holds a
 /// half-written or unauthenticated file.
 #[derive(Debug)]
@@ -33,7 +31,7 @@ pub(crate) struct AtomicOutput {
 #[derive(Debug)]
 enum Sink {
     /// A temporary file renamed over the destination on commit.
-    Temp(NamedTempFile, Tracked),
+    Temp(AtomicFile, Tracked),
     /// A character device or FIFO (`/dev/null`, a named pipe), written
     /// through: it is never replaced by a regular file. Like stdout, it
     /// receives each chunk's plaintext once that chunk authenticated.
@@ -130,22 +128,20 @@ impl AtomicOutput {
                     .hint("pass --force to replace it, or choose another name"),
             );
         }
-        let dir = match dest.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| CliError::usage(format!("{} is not a file name", dest.display())))?;
-        crate::stale::sweep(&dir, &name);
-        let prefix = format!(".{name}.");
-        let tmp = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(TEMP_SUFFIX)
-            .tempfile_in(&dir)
-            .map_err(|e| CliError::io("creating a temporary file in", &dir, &e))?;
-        let tracked = Tracked::new(tmp.path());
+        if dest.file_name().is_none() {
+            return Err(CliError::usage(format!(
+                "{} is not a file name",
+                dest.display()
+            )));
+        }
+        let tmp = AtomicFile::create(dest, Mode::Private).map_err(|e| {
+            let dir = match dest.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            CliError::io("creating a temporary file in", dir, &e)
+        })?;
+        let tracked = Tracked::new(tmp.temp_path());
         Ok(AtomicOutput {
             sink: Sink::Temp(tmp, tracked),
             dest: dest.to_path_buf(),
@@ -156,7 +152,7 @@ impl AtomicOutput {
     /// The temporary file.
     pub(crate) fn file(&self) -> &File {
         match &self.sink {
-            Sink::Temp(tmp, _) => tmp.as_file(),
+            Sink::Temp(tmp, _) => tmp.file(),
             Sink::Direct(f) => f,
         }
     }
@@ -181,29 +177,19 @@ impl AtomicOutput {
             // Written through already; a device or FIFO has nothing to sync.
             Sink::Direct(_) => return Ok(()),
         };
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| CliError::io("writing", &dest, &e))?;
-        let res = if overwrite {
-            tmp.persist(&dest).map(drop)
+        tmp.commit(if overwrite {
+            Publish::Replace
         } else {
-            tmp.persist_noclobber(&dest).map(drop)
-        };
-        res.map_err(|e| {
-            if e.error.kind() == io::ErrorKind::AlreadyExists {
+            Publish::CreateNew
+        })
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
                 CliError::usage(format!("{} already exists", dest.display()))
                     .hint("pass --force to replace it")
             } else {
-                CliError::io("renaming into place", &dest, &e.error)
+                CliError::io("writing and renaming into place", &dest, &e)
             }
-        })?;
-        if let Some(dir) = dest.parent()
-            && let Ok(d) = File::open(dir)
-        {
-            // Makes the rename durable; some file systems refuse this.
-            let _ = d.sync_all();
-        }
-        Ok(())
+        })
     }
 }
 
@@ -412,7 +398,7 @@ pub(crate) fn list_store(root: &Path, prefix: &str) -> Result<Vec<Listed>> {
                 stack.push(path);
                 continue;
             }
-            if !ft.is_file() || file_name.ends_with(TEMP_SUFFIX) {
+            if !ft.is_file() || file_name.ends_with(sealstream_atomic::TEMP_SUFFIX) {
                 continue;
             }
             let rel = path

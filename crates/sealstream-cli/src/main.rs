@@ -19,7 +19,6 @@ mod output;
 mod progress;
 mod redact;
 mod s3;
-mod stale;
 mod store;
 mod testhook;
 mod util;

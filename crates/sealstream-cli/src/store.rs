@@ -715,14 +715,13 @@ impl Manifest {
         let path = dir.join(format!("{}.json", state_stem(store, prefix)));
         let text = serde_json::to_vec(self)
             .map_err(|e| CliError::new(Class::Internal, format!("encoding the manifest: {e}")))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".manifest.")
-            .tempfile_in(&dir)
-            .map_err(|e| CliError::io("creating a temporary file in", &dir, &e))?;
+        let mut tmp =
+            sealstream_atomic::AtomicFile::create(&path, sealstream_atomic::Mode::Private)
+                .map_err(|e| CliError::io("creating a temporary file in", &dir, &e))?;
         tmp.write_all(&text)
-            .map_err(|e| CliError::io("writing", tmp.path(), &e))?;
-        tmp.persist(&path)
-            .map_err(|e| CliError::io("renaming into place", &path, &e.error))?;
+            .map_err(|e| CliError::io("writing", tmp.temp_path(), &e))?;
+        tmp.commit(sealstream_atomic::Publish::Replace)
+            .map_err(|e| CliError::io("renaming into place", &path, &e))?;
         Ok(())
     }
 }

@@ -1,12 +1,12 @@
 //! Secret and public key files: atomic creation with mode 0600, reading
 //! with a permission check, and the small text codecs they use.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ring::digest;
-use ring::rand::{SecureRandom, SystemRandom};
+use sealstream_atomic::{AtomicFile, Mode, Publish};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -40,9 +40,10 @@ fn key_file_error(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Writes `contents` to `path` atomically: a temporary file in the same
-/// directory created with O_EXCL (mode 0600 for secrets), synced, then
-/// linked (never overwriting) or renamed (overwriting) into place.
+/// Writes `contents` to `path` atomically through the workspace's one
+/// writer ([`sealstream_atomic::AtomicFile`]: a temporary file in the same
+/// directory created new, mode 0600 for secrets, synced, then renamed into
+/// place, never over an existing file unless `overwrite` says so).
 pub(crate) fn write_key_file(
     path: &Path,
     contents: &[u8],
@@ -50,52 +51,38 @@ pub(crate) fn write_key_file(
     overwrite: Overwrite,
 ) -> Result<()> {
     let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| key_file_error(path, "the path does not name a file"))?;
+    if path.file_name().is_none() {
+        return Err(key_file_error(path, "the path does not name a file"));
+    }
     if overwrite == Overwrite::Never && path.symlink_metadata().is_ok() {
         return Err(already_exists(path));
     }
-    let (tmp_path, mut tmp) = create_temp(&dir, name, secrecy).map_err(|e| {
+    let mode = match secrecy {
+        Secrecy::Secret => Mode::Private,
+        Secrecy::Public => Mode::Public,
+    };
+    let mut tmp = AtomicFile::create(path, mode).map_err(|e| {
         key_file_error(
             path,
             format!("cannot create a file in {}: {e}", dir.display()),
         )
     })?;
-    let result = (|| -> std::io::Result<()> {
-        tmp.write_all(contents)?;
-        tmp.sync_all()?;
-        Ok(())
-    })();
-    drop(tmp);
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp_path);
-        return Err(key_file_error(path, format!("cannot write: {e}")));
-    }
-    let placed = match overwrite {
-        Overwrite::DangerReplaceExisting => fs::rename(&tmp_path, path),
-        // link(2) fails if the target exists, which rename(2) would replace:
-        // this is the no-clobber atomic publish.
-        Overwrite::Never => {
-            fs::hard_link(&tmp_path, path).and_then(|()| fs::remove_file(&tmp_path))
-        }
-    };
-    if let Err(e) = placed {
-        let _ = fs::remove_file(&tmp_path);
+    tmp.write_all(contents)
+        .map_err(|e| key_file_error(path, format!("cannot write: {e}")))?;
+    tmp.commit(match overwrite {
+        Overwrite::DangerReplaceExisting => Publish::Replace,
+        Overwrite::Never => Publish::CreateNew,
+    })
+    .map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
-            return Err(already_exists(path));
+            already_exists(path)
+        } else {
+            key_file_error(path, format!("cannot create: {e}"))
         }
-        return Err(key_file_error(path, format!("cannot create: {e}")));
-    }
-    // Make the new directory entry durable too; failure here is not fatal
-    // (some file systems refuse to open directories).
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    })
 }
 
 fn already_exists(path: &Path) -> Error {
@@ -104,42 +91,6 @@ fn already_exists(path: &Path) -> Error {
         "the file already exists; refusing to overwrite a key (move it away first, or ask \
          explicitly to replace it: objects sealed only with the old key would become unreadable)",
     )
-}
-
-fn create_temp(
-    dir: &Path,
-    name: &std::ffi::OsStr,
-    secrecy: Secrecy,
-) -> std::io::Result<(PathBuf, File)> {
-    let rng = SystemRandom::new();
-    let mut last = None;
-    for _ in 0..16 {
-        let mut suffix = [0u8; 8];
-        rng.fill(&mut suffix)
-            .map_err(|_| std::io::Error::other("the system random number generator failed"))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", hex_lower(&suffix)));
-        let tmp_path = dir.join(tmp_name);
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(match secrecy {
-                Secrecy::Secret => 0o600,
-                Secrecy::Public => 0o644,
-            });
-        }
-        #[cfg(not(unix))]
-        let _ = secrecy;
-        match opts.open(&tmp_path) {
-            Ok(f) => return Ok((tmp_path, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("cannot pick a temporary file name")))
 }
 
 /// The prefixes of public key text, recognised in a file given as a secret
@@ -406,6 +357,30 @@ pub(crate) fn short_id(parts: &[&[u8]]) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Key files used to be written as `.NAME.tmp-<16 hex>`, a name no sweep
+    /// knew. A writer killed mid-write now leaves the one name, which the
+    /// next write of the same key file removes once stale.
+    #[test]
+    fn an_abandoned_key_file_temp_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.secret");
+        let left = dir.path().join(".k.secret.Ab12Cd.sealstream-tmp");
+        fs::write(&left, b"half a key").unwrap();
+        let two_days = std::time::SystemTime::now() - sealstream_atomic::STALE_AFTER * 2;
+        let aged = fs::File::options().write(true).open(&left);
+        aged.and_then(|f| f.set_modified(two_days)).unwrap();
+        write_key_file(&path, b"key", Secrecy::Secret, Overwrite::Never).unwrap();
+        assert!(!left.exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let m = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(m & 0o777, 0o600);
+        }
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert_eq!(names.len(), 1);
+    }
 
     #[test]
     fn hex_round_trip_every_byte() {

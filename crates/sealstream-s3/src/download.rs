@@ -13,7 +13,7 @@
 //!   GET (whole object) -> OpeningReader   one streaming request, one chunk of memory
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,6 +33,7 @@ use crate::head::ObjectHead;
 use crate::io::{OpeningReader, Unlock};
 use crate::parts::blocking;
 use crate::sse::{self, Sse};
+use sealstream_atomic::{AtomicFile, Mode, Publish};
 
 /// A plaintext download in progress: a `Stream` of authenticated plaintext
 /// [`Bytes`], in order.
@@ -645,7 +646,7 @@ impl SealClient {
     /// Downloads and opens `s3://bucket/key` into the file at `path`.
     ///
     /// The plaintext goes to a temporary file in the same folder
-    /// (`.NAME.sealstream-tmp-RANDOM`, mode 0600), which is flushed to disk
+    /// (`.NAME.XXXXXX.sealstream-tmp`, mode 0600), which is flushed to disk
     /// and renamed to `path` only after the final chunk authenticated. On
     /// any failure, or if this future is dropped, the temporary file is
     /// removed: a failed or tampered download never leaves plaintext under
@@ -741,57 +742,37 @@ impl tokio::io::AsyncRead for ResumingBody {
     }
 }
 
-/// Removes the temporary file unless disarmed (also on cancellation).
-struct TempFile {
-    path: Option<PathBuf>,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn temp_path(path: &Path) -> Result<PathBuf> {
-    use std::hash::{BuildHasher, Hasher};
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::InvalidArgument(format!("{} has no file name", path.display())))?;
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.write_u32(std::process::id());
-    let mut tmp = std::ffi::OsString::from(".");
-    tmp.push(name);
-    tmp.push(format!(".sealstream-tmp-{:016x}", h.finish()));
-    Ok(path.with_file_name(tmp))
-}
-
-/// Writes `stream` to a temporary file next to `path`, syncs it and renames
-/// it over `path` only if the whole stream succeeded.
+/// Writes `stream` to a temporary file next to `path` (the workspace's one
+/// writer, [`AtomicFile`]: `.NAME.XXXXXX.sealstream-tmp`, created new, mode
+/// 0600), syncs it and renames it over `path` only if the whole stream
+/// succeeded. On an error, or if this future is dropped, the temporary file
+/// is removed.
 pub(crate) async fn write_file_atomically<S>(path: &Path, mut stream: S) -> Result<u64>
 where
     S: Stream<Item = Result<Bytes>> + Unpin,
 {
-    let tmp = temp_path(path)?;
-    let ctx = |what: &str| format!("{what} {}", tmp.display());
-    let mut opts = tokio::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let file = opts
-        .open(&tmp)
+    if path.file_name().is_none() {
+        return Err(Error::InvalidArgument(format!(
+            "{} has no file name",
+            path.display()
+        )));
+    }
+    let dest = path.to_path_buf();
+    let tmp = blocking(move || AtomicFile::create(&dest, Mode::Private))
         .await
-        .map_err(|e| Error::io(ctx("creating"), e))?;
-    let mut guard = TempFile {
-        path: Some(tmp.clone()),
-    };
-    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        .and_then(|r| r)
+        .map_err(|e| {
+            Error::io(
+                format!("creating a temporary file beside {}", path.display()),
+                e,
+            )
+        })?;
+    let ctx = |what: &str| format!("{what} {}", tmp.temp_path().display());
+    let file = tmp
+        .file()
+        .try_clone()
+        .map_err(|e| Error::io(ctx("opening"), e))?;
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
     let mut n = 0u64;
     while let Some(piece) = stream.next().await {
         let piece = piece?;
@@ -803,29 +784,16 @@ where
     out.flush()
         .await
         .map_err(|e| Error::io(ctx("writing"), e))?;
-    let file = out.into_inner();
-    file.sync_all()
+    drop(out.into_inner());
+    let shown = format!(
+        "renaming {} to {}",
+        tmp.temp_path().display(),
+        path.display()
+    );
+    blocking(move || tmp.commit(Publish::Replace))
         .await
-        .map_err(|e| Error::io(ctx("syncing"), e))?;
-    drop(file);
-    tokio::fs::rename(&tmp, path).await.map_err(|e| {
-        Error::io(
-            format!("renaming {} to {}", tmp.display(), path.display()),
-            e,
-        )
-    })?;
-    guard.path = None;
-    #[cfg(unix)]
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = tokio::fs::File::open(dir).await {
-            let _ = d.sync_all().await;
-        }
-    }
+        .and_then(|r| r)
+        .map_err(|e| Error::io(shown, e))?;
     Ok(n)
 }
 
@@ -863,12 +831,35 @@ mod tests {
         assert!(!msg.contains('\n'), "{msg:?}");
     }
 
-    #[test]
-    fn temp_name_is_hidden_and_beside() {
-        let p = temp_path(Path::new("/tmp/x/report.pdf")).unwrap();
-        assert_eq!(p.parent(), Some(Path::new("/tmp/x")));
-        let name = p.file_name().unwrap().to_str().unwrap();
-        assert!(name.starts_with(".report.pdf.sealstream-tmp-"), "{name}");
+    /// Downloads used to be written as `.NAME.sealstream-tmp-<16 hex>`, a
+    /// name the sweep did not know. The temporary file seen mid-download is
+    /// hidden, beside the destination, mode 0600, and has the one name.
+    #[tokio::test]
+    async fn temp_name_is_hidden_beside_and_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.pdf");
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (d, s) = (dir.path().to_path_buf(), seen.clone());
+        let items = futures_util::stream::iter([0u8, 1]).map(move |i| {
+            if i == 1 {
+                for e in std::fs::read_dir(&d).unwrap().flatten() {
+                    let meta = e.metadata().unwrap();
+                    s.lock().unwrap().push((e.file_name(), meta));
+                }
+            }
+            Ok(Bytes::from_static(b"x"))
+        });
+        write_file_atomically(&path, items).await.unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let name = seen[0].0.clone().into_string().unwrap();
+        assert!(sealstream_atomic::is_temp_of(&name, "report.pdf"), "{name}");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(seen[0].1.permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"xx");
     }
 
     #[tokio::test]
