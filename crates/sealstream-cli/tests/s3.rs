@@ -1503,3 +1503,69 @@ fn rm_reports_each_key_s3_refuses_in_a_batch() {
     );
     assert_eq!(lines.iter().filter(|v| v["removed"] == true).count(), 2);
 }
+
+/// `mv` of an S3 object leaves the object under its new name only (the source is deleted
+/// through the store layer's delete), and a refused delete of the source is reported with
+/// the store's service exit code while the copy stays. The refusal is answered by the fault
+/// proxy (the real server cannot be made to refuse one DeleteObject).
+#[test]
+fn mv_s3_removes_the_source_and_reports_a_refused_delete() {
+    let Some(svc) = services("mv_s3_removes_the_source_and_reports_a_refused_delete") else {
+        return;
+    };
+    let env = Env::new();
+    let store = svc.store(&env, "mv");
+    let key = env.keygen("k.key");
+    let want = data(70_000, 9);
+    env.write("p.bin", &want);
+    svc.cmd(&env)
+        .args(["--store", &store, "put", "p.bin", "a", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    svc.cmd(&env)
+        .args(["--store", &store, "mv", "a", "b", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    let names = |svc: &Services| -> Vec<String> {
+        json_lines(&out(&svc
+            .cmd(&env)
+            .args(["--json", "--store", &store, "ls"])
+            .assert()
+            .success()))
+        .iter()
+        .filter_map(|v| v["name"].as_str().map(str::to_owned))
+        .collect()
+    };
+    assert_eq!(names(&svc), ["b"]);
+    svc.cmd(&env)
+        .args(["--store", &store, "get", "b", "b.out", "--key-file"])
+        .arg(&key)
+        .assert()
+        .success();
+    assert!(env.read("b.out") == want, "the renamed object differs");
+
+    let prt = proxy_rt();
+    let plan = FaultPlan::new(12).rule(Rule::new(
+        Match::any().method("DELETE"),
+        Fault::reply(
+            403,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+             <Message>Access Denied</Message></Error>",
+        ),
+    ));
+    let proxy = prt
+        .block_on(FaultProxy::start(svc.s3_endpoint.as_str(), plan))
+        .unwrap();
+    svc.cmd(&env)
+        .env("SEALSTREAM_ENDPOINT_URL", proxy.endpoint())
+        .args(["--store", &store, "mv", "b", "c", "--key-file"])
+        .arg(&key)
+        .assert()
+        .code(SERVICE)
+        .stderr(contains("removing the source"))
+        .stderr(contains("AccessDenied").or(contains("refused")));
+    assert_eq!(proxy.stats().injected.get("reply-403"), Some(&1));
+    assert_eq!(names(&svc), ["b", "c"]);
+}

@@ -427,22 +427,20 @@ async fn migrate_one(
         .map_err(|e| s3ec_error(&e))?;
     let in_place = bucket == to_bucket && key == to_key;
     if a.delete_source {
+        // Through the store layer's delete (`SealClient::delete`, as `rm`
+        // uses), with its error classification.
         if !in_place {
-            s3c.delete_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
+            client
+                .delete(bucket, key)
                 .await
-                .map_err(|e| s3::sdk_error("DeleteObject", &obj.name(), e))?;
+                .map_err(|e| s3::s3_error(&e))?;
         }
         if has_instruction {
             let inst = format!("{key}{}", s3ec::INSTRUCTION_SUFFIX);
-            s3c.delete_object()
-                .bucket(bucket)
-                .key(&inst)
-                .send()
+            client
+                .delete(bucket, &inst)
                 .await
-                .map_err(|e| s3::sdk_error("DeleteObject", &inst, e))?;
+                .map_err(|e| s3::s3_error(&e))?;
         }
     }
     Ok(Some(what))

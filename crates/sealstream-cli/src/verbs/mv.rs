@@ -218,18 +218,11 @@ async fn mv_s3(app: &App, a: &MvArgs, src: &Target, dst: &Target) -> Result<()> 
         )
         .await?
     };
-    s3c.delete_object()
-        .bucket(sb)
-        .key(sk)
-        .send()
-        .await
-        .map_err(|e| {
-            s3::sdk_error(
-                "DeleteObject (the object was copied to its new name)",
-                &shown,
-                e,
-            )
-        })?;
+    // The one delete path (`SealClient::delete`, as `rm` uses) and its
+    // error classification; the copy already exists under the new name.
+    admin.delete(sb, sk).await.map_err(|e| {
+        s3::s3_error(&e).context(format!("removing the source (it was copied to {dst})"))
+    })?;
     report(app, &shown, &dst.to_string(), &header, &new, copied);
     Ok(())
 }
