@@ -200,9 +200,13 @@ impl<R: AsyncRead + Unpin> Filler<R> {
         lead: &[u8],
         chunks_per_part: usize,
     ) -> io::Result<FilledPart> {
-        let cap = lead.len() + chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
-        if buf.len() < cap {
-            buf.resize(cap, 0);
+        // The buffer grows one chunk slot at a time, as far as the part's
+        // plaintext goes: zeroing a whole part up front cost a 16 MiB
+        // memset per small file (40% of `put -r`'s CPU in a profile of
+        // 1,000 x 64 KiB files). A reused buffer keeps its length and is
+        // not zeroed again.
+        if buf.len() < lead.len() {
+            buf.resize(lead.len(), 0);
         }
         if let Some(dst) = buf.get_mut(..lead.len()) {
             dst.copy_from_slice(lead);
@@ -219,6 +223,9 @@ impl<R: AsyncRead + Unpin> Filler<R> {
                 }
                 break None;
             }
+            if buf.len() < used + SEALED_CHUNK_SIZE {
+                buf.resize(used + SEALED_CHUNK_SIZE, 0);
+            }
             let slot = buf
                 .get_mut(used..used + CHUNK_SIZE)
                 .ok_or_else(|| io::Error::other("part buffer too small"))?;
@@ -232,6 +239,9 @@ impl<R: AsyncRead + Unpin> Filler<R> {
                 break Some(n);
             }
         };
+        if buf.len() < used {
+            buf.resize(used, 0);
+        }
         buf.truncate(used);
         self.next_chunk += full as u64 + u64::from(final_len.is_some());
         self.total += plaintext;

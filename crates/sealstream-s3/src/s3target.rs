@@ -102,7 +102,12 @@ impl Target for S3Target {
             .checksum_crc32(crc32_b64(crc32))
             .set_metadata(Some(metadata))
             .body(ByteStream::from(body));
+        // UNSIGNED-PAYLOAD: the body carries its signed CRC32 and is sealed;
+        // hashing it again for SigV4 cost 15% of `put -r`'s CPU (and the
+        // server's too, which checks the hash).
         let out = sse::put_object(req, &self.sse)
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| Error::s3("PutObject", &self.object, e))?;
@@ -194,6 +199,8 @@ impl Multipart for S3Upload {
                 .checksum_crc32(&crc)
                 .body(ByteStream::from(body));
             let out = sse::upload_part(req, &inner.sse)
+                .customize()
+                .disable_payload_signing()
                 .send()
                 .await
                 .map_err(|e| Error::s3("UploadPart", &inner.object, e))?;
