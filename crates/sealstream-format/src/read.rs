@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener};
+use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
 use crate::key::DataKey;
@@ -128,6 +128,54 @@ impl<R: Read> DecryptingReader<R> {
         Ok(())
     }
 
+    /// Reads the next chunk straight into `out` (at least [`CHUNK_SIZE`]
+    /// bytes) and opens it there: the common case of a large `read`, with
+    /// no copy through the stream's buffer. Returns the plaintext length
+    /// placed at the start of `out`. A chunk shorter than full (the final
+    /// one, or a cut) goes through the stream's buffer, which tells the two
+    /// apart exactly as for any other read.
+    fn read_in_place(&mut self, out: &mut [u8]) -> Result<usize> {
+        let Some(dst) = out.get_mut(..CHUNK_SIZE) else {
+            return Ok(0);
+        };
+        let n = read_full(&mut self.inner, dst)?;
+        let mut tag = [0u8; TAG_LEN];
+        let t = if n == CHUNK_SIZE {
+            read_full(&mut self.inner, &mut tag)?
+        } else {
+            0
+        };
+        if t == TAG_LEN {
+            self.stream.open_in_place(dst, &tag)?;
+            return Ok(CHUNK_SIZE);
+        }
+        let got = n + t;
+        if got > 0 {
+            let space = self
+                .stream
+                .space()
+                .get_mut(..got)
+                .ok_or(Error::InvalidInput {
+                    what: "decrypting reader",
+                    reason: "a short chunk did not fit the stream's buffer",
+                })?;
+            let (a, b) = space.split_at_mut(n);
+            a.copy_from_slice(dst.get(..n).unwrap_or(&[]));
+            b.copy_from_slice(tag.get(..t).unwrap_or(&[]));
+            self.stream.filled(got)?;
+        }
+        // End of input: what was read is the final chunk (or nothing, and
+        // the object was cut on a chunk boundary).
+        self.stream.filled(0)?;
+        let avail = self.stream.plaintext();
+        let k = avail.len().min(out.len());
+        if let (Some(d), Some(s)) = (out.get_mut(..k), avail.get(..k)) {
+            d.copy_from_slice(s);
+        }
+        self.stream.consume(k);
+        Ok(k)
+    }
+
     /// Reads and authenticates everything to the end, discarding plaintext.
     /// Useful to verify an object.
     pub fn verify_to_end(&mut self) -> Result<u64> {
@@ -153,6 +201,13 @@ impl<R: Read> Read for DecryptingReader<R> {
                 *kind,
                 format!("{msg} (no more plaintext is released after this error)"),
             ));
+        }
+        if out.len() >= CHUNK_SIZE && self.stream.at_chunk_boundary() {
+            return self.read_in_place(out).map_err(|e| {
+                let e = io::Error::from(e);
+                self.failed = Some((e.kind(), e.to_string()));
+                e
+            });
         }
         if let Err(e) = self.fill() {
             let e = io::Error::from(e);
