@@ -222,4 +222,71 @@ impl<R: Read> Read for DecryptingReader<R> {
         self.stream.consume(n);
         Ok(n)
     }
+
+    /// Grows `buf` one chunk at a time and reads each chunk straight into
+    /// it (the default zero-fills ever larger stretches of spare capacity
+    /// ahead of the reads; one chunk's worth is still in cache when the
+    /// chunk lands on it). As with the default, what was read before an
+    /// error stays in `buf`.
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let start = buf.len();
+        loop {
+            let at = buf.len();
+            buf.resize(at + CHUNK_SIZE, 0);
+            match self.read(buf.get_mut(at..).unwrap_or(&mut [])) {
+                Ok(0) => {
+                    buf.truncate(at);
+                    return Ok(at - start);
+                }
+                Ok(n) => buf.truncate(at + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
+                Err(e) => {
+                    buf.truncate(at);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+mod tests {
+    use super::*;
+    use crate::{EncryptionContext, KeyRecord, SEALED_CHUNK_SIZE, Salt, Suite, seal_to_vec};
+
+    #[test]
+    fn read_to_end_appends_everything_or_exactly_the_chunks_before_the_damage() {
+        let key = DataKey::from_bytes([3u8; 32]);
+        let context = EncryptionContext::from_pairs([("a", "b")]).unwrap();
+        let record = KeyRecord::new("local", "t", vec![0u8; 61]).unwrap();
+        let header = Header::new(Suite::Aes256Gcm, context, "o", vec![record]).unwrap();
+        let plain: Vec<u8> = (0..3 * CHUNK_SIZE + 7).map(|i| (i % 249) as u8).collect();
+        let object = seal_to_vec(&header, &key, Salt::generate().unwrap(), &plain).unwrap();
+
+        let mut out = b"kept".to_vec();
+        let mut r = SealedReader::new(&object[..]).unwrap().open(&key).unwrap();
+        assert_eq!(r.read_to_end(&mut out).unwrap(), plain.len());
+        assert!(out[..4] == *b"kept" && out[4..] == plain[..]);
+        assert!(r.is_done());
+
+        let body = header.encoded_len() + BODY_PREFIX_LEN;
+        for damaged in 0..4 {
+            let mut bad = object.clone();
+            bad[body + damaged * SEALED_CHUNK_SIZE + 5] ^= 1;
+            let mut out = b"kept".to_vec();
+            let mut r = SealedReader::new(&bad[..]).unwrap().open(&key).unwrap();
+            let e = r.read_to_end(&mut out).unwrap_err();
+            assert!(matches!(
+                Error::from_io(&e),
+                Some(Error::ChunkAuthentication { index, .. }) if *index == damaged as u64
+            ));
+            assert!(out[4..] == plain[..damaged * CHUNK_SIZE], "chunk {damaged}");
+            assert!(r.read_to_end(&mut out).is_err(), "read after an error");
+        }
+    }
 }
