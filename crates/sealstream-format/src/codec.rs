@@ -77,9 +77,17 @@ fn not_whole_chunks() -> Error {
     }
 }
 
-/// Runs `f(first_chunk_of_group, group)` over `run` split into up to
-/// `threads` groups of whole slots; returns the lowest group's error.
-fn in_groups<F>(run: &mut [u8], first: u64, full: usize, threads: usize, f: F) -> Result<()>
+/// Runs `f(first_chunk_of_group, group)` over `run`, `full` chunks of
+/// `stride` bytes each (whole slots, or whole plaintext chunks), split into
+/// up to `threads` groups; returns the lowest group's error.
+fn in_groups<F>(
+    run: &mut [u8],
+    stride: usize,
+    first: u64,
+    full: usize,
+    threads: usize,
+    f: F,
+) -> Result<()>
 where
     F: Fn(u64, &mut [u8]) -> Result<()> + Sync,
 {
@@ -91,7 +99,7 @@ where
     std::thread::scope(|s| {
         let f = &f;
         let handles: Vec<_> = run
-            .chunks_mut(per * SEALED_CHUNK_SIZE)
+            .chunks_mut(per * stride)
             .zip((first..).step_by(per))
             .map(|(group, group_first)| s.spawn(move || f(group_first, group)))
             .collect();
@@ -100,7 +108,7 @@ where
         for h in handles {
             let r = h.join().unwrap_or_else(|_| {
                 Err(Error::Io(std::io::Error::other(
-                    "a chunk sealing thread panicked",
+                    "a chunk codec thread panicked",
                 )))
             });
             if let (Err(e), None) = (r, &first_err) {
@@ -151,9 +159,14 @@ pub fn seal_slots(
 ) -> Result<()> {
     let full = full_chunks(run.len(), ends_object).map_err(|_| not_whole_chunks())?;
     let (full_area, final_slot) = run.split_at_mut(full * SEALED_CHUNK_SIZE);
-    in_groups(full_area, first, full, threads, |group_first, group| {
-        seal_each(sealer, group_first, group, false, |_, _| Ok(()))
-    })?;
+    in_groups(
+        full_area,
+        SEALED_CHUNK_SIZE,
+        first,
+        full,
+        threads,
+        |group_first, group| seal_each(sealer, group_first, group, false, |_, _| Ok(())),
+    )?;
     if ends_object {
         seal_each(sealer, first + full as u64, final_slot, true, |_, _| Ok(()))?;
     }
@@ -190,13 +203,20 @@ pub fn seal_into(
             Ok(())
         }
     }
-    in_groups(full_out, first, full, threads, |group_first, group| {
-        let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
-        let src = full_plain
-            .get(offset * CHUNK_SIZE..)
-            .ok_or(Error::TooLarge)?;
-        seal_each(sealer, group_first, group, false, copy_from(src))
-    })?;
+    in_groups(
+        full_out,
+        SEALED_CHUNK_SIZE,
+        first,
+        full,
+        threads,
+        |group_first, group| {
+            let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
+            let src = full_plain
+                .get(offset * CHUNK_SIZE..)
+                .ok_or(Error::TooLarge)?;
+            seal_each(sealer, group_first, group, false, copy_from(src))
+        },
+    )?;
     if ends_object {
         seal_each(
             sealer,
@@ -207,6 +227,46 @@ pub fn seal_into(
         )?;
     }
     Ok(())
+}
+
+/// Seals `plain` as chunks `first..` on this thread and appends the sealed
+/// run to `out`: each chunk is appended once into its slot and sealed there
+/// at once, while it is in cache, so the output is written once and never
+/// zero-filled first. `out` grows by exactly
+/// [`sealed_run_len`]`(plain.len(), ends_object)` bytes (reserved once).
+/// Unless `ends_object`, `plain` must be whole chunks. On failure `out` is
+/// left as it was.
+pub fn seal_append(
+    sealer: &ChunkSealer,
+    first: u64,
+    plain: &[u8],
+    ends_object: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    out.reserve_exact(sealed_run_len(plain.len(), ends_object)?);
+    let full = plain.len() / CHUNK_SIZE;
+    let (full_plain, final_plain) = plain.split_at(full * CHUNK_SIZE);
+    let mut one = |i: u64, chunk: &[u8], last: bool| -> Result<()> {
+        let at = out.len();
+        out.extend_from_slice(chunk);
+        let tag = sealer.seal_chunk(i, out.get_mut(at..).unwrap_or(&mut []), last)?;
+        out.extend_from_slice(&tag);
+        Ok(())
+    };
+    let result = (|| {
+        for (i, chunk) in (first..).zip(full_plain.chunks_exact(CHUNK_SIZE)) {
+            one(i, chunk, false)?;
+        }
+        if ends_object {
+            one(first + full as u64, final_plain, true)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
 }
 
 /// Seals, in place on this thread, chunks `first..` whose plaintext lies
@@ -306,12 +366,19 @@ pub fn open_slots(
         let full = full_chunks(run.len(), ends_object)?;
         let len = run.len();
         let (full_area, final_slot) = run.split_at_mut(full * SEALED_CHUNK_SIZE);
-        in_groups(full_area, first, full, threads, |group_first, group| {
-            for (i, slot) in (group_first..).zip(group.chunks_exact_mut(SEALED_CHUNK_SIZE)) {
-                opener.open_chunk(i, slot, false)?;
-            }
-            Ok(())
-        })?;
+        in_groups(
+            full_area,
+            SEALED_CHUNK_SIZE,
+            first,
+            full,
+            threads,
+            |group_first, group| {
+                for (i, slot) in (group_first..).zip(group.chunks_exact_mut(SEALED_CHUNK_SIZE)) {
+                    opener.open_chunk(i, slot, false)?;
+                }
+                Ok(())
+            },
+        )?;
         if ends_object {
             opener.open_chunk(first + full as u64, final_slot, true)?;
         }
@@ -399,44 +466,26 @@ pub fn open_into(
             dst.copy_from_slice(ct);
             opener.open_chunk_detached(i, dst, &t, last)
         };
-        let threads = threads_for(full, threads.max(1));
-        let per = full.div_ceil(threads).max(1);
-        let group = |g: usize, dst: &mut [u8]| -> Result<()> {
-            let src = full_in
-                .get(g * per * SEALED_CHUNK_SIZE..)
-                .ok_or(Error::TooLarge)?;
-            for ((j, d), s) in (g * per..)
-                .zip(dst.chunks_exact_mut(CHUNK_SIZE))
-                .zip(src.chunks_exact(SEALED_CHUNK_SIZE))
-            {
-                open_one(first + j as u64, d, s, false)?;
-            }
-            Ok(())
-        };
-        if threads <= 1 {
-            group(0, full_out)?;
-        } else {
-            std::thread::scope(|s| {
-                let group = &group;
-                let handles: Vec<_> = full_out
-                    .chunks_mut(per * CHUNK_SIZE)
-                    .enumerate()
-                    .map(|(g, dst)| s.spawn(move || group(g, dst)))
-                    .collect();
-                let mut first_err = None;
-                for h in handles {
-                    let r = h.join().unwrap_or_else(|_| {
-                        Err(Error::Io(std::io::Error::other(
-                            "a chunk opening thread panicked",
-                        )))
-                    });
-                    if let (Err(e), None) = (r, &first_err) {
-                        first_err = Some(e);
-                    }
+        in_groups(
+            full_out,
+            CHUNK_SIZE,
+            first,
+            full,
+            threads,
+            |group_first, dst| {
+                let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
+                let src = full_in
+                    .get(offset * SEALED_CHUNK_SIZE..)
+                    .ok_or(Error::TooLarge)?;
+                for ((i, d), s) in (group_first..)
+                    .zip(dst.chunks_exact_mut(CHUNK_SIZE))
+                    .zip(src.chunks_exact(SEALED_CHUNK_SIZE))
+                {
+                    open_one(i, d, s, false)?;
                 }
-                first_err.map_or(Ok(()), Err)
-            })?;
-        }
+                Ok(())
+            },
+        )?;
         if ends_object {
             open_one(first + full as u64, final_out, final_in, true)?;
         }
@@ -444,6 +493,52 @@ pub fn open_into(
     })();
     if result.is_err() {
         out.zeroize();
+    }
+    result
+}
+
+/// Opens `sealed` (chunks `first..`, ending with the final chunk when
+/// `ends_object`) on this thread and appends the plaintext to `out`: each
+/// chunk's ciphertext is appended once into its final place and opened
+/// there, so the output is written once and never zero-filled first. On
+/// failure everything appended is wiped and removed, and `out` is left as
+/// it was: nothing of the run is released.
+pub fn open_append(
+    opener: &ChunkOpener,
+    first: u64,
+    sealed: &[u8],
+    ends_object: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let start = out.len();
+    let full = full_chunks(sealed.len(), ends_object)?;
+    let (full_in, final_in) = sealed.split_at(full * SEALED_CHUNK_SIZE);
+    let final_plain = final_in.len().saturating_sub(TAG_LEN);
+    out.reserve_exact(full * CHUNK_SIZE + final_plain);
+    let mut one = |i: u64, src: &[u8], last: bool| -> Result<()> {
+        let (ct, tag) = src
+            .split_at_checked(src.len().saturating_sub(TAG_LEN))
+            .ok_or(Error::TooLarge)?;
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(tag);
+        let at = out.len();
+        out.extend_from_slice(ct);
+        opener.open_chunk_detached(i, out.get_mut(at..).unwrap_or(&mut []), &t, last)
+    };
+    let result = (|| {
+        for (i, src) in (first..).zip(full_in.chunks_exact(SEALED_CHUNK_SIZE)) {
+            one(i, src, false)?;
+        }
+        if ends_object {
+            one(first + full as u64, final_in, true)?;
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        if let Some(appended) = out.get_mut(start..) {
+            appended.zeroize();
+        }
+        out.truncate(start);
     }
     result
 }
@@ -536,6 +631,13 @@ mod tests {
                         let mut back = vec![0u8; len];
                         open_into(&o, 5, &want, ends, &mut back, threads).unwrap();
                         assert!(back == p, "{suite} open_into {len} {ends} {threads}");
+
+                        let mut app = vec![9u8; 3];
+                        seal_append(&s, 5, &p, ends, &mut app).unwrap();
+                        assert!(app[..3] == [9; 3] && app[3..] == want[..], "seal_append");
+                        let mut back = vec![9u8; 3];
+                        open_append(&o, 5, &want, ends, &mut back).unwrap();
+                        assert!(back[..3] == [9; 3] && back[3..] == p[..], "open_append");
                     }
                     let mut run = want.clone();
                     let (done, r) = open_prefix(&o, 5, &mut run, ends);
@@ -567,6 +669,12 @@ mod tests {
                 other => panic!("{other:?}"),
             }
             assert!(out.iter().all(|&b| b == 0), "the output was not wiped");
+            let mut out = vec![1u8; 2];
+            match open_append(&o, 0, &sealed, false, &mut out) {
+                Err(Error::ChunkAuthentication { index: 150, .. }) => {}
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(out, [1u8; 2], "open_append released or kept bytes");
         }
         // Chunk by chunk, the 150 chunks before the damage are released.
         let mut run = sealed.clone();

@@ -110,13 +110,12 @@ pub fn seal_to_vec(
         .ok()
         .and_then(|b| b.checked_add(header_bytes.len()))
         .ok_or(Error::TooLarge)?;
+    // Sized exactly once; each byte of the object is written once (no
+    // zero-fill before sealing).
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(&header_bytes);
     out.extend_from_slice(&prefix.to_bytes());
-    let start = out.len();
-    out.resize(total, 0);
-    let run = out.get_mut(start..).ok_or(Error::TooLarge)?;
-    codec::seal_into(&sealer, 0, plaintext, true, run, 1)?;
+    codec::seal_append(&sealer, 0, plaintext, true, &mut out)?;
     Ok(out)
 }
 
@@ -152,7 +151,7 @@ pub fn open_slice(object: &[u8], data_key: &DataKey) -> Result<(Header, Vec<u8>)
         true,
     )?;
     let len = usize::try_from(plaintext_len).map_err(|_| Error::TooLarge)?;
-    let mut out = vec![0u8; len];
-    codec::open_into(&opener, 0, chunks, true, &mut out, 1)?;
+    let mut out = Vec::with_capacity(len);
+    codec::open_append(&opener, 0, chunks, true, &mut out)?;
     Ok((header, out))
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener};
+use crate::chunk::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkOpener, TAG_LEN};
 use crate::error::{Error, Result};
 use crate::header::{Header, read_full};
 use crate::key::DataKey;
@@ -128,6 +128,54 @@ impl<R: Read> DecryptingReader<R> {
         Ok(())
     }
 
+    /// Reads the next chunk straight into `out` (at least [`CHUNK_SIZE`]
+    /// bytes) and opens it there: the common case of a large `read`, with
+    /// no copy through the stream's buffer. Returns the plaintext length
+    /// placed at the start of `out`. A chunk shorter than full (the final
+    /// one, or a cut) goes through the stream's buffer, which tells the two
+    /// apart exactly as for any other read.
+    fn read_in_place(&mut self, out: &mut [u8]) -> Result<usize> {
+        let Some(dst) = out.get_mut(..CHUNK_SIZE) else {
+            return Ok(0);
+        };
+        let n = read_full(&mut self.inner, dst)?;
+        let mut tag = [0u8; TAG_LEN];
+        let t = if n == CHUNK_SIZE {
+            read_full(&mut self.inner, &mut tag)?
+        } else {
+            0
+        };
+        if t == TAG_LEN {
+            self.stream.open_in_place(dst, &tag)?;
+            return Ok(CHUNK_SIZE);
+        }
+        let got = n + t;
+        if got > 0 {
+            let space = self
+                .stream
+                .space()
+                .get_mut(..got)
+                .ok_or(Error::InvalidInput {
+                    what: "decrypting reader",
+                    reason: "a short chunk did not fit the stream's buffer",
+                })?;
+            let (a, b) = space.split_at_mut(n);
+            a.copy_from_slice(dst.get(..n).unwrap_or(&[]));
+            b.copy_from_slice(tag.get(..t).unwrap_or(&[]));
+            self.stream.filled(got)?;
+        }
+        // End of input: what was read is the final chunk (or nothing, and
+        // the object was cut on a chunk boundary).
+        self.stream.filled(0)?;
+        let avail = self.stream.plaintext();
+        let k = avail.len().min(out.len());
+        if let (Some(d), Some(s)) = (out.get_mut(..k), avail.get(..k)) {
+            d.copy_from_slice(s);
+        }
+        self.stream.consume(k);
+        Ok(k)
+    }
+
     /// Reads and authenticates everything to the end, discarding plaintext.
     /// Useful to verify an object.
     pub fn verify_to_end(&mut self) -> Result<u64> {
@@ -154,6 +202,13 @@ impl<R: Read> Read for DecryptingReader<R> {
                 format!("{msg} (no more plaintext is released after this error)"),
             ));
         }
+        if out.len() >= CHUNK_SIZE && self.stream.at_chunk_boundary() {
+            return self.read_in_place(out).map_err(|e| {
+                let e = io::Error::from(e);
+                self.failed = Some((e.kind(), e.to_string()));
+                e
+            });
+        }
         if let Err(e) = self.fill() {
             let e = io::Error::from(e);
             self.failed = Some((e.kind(), e.to_string()));
@@ -166,5 +221,72 @@ impl<R: Read> Read for DecryptingReader<R> {
         }
         self.stream.consume(n);
         Ok(n)
+    }
+
+    /// Grows `buf` one chunk at a time and reads each chunk straight into
+    /// it (the default zero-fills ever larger stretches of spare capacity
+    /// ahead of the reads; one chunk's worth is still in cache when the
+    /// chunk lands on it). As with the default, what was read before an
+    /// error stays in `buf`.
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let start = buf.len();
+        loop {
+            let at = buf.len();
+            buf.resize(at + CHUNK_SIZE, 0);
+            match self.read(buf.get_mut(at..).unwrap_or(&mut [])) {
+                Ok(0) => {
+                    buf.truncate(at);
+                    return Ok(at - start);
+                }
+                Ok(n) => buf.truncate(at + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(at),
+                Err(e) => {
+                    buf.truncate(at);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
+mod tests {
+    use super::*;
+    use crate::{EncryptionContext, KeyRecord, SEALED_CHUNK_SIZE, Salt, Suite, seal_to_vec};
+
+    #[test]
+    fn read_to_end_appends_everything_or_exactly_the_chunks_before_the_damage() {
+        let key = DataKey::from_bytes([3u8; 32]);
+        let context = EncryptionContext::from_pairs([("a", "b")]).unwrap();
+        let record = KeyRecord::new("local", "t", vec![0u8; 61]).unwrap();
+        let header = Header::new(Suite::Aes256Gcm, context, "o", vec![record]).unwrap();
+        let plain: Vec<u8> = (0..3 * CHUNK_SIZE + 7).map(|i| (i % 249) as u8).collect();
+        let object = seal_to_vec(&header, &key, Salt::generate().unwrap(), &plain).unwrap();
+
+        let mut out = b"kept".to_vec();
+        let mut r = SealedReader::new(&object[..]).unwrap().open(&key).unwrap();
+        assert_eq!(r.read_to_end(&mut out).unwrap(), plain.len());
+        assert!(out[..4] == *b"kept" && out[4..] == plain[..]);
+        assert!(r.is_done());
+
+        let body = header.encoded_len() + BODY_PREFIX_LEN;
+        for damaged in 0..4 {
+            let mut bad = object.clone();
+            bad[body + damaged * SEALED_CHUNK_SIZE + 5] ^= 1;
+            let mut out = b"kept".to_vec();
+            let mut r = SealedReader::new(&bad[..]).unwrap().open(&key).unwrap();
+            let e = r.read_to_end(&mut out).unwrap_err();
+            assert!(matches!(
+                Error::from_io(&e),
+                Some(Error::ChunkAuthentication { index, .. }) if *index == damaged as u64
+            ));
+            assert!(out[4..] == plain[..damaged * CHUNK_SIZE], "chunk {damaged}");
+            assert!(r.read_to_end(&mut out).is_err(), "read after an error");
+        }
     }
 }

@@ -22,7 +22,7 @@
 
 use std::fmt;
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::chunk::{CHUNK_SIZE, ChunkOpener, ChunkSealer, SEALED_CHUNK_SIZE, TAG_LEN};
 use crate::error::{Error, Result};
@@ -265,6 +265,47 @@ impl StreamOpener {
             self.buf.get_mut(self.filled..).unwrap_or(&mut [])
         } else {
             &mut []
+        }
+    }
+
+    /// Whether the next chunk may be read straight into the caller's
+    /// buffer and opened there with [`open_in_place`](Self::open_in_place):
+    /// input is wanted and no part of a chunk is buffered.
+    pub fn at_chunk_boundary(&self) -> bool {
+        self.wants_input() && self.filled == 0
+    }
+
+    /// Opens, in the caller's buffer, a full chunk read straight into
+    /// place: its ciphertext (exactly [`CHUNK_SIZE`] bytes, decrypted in
+    /// place) and the [`TAG_LEN`] bytes after it, so that no byte is copied
+    /// through the stream's own buffer. Only at a chunk boundary; input
+    /// shorter than a full chunk goes through [`space`](Self::space) and
+    /// [`filled`](Self::filled) as usual. On failure `ciphertext` is wiped,
+    /// the stream fails, and nothing is released.
+    pub fn open_in_place(&mut self, ciphertext: &mut [u8], tag: &[u8; TAG_LEN]) -> Result<()> {
+        match self.state {
+            State::Open => {}
+            State::Done => return self.trailing(ciphertext.len() + TAG_LEN),
+            State::Failed => return Err(failed_earlier()),
+        }
+        if !self.at_chunk_boundary() {
+            return Err(Error::InvalidInput {
+                what: "stream opener",
+                reason: "a chunk opened in place must start at a chunk boundary",
+            });
+        }
+        match self
+            .opener
+            .open_chunk_detached(self.index, ciphertext, tag, false)
+        {
+            Ok(()) => {
+                self.index += 1;
+                Ok(())
+            }
+            Err(e) => {
+                ciphertext.zeroize();
+                Err(self.fail(e))
+            }
         }
     }
 
