@@ -28,8 +28,9 @@ use crate::download::{Download, write_file_atomically};
 use crate::error::{Error, Result};
 use crate::io::{OpeningReader, SealingWriter, Unlock};
 use crate::parts::blocking;
-use crate::pipeline::{self, Multipart, PartDone, Target, UploadOutcome};
+use crate::pipeline::{self, UploadOutcome};
 use crate::presign::{PresignedMultipart, PresignedRequest};
+use crate::s3target::{Multipart, PartDone, Target};
 use crate::share::ShareLink;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -26,8 +26,8 @@ use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::io::Unlock;
 use crate::parts::blocking;
-use crate::pipeline::{Multipart, PartDone, Target, abort_after};
-use crate::s3target::S3Target;
+use crate::pipeline::abort_after;
+use crate::s3target::{Multipart, PartDone, S3Target, Target};
 use crate::sse;
 
 /// What a rewrap did.
