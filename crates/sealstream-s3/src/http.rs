@@ -30,6 +30,7 @@ use crate::io::{OpeningReader, SealingWriter, Unlock};
 use crate::parts::blocking;
 use crate::pipeline::{self, UploadOutcome};
 use crate::presign::{PresignedMultipart, PresignedRequest};
+use crate::redact::target_of;
 use crate::s3target::{Multipart, PartDone, Target};
 use crate::share::ShareLink;
 
@@ -52,12 +53,6 @@ impl fmt::Debug for PlainHttp {
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
-}
-
-/// `scheme://host/path` without the query (signature) or fragment (key).
-pub(crate) fn target_of(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    url.get(..end).unwrap_or(url).to_owned()
 }
 
 fn xml_tag<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
