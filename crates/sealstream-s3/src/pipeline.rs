@@ -24,7 +24,7 @@ use sealstream_format::{
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
-use crate::config::MAX_PARTS;
+use crate::config::{MAX_PARTS, grown_part_chunks};
 use crate::error::{Error, Result};
 use crate::parts::{BufPool, SharedSealer, blocking};
 use crate::s3target::{Multipart, PartDone, Target};
@@ -598,15 +598,6 @@ pub(crate) async fn abort_after<U: Multipart>(upload: &U, object: &str, err: Err
 
 type PartResult = Result<(PartDone, Bytes)>;
 
-/// For a stream of unknown length the part size doubles after every this
-/// many parts (16 MiB parts: 16 GiB in the first 1,000 parts, about 16 TiB
-/// in 10,000), up to [`MAX_PART_SIZE`](crate::MAX_PART_SIZE). Memory stays
-/// below `(concurrency + 2)` times the part size in use.
-const GROW_EVERY: i32 = 1000;
-// 327,356 chunks: fits any usize of 32 bits or more.
-#[allow(clippy::cast_possible_truncation)]
-const MAX_CHUNKS_PER_PART: usize = (crate::config::MAX_PART_SIZE / CHUNK_SIZE as u64) as usize;
-
 #[allow(clippy::too_many_arguments)]
 async fn run_parts<R, U>(
     filler: &mut Filler<R>,
@@ -668,8 +659,8 @@ where
             while let Some(r) = set.try_join_next() {
                 record(r, &mut done, &mut object_len, pool)?;
             }
-            if grow && number % GROW_EVERY == 0 {
-                chunks_per_part = (chunks_per_part * 2).min(MAX_CHUNKS_PER_PART);
+            if grow {
+                chunks_per_part = grown_part_chunks(chunks_per_part, number);
             }
             let cap = chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
             let part = filler

@@ -48,7 +48,7 @@ use sealstream_kms::Keyring;
 use tokio::io::AsyncRead;
 
 use crate::config::Config;
-use crate::config::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count};
+use crate::config::check_part_size;
 use crate::error::{Error, Result, object_name};
 use crate::parts::{SharedSealer, blocking};
 use crate::pipeline::{self, HookFuture, PartHook, SealedInfo, UploadOutcome};
@@ -531,22 +531,8 @@ where
     };
     let header = Header::parse(&state.header)
         .map_err(|e| cannot(format!("the journaled header is invalid: {e}")))?;
-    let chunk = CHUNK_SIZE as u64;
-    if !state.part_size.is_multiple_of(chunk)
-        || !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&state.part_size)
-    {
-        return Err(cannot(format!(
-            "the journaled part size {} is not a multiple of 16 KiB from 5 MiB to {MAX_PART_SIZE}",
-            state.part_size
-        )));
-    }
-    let parts = part_count(state.plaintext_len, state.part_size);
-    if parts > MAX_PARTS {
-        return Err(cannot(format!(
-            "{} bytes in parts of {} bytes need more than 10,000 parts",
-            state.plaintext_len, state.part_size
-        )));
-    }
+    let parts = check_part_size(state.part_size, state.plaintext_len)
+        .map_err(|e| cannot(format!("the journal's part size does not fit: {e}")))?;
     if let Some(n) = state
         .intents
         .keys()
@@ -556,7 +542,7 @@ where
             "the journal records part {n}, but the upload has parts 1 to {parts}"
         )));
     }
-    let chunks_per_part = usize::try_from(state.part_size / chunk)
+    let chunks_per_part = usize::try_from(state.part_size / CHUNK_SIZE as u64)
         .map_err(|_| cannot("the part size is too large for this platform".into()))?;
 
     // The same data key and salt give the same AEAD key and nonces; the
