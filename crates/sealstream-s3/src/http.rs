@@ -55,6 +55,12 @@ impl fmt::Debug for PlainHttp {
     }
 }
 
+/// Whether a failed request may succeed if sent again: no response at all
+/// (transport), or a 5xx.
+fn transient(e: &Error) -> bool {
+    matches!(e, Error::Http { status, .. } if status.is_none_or(|s| s >= 500))
+}
+
 fn xml_tag<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
@@ -92,7 +98,7 @@ impl PlainHttp {
         })
     }
 
-    /// The same client retrying presigned part uploads and aborts by
+    /// The same client retrying presigned GETs (share links included), part uploads and aborts by
     /// `retry` (the default: [`RetryPolicy::default`]).
     #[must_use]
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -161,7 +167,13 @@ impl PlainHttp {
         unlock: Unlock<'_>,
         label: &str,
     ) -> Result<Download> {
-        let resp = self.send(req, empty_body(), &[]).await?;
+        // Only the request is retried; a body cut short later is reported as
+        // truncated by the opening reader.
+        let resp = self
+            .retry
+            .run(|_| self.send(req, empty_body(), &[]), transient)
+            .await
+            .map_err(|gave_up| gave_up.error)?;
         let object_len = resp
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -439,7 +451,7 @@ impl Multipart for PresignedUpload {
                 .retry
                 .run(
                     |_| inner.http.send(req, full_body(body.clone()), &extra),
-                    |e| matches!(e, Error::Http { status, .. } if status.is_none_or(|s| s >= 500)),
+                    transient,
                 )
                 .await
                 .map_err(|gave_up| gave_up.error)?;
