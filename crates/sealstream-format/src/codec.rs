@@ -185,7 +185,7 @@ pub fn seal_into(
         move |j: usize, dst: &mut [u8]| {
             let s = src
                 .get(j * CHUNK_SIZE..j * CHUNK_SIZE + dst.len())
-                .ok_or(Error::TooLarge)?;
+                .ok_or(Error::Internal("a chunk slot is outside its source"))?;
             dst.copy_from_slice(s);
             Ok(())
         }
@@ -194,7 +194,7 @@ pub fn seal_into(
         let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
         let src = full_plain
             .get(offset * CHUNK_SIZE..)
-            .ok_or(Error::TooLarge)?;
+            .ok_or(Error::Internal("a chunk group is outside its source"))?;
         seal_each(sealer, group_first, group, false, copy_from(src))
     })?;
     if ends_object {
@@ -404,7 +404,7 @@ pub fn open_into(
         let group = |g: usize, dst: &mut [u8]| -> Result<()> {
             let src = full_in
                 .get(g * per * SEALED_CHUNK_SIZE..)
-                .ok_or(Error::TooLarge)?;
+                .ok_or(Error::Internal("a chunk group is outside its source"))?;
             for ((j, d), s) in (g * per..)
                 .zip(dst.chunks_exact_mut(CHUNK_SIZE))
                 .zip(src.chunks_exact(SEALED_CHUNK_SIZE))

@@ -115,7 +115,9 @@ pub fn seal_to_vec(
     out.extend_from_slice(&prefix.to_bytes());
     let start = out.len();
     out.resize(total, 0);
-    let run = out.get_mut(start..).ok_or(Error::TooLarge)?;
+    let run = out
+        .get_mut(start..)
+        .ok_or(Error::Internal("the output is shorter than its header"))?;
     codec::seal_into(&sealer, 0, plaintext, true, run, 1)?;
     Ok(out)
 }
