@@ -289,8 +289,15 @@ impl SealClient {
     where
         R: AsyncRead + Unpin + Send,
     {
-        let (s3, keyring, config) = (&self.s3, &self.keyring, &self.config);
-        resume::resume_upload(s3, keyring, config, bucket, key, reader, state, journal).await
+        let job = resume::Resume {
+            s3: &self.s3,
+            keyring: &self.keyring,
+            config: &self.config,
+            at: (bucket, key),
+            state,
+            journal,
+        };
+        resume::resume_upload(job, reader).await
     }
 
     /// [`SealClient::resume_reader`] from the file at `path`, which must

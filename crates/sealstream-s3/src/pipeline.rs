@@ -46,17 +46,9 @@ pub(crate) struct SealedInfo {
 /// and tells it after; the hook may answer that the server already holds
 /// the part, or refuse it (the upload then sends nothing more and aborts).
 pub(crate) trait PartHook: Send + Sync {
-    /// A fresh multipart upload `upload_id` started, in parts of
-    /// `part_size` bytes, of `plaintext_len` bytes; `lead` is what part 1
-    /// begins with (header, salt, commitment). Not called on a resumed
-    /// upload ([`continue_upload`]).
-    fn started<'a>(
-        &'a self,
-        upload_id: &'a str,
-        part_size: u64,
-        plaintext_len: u64,
-        lead: &'a [u8],
-    ) -> HookFuture<'a, ()>;
+    /// A fresh multipart upload started ([`UploadStarted`]). Not called
+    /// on a resumed upload ([`continue_upload`]).
+    fn started<'a>(&'a self, start: UploadStarted<'a>) -> HookFuture<'a, ()>;
     /// Before sealed part `part` (`body`) is sent: `Some(done)` if nothing
     /// needs sending, `None` once the part may be sent, or an error (send
     /// nothing).
@@ -67,6 +59,18 @@ pub(crate) trait PartHook: Send + Sync {
     ) -> HookFuture<'a, Option<PartDone>>;
     /// After part `done.number` was stored.
     fn after_send<'a>(&'a self, done: &'a PartDone) -> HookFuture<'a, ()>;
+}
+
+/// A multipart upload that [`PartHook::started`].
+pub(crate) struct UploadStarted<'a> {
+    /// Its upload id.
+    pub(crate) upload_id: &'a str,
+    /// Its part size.
+    pub(crate) part_size: u64,
+    /// The plaintext length it must take.
+    pub(crate) plaintext_len: u64,
+    /// What part 1 begins with (header, salt, commitment).
+    pub(crate) lead: &'a [u8],
 }
 
 /// What a [`PartHook`] call returns.
@@ -426,7 +430,12 @@ where
         let mut guard = AbortOnDrop(Some(upload.clone()));
         let len = expected_len.unwrap_or(0);
         let started = hook
-            .started(upload.upload_id(), part_size, len, &lead)
+            .started(UploadStarted {
+                upload_id: upload.upload_id(),
+                part_size,
+                plaintext_len: len,
+                lead: &lead,
+            })
             .await;
         guard.disarm();
         if let Err(e) = started {

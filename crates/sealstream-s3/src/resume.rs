@@ -51,7 +51,7 @@ use crate::config::Config;
 use crate::config::check_part_size;
 use crate::error::{Error, Result, object_name};
 use crate::parts::{SharedSealer, blocking};
-use crate::pipeline::{self, HookFuture, PartHook, SealedInfo, UploadOutcome};
+use crate::pipeline::{self, HookFuture, PartHook, SealedInfo, UploadOutcome, UploadStarted};
 use crate::s3target::{PartDone, S3Target, crc32_b64};
 
 /// Where an upload records its progress so that it can be resumed after
@@ -260,13 +260,13 @@ impl PartGate {
     }
 
     /// Records the start of a fresh journaled upload.
-    async fn start(
-        &self,
-        upload_id: &str,
-        part_size: u64,
-        plaintext_len: u64,
-        lead: &[u8],
-    ) -> Result<()> {
+    async fn start(&self, start: UploadStarted<'_>) -> Result<()> {
+        let UploadStarted {
+            upload_id,
+            part_size,
+            plaintext_len,
+            lead,
+        } = start;
         let object = self.object.as_str();
         let split = lead.len().checked_sub(BODY_PREFIX_LEN).ok_or_else(|| {
             Error::InvalidArgument("the part lead is shorter than the body prefix".into())
@@ -385,14 +385,8 @@ impl PartGate {
 }
 
 impl PartHook for PartGate {
-    fn started<'a>(
-        &'a self,
-        upload_id: &'a str,
-        part_size: u64,
-        plaintext_len: u64,
-        lead: &'a [u8],
-    ) -> HookFuture<'a, ()> {
-        Box::pin(self.start(upload_id, part_size, plaintext_len, lead))
+    fn started<'a>(&'a self, start: UploadStarted<'a>) -> HookFuture<'a, ()> {
+        Box::pin(self.start(start))
     }
 
     fn before_send<'a>(
@@ -507,22 +501,31 @@ async fn list_parts(
     Ok(out)
 }
 
-/// Continues the interrupted multipart upload that `state` describes
+/// A resume of the interrupted multipart upload that a journal describes
 /// ([`SealClient::resume_reader`](crate::SealClient::resume_reader)).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn resume_upload<R>(
-    s3: &aws_sdk_s3::Client,
-    keyring: &Keyring,
-    config: &Config,
-    bucket: &str,
-    key: &str,
-    reader: R,
-    state: &ResumeState,
-    journal: Arc<dyn UploadJournal>,
-) -> Result<ResumeOutcome>
+pub(crate) struct Resume<'a> {
+    pub(crate) s3: &'a aws_sdk_s3::Client,
+    pub(crate) keyring: &'a Keyring,
+    pub(crate) config: &'a Config,
+    /// The bucket and key.
+    pub(crate) at: (&'a str, &'a str),
+    pub(crate) state: &'a ResumeState,
+    pub(crate) journal: Arc<dyn UploadJournal>,
+}
+
+/// Continues the upload `job` describes, reading the plaintext from `reader`.
+pub(crate) async fn resume_upload<R>(job: Resume<'_>, reader: R) -> Result<ResumeOutcome>
 where
     R: AsyncRead + Unpin + Send,
 {
+    let Resume {
+        s3,
+        keyring,
+        config,
+        at: (bucket, key),
+        state,
+        journal,
+    } = job;
     let object = object_name(bucket, key);
     let cannot = |detail: String| Error::CannotResume {
         object: object.clone(),
