@@ -135,10 +135,12 @@ fn derive(
         context,
     ];
     let mut okm = [0u8; 32 + MAX_NONCE_LEN + COMMITMENT_LEN];
-    let okm_out = okm.get_mut(..total).ok_or(Error::Random)?;
+    let okm_out = okm
+        .get_mut(..total)
+        .ok_or(Error::Internal("key derivation output is too short"))?;
     prk.expand(&info, OkmLen(total))
         .and_then(|o| o.fill(okm_out))
-        .map_err(|_| Error::Random)?;
+        .map_err(|_| Error::Internal("HKDF expansion failed"))?;
     let mut key = [0u8; 32];
     let mut nonce = [0u8; MAX_NONCE_LEN];
     let mut commitment = [0u8; COMMITMENT_LEN];
@@ -167,7 +169,8 @@ impl Keys {
         let (mut key, base_nonce, commitment) = derive(suite, data_key, salt, context)?;
         let aead = match suite {
             Suite::Aes256Gcm => {
-                let unbound = UnboundKey::new(&AES_256_GCM, &key).map_err(|_| Error::Random);
+                let unbound = UnboundKey::new(&AES_256_GCM, &key)
+                    .map_err(|_| Error::Internal("AES-256-GCM key set-up failed"));
                 Aead::Aes(Box::new(LessSafeKey::new(unbound?)))
             }
             Suite::XChaCha20Poly1305 => Aead::XChaCha(XChaCha20Poly1305::new(&key.into())),
@@ -309,7 +312,7 @@ impl ChunkSealer {
                 let n = Nonce::assume_unique_for_key(tail12(&nonce));
                 let tag = key
                     .seal_in_place_separate_tag(n, Aad::empty(), plaintext)
-                    .map_err(|_| Error::TooLarge)?;
+                    .map_err(|_| Error::Internal("sealing a chunk failed"))?;
                 let mut out = [0u8; TAG_LEN];
                 out.copy_from_slice(tag.as_ref());
                 Ok(out)
@@ -317,7 +320,7 @@ impl ChunkSealer {
             Aead::XChaCha(aead) => {
                 let tag = aead
                     .encrypt_inout_detached(&nonce.into(), b"", plaintext.into())
-                    .map_err(|_| Error::TooLarge)?;
+                    .map_err(|_| Error::Internal("sealing a chunk failed"))?;
                 let mut out = [0u8; TAG_LEN];
                 out.copy_from_slice(&tag);
                 Ok(out)

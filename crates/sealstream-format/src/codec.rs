@@ -198,7 +198,7 @@ pub fn seal_into(
         move |j: usize, dst: &mut [u8]| {
             let s = src
                 .get(j * CHUNK_SIZE..j * CHUNK_SIZE + dst.len())
-                .ok_or(Error::TooLarge)?;
+                .ok_or(Error::Internal("a chunk slot is outside its source"))?;
             dst.copy_from_slice(s);
             Ok(())
         }
@@ -213,7 +213,7 @@ pub fn seal_into(
             let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
             let src = full_plain
                 .get(offset * CHUNK_SIZE..)
-                .ok_or(Error::TooLarge)?;
+                .ok_or(Error::Internal("a chunk group is outside its source"))?;
             seal_each(sealer, group_first, group, false, copy_from(src))
         },
     )?;
@@ -476,7 +476,7 @@ pub fn open_into(
                 let offset = usize::try_from(group_first - first).map_err(|_| Error::TooLarge)?;
                 let src = full_in
                     .get(offset * SEALED_CHUNK_SIZE..)
-                    .ok_or(Error::TooLarge)?;
+                    .ok_or(Error::Internal("a chunk group is outside its source"))?;
                 for ((i, d), s) in (group_first..)
                     .zip(dst.chunks_exact_mut(CHUNK_SIZE))
                     .zip(src.chunks_exact(SEALED_CHUNK_SIZE))
@@ -518,7 +518,7 @@ pub fn open_append(
     let mut one = |i: u64, src: &[u8], last: bool| -> Result<()> {
         let (ct, tag) = src
             .split_at_checked(src.len().saturating_sub(TAG_LEN))
-            .ok_or(Error::TooLarge)?;
+            .ok_or(Error::Internal("a sealed chunk is shorter than its tag"))?;
         let mut t = [0u8; TAG_LEN];
         t.copy_from_slice(tag);
         let at = out.len();

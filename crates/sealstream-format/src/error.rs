@@ -78,6 +78,10 @@ pub enum Error {
     },
     /// The system random number generator failed.
     Random,
+    /// An invariant of this library did not hold (key derivation or AEAD
+    /// set-up refused a value it always accepts, a buffer shorter than its
+    /// chunks): a bug, never a property of the input.
+    Internal(&'static str),
     /// The underlying reader or writer failed.
     Io(io::Error),
 }
@@ -164,6 +168,11 @@ impl fmt::Display for Error {
                 "offset {offset} is past the end of the plaintext ({len} bytes)"
             ),
             Error::Random => f.write_str("the system random number generator failed"),
+            Error::Internal(what) => write!(
+                f,
+                "internal error: {what} (a bug in sealstream, not a problem with the data; \
+                 please report it)"
+            ),
             Error::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
@@ -199,6 +208,7 @@ impl From<Error> for io::Error {
             Error::Io(inner) => return io::Error::new(inner.kind(), e),
             Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
             Error::InvalidInput { .. } | Error::OutOfRange { .. } => io::ErrorKind::InvalidInput,
+            Error::Internal(_) => io::ErrorKind::Other,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, e)

@@ -248,7 +248,11 @@ where
         let len = usize::try_from(end - start).map_err(|_| Error::TooLarge)?;
         batch.last = last == final_chunk;
         batch.len = len;
-        let buf = batch.slot.data.get_mut(..len).ok_or(Error::TooLarge)?;
+        let buf = batch
+            .slot
+            .data
+            .get_mut(..len)
+            .ok_or(Error::Internal("a batch buffer is shorter than its chunks"))?;
         read_at(src, buf, body_offset + start)
     };
     let written = run_positional(
@@ -345,7 +349,7 @@ where
             .slot
             .data
             .get_mut(..batch.len)
-            .ok_or(Error::TooLarge)?;
+            .ok_or(Error::Internal("a batch buffer is shorter than its chunks"))?;
         read_at(src, buf, start).map_err(|e| match e {
             Error::Truncated { .. } => Error::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

@@ -1008,6 +1008,7 @@ fn nothing_prints_key_material() {
         errors.push(Error::TrailingData);
         errors.push(Error::TooLarge);
         errors.push(Error::Random);
+        errors.push(Error::Internal("an invariant"));
         errors.push(Error::Io(std::io::Error::other("disk on fire")));
         for e in errors {
             add("Error", format!("{e:?} / {e}"));

@@ -1,36 +1,21 @@
 //! The client: an S3 client, a keyring and a [`Config`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
-use sealstream_format::{DataKey, EncryptionContext, FORMAT_VERSION, Header, Salt, Suite};
+use sealstream_format::{DataKey, EncryptionContext, Header, Salt};
 use sealstream_kms::Keyring;
 use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use tokio::io::AsyncRead;
 
 use crate::config::{Config, effective_part_size};
 use crate::error::{Error, Result, object_name};
-use crate::pipeline::{self, UploadOutcome};
-use crate::resume::UploadJournal;
-use crate::s3target::S3Target;
-
-/// User metadata (`x-amz-meta-…`) sealstream writes on every object. The
-/// object stays self-describing through its header; these are hints for
-/// listings and for [`SealClient::share`]. They are not authenticated.
-pub mod metadata {
-    /// The format version (`1`).
-    pub const VERSION: &str = "sealstream-version";
-    /// The suite name (`aes-256-gcm`, `xchacha20-poly1305`).
-    pub const SUITE: &str = "sealstream-suite";
-    /// The plaintext length in bytes, when known at upload time (always
-    /// for files and single-request uploads; for a stream of unknown
-    /// length it is derived from the object length instead).
-    pub const PLAINTEXT_LENGTH: &str = "sealstream-plaintext-length";
-}
+use crate::pipeline::{self, PartHook, UploadOutcome};
+use crate::resume::{self, PartGate, ResumeOutcome, ResumeState, UploadJournal};
+use crate::s3target::{S3Target, Target, object_metadata};
 
 /// Uploads, downloads, ranged reads and presigned URLs of sealed objects.
 ///
@@ -107,17 +92,6 @@ pub async fn s3_client(opts: &AwsOptions) -> aws_sdk_s3::Client {
 /// made directly on [`SealClient::s3`] get it too.
 pub fn s3_client_from(conf: aws_sdk_s3::config::Builder) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf.interceptor(crate::compat::SseHeaderCompat).build())
-}
-
-/// The metadata written on a new object.
-pub(crate) fn object_metadata(suite: Suite, plaintext_len: Option<u64>) -> HashMap<String, String> {
-    let mut m = HashMap::new();
-    m.insert(metadata::VERSION.to_owned(), FORMAT_VERSION.to_string());
-    m.insert(metadata::SUITE.to_owned(), suite.name().to_owned());
-    if let Some(n) = plaintext_len {
-        m.insert(metadata::PLAINTEXT_LENGTH.to_owned(), n.to_string());
-    }
-    m
 }
 
 impl SealClient {
@@ -205,6 +179,7 @@ impl SealClient {
                 object: object.clone(),
                 source,
             })?;
+        let hook = journal.map(|j| PartGate::fresh(j, &object) as Arc<dyn PartHook>);
         let target = S3Target {
             s3: self.s3.clone(),
             bucket: bucket.to_owned(),
@@ -222,7 +197,7 @@ impl SealClient {
             &seal.key,
             seal.salt,
             opts.plaintext_len,
-            journal,
+            hook,
         )
         .await
     }
@@ -236,11 +211,11 @@ impl SealClient {
         key: &DataKey,
         salt: Salt,
         plaintext_len: Option<u64>,
-        journal: Option<Arc<dyn UploadJournal>>,
+        hook: Option<Arc<dyn PartHook>>,
     ) -> Result<UploadOutcome>
     where
         R: AsyncRead + Unpin + Send,
-        T: pipeline::Target,
+        T: Target,
     {
         let part_size = effective_part_size(self.config.part_size, plaintext_len)?;
         pipeline::upload_with(
@@ -252,9 +227,103 @@ impl SealClient {
             self.config.upload_concurrency,
             plaintext_len,
             salt,
-            journal,
+            hook,
         )
         .await
+    }
+
+    /// [`SealClient::upload_reader`], reporting to `journal` so that the
+    /// upload can be resumed with [`SealClient::resume_reader`] if the
+    /// process dies. `opts.plaintext_len` is required (a resumed upload
+    /// must read the very same bytes again). An object that fits one part
+    /// goes up in one PutObject and the journal hears nothing.
+    ///
+    /// Failures still abort the upload, as in `upload_reader`: only a
+    /// process that dies (or a machine that stops) leaves it resumable.
+    pub async fn upload_reader_journaled<R>(
+        &self,
+        bucket: &str,
+        key: &str,
+        reader: R,
+        opts: UploadOptions,
+        journal: Arc<dyn UploadJournal>,
+    ) -> Result<UploadOutcome>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        if opts.plaintext_len.is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "a journaled upload of {} needs the plaintext length",
+                object_name(bucket, key)
+            )));
+        }
+        self.upload_reader_with(bucket, key, reader, opts, Some(journal))
+            .await
+    }
+
+    /// Continues the interrupted multipart upload that `state` describes,
+    /// reading the whole plaintext from `reader` again (it must yield
+    /// exactly `state.plaintext_len` bytes, the same as the first time).
+    ///
+    /// The data key is unwrapped from the journaled header with this
+    /// client's keyring and checked against the journaled commitment; the
+    /// cipher is derived from the journaled salt, so each chunk gets the
+    /// nonce it had before. Parts the server holds are checked (plaintext
+    /// SHA-256 against the journal, re-sealed CRC32 against the server)
+    /// and kept; the others are sealed and sent, and the upload completed.
+    ///
+    /// A part whose plaintext no longer matches its recorded intent fails
+    /// with [`Error::SourceChanged`] inside [`Error::UploadAborted`]:
+    /// nothing of it is sent and the upload is aborted. Any other failure
+    /// after the upload was found aborts it too. Failures before that
+    /// ([`Error::UploadGone`], [`Error::NoKey`], a transport error on
+    /// ListParts, an invalid `state`) leave the upload as it was.
+    pub async fn resume_reader<R>(
+        &self,
+        bucket: &str,
+        key: &str,
+        reader: R,
+        state: &ResumeState,
+        journal: Arc<dyn UploadJournal>,
+    ) -> Result<ResumeOutcome>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let job = resume::Resume {
+            s3: &self.s3,
+            keyring: &self.keyring,
+            config: &self.config,
+            at: (bucket, key),
+            state,
+            journal,
+        };
+        resume::resume_upload(job, reader).await
+    }
+
+    /// [`SealClient::resume_reader`] from the file at `path`, which must
+    /// still be `state.plaintext_len` bytes long.
+    pub async fn resume_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: impl AsRef<Path>,
+        state: &ResumeState,
+        journal: Arc<dyn UploadJournal>,
+    ) -> Result<ResumeOutcome> {
+        let path = path.as_ref();
+        let (reader, len) = open_source_file(path).await?;
+        if len != state.plaintext_len {
+            return Err(Error::SourceChanged {
+                object: object_name(bucket, key),
+                detail: format!(
+                    "{} is {len} bytes long, the upload was started for {}",
+                    path.display(),
+                    state.plaintext_len
+                ),
+            });
+        }
+        self.resume_reader(bucket, key, reader, state, journal)
+            .await
     }
 
     /// Seals a stream of plaintext [`Bytes`] into `s3://bucket/key` (see

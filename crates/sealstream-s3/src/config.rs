@@ -177,6 +177,54 @@ pub(crate) fn part_count(len: u64, part_size: u64) -> u64 {
     len.div_ceil(part_size).max(1)
 }
 
+/// Checks a part size recorded earlier (an upload journal) against the
+/// same rules [`effective_part_size`] follows: a multiple of 16 KiB from
+/// 5 MiB to [`MAX_PART_SIZE`], and at most 10,000 parts for `len` bytes.
+/// Returns the number of parts, or what is wrong.
+pub(crate) fn check_part_size(part_size: u64, len: u64) -> std::result::Result<u64, String> {
+    if !part_size.is_multiple_of(CHUNK) || !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
+        return Err(format!(
+            "the part size {part_size} is not a multiple of 16 KiB from 5 MiB to {MAX_PART_SIZE}"
+        ));
+    }
+    let parts = part_count(len, part_size);
+    if parts > MAX_PARTS {
+        return Err(format!(
+            "{len} bytes in parts of {part_size} bytes need more than 10,000 parts"
+        ));
+    }
+    Ok(parts)
+}
+
+/// For a stream of unknown length the part size doubles after every this
+/// many parts (16 MiB parts: 16 GiB in the first 1,000 parts, about 16 TiB
+/// in 10,000), up to [`MAX_PART_SIZE`]. Memory stays below
+/// `(concurrency + 2)` times the part size in use.
+const GROW_EVERY: i32 = 1000;
+// 327,356 chunks: fits any usize of 32 bits or more.
+#[allow(clippy::cast_possible_truncation)]
+const MAX_CHUNKS_PER_PART: usize = (MAX_PART_SIZE / CHUNK) as usize;
+
+/// The chunks per part after part `number` of an upload of unknown length
+/// that used `chunks` per part so far.
+pub(crate) fn grown_part_chunks(chunks: usize, number: i32) -> usize {
+    if number > 0 && number % GROW_EVERY == 0 {
+        chunks.saturating_mul(2).min(MAX_CHUNKS_PER_PART)
+    } else {
+        chunks
+    }
+}
+
+/// The size of the copied pieces after part 1 when `rest` stored bytes are
+/// copied server-side (UploadPartCopy; stored bytes, so no chunk alignment):
+/// the configured part size, grown to fit the 9,999 parts left, at most
+/// S3's 5 GiB.
+pub(crate) fn copy_part_size(rest: u64, configured: u64) -> u64 {
+    rest.div_ceil(MAX_PARTS - 1)
+        .max(configured)
+        .min(S3_MAX_PART_BYTES)
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -227,5 +275,54 @@ mod tests {
             .unwrap();
         assert_eq!(c.part_size, MAX_PART_SIZE);
         assert!(Config::default().upload_concurrency(0).validate().is_err());
+    }
+
+    #[test]
+    fn part_size_policy_at_the_edges() {
+        const GIB: u64 = 1024 * MIB;
+        // Unknown length: the configured size, grown only while streaming.
+        assert_eq!(
+            effective_part_size(DEFAULT_PART_SIZE, None).unwrap(),
+            DEFAULT_PART_SIZE
+        );
+        let start = (DEFAULT_PART_SIZE / CHUNK) as usize;
+        assert_eq!(grown_part_chunks(start, 999), start);
+        assert_eq!(grown_part_chunks(start, 1000), 2 * start);
+        assert_eq!(
+            grown_part_chunks(MAX_CHUNKS_PER_PART, 1000),
+            MAX_CHUNKS_PER_PART
+        );
+        // 0 bytes: one (single-request) part.
+        assert_eq!(
+            effective_part_size(MIN_PART_SIZE, Some(0)).unwrap(),
+            MIN_PART_SIZE
+        );
+        assert_eq!(part_count(0, MIN_PART_SIZE), 1);
+        assert_eq!(check_part_size(MIN_PART_SIZE, 0), Ok(1));
+        // 5 GiB: 1,024 parts of 5 MiB.
+        let p = effective_part_size(MIN_PART_SIZE, Some(5 * GIB)).unwrap();
+        assert_eq!((p, part_count(5 * GIB, p)), (MIN_PART_SIZE, 1024));
+        // 5 TiB (S3's largest object): grown, chunk-aligned, within 10,000.
+        let len = 5 * 1024 * GIB;
+        let p = effective_part_size(MIN_PART_SIZE, Some(len)).unwrap();
+        assert!(p.is_multiple_of(CHUNK) && p > MIN_PART_SIZE && p <= MAX_PART_SIZE);
+        assert!(part_count(len, p) <= MAX_PARTS);
+        assert!(
+            part_count(len, p - CHUNK) > MAX_PARTS,
+            "the smallest size that fits"
+        );
+        assert_eq!(check_part_size(p, len), Ok(part_count(len, p)));
+        // Recorded sizes outside the rules are refused.
+        assert!(check_part_size(MIN_PART_SIZE, len).is_err());
+        assert!(check_part_size(MIN_PART_SIZE + 1, 0).is_err());
+        assert!(check_part_size(MIN_PART_SIZE - CHUNK, 0).is_err());
+        assert!(check_part_size(MAX_PART_SIZE + CHUNK, 0).is_err());
+        // Copies: the configured size, grown to fit, capped at 5 GiB.
+        assert_eq!(copy_part_size(0, DEFAULT_PART_SIZE), DEFAULT_PART_SIZE);
+        assert!(copy_part_size(len, DEFAULT_PART_SIZE).saturating_mul(MAX_PARTS - 1) >= len);
+        assert_eq!(
+            copy_part_size(u64::MAX, DEFAULT_PART_SIZE),
+            S3_MAX_PART_BYTES
+        );
     }
 }

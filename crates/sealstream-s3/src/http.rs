@@ -28,8 +28,10 @@ use crate::download::{Download, write_file_atomically};
 use crate::error::{Error, Result};
 use crate::io::{OpeningReader, SealingWriter, Unlock};
 use crate::parts::blocking;
-use crate::pipeline::{self, Multipart, PartDone, Target, UploadOutcome};
+use crate::pipeline::{self, UploadOutcome};
 use crate::presign::{PresignedMultipart, PresignedRequest};
+use crate::redact::target_of;
+use crate::s3target::{Multipart, PartDone, Target};
 use crate::share::ShareLink;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,10 +55,10 @@ impl fmt::Debug for PlainHttp {
     }
 }
 
-/// `scheme://host/path` without the query (signature) or fragment (key).
-pub(crate) fn target_of(url: &str) -> String {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    url.get(..end).unwrap_or(url).to_owned()
+/// Whether a failed request may succeed if sent again: no response at all
+/// (transport), or a 5xx.
+fn transient(e: &Error) -> bool {
+    matches!(e, Error::Http { status, .. } if status.is_none_or(|s| s >= 500))
 }
 
 fn xml_tag<'a>(body: &'a str, tag: &str) -> Option<&'a str> {
@@ -96,7 +98,7 @@ impl PlainHttp {
         })
     }
 
-    /// The same client retrying presigned part uploads and aborts by
+    /// The same client retrying presigned GETs (share links included), part uploads and aborts by
     /// `retry` (the default: [`RetryPolicy::default`]).
     #[must_use]
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -165,7 +167,13 @@ impl PlainHttp {
         unlock: Unlock<'_>,
         label: &str,
     ) -> Result<Download> {
-        let resp = self.send(req, empty_body(), &[]).await?;
+        // Only the request is retried; a body cut short later is reported as
+        // truncated by the opening reader.
+        let resp = self
+            .retry
+            .run(|_| self.send(req, empty_body(), &[]), transient)
+            .await
+            .map_err(|gave_up| gave_up.error)?;
         let object_len = resp
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -443,7 +451,7 @@ impl Multipart for PresignedUpload {
                 .retry
                 .run(
                     |_| inner.http.send(req, full_body(body.clone()), &extra),
-                    |e| matches!(e, Error::Http { status, .. } if status.is_none_or(|s| s >= 500)),
+                    transient,
                 )
                 .await
                 .map_err(|gave_up| gave_up.error)?;

@@ -111,7 +111,7 @@ mod sse;
 mod weblink;
 
 pub use admin::{DeleteOutcome, MAX_DELETE_BATCH, ObjectEntry, PendingUpload};
-pub use client::{SealClient, UploadOptions, metadata, s3_client, s3_client_from};
+pub use client::{SealClient, UploadOptions, s3_client, s3_client_from};
 pub use config::{
     Config, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, DEFAULT_SEGMENT_CHUNKS, MAX_PART_SIZE,
     MAX_PARTS, MIN_PART_SIZE, S3_MAX_PART_BYTES,
@@ -125,6 +125,7 @@ pub use presign::{MAX_PRESIGN_EXPIRY, PresignPutOptions, PresignedMultipart, Pre
 pub use range::PlainRange;
 pub use resume::{JournalStart, PartIntent, PartStored, ResumeOutcome, ResumeState, UploadJournal};
 pub use rewrap::RewrapOutcome;
+pub use s3target::metadata;
 pub use share::ShareLink;
 pub use sse::{Sse, SseCustomerKey};
 pub use weblink::{UploadLink, cors_rule_json, origin_of, put_web_cors};

@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,59 +24,74 @@ use sealstream_format::{
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
-use sealstream_kms::RetryPolicy;
-
-use crate::config::MAX_PARTS;
+use crate::config::{MAX_PARTS, grown_part_chunks};
 use crate::error::{Error, Result};
 use crate::parts::{BufPool, SharedSealer, blocking};
-use crate::resume::{PartGate, SealedInfo, UploadJournal, plaintext_sha256};
+use crate::s3target::{Multipart, PartDone, Target};
 
-/// One uploaded part, as CompleteMultipartUpload needs it.
+/// One sealed part, as a [`PartHook`] sees it before it is sent.
 #[derive(Clone, Debug)]
-pub(crate) struct PartDone {
-    /// 1-based part number.
+pub(crate) struct SealedInfo {
     pub(crate) number: i32,
-    /// The part's ETag.
-    pub(crate) etag: String,
-    /// The part's CRC32 (base64), echoed back on completion.
-    pub(crate) crc32: String,
+    pub(crate) first_chunk: u64,
+    pub(crate) plaintext_len: u64,
+    pub(crate) plaintext_sha256: [u8; 32],
+    pub(crate) crc32: u32,
+    pub(crate) sealed_len: u64,
 }
 
-/// A started multipart upload.
-pub(crate) trait Multipart: Clone + Send + Sync + 'static {
-    /// Uploads part `number` (the same bytes on every retry).
-    fn upload_part(
-        &self,
-        number: i32,
-        body: Bytes,
-        crc32: u32,
-    ) -> impl Future<Output = Result<PartDone>> + Send + 'static;
-    /// Completes the upload; returns the object's ETag.
-    fn complete(&self, parts: Vec<PartDone>)
-    -> impl Future<Output = Result<Option<String>>> + Send;
-    /// Aborts the upload (succeeds if it is already gone).
-    fn abort(&self) -> impl Future<Output = Result<()>> + Send + 'static;
-    /// The upload id, for messages.
-    fn upload_id(&self) -> &str;
-    /// How its abort is retried ([`spawn_abort`]).
-    fn retry(&self) -> RetryPolicy;
+/// The upload layer's hook for a journal (the journal layer, `resume`,
+/// implements it; this layer never imports that one). A multipart upload
+/// with a hook reports its start, asks the hook before each part is sent
+/// and tells it after; the hook may answer that the server already holds
+/// the part, or refuse it (the upload then sends nothing more and aborts).
+pub(crate) trait PartHook: Send + Sync {
+    /// A fresh multipart upload started ([`UploadStarted`]). Not called
+    /// on a resumed upload ([`continue_upload`]).
+    fn started<'a>(&'a self, start: UploadStarted<'a>) -> HookFuture<'a, ()>;
+    /// Before sealed part `part` (`body`) is sent: `Some(done)` if nothing
+    /// needs sending, `None` once the part may be sent, or an error (send
+    /// nothing).
+    fn before_send<'a>(
+        &'a self,
+        part: &'a SealedInfo,
+        body: &'a Bytes,
+    ) -> HookFuture<'a, Option<PartDone>>;
+    /// After part `done.number` was stored.
+    fn after_send<'a>(&'a self, done: &'a PartDone) -> HookFuture<'a, ()>;
 }
 
-/// Where a sealed object goes.
-pub(crate) trait Target: Send + Sync {
-    /// The multipart upload type.
-    type Upload: Multipart;
-    /// Uploads a whole object that fits one part, in one request.
-    fn put_single(
-        &self,
-        body: Bytes,
-        crc32: u32,
-        plaintext_len: u64,
-    ) -> impl Future<Output = Result<Option<String>>> + Send;
-    /// Starts a multipart upload.
-    fn start(&self) -> impl Future<Output = Result<Self::Upload>> + Send;
-    /// `s3://bucket/key`, for messages.
-    fn object(&self) -> &str;
+/// A multipart upload that [`PartHook::started`].
+pub(crate) struct UploadStarted<'a> {
+    /// Its upload id.
+    pub(crate) upload_id: &'a str,
+    /// Its part size.
+    pub(crate) part_size: u64,
+    /// The plaintext length it must take.
+    pub(crate) plaintext_len: u64,
+    /// What part 1 begins with (header, salt, commitment).
+    pub(crate) lead: &'a [u8],
+}
+
+/// What a [`PartHook`] call returns.
+pub(crate) type HookFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// Sends part `info` (`body`) through `hook`, if there is one.
+async fn send_part<U: Multipart>(
+    upload: &U,
+    hook: Option<&dyn PartHook>,
+    info: SealedInfo,
+    body: Bytes,
+) -> Result<PartDone> {
+    let Some(hook) = hook else {
+        return upload.upload_part(info.number, body, info.crc32).await;
+    };
+    if let Some(done) = hook.before_send(&info, &body).await? {
+        return Ok(done);
+    }
+    let done = upload.upload_part(info.number, body, info.crc32).await?;
+    hook.after_send(&done).await?;
+    Ok(done)
 }
 
 /// What an upload produced.
@@ -280,6 +296,22 @@ fn seal_run(
     sealstream_format::codec::seal_slots(sealer, first, run, final_len.is_some(), 0)
 }
 
+/// SHA-256 of the plaintext in a filled part: `full` whole chunks at
+/// 16400-byte strides from the start of `run`, then `final_len` bytes.
+pub(crate) fn plaintext_sha256(run: &[u8], full: usize, final_len: Option<usize>) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for slot in run.chunks(SEALED_CHUNK_SIZE).take(full) {
+        ctx.update(slot.get(..CHUNK_SIZE).unwrap_or(slot));
+    }
+    if let Some(n) = final_len {
+        let start = full * SEALED_CHUNK_SIZE;
+        ctx.update(run.get(start..start + n).unwrap_or(&[]));
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
 async fn seal_part(
     cipher: SharedSealer,
     part: FilledPart,
@@ -339,7 +371,7 @@ where
     .await
 }
 
-/// [`upload`], reporting a multipart upload to `journal` (which needs
+/// [`upload`], reporting a multipart upload to `hook` (a journal, which needs
 /// `expected_len`): its start, and each part's intent before the part is
 /// sent and its completion after (crate::resume).
 #[allow(clippy::too_many_arguments)]
@@ -352,7 +384,7 @@ pub(crate) async fn upload_with<R, T>(
     concurrency: usize,
     expected_len: Option<u64>,
     salt: Salt,
-    journal: Option<Arc<dyn UploadJournal>>,
+    hook: Option<Arc<dyn PartHook>>,
 ) -> Result<UploadOutcome>
 where
     R: AsyncRead + Unpin + Send,
@@ -404,26 +436,29 @@ where
     }
 
     let upload = target.start().await?;
-    let gate = match journal {
-        None => None,
-        Some(j) => {
-            let mut guard = AbortOnDrop(Some(upload.clone()));
-            let (id, len) = (upload.upload_id().to_owned(), expected_len.unwrap_or(0));
-            let started = PartGate::start(j, &object, &id, part_size, len, &lead).await;
-            guard.disarm();
-            match started {
-                Ok(g) => Some(g),
-                Err(e) => return Err(abort_after(&upload, &object, e).await),
-            }
+    if let Some(hook) = &hook {
+        let mut guard = AbortOnDrop(Some(upload.clone()));
+        let len = expected_len.unwrap_or(0);
+        let started = hook
+            .started(UploadStarted {
+                upload_id: upload.upload_id(),
+                part_size,
+                plaintext_len: len,
+                lead: &lead,
+            })
+            .await;
+        guard.disarm();
+        if let Err(e) = started {
+            return Err(abort_after(&upload, &object, e).await);
         }
-    };
+    }
     let plan = PartPlan {
         cipher,
         chunks_per_part,
         concurrency,
         object: &object,
         expected_len,
-        gate,
+        hook,
     };
     multipart(&upload, &mut filler, first, &mut pool, plan).await
 }
@@ -440,13 +475,13 @@ pub(crate) struct PartPlan<'a> {
     pub(crate) object: &'a str,
     /// The plaintext length the source must yield (unknown: parts grow).
     pub(crate) expected_len: Option<u64>,
-    /// The journal gate of a journaled or resumed upload.
-    pub(crate) gate: Option<Arc<PartGate>>,
+    /// The journal's hook of a journaled or resumed upload.
+    pub(crate) hook: Option<Arc<dyn PartHook>>,
 }
 
 /// Continues the multipart upload `upload`, started earlier, from the
 /// start of the plaintext in `reader`: part 1 begins with `lead` (header,
-/// salt, commitment); the gate decides which parts are sent again.
+/// salt, commitment); the hook decides which parts are sent again.
 pub(crate) async fn continue_upload<R, U>(
     upload: &U,
     reader: R,
@@ -498,7 +533,7 @@ where
         concurrency,
         object,
         expected_len,
-        gate,
+        hook,
     } = plan;
     let object = object.to_owned();
     let check_len = |total: u64| match expected_len {
@@ -520,7 +555,7 @@ where
         expected_len.is_none(),
         concurrency,
         &object,
-        gate.as_ref(),
+        hook.as_ref(),
     )
     .await;
     let result = match result {
@@ -582,15 +617,6 @@ pub(crate) async fn abort_after<U: Multipart>(upload: &U, object: &str, err: Err
 
 type PartResult = Result<(PartDone, Bytes)>;
 
-/// For a stream of unknown length the part size doubles after every this
-/// many parts (16 MiB parts: 16 GiB in the first 1,000 parts, about 16 TiB
-/// in 10,000), up to [`MAX_PART_SIZE`](crate::MAX_PART_SIZE). Memory stays
-/// below `(concurrency + 2)` times the part size in use.
-const GROW_EVERY: i32 = 1000;
-// 327,356 chunks: fits any usize of 32 bits or more.
-#[allow(clippy::cast_possible_truncation)]
-const MAX_CHUNKS_PER_PART: usize = (crate::config::MAX_PART_SIZE / CHUNK_SIZE as u64) as usize;
-
 #[allow(clippy::too_many_arguments)]
 async fn run_parts<R, U>(
     filler: &mut Filler<R>,
@@ -602,7 +628,7 @@ async fn run_parts<R, U>(
     grow: bool,
     concurrency: usize,
     object: &str,
-    gate: Option<&Arc<PartGate>>,
+    hook: Option<&Arc<dyn PartHook>>,
 ) -> Result<(Vec<PartDone>, u64)>
 where
     R: AsyncRead + Unpin + Send,
@@ -627,25 +653,20 @@ where
             let cipher = cipher.clone();
             let upload = upload.clone();
             let obj = object.to_owned();
-            let gate = gate.cloned();
+            let hook = hook.cloned();
             set.spawn(async move {
                 let (first_chunk, plaintext_len) = (part.first_chunk, part.plaintext);
-                let (sealed, crc, sha) = seal_part(cipher, part, &obj, gate.is_some()).await?;
+                let (sealed, crc, sha) = seal_part(cipher, part, &obj, hook.is_some()).await?;
                 let body = Bytes::from(sealed);
-                let done = match (gate, sha) {
-                    (Some(gate), Some(plaintext_sha256)) => {
-                        let info = SealedInfo {
-                            number,
-                            first_chunk,
-                            plaintext_len,
-                            plaintext_sha256,
-                            crc32: crc,
-                            sealed_len: body.len() as u64,
-                        };
-                        gate.send(&upload, info, body.clone()).await?
-                    }
-                    _ => upload.upload_part(number, body.clone(), crc).await?,
+                let info = SealedInfo {
+                    number,
+                    first_chunk,
+                    plaintext_len,
+                    plaintext_sha256: sha.unwrap_or_default(),
+                    crc32: crc,
+                    sealed_len: body.len() as u64,
                 };
+                let done = send_part(&upload, hook.as_deref(), info, body.clone()).await?;
                 Ok((done, body))
             });
             if last {
@@ -657,8 +678,8 @@ where
             while let Some(r) = set.try_join_next() {
                 record(r, &mut done, &mut object_len, pool)?;
             }
-            if grow && number % GROW_EVERY == 0 {
-                chunks_per_part = (chunks_per_part * 2).min(MAX_CHUNKS_PER_PART);
+            if grow {
+                chunks_per_part = grown_part_chunks(chunks_per_part, number);
             }
             let cap = chunks_per_part * SEALED_CHUNK_SIZE + TAG_LEN;
             let part = filler
@@ -725,6 +746,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use sealstream_format::{EncryptionContext, KeyRecord, Suite};
+    use sealstream_kms::RetryPolicy;
 
     /// Fake in-memory target: keeps every part, assembles on completion.
     #[derive(Clone, Default)]

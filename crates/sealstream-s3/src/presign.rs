@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::{PresignedRequest as SdkPresigned, PresigningConfig};
 
-use crate::client::{SealClient, object_metadata};
+use crate::client::SealClient;
 use crate::config::{effective_part_size, part_count};
 use crate::error::{Error, Result, object_name};
-use crate::pipeline::{Multipart, spawn_abort};
-use crate::s3target::S3Target;
+use crate::pipeline::spawn_abort;
+use crate::s3target::{Multipart, S3Target, object_metadata};
 use crate::sse;
 
 /// The longest expiry S3 accepts for a presigned URL: 7 days.

@@ -167,6 +167,12 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
+/// `scheme://host/path` without the query (signature) or fragment (key).
+pub(crate) fn target_of(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url.get(..end).unwrap_or(url).to_owned()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

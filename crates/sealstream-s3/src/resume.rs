@@ -39,22 +39,20 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
-use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use sealstream_format::{
-    BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkSealer, Header, SEALED_CHUNK_SIZE,
-};
+use sealstream_format::{BODY_PREFIX_LEN, BodyPrefix, CHUNK_SIZE, ChunkSealer, Header};
+use sealstream_kms::Keyring;
 use tokio::io::AsyncRead;
 
-use crate::client::{SealClient, UploadOptions, open_source_file};
-use crate::config::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_count};
+use crate::config::Config;
+use crate::config::check_part_size;
 use crate::error::{Error, Result, object_name};
 use crate::parts::{SharedSealer, blocking};
-use crate::pipeline::{self, Multipart, PartDone, UploadOutcome};
-use crate::s3target::{S3Target, crc32_b64};
+use crate::pipeline::{self, HookFuture, PartHook, SealedInfo, UploadOutcome, UploadStarted};
+use crate::s3target::{PartDone, S3Target, crc32_b64};
 
 /// Where an upload records its progress so that it can be resumed after
 /// the process dies ([`SealClient::upload_reader_journaled`],
@@ -205,24 +203,14 @@ pub(crate) struct StoredPart {
     size: Option<u64>,
 }
 
-/// One sealed part, as the gate sees it before it is sent.
-#[derive(Clone, Debug)]
-pub(crate) struct SealedInfo {
-    pub(crate) number: i32,
-    pub(crate) first_chunk: u64,
-    pub(crate) plaintext_len: u64,
-    pub(crate) plaintext_sha256: [u8; 32],
-    pub(crate) crc32: u32,
-    pub(crate) sealed_len: u64,
-}
-
 /// Decides, part by part, what a journaled upload may send: checks each
 /// part against what the journal recorded and what the server holds, and
 /// records intents and completions in the journal.
 pub(crate) struct PartGate {
     journal: Arc<dyn UploadJournal>,
     object: String,
-    upload_id: String,
+    /// Known once the upload started ([`PartHook::started`]).
+    upload_id: OnceLock<String>,
     intents: BTreeMap<i32, PartIntent>,
     stored: BTreeMap<i32, StoredPart>,
     reused: AtomicU32,
@@ -233,7 +221,7 @@ impl fmt::Debug for PartGate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PartGate")
             .field("object", &self.object)
-            .field("upload_id", &self.upload_id)
+            .field("upload_id", &self.upload_id.get())
             .finish_non_exhaustive()
     }
 }
@@ -249,7 +237,7 @@ impl PartGate {
         PartGate {
             journal,
             object: object.to_owned(),
-            upload_id: upload_id.to_owned(),
+            upload_id: OnceLock::from(upload_id.to_owned()),
             intents,
             stored,
             reused: AtomicU32::new(0),
@@ -257,15 +245,29 @@ impl PartGate {
         }
     }
 
-    /// Records the start of a fresh journaled upload and returns its gate.
-    pub(crate) async fn start(
-        journal: Arc<dyn UploadJournal>,
-        object: &str,
-        upload_id: &str,
-        part_size: u64,
-        plaintext_len: u64,
-        lead: &[u8],
-    ) -> Result<Arc<PartGate>> {
+    /// The gate of a fresh journaled upload of `object`: it records the
+    /// upload's start, then every part's intent and completion.
+    pub(crate) fn fresh(journal: Arc<dyn UploadJournal>, object: &str) -> Arc<PartGate> {
+        Arc::new(PartGate {
+            journal,
+            object: object.to_owned(),
+            upload_id: OnceLock::new(),
+            intents: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            reused: AtomicU32::new(0),
+            sent: AtomicU32::new(0),
+        })
+    }
+
+    /// Records the start of a fresh journaled upload.
+    async fn start(&self, start: UploadStarted<'_>) -> Result<()> {
+        let UploadStarted {
+            upload_id,
+            part_size,
+            plaintext_len,
+            lead,
+        } = start;
+        let object = self.object.as_str();
         let split = lead.len().checked_sub(BODY_PREFIX_LEN).ok_or_else(|| {
             Error::InvalidArgument("the part lead is shorter than the body prefix".into())
         })?;
@@ -273,9 +275,12 @@ impl PartGate {
         let prefix: [u8; BODY_PREFIX_LEN] = prefix.try_into().map_err(|_| {
             Error::InvalidArgument("the part lead does not end with the body prefix".into())
         })?;
+        if self.upload_id.set(upload_id.to_owned()).is_err() {
+            return Err(self.cannot("the journal gate was started twice".into()));
+        }
         let header = header.to_vec();
         let (o, id) = (object.to_owned(), upload_id.to_owned());
-        let j = journal.clone();
+        let j = self.journal.clone();
         record(object, "the upload id", move || {
             j.started(&JournalStart {
                 object: &o,
@@ -286,38 +291,14 @@ impl PartGate {
                 body_prefix: &prefix,
             })
         })
-        .await?;
-        Ok(Arc::new(PartGate::new(
-            journal,
-            object,
-            upload_id,
-            BTreeMap::new(),
-            BTreeMap::new(),
-        )))
-    }
-
-    /// Sends one sealed part through the gate: checked against the journal
-    /// and the server, its intent recorded before a byte of it is sent, its
-    /// completion after. A part the server already holds is not sent again.
-    pub(crate) async fn send<U: Multipart>(
-        &self,
-        upload: &U,
-        part: SealedInfo,
-        body: Bytes,
-    ) -> Result<PartDone> {
-        if let Some(done) = self.before_send(&part, &body).await? {
-            return Ok(done);
-        }
-        let done = upload.upload_part(part.number, body, part.crc32).await?;
-        self.after_send(&done).await?;
-        Ok(done)
+        .await
     }
 
     /// Before part `p` (sealed: `body`) is sent: `Ok(Some(done))` if the
     /// server already holds exactly these bytes (nothing to send),
     /// `Ok(None)` once the intent is durable (send it), or an error (send
     /// nothing).
-    async fn before_send(&self, p: &SealedInfo, body: &Bytes) -> Result<Option<PartDone>> {
+    async fn check(&self, p: &SealedInfo, body: &Bytes) -> Result<Option<PartDone>> {
         let intent = PartIntent::new(p.number, p.first_chunk, p.plaintext_len, p.plaintext_sha256);
         match self.intents.get(&p.number) {
             Some(recorded) if *recorded != intent => {
@@ -376,7 +357,7 @@ impl PartGate {
     }
 
     /// After part `done.number` was stored.
-    async fn after_send(&self, done: &PartDone) -> Result<()> {
+    async fn stored(&self, done: &PartDone) -> Result<()> {
         self.sent.fetch_add(1, Ordering::Relaxed);
         let j = self.journal.clone();
         let d = done.clone();
@@ -397,9 +378,27 @@ impl PartGate {
     fn cannot(&self, detail: String) -> Error {
         Error::CannotResume {
             object: self.object.clone(),
-            upload_id: self.upload_id.clone(),
+            upload_id: self.upload_id.get().cloned().unwrap_or_default(),
             detail,
         }
+    }
+}
+
+impl PartHook for PartGate {
+    fn started<'a>(&'a self, start: UploadStarted<'a>) -> HookFuture<'a, ()> {
+        Box::pin(self.start(start))
+    }
+
+    fn before_send<'a>(
+        &'a self,
+        part: &'a SealedInfo,
+        body: &'a Bytes,
+    ) -> HookFuture<'a, Option<PartDone>> {
+        Box::pin(self.check(part, body))
+    }
+
+    fn after_send<'a>(&'a self, done: &'a PartDone) -> HookFuture<'a, ()> {
+        Box::pin(self.stored(done))
     }
 }
 
@@ -455,22 +454,6 @@ async fn record(
     })
 }
 
-/// SHA-256 of the plaintext in a filled part: `full` whole chunks at
-/// 16400-byte strides from the start of `run`, then `final_len` bytes.
-pub(crate) fn plaintext_sha256(run: &[u8], full: usize, final_len: Option<usize>) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    for slot in run.chunks(SEALED_CHUNK_SIZE).take(full) {
-        ctx.update(slot.get(..CHUNK_SIZE).unwrap_or(slot));
-    }
-    if let Some(n) = final_len {
-        let start = full * SEALED_CHUNK_SIZE;
-        ctx.update(run.get(start..start + n).unwrap_or(&[]));
-    }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.finish().as_ref());
-    out
-}
-
 /// Every part of `upload_id`, by number.
 async fn list_parts(
     s3: &aws_sdk_s3::Client,
@@ -518,195 +501,120 @@ async fn list_parts(
     Ok(out)
 }
 
-impl SealClient {
-    /// [`SealClient::upload_reader`], reporting to `journal` so that the
-    /// upload can be resumed with [`SealClient::resume_reader`] if the
-    /// process dies. `opts.plaintext_len` is required (a resumed upload
-    /// must read the very same bytes again). An object that fits one part
-    /// goes up in one PutObject and the journal hears nothing.
-    ///
-    /// Failures still abort the upload, as in `upload_reader`: only a
-    /// process that dies (or a machine that stops) leaves it resumable.
-    pub async fn upload_reader_journaled<R>(
-        &self,
-        bucket: &str,
-        key: &str,
-        reader: R,
-        opts: UploadOptions,
-        journal: Arc<dyn UploadJournal>,
-    ) -> Result<UploadOutcome>
-    where
-        R: AsyncRead + Unpin + Send,
+/// A resume of the interrupted multipart upload that a journal describes
+/// ([`SealClient::resume_reader`](crate::SealClient::resume_reader)).
+pub(crate) struct Resume<'a> {
+    pub(crate) s3: &'a aws_sdk_s3::Client,
+    pub(crate) keyring: &'a Keyring,
+    pub(crate) config: &'a Config,
+    /// The bucket and key.
+    pub(crate) at: (&'a str, &'a str),
+    pub(crate) state: &'a ResumeState,
+    pub(crate) journal: Arc<dyn UploadJournal>,
+}
+
+/// Continues the upload `job` describes, reading the plaintext from `reader`.
+pub(crate) async fn resume_upload<R>(job: Resume<'_>, reader: R) -> Result<ResumeOutcome>
+where
+    R: AsyncRead + Unpin + Send,
+{
+    let Resume {
+        s3,
+        keyring,
+        config,
+        at: (bucket, key),
+        state,
+        journal,
+    } = job;
+    let object = object_name(bucket, key);
+    let cannot = |detail: String| Error::CannotResume {
+        object: object.clone(),
+        upload_id: state.upload_id.clone(),
+        detail,
+    };
+    let header = Header::parse(&state.header)
+        .map_err(|e| cannot(format!("the journaled header is invalid: {e}")))?;
+    let parts = check_part_size(state.part_size, state.plaintext_len)
+        .map_err(|e| cannot(format!("the journal's part size does not fit: {e}")))?;
+    if let Some(n) = state
+        .intents
+        .keys()
+        .find(|&&n| n < 1 || u64::try_from(n).unwrap_or(u64::MAX) > parts)
     {
-        if opts.plaintext_len.is_none() {
-            return Err(Error::InvalidArgument(format!(
-                "a journaled upload of {} needs the plaintext length",
-                object_name(bucket, key)
-            )));
-        }
-        self.upload_reader_with(bucket, key, reader, opts, Some(journal))
-            .await
+        return Err(cannot(format!(
+            "the journal records part {n}, but the upload has parts 1 to {parts}"
+        )));
     }
+    let chunks_per_part = usize::try_from(state.part_size / CHUNK_SIZE as u64)
+        .map_err(|_| cannot("the part size is too large for this platform".into()))?;
 
-    /// Continues the interrupted multipart upload that `state` describes,
-    /// reading the whole plaintext from `reader` again (it must yield
-    /// exactly `state.plaintext_len` bytes, the same as the first time).
-    ///
-    /// The data key is unwrapped from the journaled header with this
-    /// client's keyring and checked against the journaled commitment; the
-    /// cipher is derived from the journaled salt, so each chunk gets the
-    /// nonce it had before. Parts the server holds are checked (plaintext
-    /// SHA-256 against the journal, re-sealed CRC32 against the server)
-    /// and kept; the others are sealed and sent, and the upload completed.
-    ///
-    /// A part whose plaintext no longer matches its recorded intent fails
-    /// with [`Error::SourceChanged`] inside [`Error::UploadAborted`]:
-    /// nothing of it is sent and the upload is aborted. Any other failure
-    /// after the upload was found aborts it too. Failures before that
-    /// ([`Error::UploadGone`], [`Error::NoKey`], a transport error on
-    /// ListParts, an invalid `state`) leave the upload as it was.
-    pub async fn resume_reader<R>(
-        &self,
-        bucket: &str,
-        key: &str,
-        reader: R,
-        state: &ResumeState,
-        journal: Arc<dyn UploadJournal>,
-    ) -> Result<ResumeOutcome>
-    where
-        R: AsyncRead + Unpin + Send,
+    // The same data key and salt give the same AEAD key and nonces; the
+    // key is checked against the journaled commitment (open_key), and
+    // ChunkSealer::danger_resume checks it again for the sealer it builds; the
+    // journal's part intents make sure no index is sealed from other plaintext. The
+    // journaled header carries the name the upload bound (its records
+    // authenticate it), so no name is expected here.
+    let prefix = BodyPrefix::from_bytes(&state.body_prefix);
+    let data_key = keyring
+        .open_key(&header, &prefix, None)
+        .await
+        .map_err(|source| Error::NoKey {
+            object: object.clone(),
+            source,
+        })?;
+    let cipher =
+        ChunkSealer::danger_resume(header.suite(), &data_key, &prefix, header.bound_section())
+            .map_err(|e| Error::format(&object, e))?;
+    drop(data_key);
+
+    let stored = list_parts(s3, bucket, key, &state.upload_id, &object).await?;
+    if let Some(n) = stored
+        .keys()
+        .find(|&&n| n < 1 || u64::try_from(n).unwrap_or(u64::MAX) > parts)
     {
-        let object = object_name(bucket, key);
-        let cannot = |detail: String| Error::CannotResume {
-            object: object.clone(),
-            upload_id: state.upload_id.clone(),
-            detail,
-        };
-        let header = Header::parse(&state.header)
-            .map_err(|e| cannot(format!("the journaled header is invalid: {e}")))?;
-        let chunk = CHUNK_SIZE as u64;
-        if !state.part_size.is_multiple_of(chunk)
-            || !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&state.part_size)
-        {
-            return Err(cannot(format!(
-                "the journaled part size {} is not a multiple of 16 KiB from 5 MiB to {MAX_PART_SIZE}",
-                state.part_size
-            )));
-        }
-        let parts = part_count(state.plaintext_len, state.part_size);
-        if parts > MAX_PARTS {
-            return Err(cannot(format!(
-                "{} bytes in parts of {} bytes need more than 10,000 parts",
-                state.plaintext_len, state.part_size
-            )));
-        }
-        if let Some(n) = state
-            .intents
-            .keys()
-            .find(|&&n| n < 1 || u64::try_from(n).unwrap_or(u64::MAX) > parts)
-        {
-            return Err(cannot(format!(
-                "the journal records part {n}, but the upload has parts 1 to {parts}"
-            )));
-        }
-        let chunks_per_part = usize::try_from(state.part_size / chunk)
-            .map_err(|_| cannot("the part size is too large for this platform".into()))?;
-
-        // The same data key and salt give the same AEAD key and nonces; the
-        // key is checked against the journaled commitment (open_key), and
-        // ChunkSealer::danger_resume checks it again for the sealer it builds; the
-        // journal's part intents make sure no index is sealed from other plaintext. The
-        // journaled header carries the name the upload bound (its records
-        // authenticate it), so no name is expected here.
-        let prefix = BodyPrefix::from_bytes(&state.body_prefix);
-        let data_key = self
-            .keyring
-            .open_key(&header, &prefix, None)
-            .await
-            .map_err(|source| Error::NoKey {
-                object: object.clone(),
-                source,
-            })?;
-        let cipher =
-            ChunkSealer::danger_resume(header.suite(), &data_key, &prefix, header.bound_section())
-                .map_err(|e| Error::format(&object, e))?;
-        drop(data_key);
-
-        let stored = list_parts(&self.s3, bucket, key, &state.upload_id, &object).await?;
-        if let Some(n) = stored
-            .keys()
-            .find(|&&n| n < 1 || u64::try_from(n).unwrap_or(u64::MAX) > parts)
-        {
-            return Err(cannot(format!(
-                "the server holds part {n}, but the upload has parts 1 to {parts}"
-            )));
-        }
-        let target = S3Target {
-            s3: self.s3.clone(),
-            bucket: bucket.to_owned(),
-            key: key.to_owned(),
-            object: object.clone(),
-            sse: self.config.sse.clone(),
-            retry: self.config.retry.clone(),
-            metadata: HashMap::new(),
-            content_type: None,
-        };
-        let upload = target.existing(state.upload_id.clone());
-        let gate = Arc::new(PartGate::new(
-            journal,
-            &object,
-            &state.upload_id,
-            state.intents.clone(),
-            stored,
-        ));
-        let mut lead = state.header.clone();
-        lead.extend_from_slice(&state.body_prefix);
-        let outcome = pipeline::continue_upload(
-            &upload,
-            reader,
-            &lead,
-            pipeline::PartPlan {
-                cipher: SharedSealer::new(cipher),
-                chunks_per_part,
-                concurrency: self.config.upload_concurrency,
-                object: &object,
-                expected_len: Some(state.plaintext_len),
-                gate: Some(gate.clone()),
-            },
-        )
-        .await?;
-        Ok(ResumeOutcome {
-            upload: outcome,
-            parts_reused: gate.reused.load(Ordering::Relaxed),
-            parts_sent: gate.sent.load(Ordering::Relaxed),
-        })
+        return Err(cannot(format!(
+            "the server holds part {n}, but the upload has parts 1 to {parts}"
+        )));
     }
-
-    /// [`SealClient::resume_reader`] from the file at `path`, which must
-    /// still be `state.plaintext_len` bytes long.
-    pub async fn resume_file(
-        &self,
-        bucket: &str,
-        key: &str,
-        path: impl AsRef<Path>,
-        state: &ResumeState,
-        journal: Arc<dyn UploadJournal>,
-    ) -> Result<ResumeOutcome> {
-        let path = path.as_ref();
-        let (reader, len) = open_source_file(path).await?;
-        if len != state.plaintext_len {
-            return Err(Error::SourceChanged {
-                object: object_name(bucket, key),
-                detail: format!(
-                    "{} is {len} bytes long, the upload was started for {}",
-                    path.display(),
-                    state.plaintext_len
-                ),
-            });
-        }
-        self.resume_reader(bucket, key, reader, state, journal)
-            .await
-    }
+    let target = S3Target {
+        s3: s3.clone(),
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        object: object.clone(),
+        sse: config.sse.clone(),
+        retry: config.retry.clone(),
+        metadata: HashMap::new(),
+        content_type: None,
+    };
+    let upload = target.existing(state.upload_id.clone());
+    let gate = Arc::new(PartGate::new(
+        journal,
+        &object,
+        &state.upload_id,
+        state.intents.clone(),
+        stored,
+    ));
+    let mut lead = state.header.clone();
+    lead.extend_from_slice(&state.body_prefix);
+    let outcome = pipeline::continue_upload(
+        &upload,
+        reader,
+        &lead,
+        pipeline::PartPlan {
+            cipher: SharedSealer::new(cipher),
+            chunks_per_part,
+            concurrency: config.upload_concurrency,
+            object: &object,
+            expected_len: Some(state.plaintext_len),
+            hook: Some(gate.clone()),
+        },
+    )
+    .await?;
+    Ok(ResumeOutcome {
+        upload: outcome,
+        parts_reused: gate.reused.load(Ordering::Relaxed),
+        parts_sent: gate.sent.load(Ordering::Relaxed),
+    })
 }
 
 #[cfg(test)]
@@ -721,7 +629,8 @@ mod tests {
 
     use sealstream_format::{DataKey, EncryptionContext, KeyRecord, Salt, Suite, TAG_LEN};
 
-    use crate::pipeline::{PartPlan, Target, continue_upload, upload_with};
+    use crate::pipeline::{PartPlan, continue_upload, plaintext_sha256, upload_with};
+    use crate::s3target::{Multipart, Target};
 
     #[test]
     fn plaintext_hash_skips_tag_slots() {
@@ -891,7 +800,7 @@ mod tests {
         let journal = Arc::new(MemJournal::default());
         let part_size = (PART_CHUNKS * CHUNK_SIZE) as u64;
         let len = plain.len() as u64;
-        let j: Arc<dyn UploadJournal> = journal.clone();
+        let j: Arc<dyn PartHook> = PartGate::fresh(journal.clone(), "memory://fake");
         let err = upload_with(
             plain,
             &server,
@@ -949,7 +858,7 @@ mod tests {
             concurrency: 2,
             object: "memory://fake",
             expected_len: Some(plain.len() as u64),
-            gate: Some(gate.clone()),
+            hook: Some(gate.clone()),
         };
         continue_upload(server, plain, &lead, plan)
             .await

@@ -20,14 +20,14 @@ use sealstream_kms::{Keyring, WrapContext};
 use zeroize::Zeroizing;
 
 use crate::client::SealClient;
-use crate::config::{MAX_PARTS, MIN_PART_SIZE, S3_MAX_PART_BYTES};
+use crate::config::{MIN_PART_SIZE, copy_part_size};
 use crate::download::Opened;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
 use crate::io::Unlock;
 use crate::parts::blocking;
-use crate::pipeline::{Multipart, PartDone, Target, abort_after};
-use crate::s3target::S3Target;
+use crate::pipeline::abort_after;
+use crate::s3target::{Multipart, PartDone, S3Target, Target};
 use crate::sse;
 
 /// What a rewrap did.
@@ -238,10 +238,7 @@ impl SealClient {
             let p1 = upload.upload_part(1, Bytes::from(part1), crc).await?;
             let mut parts = vec![p1];
             let rest = body_len - first_body;
-            let piece = rest
-                .div_ceil(MAX_PARTS - 1)
-                .max(self.config.part_size)
-                .min(S3_MAX_PART_BYTES);
+            let piece = copy_part_size(rest, self.config.part_size);
             let mut off = first_body;
             let mut number = 1i32;
             let source = encode_copy_source(bucket, key);

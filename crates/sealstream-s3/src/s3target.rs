@@ -1,11 +1,16 @@
-//! The pipeline's target for credentialed uploads through the AWS SDK.
+//! The multipart-target layer, the lowest of the upload path: what a
+//! sealed object is sent to ([`Target`], [`Multipart`]), the target for
+//! credentialed uploads through the AWS SDK ([`S3Target`]), and the user
+//! metadata written on every object. It imports nothing of the upload
+//! (`pipeline`), journal (`resume`) or client layers above it.
 //!
-//! Checksums follow the pattern that works on every server tried: the
+//! The S3 target's checksums follow the pattern that works on every server tried: the
 //! upload is created with `ChecksumAlgorithm::Crc32`, every part carries its
 //! CRC32 (computed while sealing) and the completion echoes each part's
 //! CRC32 back, so the server verifies every part.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -13,12 +18,85 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use base64ct::{Base64, Encoding};
 use bytes::Bytes;
+use sealstream_format::{FORMAT_VERSION, Suite};
 
 use sealstream_kms::RetryPolicy;
 
 use crate::error::{Error, Result};
-use crate::pipeline::{Multipart, PartDone, Target};
 use crate::sse::{self, Sse};
+
+/// User metadata (`x-amz-meta-…`) sealstream writes on every object. The
+/// object stays self-describing through its header; these are hints for
+/// listings and for [`SealClient::share`](crate::SealClient::share). They are not authenticated.
+pub mod metadata {
+    /// The format version (`1`).
+    pub const VERSION: &str = "sealstream-version";
+    /// The suite name (`aes-256-gcm`, `xchacha20-poly1305`).
+    pub const SUITE: &str = "sealstream-suite";
+    /// The plaintext length in bytes, when known at upload time (always
+    /// for files and single-request uploads; for a stream of unknown
+    /// length it is derived from the object length instead).
+    pub const PLAINTEXT_LENGTH: &str = "sealstream-plaintext-length";
+}
+
+/// The metadata written on a new object.
+pub(crate) fn object_metadata(suite: Suite, plaintext_len: Option<u64>) -> HashMap<String, String> {
+    let mut m = HashMap::new();
+    m.insert(metadata::VERSION.to_owned(), FORMAT_VERSION.to_string());
+    m.insert(metadata::SUITE.to_owned(), suite.name().to_owned());
+    if let Some(n) = plaintext_len {
+        m.insert(metadata::PLAINTEXT_LENGTH.to_owned(), n.to_string());
+    }
+    m
+}
+
+/// One uploaded part, as CompleteMultipartUpload needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct PartDone {
+    /// 1-based part number.
+    pub(crate) number: i32,
+    /// The part's ETag.
+    pub(crate) etag: String,
+    /// The part's CRC32 (base64), echoed back on completion.
+    pub(crate) crc32: String,
+}
+
+/// A started multipart upload.
+pub(crate) trait Multipart: Clone + Send + Sync + 'static {
+    /// Uploads part `number` (the same bytes on every retry).
+    fn upload_part(
+        &self,
+        number: i32,
+        body: Bytes,
+        crc32: u32,
+    ) -> impl Future<Output = Result<PartDone>> + Send + 'static;
+    /// Completes the upload; returns the object's ETag.
+    fn complete(&self, parts: Vec<PartDone>)
+    -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Aborts the upload (succeeds if it is already gone).
+    fn abort(&self) -> impl Future<Output = Result<()>> + Send + 'static;
+    /// The upload id, for messages.
+    fn upload_id(&self) -> &str;
+    /// How its abort is retried (the upload layer's `spawn_abort`).
+    fn retry(&self) -> RetryPolicy;
+}
+
+/// Where a sealed object goes.
+pub(crate) trait Target: Send + Sync {
+    /// The multipart upload type.
+    type Upload: Multipart;
+    /// Uploads a whole object that fits one part, in one request.
+    fn put_single(
+        &self,
+        body: Bytes,
+        crc32: u32,
+        plaintext_len: u64,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// Starts a multipart upload.
+    fn start(&self) -> impl Future<Output = Result<Self::Upload>> + Send;
+    /// `s3://bucket/key`, for messages.
+    fn object(&self) -> &str;
+}
 
 /// Aborts multipart upload `upload_id` of `s3://bucket/key`; an upload
 /// already gone (NoSuchUpload) counts as aborted.
@@ -88,7 +166,7 @@ impl Target for S3Target {
     ) -> Result<Option<String>> {
         let mut metadata = self.metadata.clone();
         metadata.insert(
-            crate::client::metadata::PLAINTEXT_LENGTH.to_owned(),
+            metadata::PLAINTEXT_LENGTH.to_owned(),
             plaintext_len.to_string(),
         );
         let len = i64::try_from(body.len()).unwrap_or(i64::MAX);

@@ -28,9 +28,9 @@ use crate::client::SealClient;
 use crate::download::Opened;
 use crate::error::{Error, Result};
 use crate::head::ObjectHead;
-use crate::http::target_of;
 use crate::io::Unlock;
 use crate::presign::{PresignedRequest, redact_url};
+use crate::redact::target_of;
 use crate::sse::Sse;
 
 /// A presigned GET URL plus the object's data key in its fragment.

@@ -1023,3 +1023,37 @@ async fn delete_many_sends_1000_keys_a_request_and_reports_refused_keys() {
         .await
         .unwrap();
 }
+
+/// A share link's GET is retried by the default `RetryPolicy` like every
+/// other request: two 5xx answers, then the link opens to the plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_link_get_is_retried_after_5xx() {
+    let Some(env) = env("share_link_retry").await else {
+        return;
+    };
+    let key = env.key("shared");
+    let plain = data(3 * CHUNK_SIZE + 7, env.seed);
+    env.upload_direct(&key, &plain).await;
+    let presigned_get = || Match::any().method("GET").query("X-Amz-Signature");
+    let plan = FaultPlan::new(env.seed)
+        .rule(Rule::new(presigned_get(), Fault::Status(503)).times(1))
+        .rule(Rule::new(presigned_get(), Fault::Status(500)).times(1));
+    let proxy = env.proxy(plan).await;
+    let via = client(&proxy.endpoint(), config(), retries(3)).await;
+    let link = via
+        .share(&env.bucket, &key, Duration::from_secs(600))
+        .await
+        .unwrap_or_else(|e| panic!("share failed: {e}\n{}", proxy.report()));
+    let http = sealstream_s3::PlainHttp::new().unwrap();
+    let mut dl = http
+        .open_share_link(&link)
+        .await
+        .unwrap_or_else(|e| panic!("the link did not open: {e}\n{}", proxy.report()));
+    let mut got = Vec::new();
+    while let Some(piece) = dl.next().await {
+        got.extend_from_slice(&piece.unwrap());
+    }
+    assert!(got == plain, "wrong plaintext\n{}", proxy.report());
+    assert_eq!(proxy.stats().injected_total(), 2, "{}", proxy.report());
+    env.cleanup().await;
+}
