@@ -405,6 +405,10 @@ fn kms_keys_seal_open_and_rewrap() {
             .unwrap();
         Some(arn)
     }) else {
+        assert!(
+            std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "SEALSTREAM_REQUIRE_SERVICES=1 but SEALSTREAM_TEST_KMS_ENDPOINT is unset"
+        );
         eprintln!("skipping kms_keys_seal_open_and_rewrap: SEALSTREAM_TEST_KMS_ENDPOINT is unset");
         return;
     };
