@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The pyca/cryptography side of tests/interop_pyca.rs: C2SP Cobblestone-256 bodies.
+"""The pyca/cryptography side of tests/it/interop_pyca.rs: C2SP Cobblestone-256 bodies.
 
   cobblestone.py decrypt KEY_HEX CONTEXT_HEX FILE...
       Opens each FILE (a sealstream body: salt || commitment || chunks) with

@@ -4,7 +4,7 @@ Usage: write_objects.py BUCKET PREFIX [KMS_KEY_ID] [--instruction-only] [--with-
 SEALSTREAM_TEST_S3_ENDPOINT, SEALSTREAM_TEST_KMS_ENDPOINT, AWS_*). Prints a JSON manifest on
 stdout: the KMS key id and one entry per object (key, format, storage, size, seed, context).
 
-Plaintext of `size` bytes with `seed` is byte i = (i * 31 + seed) % 251, which tests/s3ec.rs
+Plaintext of `size` bytes with `seed` is byte i = (i * 31 + seed) % 251, which tests/integration/s3ec.rs
 rebuilds to compare byte for byte.
 """
 import base64

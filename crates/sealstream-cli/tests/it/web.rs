@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use base64ct::{Base64UrlUnpadded, Encoding};

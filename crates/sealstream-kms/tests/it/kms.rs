@@ -8,7 +8,7 @@
 //! keys. Without the server the tests print a skip line, or fail when
 //! `SEALSTREAM_REQUIRE_SERVICES=1`.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,7 +10,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 mod object_store_interop;
 
 use assert_cmd::Command;
@@ -405,6 +405,10 @@ fn kms_keys_seal_open_and_rewrap() {
             .unwrap();
         Some(arn)
     }) else {
+        assert!(
+            std::env::var("SEALSTREAM_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "SEALSTREAM_REQUIRE_SERVICES=1 but SEALSTREAM_TEST_KMS_ENDPOINT is unset"
+        );
         eprintln!("skipping kms_keys_seal_open_and_rewrap: SEALSTREAM_TEST_KMS_ENDPOINT is unset");
         return;
     };
@@ -1054,7 +1058,7 @@ fn cat_range_of_a_truncated_object_fails_and_prints_nothing() {
 }
 
 /// `cat --range` on S3 at and past the end, as on local files
-/// (tests/local.rs, cat_range_at_and_past_the_end).
+/// (tests/it/local.rs, cat_range_at_and_past_the_end).
 #[test]
 fn cat_range_at_and_past_the_end_of_an_s3_object() {
     let Some(svc) = services("cat_range_at_and_past_the_end_of_an_s3_object") else {

@@ -8,7 +8,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use common::{AUTH, Env, USAGE, data, json_one};
 use predicates::str::contains;

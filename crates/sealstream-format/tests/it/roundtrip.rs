@@ -7,7 +7,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
+use crate::support;
 
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 

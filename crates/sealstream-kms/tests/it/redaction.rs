@@ -9,7 +9,7 @@
 //! encoding a leak could take (raw, hex, base64, byte lists, 8-byte
 //! fragments).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

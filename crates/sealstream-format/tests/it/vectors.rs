@@ -15,7 +15,7 @@
 //! it breaks, with the error every entry point must return.
 //!
 //! The files were generated once by `regenerate_vector_files` below (run it
-//! with `SEALSTREAM_REGENERATE_VECTORS=1 cargo test --test vectors --
+//! with `SEALSTREAM_REGENERATE_VECTORS=1 cargo test -p sealstream-format --test it vectors:: --
 //! --ignored`) and then cross-checked by `tests/interop/check_vectors.py`
 //! against implementations written elsewhere (see the provenance line at the
 //! top of each file). Regenerating must not change them.

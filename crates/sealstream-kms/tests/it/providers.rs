@@ -7,7 +7,7 @@
 //! attempts, re-wrapping, record binding and the blocking API. No
 //! server needed.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -753,7 +753,7 @@ async fn blocking_keyring_refuses_inside_a_runtime() {
 /// the public API, from key files written as docs/FORMAT.md describes.
 #[tokio::test]
 async fn vector_records_open_from_documented_key_files() {
-    let text = include_str!("vectors/records.txt");
+    let text = include_str!("../vectors/records.txt");
     let v: std::collections::HashMap<&str, &str> = text
         .lines()
         .filter(|l| !l.starts_with('#'))

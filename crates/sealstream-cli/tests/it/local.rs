@@ -6,7 +6,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod common;
+use crate::common;
 
 use common::{AUTH, Env, KEY, NOT_FOUND, USAGE, data, files_in, json_lines, json_one};
 use predicates::prelude::*;
@@ -700,7 +700,7 @@ fn json_output_of_ls_inspect_put_get_and_cat() {
 /// A range starting exactly at the end prints nothing (like `tail -c +N`
 /// one past the end); one starting past it is a usage error naming the
 /// range, the object, its length and what to give instead. The S3 path
-/// behaves the same (tests/s3.rs, cat_range_at_and_past_the_end_of_an_s3_object).
+/// behaves the same (tests/it/s3.rs, cat_range_at_and_past_the_end_of_an_s3_object).
 #[test]
 fn cat_range_at_and_past_the_end() {
     let env = Env::new();

@@ -10,7 +10,7 @@
     clippy::cast_possible_truncation
 )]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 

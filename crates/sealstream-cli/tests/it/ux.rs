@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Env, USAGE, json_lines};
 
@@ -523,7 +523,7 @@ fn documented_fields(v: &serde_json::Value) -> Vec<String> {
 }
 
 /// docs/JSON.md, which names every field a verb prints.
-const JSON_DOC: &str = include_str!("../../../docs/JSON.md");
+const JSON_DOC: &str = include_str!("../../../../docs/JSON.md");
 
 /// Each stdout (or stderr) line of a `--json` run is a JSON object with
 /// `"schema": 1` and a `verb` (errors: `error`), no key id is spelled
@@ -1025,7 +1025,7 @@ fn a_public_key_given_as_a_secret_key_is_named_by_its_kind() {
 /// `"$(cat KEY.pub)"` (the file's text, comment lines and all) is a
 /// recipient wherever one is taken: `put --recipient` and `rewrap
 /// --new-recipient`, as the README's rewrap example passes it, besides
-/// `encrypt` (tests/local.rs).
+/// `encrypt` (tests/it/local.rs).
 #[test]
 fn a_pub_files_text_is_a_recipient_for_put_and_rewrap() {
     let env = Env::new();
@@ -1071,7 +1071,7 @@ fn a_pub_files_text_is_a_recipient_for_put_and_rewrap() {
 }
 
 /// `sealstream cat BIG | head` on a store object: exit 141 like `cat`,
-/// no error line (tests/local.rs covers `encrypt` and `decrypt`).
+/// no error line (tests/it/local.rs covers `encrypt` and `decrypt`).
 #[cfg(unix)]
 #[test]
 fn cat_of_a_store_object_into_a_closed_pipe_ends_quietly() {
