@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
+use crate::aws::{AwsOptions, load_sdk_config};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use sealstream_format::Header;
 use sealstream_kms::Keyring;
