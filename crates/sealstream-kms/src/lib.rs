@@ -100,6 +100,8 @@
 //! (the default) tries only the configured key's records, [`KmsConfig::discovery`] any key ARN of
 //! the named accounts. Throttling and transient failures are retried with exponential backoff
 //! and jitter ([`RetryPolicy`]); errors name the key and classify the cause ([`KmsErrorKind`]).
+//! The KMS provider is the `aws` feature (on by default); without it the crate has no AWS
+//! SDK dependency and offers local key files and X25519 recipients only.
 //! The caller loads the AWS SDK configuration (`aws_config::defaults`, the sealstream CLI's
 //! `aws.rs`) and passes the `SdkConfig`; for a KMS-compatible server, set its endpoint URL.
 //!
@@ -122,6 +124,7 @@ mod error;
 pub mod fuzzing;
 mod keyfile;
 mod keyring;
+#[cfg(feature = "aws")]
 mod kms;
 mod local;
 mod provider;
@@ -134,6 +137,7 @@ mod x25519;
 pub use error::{Error, KmsErrorKind, Result};
 pub use keyfile::{Overwrite, read_secret_file};
 pub use keyring::{DEFAULT_MAX_UNWRAP_ATTEMPTS, Keyring, SealKey};
+#[cfg(feature = "aws")]
 pub use kms::{
     AWS_KMS_BATCH_PROVIDER_ID, AWS_KMS_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits,
     KMS_CONTEXT_BATCH_VALUE, KMS_CONTEXT_KEY_KEY, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY,

@@ -111,6 +111,7 @@ impl RetryPolicy {
         }
     }
 
+    #[cfg(feature = "aws")]
     /// The AWS SDK's own retry settings with the same attempts and backoff
     /// (standard mode).
     pub fn sdk_retry_config(&self) -> aws_smithy_types::retry::RetryConfig {

@@ -6,6 +6,7 @@
 //! Random decisions follow a seed, printed by every failure (set
 //! `SEALSTREAM_FAULT_SEED` to repeat a run's draws).
 
+#![cfg(feature = "aws")]
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -86,6 +86,7 @@ pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
 
 /// SDK configuration with fixed test credentials, for tests that must not
 /// depend on the environment (no KMS server, no credential chain).
+#[cfg(feature = "aws")]
 pub async fn offline_sdk_config(endpoint: &str) -> SdkConfig {
     let creds = aws_sdk_kms::config::Credentials::new("test", "test", None, None, "test");
     sdk_config(endpoint, "us-east-1")
@@ -98,6 +99,7 @@ pub async fn offline_sdk_config(endpoint: &str) -> SdkConfig {
 /// Creates a fresh symmetric key (and an alias for it) on the KMS server;
 /// returns its ARN. Keys live in the server's memory, so every test makes
 /// its own.
+#[cfg(feature = "aws")]
 pub async fn create_key(sdk: &SdkConfig, alias: Option<&str>) -> String {
     let client = aws_sdk_kms::Client::new(sdk);
     let out = client
