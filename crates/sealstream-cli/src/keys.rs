@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::aws::{AwsOptions, load_sdk_config};
 use sealstream_format::Header;
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{
     BatchLimits, KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite,
     X25519Identity, X25519Recipient,

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod aws;
 // Shared with benches/examples/bench_cli.rs, which includes it by path.
 #[allow(dead_code)]
 mod bench;

@@ -4,10 +4,10 @@
 
 use std::path::Path;
 
+use crate::aws::{AwsOptions, load_sdk_config};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use sealstream_format::Header;
 use sealstream_kms::Keyring;
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_s3::{SealClient, Sse, SseCustomerKey};
 
 use crate::app::App;
@@ -261,6 +261,39 @@ fn read_error(e: &sealstream_s3::Error, sse: &Sse) -> CliError {
         }
         other => s3_error(other),
     }
+}
+
+/// `e` (a failed read of `s3://bucket/key`) reworded when the object does
+/// not exist: "no object NAME in store s3://BUCKET/PREFIX", exit 3, with
+/// the verb that lists what is there; the local store's wording
+/// ([`crate::local::not_in_store`]). NAME is relative to the configured
+/// store when the key lies in it, else the key in the bucket.
+pub(crate) fn not_in_store(
+    e: CliError,
+    store: Option<&crate::location::Store>,
+    bucket: &str,
+    key: &str,
+) -> CliError {
+    if e.class() != Class::NotFound {
+        return e;
+    }
+    let (prefix, name) = match store {
+        Some(crate::location::Store::S3 { bucket: b, prefix })
+            if b == bucket && key.len() > prefix.len() && key.starts_with(prefix.as_str()) =>
+        {
+            (prefix.as_str(), &key[prefix.len()..])
+        }
+        _ => ("", key),
+    };
+    CliError::new(
+        Class::NotFound,
+        format!(
+            "no object {} in store s3://{bucket}/{}",
+            crate::output::escape(name),
+            crate::output::escape(prefix)
+        ),
+    )
+    .hint("see `sealstream ls` for the objects it holds")
 }
 
 /// The one header read of an operation that goes on to unwrap a key

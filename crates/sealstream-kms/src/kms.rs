@@ -31,12 +31,12 @@ use std::fmt;
 use std::future::Future;
 
 use async_trait::async_trait;
-use aws_config::SdkConfig;
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec};
+use aws_types::SdkConfig;
 use sealstream_format::{DATA_KEY_LEN, DataKey, KeyRecord};
 use zeroize::Zeroizing;
 
@@ -231,8 +231,8 @@ impl fmt::Debug for KmsProvider {
 }
 
 impl KmsProvider {
-    /// A KMS client for `sdk` (region, credentials, endpoint override from
-    /// [`crate::aws::load_sdk_config`]) with the SDK's own retries turned
+    /// A KMS client for `sdk` (region, credentials, endpoint override, as
+    /// the caller loaded them) with the SDK's own retries turned
     /// off: the provider retries by its [`RetryPolicy`].
     pub fn client(sdk: &SdkConfig) -> Client {
         let conf = aws_sdk_kms::config::Builder::from(sdk)

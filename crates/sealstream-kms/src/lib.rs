@@ -9,7 +9,7 @@
 //! | job | use |
 //! |---|---|
 //! | seal and open with a key file on this host (the CLI default) | [`LocalKeyProvider`] ([`LocalKeyProvider::generate`] makes the file) |
-//! | seal with AWS KMS (`GenerateDataKey`), open with `Decrypt` | [`KmsProvider`] with [`KmsConfig::strict`]; [`aws::load_sdk_config`] for the SDK config |
+//! | seal with AWS KMS (`GenerateDataKey`), open with `Decrypt` | [`KmsProvider`] with [`KmsConfig::strict`], over [`KmsProvider::client`] of the caller's `SdkConfig` |
 //! | open objects of any KMS key of some accounts | [`KmsConfig::discovery`] |
 //! | seal for someone else's public key; open with the secret key | [`X25519Recipient`] / [`X25519Identity`] |
 //! | several readers for one object (KMS in two Regions, a recovery key) | a [`Keyring`] of several providers: the first generates, every one wraps |
@@ -100,7 +100,10 @@
 //! (the default) tries only the configured key's records, [`KmsConfig::discovery`] any key ARN of
 //! the named accounts. Throttling and transient failures are retried with exponential backoff
 //! and jitter ([`RetryPolicy`]); errors name the key and classify the cause ([`KmsErrorKind`]).
-//! For a KMS-compatible server, set [`aws::AwsOptions::endpoint_url`].
+//! The KMS provider is the `aws` feature (on by default); without it the crate has no AWS
+//! SDK dependency and offers local key files and X25519 recipients only.
+//! The caller loads the AWS SDK configuration (`aws_config::defaults`, the sealstream CLI's
+//! `aws.rs`) and passes the `SdkConfig`; for a KMS-compatible server, set its endpoint URL.
 //!
 //! # Secrets
 //!
@@ -114,7 +117,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod aws;
 pub mod blocking;
 mod error;
 #[cfg(fuzzing)]
@@ -122,6 +124,7 @@ mod error;
 pub mod fuzzing;
 mod keyfile;
 mod keyring;
+#[cfg(feature = "aws")]
 mod kms;
 mod local;
 mod provider;
@@ -134,6 +137,7 @@ mod x25519;
 pub use error::{Error, KmsErrorKind, Result};
 pub use keyfile::{Overwrite, read_secret_file};
 pub use keyring::{DEFAULT_MAX_UNWRAP_ATTEMPTS, Keyring, SealKey};
+#[cfg(feature = "aws")]
 pub use kms::{
     AWS_KMS_BATCH_PROVIDER_ID, AWS_KMS_PROVIDER_ID, BATCH_RECORD_VERSION, BatchLimits,
     KMS_CONTEXT_BATCH_VALUE, KMS_CONTEXT_KEY_KEY, KMS_CONTEXT_NAME_KEY, KMS_CONTEXT_SALT_KEY,

@@ -111,10 +111,11 @@ impl RetryPolicy {
         }
     }
 
+    #[cfg(feature = "aws")]
     /// The AWS SDK's own retry settings with the same attempts and backoff
     /// (standard mode).
-    pub fn sdk_retry_config(&self) -> aws_config::retry::RetryConfig {
-        aws_config::retry::RetryConfig::standard()
+    pub fn sdk_retry_config(&self) -> aws_smithy_types::retry::RetryConfig {
+        aws_smithy_types::retry::RetryConfig::standard()
             .with_max_attempts(self.max_attempts.max(1))
             .with_initial_backoff(self.initial_backoff)
             .with_max_backoff(self.max_backoff)

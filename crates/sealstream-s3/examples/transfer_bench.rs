@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use sealstream_kms::aws::AwsOptions;
 use sealstream_kms::{Keyring, LocalKeyProvider};
 use sealstream_s3::bench::{BenchOptions, transfer_bench};
 use sealstream_s3::{Config, SealClient};
@@ -22,11 +21,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let endpoint = std::env::var("SEALSTREAM_TEST_S3_ENDPOINT")
         .map_err(|_| "SEALSTREAM_TEST_S3_ENDPOINT is unset: source \"$(scripts/services env)\"")?;
     let bucket = std::env::var("SEALSTREAM_TEST_S3_BUCKET").unwrap_or("sealstream-test".into());
-    let opts = AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint),
-        profile: None,
-    };
+    // The caller loads the SDK configuration (the CLI's `aws.rs` does the
+    // same with its options); the SDKs are built without a default HTTP client.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await;
     let provider = LocalKeyProvider::from_key_bytes(&[7u8; 32], "benchmark key")?;
     let keyring = Keyring::new(vec![Arc::new(provider)])?;
     let concurrency = usize::try_from(concurrency)?;
@@ -34,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .part_size(part_mib << 20)
         .upload_concurrency(concurrency)
         .download_concurrency(concurrency);
-    let client = SealClient::connect(&opts, keyring, config).await?;
+    let client = SealClient::from_sdk_config(&sdk, keyring, config)?;
     let prefix = format!("bench/{}/", std::process::id());
     let report = transfer_bench(&client, &BenchOptions::new(bucket, prefix, mib << 20)).await?;
     println!("{report}");

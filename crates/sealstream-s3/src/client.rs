@@ -8,7 +8,6 @@ use bytes::Bytes;
 use futures_util::{Stream, TryStreamExt};
 use sealstream_format::{DataKey, EncryptionContext, Header, Salt};
 use sealstream_kms::Keyring;
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use tokio::io::AsyncRead;
 
 use crate::config::{Config, effective_part_size};
@@ -76,13 +75,13 @@ impl UploadOptions {
     }
 }
 
-/// An S3 client for `opts`, using sealstream-kms's explicit rustls/ring
-/// HTTP client. Path-style addressing is used whenever an endpoint is
-/// given (S3-compatible servers).
-pub async fn s3_client(opts: &AwsOptions) -> aws_sdk_s3::Client {
-    let sdk = load_sdk_config(opts).await;
+/// An S3 client for `sdk`, the AWS SDK configuration the caller loaded
+/// (credentials, Region, HTTP client, endpoint override; this crate loads
+/// none). Path-style addressing is used whenever the configuration has an
+/// endpoint URL (S3-compatible servers).
+pub fn s3_client(sdk: &aws_types::SdkConfig) -> aws_sdk_s3::Client {
     s3_client_from(
-        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(opts.endpoint_url.is_some()),
+        aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some()),
     )
 }
 
@@ -105,9 +104,13 @@ impl SealClient {
         })
     }
 
-    /// A client for `opts` (see [`s3_client`]).
-    pub async fn connect(opts: &AwsOptions, keyring: Keyring, config: Config) -> Result<Self> {
-        SealClient::new(s3_client(opts).await, keyring, config)
+    /// A client for the AWS SDK configuration `sdk` (see [`s3_client`]).
+    pub fn from_sdk_config(
+        sdk: &aws_types::SdkConfig,
+        keyring: Keyring,
+        config: Config,
+    ) -> Result<Self> {
+        SealClient::new(s3_client(sdk), keyring, config)
     }
 
     /// The same client with another configuration.

@@ -49,13 +49,14 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use sealstream_kms::{Keyring, LocalKeyProvider, aws::AwsOptions};
+//! use sealstream_kms::{Keyring, LocalKeyProvider};
 //! use sealstream_s3::{Config, SealClient, UploadOptions};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run(sdk: aws_types::SdkConfig) -> Result<(), Box<dyn std::error::Error>> {
+//! // `sdk`: the caller's AWS SDK configuration (`aws_config::defaults(..).load().await`).
 //! let key = LocalKeyProvider::from_file("local.key")?;
 //! let keyring = Keyring::new(vec![Arc::new(key)])?;
-//! let client = SealClient::connect(&AwsOptions::default(), keyring, Config::default()).await?;
+//! let client = SealClient::from_sdk_config(&sdk, keyring, Config::default())?;
 //!
 //! client
 //!     .upload_file("backups", "db.tar", "db.tar", UploadOptions::default())

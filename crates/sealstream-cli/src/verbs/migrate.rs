@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::aws::{AwsOptions, load_sdk_config};
 use sealstream_format::EncryptionContext;
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{KmsProvider, read_secret_file};
 use sealstream_s3::s3ec::{self, S3ecKeys, S3ecObject};
 use zeroize::Zeroizing;

@@ -78,7 +78,9 @@ pub(crate) async fn file_or_object(app: &App, s: &str) -> Result<crate::location
         // An object that refuses HEAD (SSE-C without its key) exists.
         return match admin.exists(&bucket, &key).await {
             Ok(true) => Ok(Target::S3 { bucket, key }),
-            Ok(false) => Ok(Target::Local(p.clone())),
+            Ok(false) if p.exists() => Ok(Target::Local(p.clone())),
+            // Neither exists: the store's object is what was meant.
+            Ok(false) => Ok(Target::S3 { bucket, key }),
             Err(e) => Err(crate::s3::s3_error(&e)),
         };
     }

@@ -141,7 +141,9 @@ async fn open_s3(
     let shown = target.to_string();
     let sse = s3::sse(&app.cfg.sse_for(sse_args))?;
     let s3c = s3::client(app).await;
-    let head = s3::head(&s3c, bucket, key, &sse).await?;
+    let head = s3::head(&s3c, bucket, key, &sse)
+        .await
+        .map_err(|e| s3::not_in_store(e, app.store().ok().as_ref(), bucket, key))?;
     util::check_context(&shown, head.header().context(), wanted)?;
     let keys = app.cfg.keys_for(keys_args);
     let ring = keys::opening(&app.cfg, &keys.value, head.header(), &shown).await?;
@@ -309,7 +311,9 @@ pub(crate) async fn read_remote_header(
     let (bucket, key) = bucket_key(target)?;
     let sse = s3::sse(&app.cfg.sse_for(sse_args))?;
     let admin = s3::admin_client_for(app, s3::client(app).await, &sse)?;
-    let (h, l, s) = s3::read_header(&admin, bucket, key).await?;
+    let (h, l, s) = s3::read_header(&admin, bucket, key)
+        .await
+        .map_err(|e| s3::not_in_store(e, app.store().ok().as_ref(), bucket, key))?;
     Ok((h, l, Some(s)))
 }
 

@@ -13,6 +13,23 @@ pub(crate) struct S3 {
     aws_env: Vec<(String, String)>,
 }
 
+/// The AWS SDK configuration for a local server at `endpoint`: credentials
+/// from the environment, `us-east-1`, and the HTTP client the CLI's
+/// `aws.rs` builds (hyper 1, rustls on ring).
+pub(crate) async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await
+}
+
 pub(crate) fn s3(test: &str) -> Option<S3> {
     let Ok(endpoint) = std::env::var("SEALSTREAM_TEST_S3_ENDPOINT") else {
         assert!(
@@ -67,12 +84,7 @@ impl S3 {
             .unwrap();
         let endpoint = self.endpoint.clone();
         let client = rt.block_on(async move {
-            let sdk = sealstream_kms::aws::load_sdk_config(&sealstream_kms::aws::AwsOptions {
-                region: Some("us-east-1".into()),
-                endpoint_url: Some(endpoint),
-                profile: None,
-            })
-            .await;
+            let sdk = sdk_config(&endpoint).await;
             let conf = aws_sdk_s3::config::Builder::from(&sdk)
                 .force_path_style(true)
                 .build();

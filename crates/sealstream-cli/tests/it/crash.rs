@@ -22,7 +22,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use assert_cmd::Command as AssertCommand;
 use common::{Env, USAGE, data, files_in, json_one};
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 
 /// 40 MiB in 5 MiB parts: an upload of eight parts.
 const BIG: usize = 40 << 20;
@@ -56,12 +55,7 @@ fn services(test: &str) -> Option<Services> {
         .build()
         .unwrap();
     let s3 = rt.block_on(async {
-        let sdk = load_sdk_config(&AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(endpoint.clone()),
-            profile: None,
-        })
-        .await;
+        let sdk = common::services::sdk_config(&endpoint).await;
         let conf = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .build();

@@ -19,7 +19,6 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use sealstream_faultproxy::{Fault, FaultPlan, FaultProxy, Match, Rule};
 use sealstream_format::{BODY_PREFIX_LEN, CHUNK_SIZE, HEADER_LEN, SEALED_CHUNK_SIZE};
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 
 /// The test servers.
 struct Services {
@@ -80,12 +79,7 @@ impl Services {
     }
 
     async fn s3(&self) -> aws_sdk_s3::Client {
-        let sdk = load_sdk_config(&AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(self.s3_endpoint.clone()),
-            profile: None,
-        })
-        .await;
+        let sdk = common::services::sdk_config(&self.s3_endpoint).await;
         let conf = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)
             .build();
@@ -94,12 +88,7 @@ impl Services {
 
     async fn kms(&self) -> Option<aws_sdk_kms::Client> {
         let endpoint = self.kms_endpoint.clone()?;
-        let sdk = load_sdk_config(&AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(endpoint),
-            profile: None,
-        })
-        .await;
+        let sdk = common::services::sdk_config(&endpoint).await;
         Some(aws_sdk_kms::Client::new(&sdk))
     }
 }

@@ -535,12 +535,7 @@ fn a_tree_sealed_under_kms_round_trips() {
         .build()
         .unwrap();
     let arn = rt.block_on(async {
-        let sdk = sealstream_kms::aws::load_sdk_config(&sealstream_kms::aws::AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(kms_endpoint.clone()),
-            profile: None,
-        })
-        .await;
+        let sdk = common::services::sdk_config(&kms_endpoint).await;
         let kms = aws_sdk_kms::Client::new(&sdk);
         let k = kms.create_key().send().await.unwrap();
         k.key_metadata().unwrap().arn().unwrap().to_owned()

@@ -1142,13 +1142,41 @@ fn s3_notes_use_human_durations_and_missing_objects_point_to_ls() {
     assert!(note.contains("older than 1d"), "{note}");
     assert!(!note.contains("86400"), "{note}");
 
+    // The local store's wording: "no object NAME in store s3://BUCKET/PREFIX/".
+    let missing = format!("no object no-such-object in store {store}/");
+    for args in [
+        &["get", "no-such-object", "-"][..],
+        &["cat", "no-such-object"],
+        &["inspect", "no-such-object"],
+    ] {
+        let out = s3
+            .cmd(&env)
+            .args(["--store", &store])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(common::NOT_FOUND),
+            "{args:?}: {out:?}"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&missing), "{args:?}: {err}");
+        assert!(err.contains("see `sealstream ls`"), "{args:?}: {err}");
+    }
+    // A full URL names the same object in the same words.
     let out = s3
         .cmd(&env)
-        .args(["--store", &store, "get", "no-such-object", "-"])
+        .args([
+            "--store",
+            &store,
+            "get",
+            &format!("{store}/no-such-object"),
+            "-",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(common::NOT_FOUND), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no-such-object"), "{err}");
-    assert!(err.contains("sealstream ls"), "{err}");
+    assert!(err.contains(&missing), "{err}");
 }

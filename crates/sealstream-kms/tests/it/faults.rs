@@ -6,6 +6,7 @@
 //! Random decisions follow a seed, printed by every failure (set
 //! `SEALSTREAM_FAULT_SEED` to repeat a run's draws).
 
+#![cfg(feature = "aws")]
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sealstream_faultproxy::{Fault, FaultPlan, FaultProxy, Match, Rule, seed_from_env};
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{
     EncryptionContext, Error, Keyring, KmsConfig, KmsErrorKind, KmsProvider, RetryPolicy, Suite,
 };
@@ -43,12 +43,7 @@ fn kms_endpoint(test: &str) -> Option<String> {
 }
 
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {
-    load_sdk_config(&AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint.to_owned()),
-        profile: None,
-    })
-    .await
+    support::sdk_config(endpoint, "us-east-1").await
 }
 
 /// A fresh key on the real server (asked directly, not through a proxy).

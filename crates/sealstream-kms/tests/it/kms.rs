@@ -1,3 +1,4 @@
+#![cfg(feature = "aws")]
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{DataKey, KeyProvider, KeyRecord, Result, WrapContext};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -68,18 +67,26 @@ pub fn kms_endpoint(test: &str) -> Option<String> {
     }
 }
 
-/// SDK configuration for `endpoint` in `region`.
+/// SDK configuration for `endpoint` in `region`: credentials from the
+/// environment and the CLI's HTTP client (hyper 1, rustls on ring; the SDKs
+/// are built without a default one). The library loads no configuration.
 pub async fn sdk_config(endpoint: &str, region: &str) -> SdkConfig {
-    load_sdk_config(&AwsOptions {
-        region: Some(region.to_owned()),
-        endpoint_url: Some(endpoint.to_owned()),
-        profile: None,
-    })
-    .await
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .load()
+        .await
 }
 
 /// SDK configuration with fixed test credentials, for tests that must not
 /// depend on the environment (no KMS server, no credential chain).
+#[cfg(feature = "aws")]
 pub async fn offline_sdk_config(endpoint: &str) -> SdkConfig {
     let creds = aws_sdk_kms::config::Credentials::new("test", "test", None, None, "test");
     sdk_config(endpoint, "us-east-1")
@@ -92,6 +99,7 @@ pub async fn offline_sdk_config(endpoint: &str) -> SdkConfig {
 /// Creates a fresh symmetric key (and an alias for it) on the KMS server;
 /// returns its ARN. Keys live in the server's memory, so every test makes
 /// its own.
+#[cfg(feature = "aws")]
 pub async fn create_key(sdk: &SdkConfig, alias: Option<&str>) -> String {
     let client = aws_sdk_kms::Client::new(sdk);
     let out = client

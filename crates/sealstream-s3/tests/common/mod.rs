@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sealstream_kms::aws::AwsOptions;
+use aws_types::SdkConfig;
 use sealstream_kms::{Keyring, LocalKeyProvider};
 use sealstream_s3::{Config, SealClient, s3_client};
 
@@ -15,7 +15,7 @@ pub struct TestEnv {
     pub bucket: String,
     /// A key prefix unique to this test and run.
     pub prefix: String,
-    pub opts: AwsOptions,
+    pub sdk: SdkConfig,
 }
 
 /// The server's endpoint, or `None` (after a clear skip line) when the
@@ -43,6 +43,29 @@ pub fn endpoint(test: &str) -> Option<(String, String)> {
     }
 }
 
+/// The AWS SDK configuration for a local server at `endpoint`: credentials
+/// from the environment, `$AWS_REGION` or `us-east-1`, and the CLI's HTTP
+/// client (hyper 1, rustls on ring; the SDKs are built without a default
+/// one). The libraries load no configuration; the CLI's `aws.rs` does.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region))
+        .load()
+        .await
+}
+
+/// The CLI's HTTP client, built the same way: hyper 1 with rustls on ring.
+pub fn http_client() -> aws_sdk_s3::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
 /// A keyring with a local key derived from `seed` (no files, no KMS).
 pub fn keyring(seed: u8) -> Keyring {
     let p = LocalKeyProvider::from_key_bytes(&[seed; 32], format!("test key {seed}")).unwrap();
@@ -58,12 +81,8 @@ pub fn small_parts() -> Config {
 
 pub async fn env(test: &str, config: Config) -> Option<TestEnv> {
     let (endpoint, bucket) = endpoint(test)?;
-    let opts = AwsOptions {
-        region: Some(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())),
-        endpoint_url: Some(endpoint),
-        profile: None,
-    };
-    let s3 = s3_client(&opts).await;
+    let sdk = sdk_config(&endpoint).await;
+    let s3 = s3_client(&sdk);
     let client = SealClient::new(s3, keyring(1), config).unwrap();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -74,7 +93,7 @@ pub async fn env(test: &str, config: Config) -> Option<TestEnv> {
         client,
         bucket,
         prefix,
-        opts,
+        sdk,
     })
 }
 

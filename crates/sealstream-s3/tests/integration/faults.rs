@@ -13,6 +13,7 @@
     clippy::cast_possible_truncation
 )]
 
+use crate::common;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,7 +21,6 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use futures_util::StreamExt;
 use sealstream_faultproxy::{Fault, FaultPlan, FaultProxy, Match, Rule, seed_from_env};
 use sealstream_format::{BODY_PREFIX_LEN, CHUNK_SIZE, SEALED_CHUNK_SIZE};
-use sealstream_kms::aws::{AwsOptions, load_sdk_config};
 use sealstream_kms::{Keyring, LocalKeyProvider};
 use sealstream_s3::{Config, Error, MIN_PART_SIZE, SealClient, UploadOptions};
 
@@ -92,12 +92,7 @@ fn retries(max_attempts: u32) -> RetryConfig {
 /// `s3_client` takes no retry configuration, so the SDK client is built
 /// here the same way, plus the retry config).
 async fn client(endpoint: &str, config: Config, retry: RetryConfig) -> SealClient {
-    let sdk = load_sdk_config(&AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint.to_owned()),
-        profile: None,
-    })
-    .await;
+    let sdk = common::sdk_config(endpoint).await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(true)

@@ -28,7 +28,6 @@ use sealstream_format::{
     EncryptionContext, Header, KeyRecord, RandomAccess, RandomAccessReader, Salt, SealedReader,
     SeekSource, Suite, seal_to_vec,
 };
-use sealstream_kms::aws::AwsOptions;
 use sealstream_kms::{
     KeyProvider, Keyring, KmsConfig, KmsProvider, LocalKeyProvider, Overwrite, RetryPolicy,
     WrapContext, X25519Identity, blocking,
@@ -396,18 +395,13 @@ fn format_and_kms_types_never_show_secrets() {
             name: "hygiene/object",
         },
     );
-    let opts = AwsOptions {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some("http://127.0.0.1:1".into()),
-        profile: None,
-    };
-    c.debug("AwsOptions", &opts);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let (kms, sealed, opened, failures, h, hprefix) = rt.block_on(async {
-        let sdk = sealstream_kms::aws::load_sdk_config(&opts).await;
+        let sdk = common::sdk_config("http://127.0.0.1:1").await;
+        c.debug("SdkConfig", &sdk);
         let kms = KmsProvider::new(KmsProvider::client(&sdk), config.clone()).unwrap();
         let sealed = keyring
             .seal_key(Suite::Aes256Gcm, EncryptionContext::new(), "hygiene/sealed")
@@ -785,7 +779,7 @@ fn offline_s3(endpoint: &str) -> aws_sdk_s3::Client {
             None,
             "hygiene",
         ))
-        .http_client(sealstream_kms::aws::http_client())
+        .http_client(common::http_client())
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
