@@ -55,8 +55,8 @@ use crate::pipeline::{self, HookFuture, PartHook, SealedInfo, UploadOutcome, Upl
 use crate::s3target::{PartDone, S3Target, crc32_b64};
 
 /// Where an upload records its progress so that it can be resumed after
-/// the process dies ([`SealClient::upload_reader_journaled`],
-/// [`SealClient::resume_reader`]).
+/// the process dies ([`SealClient::upload_reader_journaled`](crate::SealClient::upload_reader_journaled),
+/// [`SealClient::resume_reader`](crate::SealClient::resume_reader)).
 ///
 /// Each method is called on a blocking thread and **must not return
 /// before its record is durable** (written and `fsync`ed): the upload
@@ -138,7 +138,7 @@ pub struct PartStored<'a> {
 }
 
 /// What a journal recorded about an interrupted upload: the input of
-/// [`SealClient::resume_reader`].
+/// [`SealClient::resume_reader`](crate::SealClient::resume_reader).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ResumeState {
